@@ -1,0 +1,26 @@
+#!/usr/bin/env node
+// Runs every test file under test/ with Node's test runner (TypeScript via tsx).
+// Usage: node scripts/run-tests.mjs [substring-filter ...]
+import { spawnSync } from "node:child_process";
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+
+function walk(dir) {
+  return readdirSync(dir).flatMap((name) => {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) return name === "support" || name === "fixtures" ? [] : walk(p);
+    return p.endsWith(".test.ts") ? [p] : [];
+  });
+}
+
+const filters = process.argv.slice(2);
+const files = walk("test").filter((f) => filters.length === 0 || filters.some((x) => f.includes(x))).sort();
+if (files.length === 0) {
+  console.error("no test files matched");
+  process.exit(1);
+}
+const res = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-concurrency=2", ...files], {
+  stdio: "inherit",
+  env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" },
+});
+process.exit(res.status ?? 1);

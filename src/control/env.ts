@@ -1,0 +1,17 @@
+/** Bindings and secrets of the control worker (see wrangler.toml `[env.control]`). */
+export interface ControlEnv {
+  CONFIG: KVNamespace;
+  DB: D1Database;
+  TRUST_DOMAIN?: string;
+  ROOT_NAMESPACE?: string;
+  X509_SVID_TTL_SECONDS?: string;
+  JWT_SVID_TTL_SECONDS?: string;
+  K8S_CLUSTERS?: string;
+  /** Secrets. */
+  ADMIN_TOKEN?: string;
+  CA_ROOT_CERT?: string;
+  CA_INTERMEDIATE_CERT?: string;
+  CA_INTERMEDIATE_KEY?: string;
+  JWT_SIGNING_KEY?: string;
+  CA_KEK?: string;
+}

@@ -1,0 +1,78 @@
+/**
+ * Starts the control worker in real workerd (wrangler's `unstable_startWorker`)
+ * with its own throwaway local D1 + KV, migrations applied. Every test file that
+ * talks to the control API starts one; ports are picked by the OS (127.0.0.1:0),
+ * so test files can run at the same time without colliding.
+ */
+import { unstable_startWorker } from "wrangler";
+import { execFile } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { promisify } from "node:util";
+
+const run = promisify(execFile);
+export const projectRoot = resolve(import.meta.dirname, "..", "..");
+
+process.env.CLOUDFLARE_CF_FETCH_ENABLED = "false";
+process.env.WRANGLER_SEND_METRICS = "false";
+
+export interface StartedWorker {
+  url: URL;
+  persistDir: string;
+  /** fetch relative to the worker's URL. */
+  fetch(path: string, init?: RequestInit): Promise<Response>;
+  dispose(): Promise<void>;
+}
+
+export interface StartControlOptions {
+  /** Secrets and vars, passed as `secret_text` bindings (overriding wrangler.toml vars). */
+  vars?: Record<string, string>;
+  /** Reuse an existing persist dir (e.g. to restart against the same D1/KV). */
+  persistDir?: string;
+}
+
+/** Applies the D1 migrations to a local persist dir with the real wrangler CLI. */
+export async function applyMigrations(persistDir: string): Promise<void> {
+  await run(
+    process.execPath,
+    [join(projectRoot, "node_modules/wrangler/bin/wrangler.js"), "d1", "migrations", "apply", "DB", "--local", "--env", "control", "--persist-to", persistDir],
+    { cwd: projectRoot, env: { ...process.env, CI: "true" } },
+  );
+}
+
+export async function startWorker(env: "control" | undefined, options: StartControlOptions = {}): Promise<StartedWorker> {
+  const persistDir = options.persistDir ?? (await mkdtemp(join(tmpdir(), "strait-test-")));
+  if (env === "control" && options.persistDir === undefined) await applyMigrations(persistDir);
+  const bindings = Object.fromEntries(
+    Object.entries(options.vars ?? {}).map(([k, v]) => [k, { type: "secret_text" as const, value: v }]),
+  );
+  const worker = await unstable_startWorker({
+    config: join(projectRoot, "wrangler.toml"),
+    ...(env === undefined ? {} : { env }),
+    envFiles: [],
+    bindings,
+    dev: {
+      persist: persistDir,
+      inspector: false,
+      watch: false,
+      logLevel: "error",
+      server: { hostname: "127.0.0.1", port: 0 },
+    },
+  });
+  await worker.ready;
+  const url = await worker.url;
+  return {
+    url,
+    persistDir,
+    fetch: (path, init) => fetch(new URL(path, url), init),
+    dispose: async () => {
+      await worker.dispose();
+      if (options.persistDir === undefined) await rm(persistDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function startControlWorker(options: StartControlOptions = {}): Promise<StartedWorker> {
+  return startWorker("control", options);
+}
