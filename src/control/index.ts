@@ -1,9 +1,3 @@
-import { Hono } from "hono";
-import type { ControlEnv } from "./env.ts";
+import { createControlApp } from "./app.ts";
 
-const app = new Hono<{ Bindings: ControlEnv }>();
-app.get("/healthz", async (c) => {
-  const row = await c.env.DB.prepare("select count(*) as n from join_tokens").first<{ n: number }>();
-  return c.json({ ok: true, tokens: row?.n });
-});
-export default app;
+export default createControlApp();

@@ -1,0 +1,22 @@
+import type { ControlEnv } from "./env.ts";
+
+/** Who is calling the control API. Set by the `authenticate` middleware (src/control/auth.ts). */
+export type Principal =
+  | { type: "admin" }
+  | { type: "node"; spiffeId: string; cluster: string; node: string }
+  | {
+      type: "token";
+      tokenId: string;
+      subject: string;
+      /** Namespaces the token may touch; `["*"]` means all. */
+      namespaces: string[];
+      access: "read" | "write";
+    };
+
+/** Hono generics of the control worker. */
+export interface ControlApp {
+  Bindings: ControlEnv;
+  Variables: {
+    principal: Principal | undefined;
+  };
+}
