@@ -1,15 +1,41 @@
-import { Hono } from "hono";
+import { Hono, type Context } from "hono";
+import { systemClock } from "../core/clock.ts";
+import { StraitError } from "../core/errors.ts";
 import type { ControlApp } from "./types.ts";
 import { errorResponse } from "./http-errors.ts";
+import { authenticate, actorOf } from "./auth.ts";
+import { recordAudit } from "./audit.ts";
+import { database } from "./db.ts";
 import { identityRoutes } from "./identity/routes.ts";
 import { configRoutes } from "./config/routes.ts";
+
+/**
+ * Every refused request (401/403) is audited here, in one place, so no route can
+ * forget to; the write is best-effort and never changes the response.
+ */
+async function auditRefusal(c: Context<ControlApp>, err: StraitError): Promise<void> {
+  try {
+    const path = new URL(c.req.url).pathname;
+    await recordAudit(
+      database(c.env),
+      { actor: actorOf(c.get("principal")), action: `${c.req.method} ${path}`, target: path, outcome: "denied", detail: { code: err.code, message: err.message } },
+      systemClock.now(),
+    );
+  } catch (auditErr) {
+    console.error("audit of a refusal failed", auditErr instanceof Error ? auditErr.message : String(auditErr));
+  }
+}
 
 /** Builds the control API. The worker entry (index.ts) only exports this. */
 export function createControlApp(): Hono<ControlApp> {
   const app = new Hono<ControlApp>();
-  app.onError((err, c) => errorResponse(c, err));
+  app.onError(async (err, c) => {
+    if (err instanceof StraitError && (err.category === "unauthenticated" || err.category === "forbidden")) await auditRefusal(c, err);
+    return errorResponse(c, err);
+  });
   app.notFound((c) => c.json({ error: { code: "ERR_NOT_FOUND", message: `no route for ${c.req.method} ${new URL(c.req.url).pathname}` } }, 404));
   app.get("/healthz", (c) => c.json({ ok: true }));
+  app.use("*", authenticate);
   app.route("/", identityRoutes);
   app.route("/", configRoutes);
   return app;

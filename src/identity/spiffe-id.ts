@@ -108,7 +108,8 @@ export class SpiffeId {
    * (uppercase) scheme or trust domain, and for IDs over 2048 bytes.
    */
   static parse(id: string): SpiffeId {
-    if (typeof id !== "string") throw new TypeError("SpiffeId.parse expects a string");
+    // Untrusted JSON can carry any type; that is the client's mistake, never a 500.
+    if (typeof id !== "string") throw new InvalidSpiffeIdError("SPIFFE ID must be a string");
     if (id.length === 0) throw new InvalidSpiffeIdError("SPIFFE ID cannot be empty");
     if (byteLength(id) > MAX_SPIFFE_ID_BYTES) {
       throw new InvalidSpiffeIdError(`SPIFFE ID is longer than ${MAX_SPIFFE_ID_BYTES} bytes`);
@@ -176,7 +177,7 @@ export class SpiffeId {
  * and returns it. Throws {@link InvalidSpiffeIdError}.
  */
 export function parseTrustDomain(td: string): string {
-  if (typeof td !== "string") throw new TypeError("parseTrustDomain expects a string");
+  if (typeof td !== "string") throw new InvalidSpiffeIdError("trust domain must be a string", { field: "trustDomain" });
   const problem = trustDomainProblem(td);
   if (problem !== undefined) throw new InvalidSpiffeIdError(problem, { field: "trustDomain" });
   return td;

@@ -1,0 +1,85 @@
+import { Command, CommanderError, Option } from "commander";
+import { StraitError } from "../core/errors.ts";
+import { ExitCode, ServerError, UsageError, exitCodeFor } from "./cli-errors.ts";
+import { DEFAULT_SERVER } from "./client.ts";
+import { CliContext, processIo, type CliIo } from "./context.ts";
+import { registerAnalyze } from "./commands/analyze.ts";
+import { registerApply } from "./commands/apply.ts";
+import { registerDelete } from "./commands/delete.ts";
+import { registerGet } from "./commands/get.ts";
+import { registerHistory } from "./commands/history.ts";
+import { registerJoinToken } from "./commands/join-token.ts";
+import { registerProxyStatus } from "./commands/proxy-status.ts";
+import { registerSvid } from "./commands/svid.ts";
+import { registerToken } from "./commands/token.ts";
+import { registerValidate } from "./commands/validate.ts";
+
+const EXIT_CODES_HELP = `
+Exit codes:
+  0  success (diff: no changes)
+  1  the command failed: the server refused it, validation or analysis found
+     errors, diff found changes
+  2  usage error: unknown command or flag, bad flag value, missing file
+  3  cannot reach the control plane, or it refused the credentials (401/403)
+
+Environment:
+  STRAIT_SERVER  control plane URL (default ${DEFAULT_SERVER})
+  STRAIT_TOKEN   bearer token: the admin token or a scoped API token`;
+
+/** Builds the `strait` program; commands write through `ctx.io`. */
+export function buildProgram(ctx: CliContext): Command {
+  const program = new Command("strait")
+    .description("Strait service mesh: manage Istio-shaped config and SPIFFE identities on the Strait control plane")
+    .version("0.1.0")
+    .addOption(new Option("-s, --server <url>", "control plane URL").env("STRAIT_SERVER").default(DEFAULT_SERVER))
+    .addOption(new Option("-t, --token <token>", "bearer token (admin or scoped API token)").env("STRAIT_TOKEN"))
+    .addOption(new Option("--request-timeout <duration>", "give up on a request after this long (e.g. 30s)").default("60s"))
+    .addHelpText("after", EXIT_CODES_HELP)
+    .showSuggestionAfterError()
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => ctx.io.out(s), writeErr: (s) => ctx.io.err(s) });
+
+  registerApply(program, ctx);
+  registerGet(program, ctx);
+  registerDelete(program, ctx);
+  registerValidate(program, ctx);
+  registerAnalyze(program, ctx);
+  registerHistory(program, ctx);
+  registerProxyStatus(program, ctx);
+  registerToken(program, ctx);
+  registerJoinToken(program, ctx);
+  registerSvid(program, ctx);
+  return program;
+}
+
+/**
+ * Runs the CLI on `argv` (as `process.argv`) and resolves to the exit code.
+ * Never throws: every failure is reported on stderr and mapped to 1, 2 or 3.
+ */
+export async function run(argv: readonly string[], io: CliIo = processIo): Promise<number> {
+  const ctx = new CliContext(io);
+  const program = buildProgram(ctx);
+  try {
+    await program.parseAsync([...argv]);
+    return ctx.exitCode;
+  } catch (err) {
+    // Commander already printed its own message (or the help/version text).
+    if (err instanceof CommanderError) return err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+    io.err(describeError(err));
+    return exitCodeFor(err);
+  }
+}
+
+/** The stderr text for a failed command. */
+export function describeError(err: unknown): string {
+  if (err instanceof ServerError) {
+    const lines = [`Error from server (${err.code}): ${err.message}`];
+    if (err.field !== undefined && !err.message.includes(err.field)) lines.push(`  field: ${err.field}`);
+    for (const d of err.details) lines.push(`  - ${d.path}: ${d.message}`);
+    if (err.status === 401) lines.push("  (check --token or STRAIT_TOKEN)");
+    return `${lines.join("\n")}\n`;
+  }
+  if (err instanceof UsageError) return `error: ${err.message}\n(run 'strait help' for usage)\n`;
+  if (err instanceof StraitError) return `Error (${err.code}): ${err.message}\n`;
+  return `Error: ${err instanceof Error ? err.message : String(err)}\n`;
+}

@@ -1,0 +1,66 @@
+import type { Context } from "hono";
+import { PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError } from "../core/errors.ts";
+
+/** Largest request body the control API reads (64 KiB). */
+export const MAX_BODY_BYTES = 65536;
+
+/**
+ * Reads the request body as UTF-8, refusing more than `maxBytes`.
+ * Checks `Content-Length` first, then counts while streaming so a missing or
+ * lying length header cannot make the worker buffer more than the limit.
+ */
+export async function readBodyText(c: Context, maxBytes: number = MAX_BODY_BYTES): Promise<string> {
+  const tooLarge = () => new PayloadTooLargeError(`body: larger than the ${maxBytes}-byte limit`, { field: "body" });
+  const declared = c.req.header("content-length");
+  if (declared !== undefined && Number(declared) > maxBytes) throw tooLarge();
+  const stream = c.req.raw.body;
+  if (stream === null) return "";
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBytes) {
+      await reader.cancel().catch(() => undefined);
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new ValidationError("body: not valid UTF-8", { field: "body" });
+  }
+}
+
+function isJsonMediaType(contentType: string): boolean {
+  const media = contentType.split(";")[0]?.trim().toLowerCase() ?? "";
+  return media === "application/json" || (media.startsWith("application/") && media.endsWith("+json"));
+}
+
+/**
+ * Reads and parses a JSON body. A `Content-Type` other than JSON gives 415;
+ * no `Content-Type` is read as JSON (curl-friendly). Unparseable text gives
+ * a 400 `ValidationError` on field `body`.
+ */
+export async function readJsonBody(c: Context, maxBytes: number = MAX_BODY_BYTES): Promise<unknown> {
+  const contentType = c.req.header("content-type");
+  if (contentType !== undefined && contentType !== "" && !isJsonMediaType(contentType)) {
+    throw new UnsupportedMediaTypeError(`body: Content-Type must be application/json, got ${contentType.split(";")[0]}`, { field: "body" });
+  }
+  const text = await readBodyText(c, maxBytes);
+  if (text.trim() === "") throw new ValidationError("body: empty, expected a JSON object", { field: "body" });
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new ValidationError(`body: not valid JSON (${err instanceof Error ? err.message : String(err)})`, { field: "body" });
+  }
+}

@@ -1,0 +1,89 @@
+import { StraitError, ValidationError, type ErrorCategory } from "../../core/errors.ts";
+
+/** A domain error (bad PEM, bad SPIFFE ID, ...) re-raised against the request field it came from; keeps the code and category. */
+export class FieldError extends ValidationError {
+  override readonly code: string;
+  override readonly category: ErrorCategory;
+  constructor(field: string, inner: StraitError) {
+    // Domain errors already prefix their own field name ("csr: ..."); re-prefix with the request path.
+    const own = inner.field !== undefined && inner.message.startsWith(`${inner.field}: `) ? inner.message.slice(inner.field.length + 2) : inner.message;
+    super(`${field}: ${own}`, { field, cause: inner });
+    this.code = inner.code;
+    this.category = inner.category;
+  }
+}
+
+/** Runs `fn`, attributing any StraitError it throws to `field`. */
+export async function atField<T>(field: string, fn: () => T | Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof StraitError && err.category === "invalid") throw new FieldError(field, err);
+    throw err;
+  }
+}
+
+/** Sync variant of `atField`. */
+export function atFieldSync<T>(field: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof StraitError && err.category === "invalid") throw new FieldError(field, err);
+    throw err;
+  }
+}
+
+function typeName(v: unknown): string {
+  return v === null ? "null" : Array.isArray(v) ? "array" : typeof v;
+}
+
+/** The value as a plain JSON object, or a ValidationError naming `field`. */
+export function objectAt(v: unknown, field: string): Record<string, unknown> {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) throw new ValidationError(`${field}: must be an object, got ${typeName(v)}`, { field });
+  return v as Record<string, unknown>;
+}
+
+export function stringAt(o: Record<string, unknown>, key: string, path: string = key, maxLength = 16384): string {
+  const v = o[key];
+  if (v === undefined) throw new ValidationError(`${path}: required`, { field: path });
+  if (typeof v !== "string") throw new ValidationError(`${path}: must be a string, got ${typeName(v)}`, { field: path });
+  if (v.trim() === "") throw new ValidationError(`${path}: must not be empty`, { field: path });
+  if (v.length > maxLength) throw new ValidationError(`${path}: longer than ${maxLength} characters`, { field: path });
+  return v;
+}
+
+export function optionalStringAt(o: Record<string, unknown>, key: string, path: string = key, maxLength = 16384): string | undefined {
+  return o[key] === undefined ? undefined : stringAt(o, key, path, maxLength);
+}
+
+export function integerAt(o: Record<string, unknown>, key: string, range: { min: number; max: number }, path: string = key): number {
+  const v = o[key];
+  if (v === undefined) throw new ValidationError(`${path}: required`, { field: path });
+  if (typeof v !== "number" || !Number.isInteger(v)) throw new ValidationError(`${path}: must be an integer, got ${typeName(v)}`, { field: path });
+  if (v < range.min || v > range.max) throw new ValidationError(`${path}: must be between ${range.min} and ${range.max}, got ${v}`, { field: path });
+  return v;
+}
+
+export function optionalIntegerAt(o: Record<string, unknown>, key: string, range: { min: number; max: number }, path: string = key): number | undefined {
+  return o[key] === undefined ? undefined : integerAt(o, key, range, path);
+}
+
+export function arrayAt(o: Record<string, unknown>, key: string, range: { min: number; max: number }, path: string = key): unknown[] {
+  const v = o[key];
+  if (v === undefined) throw new ValidationError(`${path}: required`, { field: path });
+  if (!Array.isArray(v)) throw new ValidationError(`${path}: must be an array, got ${typeName(v)}`, { field: path });
+  if (v.length < range.min || v.length > range.max) throw new ValidationError(`${path}: must have ${range.min} to ${range.max} items, got ${v.length}`, { field: path });
+  return v;
+}
+
+export function enumAt<T extends string>(o: Record<string, unknown>, key: string, values: readonly T[], path: string = key): T {
+  const v = stringAt(o, key, path);
+  if (!(values as readonly string[]).includes(v)) throw new ValidationError(`${path}: must be one of ${values.join(", ")}, got ${JSON.stringify(v)}`, { field: path });
+  return v as T;
+}
+
+/** A path parameter or query value that must be a positive integer. */
+export function positiveIntegerParam(raw: string | undefined, field: string): number {
+  if (raw === undefined || !/^[1-9][0-9]{0,14}$/.test(raw)) throw new ValidationError(`${field}: must be a positive integer`, { field });
+  return Number(raw);
+}

@@ -1,0 +1,67 @@
+import { Hono } from "hono";
+import { and, desc, eq } from "drizzle-orm";
+import { issuedSvids } from "../../../schema/index.ts";
+import { systemClock } from "../../core/clock.ts";
+import { ConflictError, ForbiddenError, UnauthenticatedError } from "../../core/errors.ts";
+import type { ControlApp } from "../types.ts";
+import { auditInsert } from "../audit.ts";
+import { actorOf, requireAdmin } from "../auth.ts";
+import { readJsonBody } from "../body.ts";
+import { database } from "../db.ts";
+import { objectAt, stringAt } from "./fields.ts";
+import { nodeSpiffeIdAt } from "./identity-fields.ts";
+import { listNodes } from "./nodes.ts";
+import { findRevocation, insertRevocation, listRevocations, revocationView } from "./revocations.ts";
+import { trustDomainOf } from "./settings.ts";
+
+/** Admin view of nodes (attested nodes, issued SVIDs) and node revocation. */
+export const nodeAdminRoutes = new Hono<ControlApp>();
+
+nodeAdminRoutes.get("/v1/identity/nodes", async (c) => {
+  requireAdmin(c);
+  return c.json({ nodes: await listNodes(database(c.env)) });
+});
+
+nodeAdminRoutes.get("/v1/identity/svids", async (c) => {
+  requireAdmin(c);
+  const spiffeId = c.req.query("spiffeId");
+  const node = c.req.query("node");
+  const rows = await database(c.env)
+    .select()
+    .from(issuedSvids)
+    .where(and(spiffeId === undefined ? undefined : eq(issuedSvids.spiffeId, spiffeId), node === undefined ? undefined : eq(issuedSvids.node, node)))
+    .orderBy(desc(issuedSvids.issuedAt))
+    .limit(1000);
+  return c.json({
+    svids: rows.map((r) => ({
+      serial: r.serial,
+      spiffeId: r.spiffeId,
+      node: r.node,
+      caGeneration: r.caGeneration,
+      notBefore: new Date(r.notBefore).toISOString(),
+      notAfter: new Date(r.notAfter).toISOString(),
+      issuedAt: new Date(r.issuedAt).toISOString(),
+    })),
+  });
+});
+
+nodeAdminRoutes.get("/v1/identity/revocations", async (c) => {
+  const p = c.get("principal");
+  if (p === undefined) throw new UnauthenticatedError("authentication required: send Authorization: Bearer <credential>");
+  if (p.type !== "admin" && p.type !== "node") throw new ForbiddenError("revocations are readable by admin and node credentials only");
+  return c.json(await listRevocations(database(c.env)));
+});
+
+nodeAdminRoutes.post("/v1/identity/revocations", async (c) => {
+  requireAdmin(c);
+  const o = objectAt(await readJsonBody(c), "body");
+  const spiffeId = nodeSpiffeIdAt(stringAt(o, "spiffeId", "spiffeId", 2048), "spiffeId", trustDomainOf(c.env)).id.toString();
+  const reason = stringAt(o, "reason", "reason", 1024);
+  const db = database(c.env);
+  if ((await findRevocation(db, spiffeId)) !== undefined) throw new ConflictError(`spiffeId: ${spiffeId} is already revoked`, { field: "spiffeId" });
+  const now = systemClock.now();
+  const actor = actorOf(c.get("principal"));
+  const row = { spiffeId, reason, revokedAt: now, revokedBy: actor };
+  await db.batch([insertRevocation(db, row), auditInsert(db, { actor, action: "identity.revoke", target: spiffeId, outcome: "success", detail: { reason } }, now)]);
+  return c.json(revocationView(row), 201);
+});

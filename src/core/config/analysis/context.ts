@@ -1,0 +1,94 @@
+import { fqdn, hostMatches } from "../hosts.ts";
+import { resourceKey, type AnyResource, type Kind, type ResourceOf } from "../resource.ts";
+
+/** A workload as the analyzer sees it: a WorkloadEntry, a ServiceEntry endpoint, or a gateway's selector. */
+export interface Workload {
+  namespace: string;
+  labels: Readonly<Record<string, string>>;
+  /** Gateway workloads come from Gateway selectors and may live in any namespace. */
+  anyNamespace: boolean;
+}
+
+/** Everything the analyzers share, computed once per `analyze` call. */
+export class AnalysisContext {
+  readonly rootNamespace: string;
+  readonly domainSuffix: string;
+  readonly resources: readonly AnyResource[];
+  readonly workloads: readonly Workload[];
+
+  constructor(resources: readonly AnyResource[], o: { rootNamespace: string; domainSuffix: string }) {
+    this.rootNamespace = o.rootNamespace;
+    this.domainSuffix = o.domainSuffix;
+    // Sorted so that messages listing several resources do not depend on input order.
+    this.resources = [...resources].sort((a, b) => compareKeys(resourceKey(a), resourceKey(b)));
+    this.workloads = collectWorkloads(this.resources);
+  }
+
+  of<K extends Kind>(kind: K): ResourceOf<K>[] {
+    return this.resources.filter((r) => r.kind === kind) as unknown as ResourceOf<K>[];
+  }
+
+  /** Fully qualified host as seen from a namespace (semantics §1). */
+  fqdn(host: string, namespace: string): string {
+    return fqdn(host, namespace, this.domainSuffix);
+  }
+
+  /** ServiceEntries providing `host` (an FQDN). */
+  serviceEntriesFor(host: string): ResourceOf<"ServiceEntry">[] {
+    return this.of("ServiceEntry").filter((se) => se.spec.hosts.some((h) => hostMatches(this.fqdn(h, se.metadata.namespace), host)));
+  }
+
+  /** Endpoint label sets behind `host`, or `undefined` if the registry lists no endpoints for it. */
+  endpointsFor(host: string): Readonly<Record<string, string>>[] | undefined {
+    const out: Readonly<Record<string, string>>[] = [];
+    let any = false;
+    for (const se of this.serviceEntriesFor(host)) {
+      if (se.spec.endpoints !== undefined) {
+        any = true;
+        out.push(...se.spec.endpoints.map((e) => e.labels ?? {}));
+      }
+      const sel = se.spec.workloadSelector?.labels;
+      if (sel !== undefined) {
+        any = true;
+        for (const we of this.of("WorkloadEntry")) {
+          const labels = workloadEntryLabels(we);
+          if (we.metadata.namespace === se.metadata.namespace && labelsMatch(sel, labels)) out.push(labels);
+        }
+      }
+    }
+    return any ? out : undefined;
+  }
+
+  /** Workloads a selector-based policy in `namespace` applies to (root namespace = every namespace). */
+  workloadsSelected(namespace: string, selector: Readonly<Record<string, string>>): Workload[] {
+    const everywhere = namespace === this.rootNamespace;
+    return this.workloads.filter((w) => (everywhere || w.anyNamespace || w.namespace === namespace) && labelsMatch(selector, w.labels));
+  }
+}
+
+/** True when every selector label is present with the same value. */
+export function labelsMatch(selector: Readonly<Record<string, string>>, labels: Readonly<Record<string, string>>): boolean {
+  return Object.entries(selector).every(([k, v]) => labels[k] === v);
+}
+
+/** A WorkloadEntry's labels: resource labels overlaid with `spec.labels`, as Istio merges them. */
+export function workloadEntryLabels(we: ResourceOf<"WorkloadEntry">): Record<string, string> {
+  return { ...(we.metadata.labels ?? {}), ...(we.spec.labels ?? {}) };
+}
+
+function collectWorkloads(resources: readonly AnyResource[]): Workload[] {
+  const out: Workload[] = [];
+  for (const r of resources) {
+    if (r.kind === "WorkloadEntry") out.push({ namespace: r.metadata.namespace, labels: workloadEntryLabels(r), anyNamespace: false });
+    else if (r.kind === "ServiceEntry") {
+      for (const e of r.spec.endpoints ?? []) out.push({ namespace: r.metadata.namespace, labels: e.labels ?? {}, anyNamespace: false });
+    } else if (r.kind === "Gateway" && r.spec.selector !== undefined) {
+      out.push({ namespace: r.metadata.namespace, labels: r.spec.selector, anyNamespace: true });
+    }
+  }
+  return out;
+}
+
+function compareKeys(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,68 @@
+import { LineCounter, parseAllDocuments } from "yaml";
+import { ConfigParseError } from "./errors.ts";
+
+/**
+ * Parses a multi-document YAML (or JSON) text into plain values, one per
+ * resource. Empty documents are skipped; a `kind: List` document and a
+ * top-level JSON/YAML array are flattened into their items.
+ * Throws {@link ConfigParseError} naming the document index and line.
+ * @example parseDocuments("a: 1\n---\nb: 2") // [{a: 1}, {b: 2}]
+ */
+export function parseDocuments(text: string, source?: string): unknown[] {
+  const label = source === undefined ? "" : `${source}: `;
+  const trimmed = text.trimStart();
+  if (trimmed.startsWith("{") || trimmed.startsWith("[")) {
+    // Fast path for JSON bodies; on a syntax error fall through so YAML reports a line.
+    try {
+      return flatten(JSON.parse(text) as unknown, 0, label, undefined);
+    } catch (err) {
+      if (err instanceof ConfigParseError) throw err;
+    }
+  }
+  const lineCounter = new LineCounter();
+  const docs = parseAllDocuments(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  if (!Array.isArray(docs)) return []; // an empty stream
+  const out: unknown[] = [];
+  docs.forEach((doc, index) => {
+    const start = doc.range[0];
+    const docLine = lineCounter.linePos(start).line;
+    const firstError = doc.errors[0];
+    if (firstError !== undefined) {
+      const line = lineCounter.linePos(firstError.pos[0]).line;
+      throw new ConfigParseError(`${label}document ${index} (line ${line}): ${firstLine(firstError.message)}`, { documentIndex: index, line });
+    }
+    if (doc.contents === null) return;
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: 100 });
+    } catch (err) {
+      throw new ConfigParseError(`${label}document ${index} (line ${docLine}): ${err instanceof Error ? err.message : String(err)}`, {
+        documentIndex: index,
+        line: docLine,
+      });
+    }
+    out.push(...flatten(value, index, label, docLine));
+  });
+  return out;
+}
+
+function flatten(value: unknown, index: number, label: string, line: number | undefined): unknown[] {
+  const where = line === undefined ? `document ${index}` : `document ${index} (line ${line})`;
+  if (value === null || value === undefined) return [];
+  if (Array.isArray(value)) return value.filter((v) => v !== null && v !== undefined);
+  if (typeof value !== "object") {
+    throw new ConfigParseError(`${label}${where}: expected a mapping (a resource), got ${typeof value}`, { documentIndex: index, line });
+  }
+  const obj = value as Record<string, unknown>;
+  if (obj.kind === "List" || (typeof obj.kind === "string" && obj.kind.endsWith("List") && "items" in obj)) {
+    if (!Array.isArray(obj.items)) {
+      throw new ConfigParseError(`${label}${where}: items: a List needs an items array`, { documentIndex: index, line });
+    }
+    return obj.items.filter((v) => v !== null && v !== undefined);
+  }
+  return [obj];
+}
+
+function firstLine(message: string): string {
+  return message.split("\n")[0] ?? message;
+}

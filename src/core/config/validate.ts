@@ -1,0 +1,126 @@
+import type { FieldError } from "./field-error.ts";
+import { findKind, KINDS, storageApiVersion, type AnyResource, type Kind, type ObjectMeta, type SpecByKind } from "./resource.ts";
+import { checkShape, isPlainObject } from "./validation/check-shape.ts";
+import { checkDns1123Label, checkDns1123Subdomain, isLabelKey } from "./validation/common.ts";
+import { authorizationPolicyValidator } from "./validation/authorization-policy.ts";
+import { destinationRuleValidator } from "./validation/destination-rule.ts";
+import { gatewayValidator } from "./validation/gateway.ts";
+import type { KindValidator } from "./validation/kind-validator.ts";
+import { peerAuthenticationValidator } from "./validation/peer-authentication.ts";
+import { field, Report } from "./validation/report.ts";
+import { requestAuthenticationValidator } from "./validation/request-authentication.ts";
+import { serviceEntryValidator } from "./validation/service-entry.ts";
+import { virtualServiceValidator } from "./validation/virtual-service.ts";
+import { workloadEntryValidator } from "./validation/workload-entry.ts";
+import { int, map, obj, req, str } from "./validation/shape.ts";
+
+export type { FieldError } from "./field-error.ts";
+
+export type ValidationResult = { ok: true; resource: AnyResource; warnings: FieldError[] } | { ok: false; errors: FieldError[] };
+
+export const DEFAULT_NAMESPACE = "default";
+
+const VALIDATORS: { [K in Kind]: KindValidator<SpecByKind[K]> } = {
+  Gateway: gatewayValidator,
+  VirtualService: virtualServiceValidator,
+  DestinationRule: destinationRuleValidator,
+  ServiceEntry: serviceEntryValidator,
+  WorkloadEntry: workloadEntryValidator,
+  AuthorizationPolicy: authorizationPolicyValidator,
+  PeerAuthentication: peerAuthenticationValidator,
+  RequestAuthentication: requestAuthenticationValidator,
+};
+
+const metadataShape = obj<Omit<ObjectMeta, "namespace"> & { namespace?: string }>({
+  name: req(str()),
+  namespace: str(),
+  labels: map(str()),
+  annotations: map(str()),
+  resourceVersion: str(),
+  generation: int({ min: 0 }),
+  uid: str(),
+  creationTimestamp: str(),
+});
+
+/** Server-managed metadata that `kubectl get -o yaml` prints; accepted and dropped with a warning. */
+const IGNORED_METADATA = new Set(["managedFields", "selfLink", "finalizers", "ownerReferences", "generateName", "deletionTimestamp", "deletionGracePeriodSeconds"]);
+
+/**
+ * Validates one parsed document as an Istio resource, following Istio's schema
+ * and webhook rules. Unknown fields are refused at every level; every error
+ * names its field path (`spec.http[0].route[1].weight`). On success the
+ * resource has its `apiVersion` normalised to the storage version, the
+ * namespace defaulted, and `null` fields removed.
+ * @example validateResource(doc, { defaultNamespace: "bookinfo" })
+ */
+export function validateResource(doc: unknown, options?: { defaultNamespace?: string }): ValidationResult {
+  const report = new Report();
+  if (!isPlainObject(doc)) {
+    report.error("", "a resource must be an object with apiVersion, kind, metadata and spec");
+    return { ok: false, errors: report.errors };
+  }
+  for (const k of Object.keys(doc)) {
+    if (k === "status") report.warn("status", "status is ignored");
+    else if (!["apiVersion", "kind", "metadata", "spec"].includes(k)) report.error(k, `unknown field "${k}"`);
+  }
+  const { apiVersion, kind } = doc;
+  if (typeof apiVersion !== "string" || apiVersion === "") report.error("apiVersion", "required field is missing (a string like networking.istio.io/v1)");
+  if (typeof kind !== "string" || kind === "") report.error("kind", "required field is missing (a string like VirtualService)");
+  if (typeof apiVersion !== "string" || typeof kind !== "string" || apiVersion === "" || kind === "") return { ok: false, errors: report.errors };
+
+  const info = findKind(apiVersion, kind);
+  if (info === undefined) {
+    const sameKind = KINDS.find((k) => k.kind === kind);
+    if (sameKind === undefined) {
+      report.error("kind", `unsupported kind ${JSON.stringify(kind)}; expected one of ${KINDS.map((k) => k.kind).join(", ")}`);
+    } else {
+      const served = sameKind.versions.map((v) => `${sameKind.group}/${v}`).join(", ");
+      report.error("apiVersion", `${JSON.stringify(apiVersion)} does not serve ${kind}; expected one of ${served}`);
+    }
+    return { ok: false, errors: report.errors };
+  }
+
+  const metadata = checkMetadata(doc.metadata, options?.defaultNamespace ?? DEFAULT_NAMESPACE, report);
+  const validator = VALIDATORS[info.kind] as KindValidator<unknown>;
+  const specValue = doc.spec === undefined || doc.spec === null ? {} : doc.spec;
+  const errorsBefore = report.errors.length;
+  const spec = checkShape(specValue, validator.shape, "spec", report);
+  // Semantic rules assume a sound structure, as Istio's webhook runs after the CRD schema.
+  if (report.errors.length === errorsBefore && metadata !== undefined) {
+    validator.check(spec, { namespace: metadata.namespace, name: metadata.name, report });
+  }
+  if (report.errors.length > 0 || metadata === undefined) return { ok: false, errors: report.errors };
+  const resource = { apiVersion: storageApiVersion(info.kind), kind: info.kind, metadata, spec } as AnyResource;
+  return { ok: true, resource, warnings: report.warnings };
+}
+
+function checkMetadata(value: unknown, defaultNamespace: string, report: Report): ObjectMeta | undefined {
+  if (value === undefined || value === null) {
+    report.error("metadata", "required field is missing");
+    return undefined;
+  }
+  let cleaned = value;
+  if (isPlainObject(value)) {
+    cleaned = Object.fromEntries(
+      Object.entries(value).filter(([k]) => {
+        if (!IGNORED_METADATA.has(k)) return true;
+        report.warn(field("metadata", k), "server-managed field is ignored");
+        return false;
+      }),
+    );
+  }
+  const before = report.errors.length;
+  const meta = checkShape(cleaned, metadataShape, "metadata", report) as ObjectMeta | undefined;
+  if (meta === undefined || report.errors.length > before) return undefined;
+  if (meta.name === "") report.error("metadata.name", "must not be empty");
+  else checkDns1123Subdomain(meta.name, "metadata.name", report);
+  const namespace = meta.namespace === undefined || meta.namespace === "" ? defaultNamespace : meta.namespace;
+  checkDns1123Label(namespace, "metadata.namespace", report);
+  for (const [k, v] of Object.entries(meta.labels ?? {})) {
+    const p = field("metadata.labels", k);
+    if (!isLabelKey(k)) report.error(p, `invalid label key ${JSON.stringify(k)}`);
+    if (v.length > 63 || !/^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/.test(v)) report.error(p, `invalid label value ${JSON.stringify(v)}`);
+  }
+  if (report.errors.length > before) return undefined;
+  return { ...meta, namespace };
+}

@@ -1,0 +1,98 @@
+import { parseDurationMs } from "../duration.ts";
+import { field, index, type Report } from "./report.ts";
+import type { Shape } from "./shape.ts";
+
+/** Durations below this are refused, as Istio does. */
+const MIN_DURATION_MS = 1;
+
+/**
+ * Checks `value` against `shape`, reporting type errors, unknown fields,
+ * missing required fields, bad enums and durations under `path`. Returns the
+ * value with `null` fields removed (YAML `key:` means "unset", as in Kubernetes),
+ * or `undefined` when the value itself was absent.
+ */
+export function checkShape(value: unknown, shape: Shape, path: string, report: Report): unknown {
+  if (value === null || value === undefined) {
+    if (shape.required === true) report.error(path, "required field is missing");
+    return undefined;
+  }
+  if (shape.deprecated !== undefined) report.warn(path, `deprecated: ${shape.deprecated}`);
+  switch (shape.type) {
+    case "any":
+      return value;
+    case "string": {
+      if (typeof value !== "string") return mismatch(path, "a string", value, report);
+      if (shape.enum !== undefined && !shape.enum.includes(value)) {
+        report.error(path, `must be one of ${shape.enum.join(", ")} (got ${JSON.stringify(value)})`);
+      } else if (shape.format === "duration") {
+        const ms = parseDurationMs(value);
+        if (ms === undefined) report.error(path, `must be a duration like "1.5s" or "100ms" (got ${JSON.stringify(value)})`);
+        else if (ms < MIN_DURATION_MS) report.error(path, `duration must be at least 1ms (got ${JSON.stringify(value)})`);
+      }
+      return value;
+    }
+    case "boolean":
+      return typeof value === "boolean" ? value : mismatch(path, "a boolean", value, report);
+    case "number": {
+      if (typeof value !== "number" || !Number.isFinite(value)) return mismatch(path, "a number", value, report);
+      if (shape.integer === true && !Number.isInteger(value)) report.error(path, `must be an integer (got ${value})`);
+      else if (shape.min !== undefined && value < shape.min) report.error(path, `must be >= ${shape.min} (got ${value})`);
+      else if (shape.max !== undefined && value > shape.max) report.error(path, `must be <= ${shape.max} (got ${value})`);
+      return value;
+    }
+    case "array": {
+      if (!Array.isArray(value)) return mismatch(path, "a list", value, report);
+      return value.map((item, i) => {
+        if (item === null || item === undefined) {
+          report.error(index(path, i), "must not be null");
+          return item;
+        }
+        return checkShape(item, shape.items, index(path, i), report);
+      });
+    }
+    case "map": {
+      if (!isPlainObject(value)) return mismatch(path, "a mapping", value, report);
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(value)) {
+        if (v === null || v === undefined) {
+          report.error(field(path, k), "must not be null");
+          continue;
+        }
+        out[k] = checkShape(v, shape.values, field(path, k), report);
+      }
+      return out;
+    }
+    case "object": {
+      if (!isPlainObject(value)) return mismatch(path, "an object", value, report);
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(value)) {
+        const sub = Object.hasOwn(shape.fields, k) ? shape.fields[k] : undefined;
+        if (sub === undefined) {
+          report.error(field(path, k), `unknown field "${k}"`);
+          continue;
+        }
+        const checked = checkShape(v, sub, field(path, k), report);
+        if (checked !== undefined) out[k] = checked;
+      }
+      for (const [k, sub] of Object.entries(shape.fields)) {
+        if (sub.required === true && !Object.hasOwn(value, k)) report.error(field(path, k), "required field is missing");
+      }
+      return out;
+    }
+  }
+}
+
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function mismatch(path: string, expected: string, value: unknown, report: Report): undefined {
+  report.error(path, `must be ${expected} (got ${describe(value)})`);
+  return undefined;
+}
+
+function describe(v: unknown): string {
+  if (Array.isArray(v)) return "a list";
+  if (typeof v === "object") return "an object";
+  return `${typeof v} ${JSON.stringify(v)}`;
+}

@@ -1,0 +1,201 @@
+import { re2Problem } from "../regex.ts";
+import type { PolicyTargetReference, StringMatch, WorkloadSelector } from "../kinds/common.ts";
+import { field, index, type Report } from "./report.ts";
+import { arr, bool, int, num, obj, str, map, req, type ObjectShape } from "./shape.ts";
+
+// ---- shapes shared by several kinds ----
+
+export const stringMatchShape: ObjectShape = obj<StringMatch>({ exact: str(), prefix: str(), regex: str() });
+export const percentShape: ObjectShape = obj<{ value?: number }>({ value: num({ min: 0, max: 100 }) });
+export const portNumberShape = int({ min: 1, max: 65535 });
+export const portSelectorShape: ObjectShape = obj<{ number?: number }>({ number: portNumberShape });
+export const labelsShape = map(str());
+export const workloadSelectorShape: ObjectShape = obj<WorkloadSelector>({ matchLabels: labelsShape });
+export const targetRefShape: ObjectShape = obj<PolicyTargetReference>({ group: str(), kind: req(str()), name: req(str()), namespace: str() });
+export const stringListShape = arr(str());
+export { bool };
+
+// ---- names ----
+
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const HOST_LABEL = /^[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?$/;
+
+export function isDns1123Label(s: string): boolean {
+  return s.length <= 63 && DNS1123_LABEL.test(s);
+}
+
+export function isDns1123Subdomain(s: string): boolean {
+  return s.length <= 253 && s.split(".").every((l) => isDns1123Label(l));
+}
+
+export function checkDns1123Label(s: string, path: string, report: Report): void {
+  if (!isDns1123Label(s)) {
+    report.error(path, `must be a DNS-1123 label (lowercase letters, digits and "-", start and end alphanumeric, at most 63 characters); got ${JSON.stringify(s)}`);
+  }
+}
+
+export function checkDns1123Subdomain(s: string, path: string, report: Report): void {
+  if (!isDns1123Subdomain(s)) {
+    report.error(path, `must be a DNS-1123 subdomain (lowercase labels separated by ".", at most 253 characters); got ${JSON.stringify(s)}`);
+  }
+}
+
+/** A DNS name, optionally prefixed by a `*.` wildcard (or `*` alone when `allowStar`). Short names are fine. */
+export function hostProblem(host: string, o: { allowWildcard?: boolean; allowStar?: boolean } = {}): string | undefined {
+  if (host === "") return "must not be empty";
+  if (host === "*") return o.allowStar === true ? undefined : `"*" is not allowed here`;
+  let name = host;
+  if (host.startsWith("*.")) {
+    if (o.allowWildcard === false) return `wildcard hosts are not allowed here; got ${JSON.stringify(host)}`;
+    name = host.slice(2);
+  } else if (host.includes("*")) {
+    return `a wildcard is only allowed as the leftmost label ("*.example.com"); got ${JSON.stringify(host)}`;
+  }
+  if (isIp(name)) return undefined;
+  if (name.length > 253) return "host name is longer than 253 characters";
+  const labels = name.endsWith(".") ? name.slice(0, -1).split(".") : name.split(".");
+  for (const l of labels) {
+    if (l.length > 63 || !HOST_LABEL.test(l)) return `must be a valid DNS name; got ${JSON.stringify(host)}`;
+  }
+  return undefined;
+}
+
+export function checkHost(host: string, path: string, report: Report, o?: { allowWildcard?: boolean; allowStar?: boolean }): void {
+  const p = hostProblem(host, o);
+  if (p !== undefined) report.error(path, p);
+}
+
+// ---- IPs and CIDRs ----
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+export function isIpv4(s: string): boolean {
+  return IPV4.test(s);
+}
+
+export function isIpv6(s: string): boolean {
+  if (!/^[0-9A-Fa-f:.]+$/.test(s) || !s.includes(":")) return false;
+  try {
+    new URL(`http://[${s}]/`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function isIp(s: string): boolean {
+  return isIpv4(s) || isIpv6(s);
+}
+
+/** `10.0.0.0/8`, `2001:db8::/32`, or a bare IP. */
+export function isIpOrCidr(s: string): boolean {
+  const slash = s.indexOf("/");
+  if (slash < 0) return isIp(s);
+  const ip = s.slice(0, slash);
+  const bits = s.slice(slash + 1);
+  if (!/^\d{1,3}$/.test(bits)) return false;
+  const n = Number(bits);
+  if (isIpv4(ip)) return n <= 32;
+  if (isIpv6(ip)) return n <= 128;
+  return false;
+}
+
+export function isCidr(s: string): boolean {
+  return s.includes("/") && isIpOrCidr(s);
+}
+
+// ---- matches and numbers ----
+
+/** Exactly one of exact/prefix/regex (or none when `allowEmpty`, meaning "present"); the regex must be RE2. */
+export function checkStringMatch(m: StringMatch, path: string, report: Report, o: { allowEmpty: boolean; allowStarRegex?: boolean }): void {
+  const set = (["exact", "prefix", "regex"] as const).filter((k) => m[k] !== undefined);
+  if (set.length > 1) {
+    report.error(path, `only one of exact, prefix, regex may be set (got ${set.join(", ")})`);
+    return;
+  }
+  if (set.length === 0 && !o.allowEmpty) {
+    report.error(path, "one of exact, prefix, regex is required");
+    return;
+  }
+  if (m.regex !== undefined && !(o.allowStarRegex === true && m.regex === "*")) checkRegex(m.regex, field(path, "regex"), report);
+}
+
+export function checkRegex(pattern: string, path: string, report: Report): void {
+  const p = re2Problem(pattern);
+  if (p !== undefined) report.error(path, p);
+}
+
+/** Fault percentages: 0, or 0.0001 through 100. */
+export function checkFaultPercent(value: number | undefined, path: string, report: Report): void {
+  if (value !== undefined && value > 0 && value < 0.0001) report.error(path, `must be 0 or between 0.0001 and 100 (got ${value})`);
+}
+
+/** Label selectors: keys and values may not contain `*`; values at most 63 characters. */
+export function checkSelectorLabels(labels: Record<string, string> | undefined, path: string, report: Report): void {
+  if (labels === undefined) return;
+  for (const [k, v] of Object.entries(labels)) {
+    const p = field(path, k);
+    if (k === "" || k.includes("*")) report.error(p, "label key must be non-empty and must not contain \"*\"");
+    else if (!isLabelKey(k)) report.error(p, `invalid label key ${JSON.stringify(k)}`);
+    if (v.includes("*")) report.error(p, "label value must not contain \"*\"");
+    else if (v.length > 63 || !/^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/.test(v)) report.error(p, `invalid label value ${JSON.stringify(v)} (at most 63 alphanumerics, "-", "_", ".")`);
+  }
+}
+
+/** Kubernetes label key: `[prefix/]name`. */
+export function isLabelKey(k: string): boolean {
+  const slash = k.lastIndexOf("/");
+  const name = slash < 0 ? k : k.slice(slash + 1);
+  if (slash >= 0 && !isDns1123Subdomain(k.slice(0, slash))) return false;
+  return name.length > 0 && name.length <= 63 && /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/.test(name);
+}
+
+/** HTTP header names in matches must be lowercase tokens. */
+export function checkHeaderName(name: string, path: string, report: Report): void {
+  if (name === "") report.error(path, "header name must not be empty");
+  else if (name !== name.toLowerCase()) report.error(path, `header name must be lowercase (got ${JSON.stringify(name)})`);
+  else if (!/^:?[!#$%&'*+\-.^_`|~0-9a-z]+$/.test(name)) report.error(path, `invalid header name ${JSON.stringify(name)}`);
+}
+
+/** Non-empty strings in a list. */
+export function checkNonEmptyStrings(list: readonly string[] | undefined, path: string, report: Report): void {
+  list?.forEach((s, i) => {
+    if (s === "") report.error(index(path, i), "must not be empty");
+  });
+}
+
+/** `selector` / `targetRef` / `targetRefs`: at most one; target refs in the policy's namespace. */
+export function checkPolicyTargets(
+  spec: { selector?: WorkloadSelector; targetRef?: PolicyTargetReference; targetRefs?: PolicyTargetReference[] },
+  namespace: string,
+  report: Report,
+): void {
+  const set = (["selector", "targetRef", "targetRefs"] as const).filter((k) => spec[k] !== undefined);
+  if (set.length > 1) report.error(`spec.${set[1]}`, `only one of selector, targetRef, targetRefs may be set (got ${set.join(", ")})`);
+  checkSelectorLabels(spec.selector?.matchLabels, "spec.selector.matchLabels", report);
+  const refs: [PolicyTargetReference, string][] = [];
+  if (spec.targetRef !== undefined) refs.push([spec.targetRef, "spec.targetRef"]);
+  spec.targetRefs?.forEach((r, i) => refs.push([r, `spec.targetRefs[${i}]`]));
+  for (const [r, p] of refs) {
+    if (r.namespace !== undefined && r.namespace !== "" && r.namespace !== namespace) {
+      report.error(`${p}.namespace`, `must be the policy's own namespace ${JSON.stringify(namespace)} (got ${JSON.stringify(r.namespace)})`);
+    }
+    if (!["Gateway", "GatewayClass", "Service", "ServiceEntry"].includes(r.kind)) {
+      report.error(`${p}.kind`, `must be one of Gateway, GatewayClass, Service, ServiceEntry (got ${JSON.stringify(r.kind)})`);
+    }
+  }
+}
+
+/** Route weights: with several destinations they must not all be zero. */
+export function checkWeights(routes: readonly { weight?: number }[] | undefined, path: string, report: Report): void {
+  if (routes === undefined || routes.length < 2) return;
+  const total = routes.reduce((sum, r) => sum + (r.weight ?? 0), 0);
+  if (total === 0) report.error(path, "total destination weight must be > 0 when there are several destinations");
+}
+
+/** `exportTo`: `.`, `*`, `~` or namespace names. */
+export function checkExportTo(list: readonly string[] | undefined, report: Report): void {
+  list?.forEach((e, i) => {
+    if (e !== "." && e !== "*" && e !== "~" && !isDns1123Label(e)) report.error(`spec.exportTo[${i}]`, `must be ".", "*", "~" or a namespace name (got ${JSON.stringify(e)})`);
+  });
+}

@@ -1,0 +1,95 @@
+import { fqdn, hostMatches, parseGatewayHost } from "../config/hosts.ts";
+import type { CompileContext } from "./compile-context.ts";
+import type { CompiledGateway, CompiledHttpRoute, GatewayHostRoutes, GatewaySnapshot, SourceRef } from "./snapshot-model.ts";
+import { boundTo, catchAllsLast, httpRoutesFor, type BindTarget } from "./route-binding.ts";
+import { policyForGateways } from "./policy-scope.ts";
+import { compare } from "./ordering.ts";
+import type { TCPRoute, TLSRoute } from "../config/kinds/virtual-service.ts";
+
+/**
+ * True when a VS in `vsNamespace` may bind `host` on the gateway: some server
+ * host matches it (exactly or by wildcard) and its `ns/` prefix admits the VS
+ * namespace (istio-semantics.md §2.17).
+ */
+function admitsHost(gw: CompiledGateway, vsNamespace: string, host: string): boolean {
+  return gw.servers.some((s) =>
+    (s.hosts ?? []).some((entry) => {
+      const { namespace, host: pattern } = parseGatewayHost(entry, gw.namespace);
+      return (namespace === "*" || namespace === vsNamespace) && hostMatches(pattern, host);
+    }),
+  );
+}
+
+interface HostAccumulator {
+  gateways: Set<string>;
+  http: CompiledHttpRoute[];
+  tls: (TLSRoute & { source: SourceRef })[];
+  tcp: (TCPRoute & { source: SourceRef })[];
+}
+
+/**
+ * The edge gateway's snapshot: every Gateway, the VirtualServices bound to
+ * them merged per host (oldest VS first, catch-all routes moved last), the
+ * service registry, DestinationRules and the request authentication and
+ * authorization policies that apply to a Gateway.
+ */
+export function compileGatewaySnapshot(ctx: CompileContext): GatewaySnapshot {
+  const gateways: CompiledGateway[] = ctx.gateways.map((g) => ({
+    namespace: g.metadata.namespace,
+    name: g.metadata.name,
+    selector: g.spec.selector ?? {},
+    servers: g.spec.servers ?? [],
+  }));
+  const byHost = new Map<string, HostAccumulator>();
+  for (const vs of ctx.virtualServices) {
+    const ns = vs.metadata.namespace;
+    const source: SourceRef = { kind: "VirtualService", namespace: ns, name: vs.metadata.name };
+    // Per host: the Gateways admitting it and the union of this VS's routes on them (by route index).
+    const perHost = new Map<string, { gateways: string[]; http: Map<number, CompiledHttpRoute>; topBound: boolean }>();
+    for (const gw of gateways) {
+      const target: BindTarget = { mesh: false, namespace: gw.namespace, name: gw.name };
+      const http = httpRoutesFor(vs, target, ctx.domainSuffix);
+      const topBound = boundTo(vs, target);
+      if (http.length === 0 && !topBound) continue;
+      for (const rawHost of vs.spec.hosts ?? []) {
+        const host = fqdn(rawHost, ns, ctx.domainSuffix);
+        if (!admitsHost(gw, ns, host)) continue;
+        let entry = perHost.get(host);
+        if (entry === undefined) {
+          entry = { gateways: [], http: new Map(), topBound: false };
+          perHost.set(host, entry);
+        }
+        entry.gateways.push(`${gw.namespace}/${gw.name}`);
+        entry.topBound ||= topBound;
+        for (const r of http) if (!entry.http.has(r.source.index)) entry.http.set(r.source.index, r);
+      }
+    }
+    for (const [host, entry] of perHost) {
+      let acc = byHost.get(host);
+      if (acc === undefined) {
+        acc = { gateways: new Set(), http: [], tls: [], tcp: [] };
+        byHost.set(host, acc);
+      }
+      for (const g of entry.gateways) acc.gateways.add(g);
+      acc.http.push(...[...entry.http.values()].sort((a, b) => a.source.index - b.source.index));
+      if (entry.topBound) {
+        for (const t of vs.spec.tls ?? []) acc.tls.push({ ...t, source });
+        for (const t of vs.spec.tcp ?? []) acc.tcp.push({ ...t, source });
+      }
+    }
+  }
+  const hosts: GatewayHostRoutes[] = [...byHost.entries()]
+    .sort(([a], [b]) => compare(a, b))
+    .map(([host, acc]) => ({ host, gateways: [...acc.gateways].sort(), http: catchAllsLast(acc.http), tls: acc.tls, tcp: acc.tcp }));
+  const subjects = gateways.map((g) => ({ namespace: g.namespace, name: g.name, selector: g.selector }));
+  return {
+    type: "gateway",
+    trustDomain: ctx.trustDomain,
+    gateways,
+    hosts,
+    services: ctx.services,
+    destinationRules: ctx.destinationRules,
+    requestAuthentications: ctx.requestAuthentications.flatMap((p) => policyForGateways(p, subjects, ctx.rootNamespace) ?? []),
+    authorizationPolicies: ctx.authorizationPolicies.flatMap((p) => policyForGateways(p, subjects, ctx.rootNamespace) ?? []),
+  };
+}

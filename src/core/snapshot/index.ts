@@ -1,0 +1,10 @@
+/** Public surface of the runtime-free snapshot compiler. */
+export * from "./snapshot-model.ts";
+export * from "./canonical-json.ts";
+export * from "./content-hash.ts";
+export { compileSnapshots, targetNodes, type CompiledSnapshots } from "./compile-snapshots.ts";
+export { prepareContext, DEFAULT_ROOT_NAMESPACE, type CompileInput, type CompileContext } from "./compile-context.ts";
+export { compileGatewaySnapshot } from "./compile-gateway.ts";
+export { compileNodeSnapshot } from "./compile-node.ts";
+export { CLUSTER_LABEL, NODE_LABEL, placementOf, workloadSpiffeId, nodeSpiffeId } from "./workload-placement.ts";
+export { isCatchAllRoute, isCatchAllMatch } from "./route-binding.ts";

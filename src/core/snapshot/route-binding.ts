@@ -1,0 +1,99 @@
+import type { VirtualServiceResource } from "../config/resource.ts";
+import type { Destination, HTTPMatchRequest, HTTPRoute } from "../config/kinds/virtual-service.ts";
+import { fqdn, parseGatewayRef } from "../config/hosts.ts";
+import type { CompiledHttpRoute } from "./snapshot-model.ts";
+
+/** A binding target: the mesh (every sidecar) or one Gateway. */
+export type BindTarget = { mesh: true } | { mesh: false; namespace: string; name: string };
+
+function sameTarget(ref: string, vsNamespace: string, target: BindTarget): boolean {
+  const r = parseGatewayRef(ref, vsNamespace);
+  if (r.mesh || target.mesh) return r.mesh === target.mesh;
+  return r.namespace === target.namespace && r.name === target.name;
+}
+
+/** True when the VS (top-level `gateways`, omitted = `mesh`) binds to `target`. */
+export function boundTo(vs: VirtualServiceResource, target: BindTarget): boolean {
+  const gateways = vs.spec.gateways === undefined || vs.spec.gateways.length === 0 ? ["mesh"] : vs.spec.gateways;
+  return gateways.some((g) => sameTarget(g, vs.metadata.namespace, target));
+}
+
+/** Every Gateway a VS binds to, top level or per match (`<ns>/<name>`). */
+export function boundGateways(vs: VirtualServiceResource): string[] {
+  const out = new Set<string>();
+  const add = (ref: string) => {
+    const r = parseGatewayRef(ref, vs.metadata.namespace);
+    if (!r.mesh) out.add(`${r.namespace}/${r.name}`);
+  };
+  for (const g of vs.spec.gateways ?? []) add(g);
+  for (const r of vs.spec.http ?? []) for (const m of r.match ?? []) for (const g of m.gateways ?? []) add(g);
+  return [...out];
+}
+
+/**
+ * A match entry matches every request: nothing set but (optionally) `uri`
+ * prefix `/` or regex `.*`/`*` (pilot `isCatchAllMatch`). Binding-only fields
+ * (`name`, `gateways`, `statPrefix`, source selectors) don't narrow requests.
+ */
+export function isCatchAllMatch(m: HTTPMatchRequest): boolean {
+  const narrowing = [m.scheme, m.method, m.authority, m.headers, m.queryParams, m.withoutHeaders, m.port];
+  if (narrowing.some((f) => f !== undefined)) return false;
+  if (m.uri === undefined) return true;
+  const { exact, prefix, regex } = m.uri;
+  if (exact !== undefined) return false;
+  if (prefix !== undefined) return prefix === "/" || prefix === "";
+  if (regex !== undefined) return regex === ".*" || regex === "*";
+  return true;
+}
+
+/** A route without `match`, or with a catch-all entry (entries are ORed). */
+export function isCatchAllRoute(r: HTTPRoute): boolean {
+  return r.match === undefined || r.match.length === 0 || r.match.some(isCatchAllMatch);
+}
+
+function qualify(d: Destination, namespace: string, suffix: string): Destination {
+  return { ...d, host: fqdn(d.host, namespace, suffix) };
+}
+
+/** Route with destination, mirror and mirrors hosts made fully qualified relative to the VS namespace. */
+function qualifyRoute(r: HTTPRoute, namespace: string, suffix: string): HTTPRoute {
+  const out: HTTPRoute = { ...r };
+  if (r.route !== undefined) out.route = r.route.map((d) => ({ ...d, destination: qualify(d.destination, namespace, suffix) }));
+  if (r.mirror !== undefined) out.mirror = qualify(r.mirror, namespace, suffix);
+  if (r.mirrors !== undefined) out.mirrors = r.mirrors.map((m) => ({ ...m, destination: qualify(m.destination, namespace, suffix) }));
+  return out;
+}
+
+/**
+ * The HTTP routes of `vs` that apply on `target`, in order. A match entry
+ * with its own `gateways` overrides the VS's list; a route whose entries all
+ * bind elsewhere is dropped.
+ */
+export function httpRoutesFor(vs: VirtualServiceResource, target: BindTarget, suffix: string): CompiledHttpRoute[] {
+  const ns = vs.metadata.namespace;
+  const topBound = boundTo(vs, target);
+  const out: CompiledHttpRoute[] = [];
+  (vs.spec.http ?? []).forEach((route, index) => {
+    let r = route;
+    if (route.match !== undefined && route.match.some((m) => m.gateways !== undefined && m.gateways.length > 0)) {
+      const kept = route.match.filter((m) =>
+        m.gateways !== undefined && m.gateways.length > 0 ? m.gateways.some((g) => sameTarget(g, ns, target)) : topBound,
+      );
+      if (kept.length === 0) return;
+      r = { ...route, match: kept };
+    } else if (!topBound) {
+      return;
+    }
+    out.push({
+      source: { kind: "VirtualService", namespace: ns, name: vs.metadata.name, index },
+      route: qualifyRoute(r, ns, suffix),
+      catchAll: isCatchAllRoute(r),
+    });
+  });
+  return out;
+}
+
+/** Stable partition: catch-all routes move after every other route (pilot `SortVHostRoutes`). */
+export function catchAllsLast(routes: readonly CompiledHttpRoute[]): CompiledHttpRoute[] {
+  return [...routes.filter((r) => !r.catchAll), ...routes.filter((r) => r.catchAll)];
+}

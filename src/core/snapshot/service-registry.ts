@@ -1,0 +1,91 @@
+import type { ServiceEntryResource, WorkloadEntryResource } from "../config/resource.ts";
+import type { WorkloadEntrySpec } from "../config/kinds/workload-entry.ts";
+import type { ServicePort } from "../config/kinds/service-entry.ts";
+import { fqdn } from "../config/hosts.ts";
+import type { Endpoint, Service } from "./snapshot-model.ts";
+import { resolveExportTo } from "./export-visibility.ts";
+import { matchesLabels } from "./label-match.ts";
+import { placementOf, workloadSpiffeId } from "./workload-placement.ts";
+import { compare } from "./ordering.ts";
+
+/** WorkloadEntries grouped by namespace, so ServiceEntry selection stays linear. */
+export type WorkloadIndex = ReadonlyMap<string, readonly WorkloadEntryResource[]>;
+
+export function indexWorkloads(wes: readonly WorkloadEntryResource[]): WorkloadIndex {
+  const byNs = new Map<string, WorkloadEntryResource[]>();
+  for (const we of wes) {
+    const list = byNs.get(we.metadata.namespace);
+    if (list === undefined) byNs.set(we.metadata.namespace, [we]);
+    else list.push(we);
+  }
+  return byNs;
+}
+
+/** WorkloadEntries a ServiceEntry selects (same namespace, `workloadSelector.labels` against `spec.labels`). */
+export function selectedWorkloads(se: ServiceEntryResource, workloads: WorkloadIndex): readonly WorkloadEntryResource[] {
+  const selector = se.spec.workloadSelector;
+  if (selector === undefined) return [];
+  return (workloads.get(se.metadata.namespace) ?? []).filter((we) => matchesLabels(selector.labels, we.spec.labels ?? {}));
+}
+
+/**
+ * The service registry: one `Service` per ServiceEntry host, its endpoints
+ * from inline `endpoints` or the WorkloadEntries it selects.
+ */
+export function buildServices(
+  serviceEntries: readonly ServiceEntryResource[],
+  workloads: WorkloadIndex,
+  trustDomain: string,
+  domainSuffix: string,
+): Service[] {
+  const services: Service[] = [];
+  for (const se of serviceEntries) {
+    const ns = se.metadata.namespace;
+    const ports = se.spec.ports ?? [];
+    const endpoints: Endpoint[] = [];
+    for (const ep of se.spec.endpoints ?? []) endpoints.push(endpointOf(ep, ports, ns, trustDomain, undefined, undefined));
+    for (const we of selectedWorkloads(se, workloads)) {
+      endpoints.push(endpointOf(we.spec, ports, ns, trustDomain, placementOf(we), `${ns}/${we.metadata.name}`));
+    }
+    for (const host of se.spec.hosts ?? []) {
+      services.push({
+        host: fqdn(host, ns, domainSuffix),
+        namespace: ns,
+        source: { kind: "ServiceEntry", namespace: ns, name: se.metadata.name },
+        ports,
+        addresses: se.spec.addresses ?? [],
+        location: se.spec.location ?? "MESH_EXTERNAL",
+        resolution: se.spec.resolution ?? "NONE",
+        exportTo: resolveExportTo(se.spec.exportTo, ns),
+        subjectAltNames: se.spec.subjectAltNames ?? [],
+        endpoints,
+      });
+    }
+  }
+  return services.sort((a, b) => compare(a.host, b.host) || compare(a.namespace, b.namespace) || compare(a.source.name, b.source.name));
+}
+
+function endpointOf(
+  spec: WorkloadEntrySpec,
+  ports: readonly ServicePort[],
+  namespace: string,
+  trustDomain: string,
+  placement: { cluster: string; node: string } | undefined,
+  workload: string | undefined,
+): Endpoint {
+  const mapped: Record<string, number> = {};
+  for (const p of ports) {
+    const byName = p.name === undefined ? undefined : spec.ports?.[p.name];
+    mapped[String(p.number)] = byName ?? p.targetPort ?? p.number;
+  }
+  const ep: Endpoint = { ports: mapped, labels: spec.labels ?? {} };
+  if (spec.address !== undefined) ep.address = spec.address;
+  if (spec.network !== undefined) ep.network = spec.network;
+  if (spec.locality !== undefined) ep.locality = spec.locality;
+  if (spec.weight !== undefined) ep.weight = spec.weight;
+  // Inline endpoints have an identity only when they name a service account; selected workloads always do.
+  if (workload !== undefined || spec.serviceAccount !== undefined) ep.spiffeId = workloadSpiffeId(trustDomain, namespace, spec.serviceAccount);
+  if (placement !== undefined) ep.placement = placement;
+  if (workload !== undefined) ep.workload = workload;
+  return ep;
+}

@@ -1,0 +1,224 @@
+// Root and intermediate CA profile, checked with the real openssl CLI (checklist section C).
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { ManualClock, systemClock } from "../../src/core/clock.ts";
+import {
+  createIntermediateCa,
+  createRootCa,
+  loadSigningCa,
+  verifyIssuedBy,
+  type CaKeyPair,
+} from "../../src/identity/ca.ts";
+import { CaUnavailableError, InvalidSpiffeIdError, PemError } from "../../src/identity/errors.ts";
+
+const run = promisify(execFile);
+const TD = "strait.local";
+const T0 = Date.UTC(2026, 0, 15, 12, 0, 0);
+const DAY = 86_400_000;
+
+let dir: string;
+let root: CaKeyPair;
+let intermediate: CaKeyPair;
+const clock = new ManualClock(T0);
+
+async function file(name: string, text: string): Promise<string> {
+  const p = join(dir, name);
+  await writeFile(p, text);
+  return p;
+}
+
+async function openssl(...args: string[]): Promise<string> {
+  const { stdout } = await run("openssl", args);
+  return stdout;
+}
+
+/** The text after an extension heading in `openssl x509 -text`, e.g. "critical" and its value line. */
+function extension(text: string, heading: string): { critical: boolean; value: string } | undefined {
+  const lines = text.split("\n");
+  const i = lines.findIndex((l) => l.trim().startsWith(`${heading}:`));
+  if (i === -1) return undefined;
+  return { critical: (lines[i] ?? "").includes("critical"), value: (lines[i + 1] ?? "").trim() };
+}
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), "strait-ca-"));
+  root = await createRootCa({ trustDomain: TD, clock });
+  intermediate = await createIntermediateCa(root, { trustDomain: TD, clock });
+});
+after(() => rm(dir, { recursive: true, force: true }));
+
+describe("root CA", () => {
+  test("items 37, 38, 39, 42: cA=true critical, KU keyCertSign+cRLSign critical without digitalSignature, no EKU", async () => {
+    const text = await openssl("x509", "-in", await file("root.pem", root.certificatePem), "-text", "-noout");
+    assert.deepEqual(extension(text, "X509v3 Basic Constraints"), { critical: true, value: "CA:TRUE" });
+    assert.deepEqual(extension(text, "X509v3 Key Usage"), { critical: true, value: "Certificate Sign, CRL Sign" });
+    assert.doesNotMatch(text, /Digital Signature/);
+    assert.equal(extension(text, "X509v3 Extended Key Usage"), undefined);
+    assert.match(text, /Signature Algorithm: ecdsa-with-SHA256/);
+    assert.match(text, /NIST CURVE: P-256/);
+  });
+
+  test("item 40: URI SAN is spiffe://<td> with no path; item 22: in its own trust domain", async () => {
+    const text = await openssl("x509", "-in", await file("root.pem", root.certificatePem), "-text", "-noout");
+    assert.equal(extension(text, "X509v3 Subject Alternative Name")?.value, `URI:spiffe://${TD}`);
+  });
+
+  test("item 44: non-empty Subject, self-signed (openssl verify against itself), SKI present, no AKI needed", async () => {
+    const rootPath = await file("root.pem", root.certificatePem);
+    const subject = (await openssl("x509", "-in", rootPath, "-noout", "-subject", "-nameopt", "RFC2253")).trim();
+    assert.equal(subject, `subject=CN=Strait Root CA ${TD},O=Strait`);
+    const issuer = (await openssl("x509", "-in", rootPath, "-noout", "-issuer", "-nameopt", "RFC2253")).trim();
+    assert.equal(issuer, `issuer=CN=Strait Root CA ${TD},O=Strait`);
+    assert.equal((await openssl("verify", "-CAfile", rootPath, rootPath)).trim(), `${rootPath}: OK`);
+    assert.equal(await verifyIssuedBy(root.certificatePem, root.certificatePem), true);
+    const text = await openssl("x509", "-in", rootPath, "-text", "-noout");
+    assert.match(extension(text, "X509v3 Subject Key Identifier")?.value ?? "", /^([0-9A-F]{2}:){19}[0-9A-F]{2}$/);
+  });
+
+  test("default lifetime is 10 years from the frozen clock, notBefore backdated 30 s", async () => {
+    const ca = await loadSigningCa(root);
+    assert.equal(ca.notAfter.getTime(), T0 + 3650 * DAY);
+    assert.equal(ca.notBefore.getTime(), T0 - 30_000);
+    const dates = await openssl("x509", "-in", await file("root.pem", root.certificatePem), "-noout", "-enddate");
+    assert.equal(new Date(dates.trim().replace("notAfter=", "")).getTime(), T0 + 3650 * DAY);
+  });
+
+  test("the key is PKCS#8 ECDSA P-256 and matches the certificate", async () => {
+    assert.match(root.privateKeyPem, /^-----BEGIN PRIVATE KEY-----\n/);
+    const keyPath = await file("root-key.pem", root.privateKeyPem);
+    const keyText = await openssl("pkey", "-in", keyPath, "-noout", "-text");
+    assert.match(keyText, /NIST CURVE: P-256/);
+    const fromKey = await openssl("pkey", "-in", keyPath, "-pubout");
+    const fromCert = await openssl("x509", "-in", await file("root.pem", root.certificatePem), "-noout", "-pubkey");
+    assert.equal(fromKey, fromCert);
+  });
+
+  test("every root gets a fresh key and serial", async () => {
+    const other = await createRootCa({ trustDomain: TD, clock });
+    assert.notEqual(other.privateKeyPem, root.privateKeyPem);
+    const a = await loadSigningCa(root);
+    const b = await loadSigningCa(other);
+    assert.notEqual(a.certificate.serialNumber, b.certificate.serialNumber);
+  });
+
+  test("a bad trust domain is refused with InvalidSpiffeIdError; a bad ttl is a TypeError", async () => {
+    await assert.rejects(createRootCa({ trustDomain: "Strait.Local", clock }), InvalidSpiffeIdError);
+    await assert.rejects(createRootCa({ trustDomain: "spiffe://strait.local", clock }), InvalidSpiffeIdError);
+    await assert.rejects(createRootCa({ trustDomain: TD, clock, ttlSeconds: 0 }), TypeError);
+    await assert.rejects(createRootCa({ trustDomain: TD, clock, ttlSeconds: 1.5 }), TypeError);
+  });
+});
+
+describe("intermediate CA", () => {
+  test("items 37, 38, 39, 40, 42: cA=true pathlen:0 critical, KU certSign+cRLSign critical, URI SAN without path, no EKU", async () => {
+    const text = await openssl("x509", "-in", await file("int.pem", intermediate.certificatePem), "-text", "-noout");
+    assert.deepEqual(extension(text, "X509v3 Basic Constraints"), { critical: true, value: "CA:TRUE, pathlen:0" });
+    assert.deepEqual(extension(text, "X509v3 Key Usage"), { critical: true, value: "Certificate Sign, CRL Sign" });
+    assert.doesNotMatch(text, /Digital Signature/);
+    assert.equal(extension(text, "X509v3 Extended Key Usage"), undefined);
+    assert.equal(extension(text, "X509v3 Subject Alternative Name")?.value, `URI:spiffe://${TD}`);
+    const subject = (await openssl("x509", "-in", await file("int.pem", intermediate.certificatePem), "-noout", "-subject", "-nameopt", "RFC2253")).trim();
+    assert.equal(subject, `subject=CN=Strait Intermediate CA ${TD},O=Strait`);
+  });
+
+  test("item 34: AKI equals the root's SKI; the intermediate has its own SKI", async () => {
+    const rootText = await openssl("x509", "-in", await file("root.pem", root.certificatePem), "-text", "-noout");
+    const intText = await openssl("x509", "-in", await file("int.pem", intermediate.certificatePem), "-text", "-noout");
+    const rootSki = extension(rootText, "X509v3 Subject Key Identifier")?.value;
+    const aki = extension(intText, "X509v3 Authority Key Identifier")?.value;
+    const intSki = extension(intText, "X509v3 Subject Key Identifier")?.value;
+    assert.ok(rootSki !== undefined && aki !== undefined && intSki !== undefined);
+    assert.equal(aki.replace(/^keyid:/, ""), rootSki);
+    assert.notEqual(intSki, rootSki);
+  });
+
+  test("chains to the root: openssl verify prints OK and verifyIssuedBy agrees", async () => {
+    const rootPath = await file("root.pem", root.certificatePem);
+    const intPath = await file("int.pem", intermediate.certificatePem);
+    assert.equal((await openssl("verify", "-CAfile", rootPath, intPath)).trim(), `${intPath}: OK`);
+    assert.equal(await verifyIssuedBy(intermediate.certificatePem, root.certificatePem), true);
+    assert.equal(await verifyIssuedBy(root.certificatePem, intermediate.certificatePem), false);
+    const stranger = await createRootCa({ trustDomain: TD, clock });
+    assert.equal(await verifyIssuedBy(intermediate.certificatePem, stranger.certificatePem), false);
+  });
+
+  test("default lifetime is one year; never outlives the root (item 32 applied to CAs)", async () => {
+    const ca = await loadSigningCa(intermediate);
+    assert.equal(ca.notAfter.getTime(), T0 + 365 * DAY);
+    const shortRoot = await createRootCa({ trustDomain: TD, clock, ttlSeconds: 7 * 86_400 });
+    const capped = await loadSigningCa(await createIntermediateCa(shortRoot, { trustDomain: TD, clock }));
+    assert.equal(capped.notAfter.getTime(), T0 + 7 * DAY);
+    const custom = await loadSigningCa(await createIntermediateCa(root, { trustDomain: TD, clock, ttlSeconds: 3600 }));
+    assert.equal(custom.notAfter.getTime(), T0 + 3600_000);
+  });
+
+  test("an expired root cannot sign an intermediate (CaUnavailableError)", async () => {
+    const shortRoot = await createRootCa({ trustDomain: TD, clock, ttlSeconds: 60 });
+    const later = new ManualClock(T0 + 61_000);
+    await assert.rejects(createIntermediateCa(shortRoot, { trustDomain: TD, clock: later }), CaUnavailableError);
+  });
+
+  test("a root of another trust domain is caller misuse (TypeError)", async () => {
+    const otherRoot = await createRootCa({ trustDomain: "other.example", clock });
+    await assert.rejects(createIntermediateCa(otherRoot, { trustDomain: TD, clock }), TypeError);
+  });
+});
+
+describe("loadSigningCa refusals", () => {
+  test("a private key that does not match the certificate: CaUnavailableError", async () => {
+    await assert.rejects(
+      loadSigningCa({ certificatePem: root.certificatePem, privateKeyPem: intermediate.privateKeyPem }),
+      (err: unknown) => err instanceof CaUnavailableError && /does not match/.test(err.message),
+    );
+  });
+
+  test("malformed PEM, wrong labels and a non-P-256 key: PemError naming the field", async () => {
+    await assert.rejects(loadSigningCa({ certificatePem: "not a pem", privateKeyPem: root.privateKeyPem }), (err: unknown) => err instanceof PemError && err.field === "certificatePem");
+    await assert.rejects(loadSigningCa({ certificatePem: root.privateKeyPem, privateKeyPem: root.privateKeyPem }), (err: unknown) => err instanceof PemError && err.field === "certificatePem");
+    await assert.rejects(loadSigningCa({ certificatePem: root.certificatePem, privateKeyPem: root.certificatePem }), (err: unknown) => err instanceof PemError && err.field === "privateKeyPem");
+    await assert.rejects(
+      loadSigningCa({ certificatePem: root.certificatePem + intermediate.certificatePem, privateKeyPem: root.privateKeyPem }),
+      (err: unknown) => err instanceof PemError && /one PEM block/.test(err.message),
+    );
+    const p384 = await openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384");
+    await assert.rejects(loadSigningCa({ certificatePem: root.certificatePem, privateKeyPem: p384 }), (err: unknown) => err instanceof PemError && err.field === "privateKeyPem");
+    const corrupt = root.certificatePem.replace(/\n[A-Za-z0-9+/]{10}/, "\n!!!!!!!!!!");
+    await assert.rejects(loadSigningCa({ certificatePem: corrupt, privateKeyPem: root.privateKeyPem }), PemError);
+  });
+
+  test("a certificate that is not a CA (openssl-made leaf): CaUnavailableError", async () => {
+    const keyPath = join(dir, "leaf-key.pem");
+    await run("openssl", ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", keyPath]);
+    const certPath = join(dir, "leaf-cert.pem");
+    await run("openssl", ["req", "-x509", "-new", "-key", keyPath, "-subj", "/CN=leaf", "-days", "1", "-addext", "basicConstraints=critical,CA:FALSE", "-out", certPath]);
+    const [certificatePem, privateKeyPem] = await Promise.all([openssl("x509", "-in", certPath), openssl("pkey", "-in", keyPath)]);
+    await assert.rejects(loadSigningCa({ certificatePem, privateKeyPem }), (err: unknown) => err instanceof CaUnavailableError && /cA=true/.test(err.message));
+  });
+
+  test("a CA certificate without keyCertSign: CaUnavailableError", async () => {
+    const keyPath = join(dir, "ca2-key.pem");
+    await run("openssl", ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", keyPath]);
+    const certPath = join(dir, "ca2-cert.pem");
+    await run("openssl", ["req", "-x509", "-new", "-key", keyPath, "-subj", "/CN=ca2", "-days", "1", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,cRLSign", "-out", certPath]);
+    const [certificatePem, privateKeyPem] = await Promise.all([openssl("x509", "-in", certPath), openssl("pkey", "-in", keyPath)]);
+    await assert.rejects(loadSigningCa({ certificatePem, privateKeyPem }), (err: unknown) => err instanceof CaUnavailableError && /keyCertSign/.test(err.message));
+  });
+
+  test("an openssl-made P-256 CA loads and signs", async () => {
+    const keyPath = join(dir, "ca3-key.pem");
+    await run("openssl", ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", keyPath]);
+    const certPath = join(dir, "ca3-cert.pem");
+    await run("openssl", ["req", "-x509", "-new", "-key", keyPath, "-subj", "/O=Ext/CN=ca3", "-days", "2", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-out", certPath]);
+    const [certificatePem, privateKeyPem] = await Promise.all([openssl("x509", "-in", certPath), openssl("pkey", "-in", keyPath)]);
+    const ca = await loadSigningCa({ certificatePem, privateKeyPem });
+    assert.equal(ca.certificate.subject, "O=Ext, CN=ca3");
+    const child = await createIntermediateCa({ certificatePem, privateKeyPem }, { trustDomain: TD, clock: systemClock });
+    const childPath = await file("ca3-child.pem", child.certificatePem);
+    assert.equal((await openssl("verify", "-CAfile", certPath, childPath)).trim(), `${childPath}: OK`);
+  });
+});
