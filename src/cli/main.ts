@@ -1,4 +1,6 @@
 import { Command, CommanderError, Option } from "commander";
+import { realpathSync } from "node:fs";
+import { pathToFileURL } from "node:url";
 import { StraitError } from "../core/errors.ts";
 import { ExitCode, ServerError, UsageError, exitCodeFor } from "./cli-errors.ts";
 import { DEFAULT_SERVER } from "./client.ts";
@@ -83,3 +85,16 @@ export function describeError(err: unknown): string {
   if (err instanceof StraitError) return `Error (${err.code}): ${err.message}\n`;
   return `Error: ${err instanceof Error ? err.message : String(err)}\n`;
 }
+
+/** True when this file is the process entry (`node --import tsx src/cli/main.ts`, i.e. `npm run strait`), not imported by bin/strait.mjs. */
+function isEntryModule(): boolean {
+  const entry = process.argv[1];
+  if (entry === undefined) return false;
+  try {
+    return import.meta.url === pathToFileURL(realpathSync(entry)).href;
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryModule()) process.exitCode = await run(process.argv);

@@ -1,5 +1,5 @@
 import type { Context, MiddlewareHandler } from "hono";
-import { and, eq } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { attestedNodes, revocations } from "../../schema/index.ts";
 import { systemClock } from "../core/clock.ts";
 import { ForbiddenError, UnauthenticatedError } from "../core/errors.ts";
@@ -35,7 +35,7 @@ async function authenticateNode(env: ControlEnv, token: string): Promise<NodePri
   const db = database(env);
   const [[revoked], [attested]] = await Promise.all([
     db.select({ spiffeId: revocations.spiffeId }).from(revocations).where(eq(revocations.spiffeId, spiffeId)),
-    db.select({ spiffeId: attestedNodes.spiffeId }).from(attestedNodes).where(and(eq(attestedNodes.spiffeId, spiffeId))),
+    db.select({ spiffeId: attestedNodes.spiffeId }).from(attestedNodes).where(eq(attestedNodes.spiffeId, spiffeId)),
   ]);
   if (revoked !== undefined) throw new UnauthenticatedError(`node ${spiffeId} has been revoked`);
   if (attested === undefined) throw new UnauthenticatedError(`node ${spiffeId} is not attested`);

@@ -41,15 +41,18 @@ export async function readBodyText(c: Context, maxBytes: number = MAX_BODY_BYTES
   }
 }
 
+/** `curl -d` sends form-urlencoded and some clients text/plain; their bodies are still tried as JSON. */
+const LENIENT_MEDIA_TYPES = new Set(["application/x-www-form-urlencoded", "text/plain"]);
+
 function isJsonMediaType(contentType: string): boolean {
   const media = contentType.split(";")[0]?.trim().toLowerCase() ?? "";
-  return media === "application/json" || (media.startsWith("application/") && media.endsWith("+json"));
+  return media === "application/json" || (media.startsWith("application/") && media.endsWith("+json")) || LENIENT_MEDIA_TYPES.has(media);
 }
 
 /**
- * Reads and parses a JSON body. A `Content-Type` other than JSON gives 415;
- * no `Content-Type` is read as JSON (curl-friendly). Unparseable text gives
- * a 400 `ValidationError` on field `body`.
+ * Reads and parses a JSON body. No `Content-Type`, JSON, or curl's default
+ * form type is parsed as JSON; any other declared type (YAML, multipart, ...)
+ * gives 415. Unparseable text gives a 400 `ValidationError` on field `body`.
  */
 export async function readJsonBody(c: Context, maxBytes: number = MAX_BODY_BYTES): Promise<unknown> {
   const contentType = c.req.header("content-type");

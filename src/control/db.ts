@@ -9,3 +9,11 @@ export type Database = DrizzleD1Database<typeof schema>;
 export function database(env: ControlEnv): Database {
   return drizzle(env.DB, { schema });
 }
+
+/** True if `err` (or its cause, as drizzle wraps driver errors) is a SQLite UNIQUE / PRIMARY KEY violation. */
+export function isUniqueViolation(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    if (/UNIQUE constraint failed|SQLITE_CONSTRAINT_(PRIMARYKEY|UNIQUE)/i.test(e.message)) return true;
+  }
+  return false;
+}

@@ -62,7 +62,7 @@ function toBase64(bytes: Uint8Array): string {
   return btoa(binary);
 }
 
-function fromBase64(text: string): Uint8Array | undefined {
+function fromBase64(text: string): Uint8Array<ArrayBuffer> | undefined {
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text) || text.length % 4 !== 0) return undefined;
   const binary = atob(text);
   const out = new Uint8Array(binary.length);
@@ -188,7 +188,8 @@ function isObject(v: unknown): v is Record<string, unknown> {
 function optionalCount(doc: Record<string, unknown>, name: string, min: number): number | undefined {
   const v = doc[name];
   if (v === undefined) return undefined;
-  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min) {
+  // spiffe_sequence is 64-bit (item 87); JSON numbers above 2^53 lose precision but are still integers.
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min) {
     throw new BundleError(`${name} must be an integer >= ${min}`, { field: name });
   }
   return v;

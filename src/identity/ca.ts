@@ -7,7 +7,7 @@
  * domain with no path (item 40), a Subject Key Identifier, and no EKU (item 42).
  */
 import type { Clock } from "../core/clock.ts";
-import { CaUnavailableError } from "./errors.ts";
+import { CaUnavailableError, PemError } from "./errors.ts";
 import { SpiffeId, parseTrustDomain } from "./spiffe-id.ts";
 import {
   backdatedNotBefore,
@@ -171,7 +171,12 @@ export async function loadSigningCa(pair: CaKeyPair): Promise<SigningCa> {
   // verify it with the certificate's public key (works for non-extractable keys).
   const challenge = crypto.getRandomValues(new Uint8Array(32));
   const signature = await crypto.subtle.sign(ECDSA_SHA256, privateKey, challenge);
-  const publicKey = await certificate.publicKey.export(ECDSA_P256, ["verify"]);
+  let publicKey: CryptoKey;
+  try {
+    publicKey = await certificate.publicKey.export(ECDSA_P256, ["verify"]);
+  } catch (cause) {
+    throw new PemError("certificatePem: the certificate's public key is not a valid P-256 key", { field: "certificatePem", cause });
+  }
   if (!(await crypto.subtle.verify(ECDSA_SHA256, publicKey, signature, challenge))) {
     throw new CaUnavailableError("CA private key does not match the CA certificate");
   }

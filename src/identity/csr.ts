@@ -36,15 +36,18 @@ export const MIN_RSA_BITS = 2048;
 export async function parseCsr(pem: string, expected: SpiffeId): Promise<ParsedCsr> {
   const der = decodeSinglePem(pem, CSR_LABELS, FIELD);
   let csr: x509.Pkcs10CertificateRequest;
+  let spki: x509.PublicKey;
   try {
     csr = new x509.Pkcs10CertificateRequest(der);
+    spki = csr.publicKey;
   } catch (cause) {
     throw new CsrError(`${FIELD}: not a DER PKCS#10 certificate request`, { field: FIELD, cause });
   }
 
-  const keyAlgorithm = describeKeyAlgorithm(csr.publicKey);
-  const publicKey = await importSupportedKey(csr.publicKey, keyAlgorithm);
+  const keyAlgorithm = describeKeyAlgorithm(spki);
+  const publicKey = await importSupportedKey(spki, keyAlgorithm);
 
+  checkSignatureHash(csr);
   let possession: boolean;
   try {
     possession = await csr.verify();
@@ -66,6 +69,26 @@ export async function parseCsr(pem: string, expected: SpiffeId): Promise<ParsedC
     });
   }
   return { publicKey, keyAlgorithm, requestedUris: uris, requestedDnsNames: dnsNames };
+}
+
+const ACCEPTED_HASHES = new Set(["SHA-256", "SHA-384", "SHA-512"]);
+
+/** Refuses SHA-1, MD5 and unknown signature algorithms before any crypto, as Go's CheckSignature does. */
+function checkSignatureHash(csr: x509.Pkcs10CertificateRequest): void {
+  let hash: string | undefined;
+  let name: string;
+  try {
+    const alg = csr.signatureAlgorithm as Algorithm & { hash?: { name?: string } };
+    name = alg.name;
+    hash = alg.hash?.name;
+  } catch {
+    name = "unknown";
+  }
+  if (hash === undefined || !ACCEPTED_HASHES.has(hash)) {
+    throw new CsrSignatureError(`${FIELD}: signature algorithm ${hash === undefined ? name : `${name} with ${hash}`} is not accepted; sign with SHA-256, SHA-384 or SHA-512`, {
+      field: FIELD,
+    });
+  }
 }
 
 /** Imports the CSR's key if policy allows it: ECDSA P-256, or RSA of at least 2048 bits. */

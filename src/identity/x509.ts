@@ -1,7 +1,7 @@
 /**
  * The one entry point to @peculiar/x509 for Strait. It needs `reflect-metadata`
  * loaded before it and a WebCrypto provider; importing `x509` from here gives
- * both, in workerd, Node and Deno alike.
+ * both. Web APIs only (WebCrypto, TextEncoder), so it runs in workerd and Node.
  */
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
@@ -103,14 +103,32 @@ export function parseCertificatePem(pem: string, field: string): x509.X509Certif
   return parseCertificateDer(der, field);
 }
 
-/** Parses one DER certificate. @throws PemError naming `field` if it is not DER X.509. */
+/**
+ * Parses one DER certificate, fully: @peculiar/x509 decodes fields and
+ * extensions lazily, so they are all touched here, where a malformed one
+ * becomes a PemError naming `field` rather than a stray error later.
+ */
 export function parseCertificateDer(der: ArrayBuffer, field: string): x509.X509Certificate {
   try {
-    return new x509.X509Certificate(der);
+    const cert = new x509.X509Certificate(der);
+    void [cert.serialNumber, cert.subjectName, cert.issuerName, cert.notBefore, cert.notAfter, cert.publicKey.algorithm];
+    for (const ext of cert.extensions) void ext.type;
+    for (const type of CERTIFICATE_EXTENSION_TYPES) cert.getExtensions(type);
+    return cert;
   } catch (cause) {
-    throw new PemError(`${field}: not a DER X.509 certificate`, { field, cause });
+    throw new PemError(`${field}: not a well-formed DER X.509 certificate`, { field, cause });
   }
 }
+
+/** The typed extensions Strait reads from certificates. */
+const CERTIFICATE_EXTENSION_TYPES: ReadonlyArray<new (raw: BufferSource) => x509.Extension> = [
+  x509.BasicConstraintsExtension,
+  x509.KeyUsagesExtension,
+  x509.ExtendedKeyUsageExtension,
+  x509.SubjectAlternativeNameExtension,
+  x509.SubjectKeyIdentifierExtension,
+  x509.AuthorityKeyIdentifierExtension,
+];
 
 /** A human label for a public key, e.g. "ECDSA P-256", "RSA 2048", "Ed25519". */
 export function describeKeyAlgorithm(publicKey: x509.PublicKey): string {

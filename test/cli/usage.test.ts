@@ -1,6 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { createServer } from "node:net";
+import { promisify } from "node:util";
+import { projectRoot } from "../support/control-worker.ts";
 import { show, strait } from "./support/run-cli.ts";
 
 /** A port nothing listens on: bind an ephemeral port, then close it. */
@@ -70,4 +73,17 @@ test("an unreachable control plane exits 3 and says where it tried", async () =>
     assert.equal(r.code, 3, `${args.join(" ")}: ${show(r)}`);
     assert.match(r.stderr, new RegExp(`cannot reach the control plane at http://127\\.0\\.0\\.1:${port}: .*ECONNREFUSED`), args.join(" "));
   }
+});
+
+test("the CLI runs from a clone through npx strait and npm run strait, exit codes intact", async () => {
+  const run = promisify(execFile);
+  const npxRun = await run("npx", ["--offline", "strait", "--version"], { cwd: projectRoot });
+  assert.equal(npxRun.stdout, "0.1.0\n");
+  const npmRun = await run("npm", ["run", "-s", "strait", "--", "validate", "-f", "test/cli/fixtures/bookinfo/2-destination-rule.yaml"], { cwd: projectRoot });
+  assert.match(npmRun.stdout, /DestinationRule default\/reviews\) is valid/);
+  await assert.rejects(run("npm", ["run", "-s", "strait", "--", "get", "widgets"], { cwd: projectRoot }), (err: { code?: number; stderr?: string }) => {
+    assert.equal(err.code, 2);
+    assert.match(err.stderr ?? "", /unknown resource type "widgets"/);
+    return true;
+  });
 });

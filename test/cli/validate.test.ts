@@ -30,7 +30,7 @@ test("validate reports each error with file, document index, kind/name and field
 test("validate reports a YAML syntax error with the file, document and line, and keeps checking other files", async () => {
   const r = await strait(["v", "-f", `${fixtures}/broken.yaml`, "-f", `${fixtures}/bookinfo/2-destination-rule.yaml`]);
   assert.equal(r.code, 1, show(r));
-  assert.match(r.stdout, /^Error: test\/cli\/fixtures\/broken\.yaml: document 1 \(line \d+\): /m);
+  assert.match(r.stdout, /^Error: test\/cli\/fixtures\/broken\.yaml: document 1 \(line \d+/m);
   assert.match(r.stdout, /2-destination-rule\.yaml document 0 \(DestinationRule default\/reviews\) is valid/);
 });
 

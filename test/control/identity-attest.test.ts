@@ -3,9 +3,12 @@
 // single use under concurrency, expiry, and bad input that writes nothing.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { startControlWorker, type StartedWorker } from "../support/control-worker.ts";
 import { createThrowawayCa, opensslCsr, opensslText, opensslVerify, type ThrowawayCa } from "../support/throwaway-ca.ts";
 
+const run = promisify(execFile);
 let ca: ThrowawayCa;
 let worker: StartedWorker;
 
@@ -113,8 +116,22 @@ describe("join tokens are admin-only", () => {
   });
 });
 
+describe("curl", () => {
+  test("curl -d (form content type by default) mints a join token and attests", async () => {
+    const url = (path: string) => new URL(path, worker.url).toString();
+    const minted = JSON.parse(
+      (await run("curl", ["-sS", "-H", `Authorization: Bearer ${ca.adminToken}`, "-d", JSON.stringify({ cluster: "c1", node: "curl" }), url("/v1/identity/join-tokens")])).stdout,
+    );
+    assert.equal(minted.spiffeId, `spiffe://${ca.trustDomain}/node/c1/curl`);
+    const attested = JSON.parse((await run("curl", ["-sS", "-H", "Content-Type: application/json", "-d", JSON.stringify({ csr: await opensslCsr(), joinToken: minted.token }), url("/v1/identity/attest")])).stdout);
+    assert.equal(attested.spiffeId, minted.spiffeId);
+    const denied = await run("curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-d", "{}", url("/v1/identity/join-tokens")]);
+    assert.equal(denied.stdout, "401");
+  });
+});
+
 describe("attestation with a join token", () => {
-  test("returns a node X.509-SVID that openssl verifies against root + intermediate, a JWT-SVID and the bundle", async () => {
+  test("returns a node X.509-SVID that openssl verifies against root + intermediate, a JWT-SVID and the bundle (checklist 23, 52, 69)", async () => {
     const token = await joinToken("c1", "node-a");
     const csr = await opensslCsr();
     const r = await api("/v1/identity/attest", { json: { csr, joinToken: token } });
@@ -146,7 +163,7 @@ describe("attestation with a join token", () => {
     assert.equal(adminRoute.status, 403);
   });
 
-  test("a CSR asking for the node ID itself is accepted; the identity always comes from the token", async () => {
+  test("a CSR asking for the node ID itself is accepted; the identity always comes from the token (checklist 35)", async () => {
     const token = await joinToken("c1", "node-b");
     const csr = await opensslCsr({ uris: [`spiffe://${ca.trustDomain}/node/c1/node-b`] });
     const r = await api("/v1/identity/attest", { json: { csr, joinToken: token } });
@@ -201,8 +218,8 @@ describe("bad attestation input is a 4xx naming the field and writes nothing", (
   const cases: { name: string; status: number; field: string; request: () => Promise<Parameters<typeof api>[1]> }[] = [
     { name: "malformed PEM", status: 400, field: "csr", request: async () => ({ json: { csr: "-----BEGIN CERTIFICATE REQUEST-----\n!!!\n-----END CERTIFICATE REQUEST-----\n", joinToken: token } }) },
     { name: "not PEM at all", status: 400, field: "csr", request: async () => ({ json: { csr: "hello", joinToken: token } }) },
-    { name: "a CSR with two URI SANs", status: 400, field: "csr", request: async () => ({ json: { csr: await opensslCsr({ uris: [id(), `spiffe://${ca.trustDomain}/node/c1/other`] }), joinToken: token } }) },
-    { name: "a CSR whose URI SAN disagrees with the identity", status: 400, field: "csr", request: async () => ({ json: { csr: await opensslCsr({ uris: [`spiffe://${ca.trustDomain}/ns/prod/sa/admin`] }), joinToken: token } }) },
+    { name: "a CSR with two URI SANs (checklist 23)", status: 400, field: "csr", request: async () => ({ json: { csr: await opensslCsr({ uris: [id(), `spiffe://${ca.trustDomain}/node/c1/other`] }), joinToken: token } }) },
+    { name: "a CSR whose URI SAN disagrees with the identity (checklist 35)", status: 400, field: "csr", request: async () => ({ json: { csr: await opensslCsr({ uris: [`spiffe://${ca.trustDomain}/ns/prod/sa/admin`] }), joinToken: token } }) },
     { name: "missing csr", status: 400, field: "csr", request: async () => ({ json: { joinToken: token } }) },
     { name: "csr of the wrong type", status: 400, field: "csr", request: async () => ({ json: { csr: 42, joinToken: token } }) },
     { name: "joinToken of the wrong type", status: 400, field: "joinToken", request: async () => ({ json: { csr: await opensslCsr(), joinToken: ["x"] } }) },

@@ -108,7 +108,7 @@ describe("staging refuses what is not a usable intermediate of our root, writing
 });
 
 describe("rotation", () => {
-  test("stage -> publish -> activate -> old still published -> pruned after its last SVID expires", async () => {
+  test("stage -> publish -> activate -> old still published -> pruned after its last SVID expires (checklist 87, 97)", async () => {
     const initial = await bundle();
     assert.equal(initial.x5c.length, 2);
     assert.ok(initial.x5c.includes(der(ca.intermediate.certificatePem)));

@@ -65,6 +65,14 @@ describe("registrations (admin)", () => {
     assert.equal((await api("/v1/identity/registrations", { token: nodeA.jwt })).status, 403);
   });
 
+  test("concurrent identical registrations: exactly one 201, the rest 409", async () => {
+    const json = { spiffeId: `spiffe://${td()}/ns/shop/sa/cache`, node: nodeB.spiffeId };
+    const results = await Promise.all(Array.from({ length: 5 }, () => api("/v1/identity/registrations", { token: ca.adminToken, json })));
+    assert.deepEqual(results.map((r) => r.status).sort(), [201, 409, 409, 409, 409]);
+    const id = results.find((r) => r.status === 201)?.body.id;
+    assert.equal((await api(`/v1/identity/registrations/${id}`, { method: "DELETE", token: ca.adminToken })).status, 200);
+  });
+
   test("bad registrations name the field and write nothing", async () => {
     const cases: [unknown, string][] = [
       [{ spiffeId: "spiffe://other.domain/ns/a/sa/b", node: nodeA.spiffeId }, "spiffeId"],

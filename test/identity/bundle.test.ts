@@ -198,6 +198,7 @@ describe("parseSpiffeBundle (verifier, items 86-96)", () => {
     assert.throws(() => parseSpiffeBundle("td", { keys: [], spiffe_sequence: "1" }), bundleError("spiffe_sequence", "integer"));
     assert.throws(() => parseSpiffeBundle("td", { keys: [], spiffe_sequence: 1.5 }), bundleError("spiffe_sequence", "integer"));
     assert.throws(() => parseSpiffeBundle("td", { keys: [], spiffe_refresh_hint: 0 }), bundleError("spiffe_refresh_hint", "integer"));
+    assert.equal(parseSpiffeBundle("td", JSON.parse('{"keys": [], "spiffe_sequence": 9007199254740993}')).sequence, 2 ** 53, "64-bit sequences parse");
   });
 
   test("item 90: JWKs with an unknown or missing kty are ignored", () => {

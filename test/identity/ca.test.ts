@@ -15,6 +15,8 @@ import {
   type CaKeyPair,
 } from "../../src/identity/ca.ts";
 import { CaUnavailableError, InvalidSpiffeIdError, PemError } from "../../src/identity/errors.ts";
+import { StraitError } from "../../src/core/errors.ts";
+import { x509 } from "../../src/identity/x509.ts";
 
 const run = promisify(execFile);
 const TD = "strait.local";
@@ -220,5 +222,38 @@ describe("loadSigningCa refusals", () => {
     const child = await createIntermediateCa({ certificatePem, privateKeyPem }, { trustDomain: TD, clock: systemClock });
     const childPath = await file("ca3-child.pem", child.certificatePem);
     assert.equal((await openssl("verify", "-CAfile", certPath, childPath)).trim(), `${childPath}: OK`);
+  });
+
+  test("corrupted certificates and keys (seeded byte flips and truncations) raise only Strait errors", async () => {
+    // The control API stages client-supplied pairs through loadSigningCa: anything else would be a 5xx.
+    let seed = 0xca;
+    const next = (): number => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed;
+    };
+    const mutate = (der: Uint8Array<ArrayBuffer>, i: number): Uint8Array<ArrayBuffer> => {
+      if (i % 4 === 3) return der.slice(0, next() % der.length);
+      const bytes = der.slice();
+      for (let k = 0; k < 1 + (i % 3); k++) bytes[next() % bytes.length] = next() & 0xff;
+      return bytes;
+    };
+    const certDer = new Uint8Array(x509.PemConverter.decodeFirst(intermediate.certificatePem));
+    const keyDer = new Uint8Array(x509.PemConverter.decodeFirst(intermediate.privateKeyPem));
+    let refused = 0;
+    for (let i = 0; i < 300; i++) {
+      const pairs = [
+        { certificatePem: x509.PemConverter.encode(mutate(certDer, i), "CERTIFICATE"), privateKeyPem: intermediate.privateKeyPem },
+        { certificatePem: intermediate.certificatePem, privateKeyPem: x509.PemConverter.encode(mutate(keyDer, i), "PRIVATE KEY") },
+      ];
+      for (const pair of pairs) {
+        try {
+          await loadSigningCa(pair);
+        } catch (err) {
+          assert.ok(err instanceof StraitError, `mutation ${i}: ${String(err)}`);
+          refused++;
+        }
+      }
+    }
+    assert.ok(refused > 300, `only ${refused} of 600 corrupted pairs were refused`);
   });
 });

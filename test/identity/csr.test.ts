@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { parseCsr } from "../../src/identity/csr.ts";
+import { StraitError } from "../../src/core/errors.ts";
 import { CsrError, CsrIdentityMismatchError, CsrSignatureError, PemError, UnsupportedKeyError } from "../../src/identity/errors.ts";
 import { SpiffeId } from "../../src/identity/spiffe-id.ts";
 import { x509 } from "../../src/identity/x509.ts";
@@ -121,6 +122,21 @@ describe("proof of possession", () => {
   });
 });
 
+describe("weak signature algorithms: CsrSignatureError", () => {
+  test("ecdsa-with-SHA1 and md5WithRSAEncryption are refused before verification", async () => {
+    const ecKey = join(dir, "weak-ec.key");
+    await run("openssl", ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", ecKey]);
+    const { stdout: sha1 } = await run("openssl", ["req", "-new", "-key", ecKey, "-subj", "/CN=x", "-sha1"]);
+    await assert.rejects(parseCsr(sha1, ID), (err: unknown) => err instanceof CsrSignatureError && err.field === "csr" && /ECDSA with SHA-1 is not accepted/.test(err.message));
+    const rsaKey = join(dir, "weak-rsa.key");
+    await run("openssl", ["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", rsaKey]);
+    const { stdout: md5 } = await run("openssl", ["req", "-new", "-key", rsaKey, "-subj", "/CN=x", "-md5"]);
+    await assert.rejects(parseCsr(md5, ID), (err: unknown) => err instanceof CsrSignatureError && /1\.2\.840\.113549\.1\.1\.4 is not accepted/.test(err.message));
+    const { stdout: sha384 } = await run("openssl", ["req", "-new", "-key", ecKey, "-subj", "/CN=x", "-sha384"]);
+    assert.equal((await parseCsr(sha384, ID)).keyAlgorithm, "ECDSA P-256");
+  });
+});
+
 describe("identity checks: CsrIdentityMismatchError", () => {
   test("two URI SANs, even when one is the expected ID", async () => {
     const pem = await webCryptoCsr([
@@ -168,5 +184,27 @@ describe("malformed input", () => {
     await run("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", keyPath, "-subj", "/CN=x", "-days", "1", "-out", certPath]);
     const pem = (await readFile(certPath, "utf8")).replaceAll("CERTIFICATE", "CERTIFICATE REQUEST");
     await assert.rejects(parseCsr(pem, ID), (err: unknown) => err instanceof CsrError && err.code === "ERR_CSR_INVALID");
+  });
+
+  test("corrupted CSRs (seeded byte flips and truncations) only ever raise client errors, never a crash", async () => {
+    const pem = await webCryptoCsr([{ type: "url", value: ID.toString() }, { type: "dns", value: "a.example" }]);
+    const der = new Uint8Array(x509.PemConverter.decodeFirst(pem));
+    let seed = 0x5eed;
+    const next = (): number => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed;
+    };
+    let refused = 0;
+    for (let i = 0; i < 400; i++) {
+      const bytes = i % 4 === 3 ? der.slice(0, next() % der.length) : der.slice();
+      if (i % 4 !== 3) for (let k = 0; k < 1 + (i % 3); k++) bytes[next() % bytes.length] = next() & 0xff;
+      try {
+        await parseCsr(x509.PemConverter.encode(bytes, "CERTIFICATE REQUEST"), ID);
+      } catch (err) {
+        assert.ok(err instanceof StraitError && err.category === "invalid" && err.field === "csr", `mutation ${i}: ${String(err)}`);
+        refused++;
+      }
+    }
+    assert.ok(refused > 350, `only ${refused} of 400 corrupted CSRs were refused`);
   });
 });

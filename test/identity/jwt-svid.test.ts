@@ -348,6 +348,14 @@ describe("validateJwtSvid: refusals (items 73-84)", () => {
     await refused(await signWith(key.privateKey, { alg: "ES256", kid: "r", typ: "JWT" }, claims()), "alg ES256 does not match the bundle key (kty RSA)", { bundles: set });
   });
 
+  test("item 63: an unknown critical header parameter is refused even with a valid signature", async () => {
+    const enc = (o: unknown) => base64url.encode(JSON.stringify(o));
+    const input = `${enc({ alg: "ES256", kid: key.kid, typ: "JWT", crit: ["x-strait"], "x-strait": true })}.${enc(claims())}`;
+    // WebCrypto ECDSA output is already the JWS r||s form.
+    const sig = await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, key.privateKey, new TextEncoder().encode(input));
+    await refused(`${input}.${base64url.encode(new Uint8Array(sig))}`, `"x-strait" is not recognized`);
+  });
+
   test("a tampered payload or a signature by another key fails verification", async () => {
     const [h, , s] = (await ourToken()).split(".") as [string, string, string];
     const evil = base64url.encode(JSON.stringify(claims({ sub: "spiffe://strait.local/ns/kube-system/sa/admin" })));

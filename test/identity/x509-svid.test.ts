@@ -310,6 +310,27 @@ describe("inspectCertificates", () => {
     assert.deepEqual(info?.uris, ["https://a.example/", "spiffe://strait.local/x"]);
   });
 
+  test("a corrupted certificate is a PemError naming its position, never a stray parser error", async () => {
+    const der = new Uint8Array(x509.PemConverter.decodeFirst(intermediate.certificatePem));
+    let seed = 0x1d;
+    const next = (): number => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed;
+    };
+    let refused = 0;
+    for (let i = 0; i < 300; i++) {
+      const bytes = i % 4 === 3 ? der.slice(0, next() % der.length) : der.slice();
+      if (i % 4 !== 3) for (let k = 0; k < 1 + (i % 3); k++) bytes[next() % bytes.length] = next() & 0xff;
+      try {
+        await inspectCertificates(root.certificatePem + x509.PemConverter.encode(bytes, "CERTIFICATE"));
+      } catch (err) {
+        assert.ok(err instanceof PemError && err.field === "pem[1]", `mutation ${i}: ${String(err)}`);
+        refused++;
+      }
+    }
+    assert.ok(refused > 0);
+  });
+
   test("keys in the same file are skipped; no certificate at all is a PemError", async () => {
     const withKey = `${root.privateKeyPem}${root.certificatePem}`;
     assert.equal((await inspectCertificates(withKey)).length, 1);

@@ -1,7 +1,7 @@
 import type { Clock } from "../../core/clock.ts";
 import { StraitError } from "../../core/errors.ts";
 import { AttestationError, RevokedError } from "../../identity/errors.ts";
-import { parseCsr } from "../../identity/csr.ts";
+import { parseCsr, type ParsedCsr } from "../../identity/csr.ts";
 import { nodeId, type SpiffeId } from "../../identity/spiffe-id.ts";
 import { verifyProjectedServiceAccountToken } from "../../identity/k8s-psat.ts";
 import { auditInsert } from "../audit.ts";
@@ -41,7 +41,7 @@ export async function attestNode(env: ControlEnv, db: Database, req: Attestation
   const trustDomain = trustDomainOf(env);
   const authority = await loadAuthority(env, clock);
   let attested: Attested;
-  let csr;
+  let csr: ParsedCsr;
   if ("joinToken" in req) {
     const row = await findJoinToken(db, req.joinToken);
     if (row === undefined || row.usedAt !== null) throw new AttestationError(TOKEN_UNUSABLE, { field: "joinToken" });

@@ -2,7 +2,7 @@ import { inArray } from "drizzle-orm";
 import { caGenerations } from "../../../schema/index.ts";
 import type { Clock } from "../../core/clock.ts";
 import { CaUnavailableError } from "../../identity/errors.ts";
-import { loadSigningCa, verifyIssuedBy, type SigningCa } from "../../identity/ca.ts";
+import { caTrustDomain, loadSigningCa, verifyIssuedBy, type SigningCa } from "../../identity/ca.ts";
 import { importJwtSigningKey, type JwtSigningKey } from "../../identity/jwt-key.ts";
 import { openPrivateKey, sealPrivateKey } from "../../identity/key-encryption.ts";
 import { buildSpiffeBundle, bundlePem, parseSpiffeBundle, type SpiffeBundleDocument, type TrustBundle } from "../../identity/bundle.ts";
@@ -67,7 +67,7 @@ async function readAuthority(env: ControlEnv, clock: Clock): Promise<Authority> 
   const db = database(env);
   let rows = await db.select().from(caGenerations).orderBy(caGenerations.id);
   if (rows.length === 0) {
-    await importFirstGeneration(env, db, clock);
+    await importFirstGeneration(env, db, clock, trustDomain);
     rows = await db.select().from(caGenerations).orderBy(caGenerations.id);
   }
   const generations: GenerationRecord[] = rows.map((r) => ({
@@ -89,30 +89,46 @@ async function readAuthority(env: ControlEnv, clock: Clock): Promise<Authority> 
   const row = rows.find((r) => r.id === current?.id);
   if (current === undefined || row === undefined) throw new CaUnavailableError("CA unavailable: no active CA generation");
   if (current.notAfter <= now) throw new CaUnavailableError(`CA unavailable: active CA generation ${current.id} expired at ${new Date(current.notAfter).toISOString()}`);
+  const rootPem = (env.CA_ROOT_CERT as string).trim() + "\n";
+  // Re-checked on every load so a changed CA_ROOT_CERT secret is caught before it is published.
+  if (!(await asUnavailable("CA_ROOT_CERT", () => verifyIssuedBy(row.certificatePem, rootPem)))) {
+    throw new CaUnavailableError(`CA unavailable: active CA generation ${current.id} is not issued by CA_ROOT_CERT`);
+  }
   const kek = env.CA_KEK as string;
-  const ca = await loadSigningCa({ certificatePem: row.certificatePem, privateKeyPem: await openPrivateKey(row.encryptedKey, kek) });
-  const jwtKey = await importJwtSigningKey(await openPrivateKey(row.encryptedJwtKey, kek));
+  const [caKeyPem, jwtKeyPem] = await asUnavailable("CA_KEK", () => Promise.all([openPrivateKey(row.encryptedKey, kek), openPrivateKey(row.encryptedJwtKey, kek)]));
+  const ca = await loadSigningCa({ certificatePem: row.certificatePem, privateKeyPem: caKeyPem });
+  const jwtKey = await importJwtSigningKey(jwtKeyPem);
   return {
     trustDomain,
-    rootPem: (env.CA_ROOT_CERT as string).trim() + "\n",
+    rootPem,
     generations: generations.map((g) => (prunable.includes(g.id) ? { ...g, status: "pruned" as const } : g)),
     signing: { generation: current, ca, jwtKey },
   };
 }
 
-async function importFirstGeneration(env: ControlEnv, db: Database, clock: Clock): Promise<void> {
+/** A broken secret is the operator's problem: 503 naming the secret, never a 4xx blaming the client. */
+async function asUnavailable<T>(secret: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof CaUnavailableError) throw err;
+    throw new CaUnavailableError(`CA unavailable: ${secret}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+}
+
+async function importFirstGeneration(env: ControlEnv, db: Database, clock: Clock, trustDomain: string): Promise<void> {
   requireSecrets(env, ["CA_INTERMEDIATE_CERT", "CA_INTERMEDIATE_KEY", "JWT_SIGNING_KEY"]);
   const certificatePem = env.CA_INTERMEDIATE_CERT as string;
-  if (!(await verifyIssuedBy(certificatePem, env.CA_ROOT_CERT as string))) {
+  if (!(await asUnavailable("CA_INTERMEDIATE_CERT/CA_ROOT_CERT", () => verifyIssuedBy(certificatePem, env.CA_ROOT_CERT as string)))) {
     throw new CaUnavailableError("CA unavailable: CA_INTERMEDIATE_CERT is not issued by CA_ROOT_CERT");
   }
   const privateKeyPem = env.CA_INTERMEDIATE_KEY as string;
-  const ca = await loadSigningCa({ certificatePem, privateKeyPem }).catch((err: unknown) => {
-    throw new CaUnavailableError(`CA unavailable: CA_INTERMEDIATE_CERT/CA_INTERMEDIATE_KEY: ${err instanceof Error ? err.message : String(err)}`);
-  });
-  const jwtKey = await importJwtSigningKey(env.JWT_SIGNING_KEY as string).catch((err: unknown) => {
-    throw new CaUnavailableError(`CA unavailable: JWT_SIGNING_KEY: ${err instanceof Error ? err.message : String(err)}`);
-  });
+  const ca = await asUnavailable("CA_INTERMEDIATE_CERT/CA_INTERMEDIATE_KEY", () => loadSigningCa({ certificatePem, privateKeyPem }));
+  const caDomain = caTrustDomain(ca.certificate);
+  if (caDomain !== undefined && caDomain !== trustDomain) {
+    throw new CaUnavailableError(`CA unavailable: CA_INTERMEDIATE_CERT names trust domain ${caDomain}, but TRUST_DOMAIN is ${trustDomain}`);
+  }
+  const jwtKey = await asUnavailable("JWT_SIGNING_KEY", () => importJwtSigningKey(env.JWT_SIGNING_KEY as string));
   const kek = env.CA_KEK as string;
   const now = clock.now();
   // Two isolates may bootstrap at once; the fixed id makes the second insert a no-op.

@@ -1,14 +1,14 @@
 import { and, eq, gte, isNull, max, sql } from "drizzle-orm";
 import { apiTokens, caGenerations, issuedSvids } from "../../../schema/index.ts";
 import type { Clock } from "../../core/clock.ts";
-import { ConflictError, StraitError, ValidationError } from "../../core/errors.ts";
+import { ConflictError, ValidationError } from "../../core/errors.ts";
 import { CaUnavailableError } from "../../identity/errors.ts";
 import { caTrustDomain, loadSigningCa, verifyIssuedBy } from "../../identity/ca.ts";
 import { generateJwtSigningKeyPem, importJwtSigningKey } from "../../identity/jwt-key.ts";
 import { sealPrivateKey } from "../../identity/key-encryption.ts";
 import { checkStageable, nextGenerationId, planActivation, publishedGenerations, signingGeneration, statusAt } from "../../identity/rotation.ts";
 import { auditInsert } from "../audit.ts";
-import type { Database } from "../db.ts";
+import { isUniqueViolation, type Database } from "../db.ts";
 import type { ControlEnv } from "../env.ts";
 import { AUTHORITY_CACHE_MS, bundleDocument, invalidateAuthority, loadAuthority, type Authority, type GenerationRecord } from "./authority.ts";
 import { maxSvidTtlSeconds } from "./settings.ts";
@@ -53,6 +53,7 @@ function stagingError(err: unknown): unknown {
  * nothing until activated.
  */
 export async function stageGeneration(env: ControlEnv, db: Database, actor: string, pair: { certificatePem: string; privateKeyPem: string }, clock: Clock) {
+  invalidateAuthority();
   const authority = await loadAuthority(env, clock);
   // PEM errors already name certificatePem / privateKeyPem; CA-shape problems are re-blamed below.
   const ca = await loadSigningCa(pair).catch((err: unknown) => {
@@ -90,8 +91,8 @@ export async function stageGeneration(env: ControlEnv, db: Database, actor: stri
       auditInsert(db, { actor, action: "identity.ca.stage", target: `generation:${id}`, outcome: "success", detail: { notAfter: ca.notAfter.toISOString(), jwtKid: jwtKey.kid } }, now),
     ]);
   } catch (err) {
-    if (err instanceof StraitError) throw err;
     // The id is a primary key: a concurrent stage took it.
+    if (!isUniqueViolation(err)) throw err;
     throw new ConflictError("generation: another CA generation was staged at the same time; retry", { field: "generation" });
   } finally {
     invalidateAuthority();

@@ -43,6 +43,7 @@ export function objectAt(v: unknown, field: string): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
+/** `o[key]` as a non-empty string of at most `maxLength` characters; errors name `path`. */
 export function stringAt(o: Record<string, unknown>, key: string, path: string = key, maxLength = 16384): string {
   const v = o[key];
   if (v === undefined) throw new ValidationError(`${path}: required`, { field: path });
@@ -52,10 +53,12 @@ export function stringAt(o: Record<string, unknown>, key: string, path: string =
   return v;
 }
 
+/** Like `stringAt`, but absent is `undefined`. */
 export function optionalStringAt(o: Record<string, unknown>, key: string, path: string = key, maxLength = 16384): string | undefined {
   return o[key] === undefined ? undefined : stringAt(o, key, path, maxLength);
 }
 
+/** `o[key]` as an integer within `range`; errors name `path`. */
 export function integerAt(o: Record<string, unknown>, key: string, range: { min: number; max: number }, path: string = key): number {
   const v = o[key];
   if (v === undefined) throw new ValidationError(`${path}: required`, { field: path });
@@ -64,10 +67,12 @@ export function integerAt(o: Record<string, unknown>, key: string, range: { min:
   return v;
 }
 
+/** Like `integerAt`, but absent is `undefined`. */
 export function optionalIntegerAt(o: Record<string, unknown>, key: string, range: { min: number; max: number }, path: string = key): number | undefined {
   return o[key] === undefined ? undefined : integerAt(o, key, range, path);
 }
 
+/** `o[key]` as an array with a length within `range`; errors name `path`. */
 export function arrayAt(o: Record<string, unknown>, key: string, range: { min: number; max: number }, path: string = key): unknown[] {
   const v = o[key];
   if (v === undefined) throw new ValidationError(`${path}: required`, { field: path });
@@ -76,6 +81,7 @@ export function arrayAt(o: Record<string, unknown>, key: string, range: { min: n
   return v;
 }
 
+/** `o[key]` as one of `values`; errors name `path`. */
 export function enumAt<T extends string>(o: Record<string, unknown>, key: string, values: readonly T[], path: string = key): T {
   const v = stringAt(o, key, path);
   if (!(values as readonly string[]).includes(v)) throw new ValidationError(`${path}: must be one of ${values.join(", ")}, got ${JSON.stringify(v)}`, { field: path });

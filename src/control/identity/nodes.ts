@@ -22,6 +22,7 @@ export function recordRenewal(db: Database, spiffeId: string, serial: string, no
   return db.update(attestedNodes).set({ lastSeenAt: now, currentSerial: serial }).where(eq(attestedNodes.spiffeId, spiffeId));
 }
 
+/** True if the node identity has been revoked. */
 export async function isRevoked(db: Database, spiffeId: string): Promise<boolean> {
   const [row] = await db.select({ spiffeId: revocations.spiffeId }).from(revocations).where(eq(revocations.spiffeId, spiffeId));
   return row !== undefined;

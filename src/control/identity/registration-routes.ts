@@ -1,11 +1,11 @@
 import { Hono } from "hono";
 import { systemClock } from "../../core/clock.ts";
-import { ConflictError, NotFoundError, StraitError } from "../../core/errors.ts";
+import { ConflictError, NotFoundError } from "../../core/errors.ts";
 import type { ControlApp } from "../types.ts";
 import { auditInsert } from "../audit.ts";
 import { actorOf, requireAdmin } from "../auth.ts";
 import { readJsonBody } from "../body.ts";
-import { database } from "../db.ts";
+import { database, isUniqueViolation } from "../db.ts";
 import { objectAt, stringAt } from "./fields.ts";
 import { nodeSpiffeIdAt, workloadSpiffeIdAt } from "./identity-fields.ts";
 import { deleteRegistration, findRegistration, findRegistrationById, insertRegistration, listRegistrations, registrationView } from "./registrations.ts";
@@ -38,8 +38,8 @@ registrationRoutes.post("/v1/identity/registrations", async (c) => {
       auditInsert(db, { actor: actorOf(c.get("principal")), action: "identity.registration.create", target: spiffeId, outcome: "success", detail: { id: row.id, node } }, now),
     ]);
   } catch (err) {
-    if (err instanceof StraitError) throw err;
-    // The unique index lost a race with a concurrent identical registration.
+    // The unique index caught a concurrent identical registration.
+    if (!isUniqueViolation(err)) throw err;
     throw new ConflictError(`spiffeId: ${spiffeId} is already registered to ${node}`, { field: "spiffeId" });
   }
   return c.json(registrationView(row), 201);

@@ -4,10 +4,12 @@ import type { Database } from "../db.ts";
 
 export type RegistrationRow = typeof workloadRegistrations.$inferSelect;
 
+/** A registration as the API returns it (`node` is the node's SPIFFE ID). */
 export function registrationView(r: RegistrationRow) {
   return { id: r.id, spiffeId: r.spiffeId, node: r.nodeSpiffeId, source: r.source, sourceRef: r.sourceRef, createdAt: new Date(r.createdAt).toISOString() };
 }
 
+/** All registrations, or those of one node. */
 export async function listRegistrations(db: Database, node?: string): Promise<RegistrationRow[]> {
   const q = db.select().from(workloadRegistrations);
   return node === undefined
@@ -15,6 +17,7 @@ export async function listRegistrations(db: Database, node?: string): Promise<Re
     : q.where(eq(workloadRegistrations.nodeSpiffeId, node)).orderBy(workloadRegistrations.spiffeId);
 }
 
+/** The registration of `spiffeId` to `node`, if any. */
 export async function findRegistration(db: Database, spiffeId: string, node: string): Promise<RegistrationRow | undefined> {
   const [row] = await db
     .select()
@@ -23,6 +26,7 @@ export async function findRegistration(db: Database, spiffeId: string, node: str
   return row;
 }
 
+/** The registration with id `id`, if any. */
 export async function findRegistrationById(db: Database, id: string): Promise<RegistrationRow | undefined> {
   const [row] = await db.select().from(workloadRegistrations).where(eq(workloadRegistrations.id, id));
   return row;
@@ -38,10 +42,12 @@ export async function registeredTo(db: Database, node: string, spiffeIds: readon
   return new Set(rows.map((r) => r.spiffeId));
 }
 
+/** Insert statement (batch it with its audit event). */
 export function insertRegistration(db: Database, row: RegistrationRow) {
   return db.insert(workloadRegistrations).values(row);
 }
 
+/** Delete statement (batch it with its audit event). */
 export function deleteRegistration(db: Database, id: string) {
   return db.delete(workloadRegistrations).where(eq(workloadRegistrations.id, id));
 }

@@ -1,9 +1,10 @@
-import { count, eq } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { revocations } from "../../../schema/index.ts";
 import type { Database } from "../db.ts";
 
 export type RevocationRow = typeof revocations.$inferSelect;
 
+/** A revocation as the API returns it. */
 export function revocationView(r: RevocationRow) {
   return { spiffeId: r.spiffeId, reason: r.reason, revokedAt: new Date(r.revokedAt).toISOString(), revokedBy: r.revokedBy };
 }
@@ -22,11 +23,7 @@ export async function findRevocation(db: Database, spiffeId: string): Promise<Re
   return row;
 }
 
+/** Insert statement for a revocation (batch it with its audit event). */
 export function insertRevocation(db: Database, row: RevocationRow) {
   return db.insert(revocations).values(row);
-}
-
-export async function revocationCount(db: Database): Promise<number> {
-  const [row] = await db.select({ n: count() }).from(revocations);
-  return row?.n ?? 0;
 }

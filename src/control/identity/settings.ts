@@ -33,10 +33,12 @@ function ttlSetting(env: ControlEnv, name: "X509_SVID_TTL_SECONDS" | "JWT_SVID_T
   return n;
 }
 
+/** Lifetime of issued X.509-SVIDs (X509_SVID_TTL_SECONDS, default 3600, max 86400). */
 export function x509SvidTtlSeconds(env: ControlEnv): number {
   return ttlSetting(env, "X509_SVID_TTL_SECONDS", DEFAULT_X509_SVID_TTL_SECONDS, MAX_X509_SVID_TTL_SECONDS);
 }
 
+/** Lifetime of issued JWT-SVIDs (JWT_SVID_TTL_SECONDS, default 300, max 3600). */
 export function jwtSvidTtlSeconds(env: ControlEnv): number {
   return ttlSetting(env, "JWT_SVID_TTL_SECONDS", DEFAULT_JWT_SVID_TTL_SECONDS, MAX_JWT_SVID_TTL_SECONDS);
 }

@@ -1,6 +1,7 @@
 import { checkAuthorizationReachability } from "./analysis/authorization-reachability.ts";
 import { AnalysisContext } from "./analysis/context.ts";
 import type { Finding } from "./analysis/finding.ts";
+import { checkDelegation } from "./analysis/delegation.ts";
 import { checkConflictingGateways } from "./analysis/gateway-conflicts.ts";
 import { checkGatewayBinding } from "./analysis/gateway-binding.ts";
 import { checkSubsetWorkloads } from "./analysis/subset-workloads.ts";
@@ -26,6 +27,7 @@ export interface AnalyzeOptions {
 const ANALYZERS: readonly ((ctx: AnalysisContext) => Finding[])[] = [
   checkVirtualServiceReferences,
   checkConflictingMeshVirtualServices,
+  checkDelegation,
   checkUnreachableRoutes,
   checkGatewayBinding,
   checkConflictingGateways,

@@ -11,6 +11,8 @@ export type * from "./kinds/peer-authentication.ts";
 export type * from "./kinds/request-authentication.ts";
 export * from "./errors.ts";
 export * from "./hosts.ts";
+export * from "./duration.ts";
+export * from "./regex.ts";
 export * from "./validate.ts";
 export * from "./parse-documents.ts";
 export * from "./analyze.ts";

@@ -28,8 +28,8 @@ export function parseDocuments(text: string, source?: string): unknown[] {
     const docLine = lineCounter.linePos(start).line;
     const firstError = doc.errors[0];
     if (firstError !== undefined) {
-      const line = lineCounter.linePos(firstError.pos[0]).line;
-      throw new ConfigParseError(`${label}document ${index} (line ${line}): ${firstLine(firstError.message)}`, { documentIndex: index, line });
+      const { line, col } = lineCounter.linePos(firstError.pos[0]);
+      throw new ConfigParseError(`${label}document ${index} (line ${line}, column ${col}): ${firstLine(firstError.message)}`, { documentIndex: index, line });
     }
     if (doc.contents === null) return;
     let value: unknown;
@@ -63,6 +63,7 @@ function flatten(value: unknown, index: number, label: string, line: number | un
   return [obj];
 }
 
+/** The library's message without its own trailing position (we print ours). */
 function firstLine(message: string): string {
-  return message.split("\n")[0] ?? message;
+  return (message.split("\n")[0] ?? message).replace(/ at line \d+, column \d+:?$/, "");
 }

@@ -83,10 +83,11 @@ export function validateResource(doc: unknown, options?: { defaultNamespace?: st
   const metadata = checkMetadata(doc.metadata, options?.defaultNamespace ?? DEFAULT_NAMESPACE, report);
   const validator = VALIDATORS[info.kind] as KindValidator<unknown>;
   const specValue = doc.spec === undefined || doc.spec === null ? {} : doc.spec;
-  const errorsBefore = report.errors.length;
+  const structuralBefore = report.structuralErrors;
   const spec = checkShape(specValue, validator.shape, "spec", report);
-  // Semantic rules assume a sound structure, as Istio's webhook runs after the CRD schema.
-  if (report.errors.length === errorsBefore && metadata !== undefined) {
+  // Semantic rules read the typed spec, so they need a sound structure (as Istio's webhook runs after
+  // the CRD schema); out-of-range values and unknown fields do not stop them.
+  if (report.structuralErrors === structuralBefore && metadata !== undefined) {
     validator.check(spec, { namespace: metadata.namespace, name: metadata.name, report });
   }
   if (report.errors.length > 0 || metadata === undefined) return { ok: false, errors: report.errors };

@@ -10,7 +10,9 @@ import type {
   WorkloadEntryResource,
 } from "../config/resource.ts";
 import { DEFAULT_DOMAIN_SUFFIX, fqdn } from "../config/hosts.ts";
-import type { CompiledDestinationRule, Revocation, Service } from "./snapshot-model.ts";
+import type { CompiledDestinationRule, MeshRouteTable, Revocation, Service } from "./snapshot-model.ts";
+import { placementOf } from "./workload-placement.ts";
+import { boundTo, httpRoutesFor } from "./route-binding.ts";
 import { buildServices, indexWorkloads, type WorkloadIndex } from "./service-registry.ts";
 import { resolveExportTo } from "./export-visibility.ts";
 import { byAge, compare } from "./ordering.ts";
@@ -46,6 +48,12 @@ export interface CompileContext {
   peerAuthentications: PeerAuthenticationResource[];
   requestAuthentications: RequestAuthenticationResource[];
   services: Service[];
+  /** `<ns>/<workload>` -> FQDNs of the services that select it. */
+  serves: ReadonlyMap<string, string[]>;
+  /** WorkloadEntries by `<cluster>/<node>` placement. */
+  placed: ReadonlyMap<string, WorkloadEntryResource[]>;
+  /** Routing of every VirtualService bound to the mesh, per host (filtered per node by `exportTo`). */
+  meshRoutes: MeshRouteTable[];
   revocations: Revocation[];
 }
 
@@ -56,12 +64,24 @@ export function prepareContext(input: CompileInput): CompileContext {
   const workloadEntries = ofKind("WorkloadEntry");
   const workloads = indexWorkloads(workloadEntries);
   const serviceEntries = ofKind("ServiceEntry");
+  const serves = new Map<string, string[]>();
+  const services = buildServices(serviceEntries, workloads, input.trustDomain, domainSuffix, serves);
+  const placed = new Map<string, WorkloadEntryResource[]>();
+  for (const we of workloadEntries) {
+    const p = placementOf(we);
+    if (p === undefined) continue;
+    const key = `${p.cluster}/${p.node}`;
+    const list = placed.get(key);
+    if (list === undefined) placed.set(key, [we]);
+    else list.push(we);
+  }
+  const virtualServices = ofKind("VirtualService");
   return {
     trustDomain: input.trustDomain,
     rootNamespace: input.rootNamespace ?? DEFAULT_ROOT_NAMESPACE,
     domainSuffix,
     gateways: ofKind("Gateway"),
-    virtualServices: ofKind("VirtualService"),
+    virtualServices,
     destinationRules: ofKind("DestinationRule").map((dr) => ({
       source: { kind: "DestinationRule", namespace: dr.metadata.namespace, name: dr.metadata.name },
       host: fqdn(dr.spec.host, dr.metadata.namespace, domainSuffix),
@@ -74,7 +94,28 @@ export function prepareContext(input: CompileInput): CompileContext {
     authorizationPolicies: ofKind("AuthorizationPolicy"),
     peerAuthentications: ofKind("PeerAuthentication"),
     requestAuthentications: ofKind("RequestAuthentication"),
-    services: buildServices(serviceEntries, workloads, input.trustDomain, domainSuffix),
+    services,
+    serves,
+    placed,
+    meshRoutes: meshRouteTables(virtualServices, domainSuffix),
     revocations: [...(input.revocations ?? [])].sort((a, b) => compare(a.spiffeId, b.spiffeId)),
   };
+}
+
+/** One table per host of every VirtualService bound to the mesh, sorted by host (oldest VS first within a host). */
+function meshRouteTables(virtualServices: readonly VirtualServiceResource[], domainSuffix: string): MeshRouteTable[] {
+  const out: MeshRouteTable[] = [];
+  for (const vs of virtualServices) {
+    const http = httpRoutesFor(vs, { mesh: true }, domainSuffix);
+    const topBound = boundTo(vs, { mesh: true });
+    if (http.length === 0 && !topBound) continue;
+    const ns = vs.metadata.namespace;
+    const exportTo = resolveExportTo(vs.spec.exportTo, ns);
+    const source = { kind: "VirtualService" as const, namespace: ns, name: vs.metadata.name };
+    for (const h of vs.spec.hosts ?? []) {
+      out.push({ host: fqdn(h, ns, domainSuffix), source, exportTo, http, tls: topBound ? (vs.spec.tls ?? []) : [], tcp: topBound ? (vs.spec.tcp ?? []) : [] });
+    }
+  }
+  // Stable: equal hosts keep the VS age order.
+  return out.sort((a, b) => compare(a.host, b.host));
 }

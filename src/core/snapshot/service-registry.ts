@@ -37,6 +37,8 @@ export function buildServices(
   workloads: WorkloadIndex,
   trustDomain: string,
   domainSuffix: string,
+  /** Filled with `<ns>/<workload>` -> FQDNs of the services selecting it. */
+  serves?: Map<string, string[]>,
 ): Service[] {
   const services: Service[] = [];
   for (const se of serviceEntries) {
@@ -44,12 +46,15 @@ export function buildServices(
     const ports = se.spec.ports ?? [];
     const endpoints: Endpoint[] = [];
     for (const ep of se.spec.endpoints ?? []) endpoints.push(endpointOf(ep, ports, ns, trustDomain, undefined, undefined));
+    const hosts = (se.spec.hosts ?? []).map((h) => fqdn(h, ns, domainSuffix));
     for (const we of selectedWorkloads(se, workloads)) {
-      endpoints.push(endpointOf(we.spec, ports, ns, trustDomain, placementOf(we), `${ns}/${we.metadata.name}`));
+      const ref = `${ns}/${we.metadata.name}`;
+      endpoints.push(endpointOf(we.spec, ports, ns, trustDomain, placementOf(we), ref));
+      if (serves !== undefined) serves.set(ref, [...(serves.get(ref) ?? []), ...hosts]);
     }
-    for (const host of se.spec.hosts ?? []) {
+    for (const host of hosts) {
       services.push({
-        host: fqdn(host, ns, domainSuffix),
+        host,
         namespace: ns,
         source: { kind: "ServiceEntry", namespace: ns, name: se.metadata.name },
         ports,

@@ -123,6 +123,23 @@ const cases: Case[] = [
     message: /host\+subset in destinationrule not found: "reviews\.default\.svc\.cluster\.local\+v4"/,
   },
   {
+    name: "IST0101 host whose ServiceEntry is not exported to the VirtualService namespace",
+    change: (docs) => {
+      named(docs, "ServiceEntry", "details").spec.exportTo = ["."];
+      return [...docs, vs("details-from-shop", { hosts: ["details.default.svc.cluster.local"], http: [{ route: [{ destination: { host: "details.default.svc.cluster.local" } }] }] }, "shop")];
+    },
+    expected: ["IST0101 VirtualService/shop/details-from-shop spec.http[0].route[0].destination.host"],
+    message: /ServiceEntry default\/details provides it but is not exported to namespace shop/,
+  },
+  {
+    name: "IST0101 subset defined only by a DestinationRule hidden from the VirtualService",
+    change: (docs) => {
+      named(docs, "DestinationRule", "details").spec.exportTo = ["."];
+      return [...docs, vs("details-from-shop", { hosts: ["details.default.svc.cluster.local"], http: [{ route: [{ destination: { host: "details.default.svc.cluster.local", subset: "v2" } }] }] }, "shop")];
+    },
+    expected: ["IST0101 VirtualService/shop/details-from-shop spec.http[0].route[0].destination.subset"],
+  },
+  {
     name: "IST0101 gateway that does not exist",
     change: (docs) => {
       named(docs, "VirtualService", "bookinfo").spec.gateways = ["istio-system/bookinfo-gateway"];
@@ -143,6 +160,37 @@ const cases: Case[] = [
     name: "IST0101 delegate VirtualService that does not exist",
     change: (docs) => [...docs, vs("root", { hosts: ["shop.example.com"], gateways: ["bookinfo-gateway"], http: [{ delegate: { name: "shop-routes" } }] })],
     expected: ["IST0101 VirtualService/default/root spec.http[0].delegate"],
+  },
+  {
+    name: "delegation: root on a gateway, delegate without hosts, no findings",
+    change: (docs) => {
+      named(docs, "VirtualService", "bookinfo").spec.http = [{ match: [{ uri: { prefix: "/api" } }], delegate: { name: "bookinfo-api" } }];
+      return [...docs, vs("bookinfo-api", { http: [{ match: [{ uri: { prefix: "/api/v1/products" } }], route: [{ destination: { host: "productpage", port: { number: 9080 } } }] }] })];
+    },
+    expected: [],
+  },
+  {
+    name: "STR0005 delegate that has hosts",
+    change: (docs) => {
+      named(docs, "VirtualService", "bookinfo").spec.http = [{ delegate: { name: "reviews" } }];
+      return docs;
+    },
+    expected: ["STR0005 VirtualService/default/bookinfo spec.http[0].delegate"],
+    message: /delegate VirtualService default\/reviews has hosts/,
+  },
+  {
+    name: "STR0005 two levels of delegation, STR0006 unused delegate",
+    change: (docs) => {
+      named(docs, "VirtualService", "bookinfo").spec.http = [{ delegate: { name: "level-1" } }];
+      return [
+        ...docs,
+        vs("level-1", { http: [{ delegate: { name: "level-2" } }] }),
+        vs("level-2", { http: [{ route: [{ destination: { host: "productpage" } }] }] }),
+        vs("orphan", { http: [{ route: [{ destination: { host: "productpage" } }] }] }),
+      ];
+    },
+    expected: ["STR0005 VirtualService/default/level-1 spec.http[0].delegate", "STR0006 VirtualService/default/orphan spec.hosts"],
+    message: /only one level of delegation/,
   },
   {
     name: "IST0109 two mesh VirtualServices for one host",

@@ -46,7 +46,7 @@ const cases: Case[] = [
   { name: "negative weight", doc: () => { const d = fixture("virtual-service-reviews-80-20.yaml"); d.spec.http[0].route[1].weight = -1; return d; }, paths: ["spec.http[0].route[1].weight"], message: "must be >= 0" },
   { name: "weight as a string", doc: () => { const d = fixture("virtual-service-reviews-80-20.yaml"); d.spec.http[0].route[0].weight = "80"; return d; }, paths: ["spec.http[0].route[0].weight"], message: "must be a number" },
   { name: "all weights zero", doc: () => { const d = fixture("virtual-service-reviews-50-v3.yaml"); d.spec.http[0].route[0].weight = 0; d.spec.http[0].route[1].weight = 0; return d; }, paths: ["spec.http[0].route"], message: "total destination weight" },
-  { name: "unknown nested field", doc: () => { const d = fixture("virtual-service-reviews-80-20.yaml"); d.spec.http[0].route[1].destination.subsett = "v2"; return d; }, paths: ["spec.http[0].route[1].destination.subsett"], message: 'unknown field "subsett"' },
+  { name: "unknown nested field", doc: () => { const d = fixture("virtual-service-reviews-80-20.yaml"); d.spec.http[0].route[1].destination.subsett = "v2"; return d; }, paths: ["spec.http[0].route[1].destination.subsett"], message: 'unknown field "subsett" (did you mean "subset"?)' },
   { name: "uppercase header name", doc: () => { const d = fixture("virtual-service-reviews-test-v2.yaml"); d.spec.http[0].match[0].headers = { "End-User": { exact: "jason" } }; return d; }, paths: ["spec.http[0].match[0].headers.End-User"], message: "lowercase" },
   { name: "StringMatch with exact and prefix", doc: () => { const d = fixture("virtual-service-reviews-test-v2.yaml"); d.spec.http[0].match[0].headers["end-user"].prefix = "ja"; return d; }, paths: ["spec.http[0].match[0].headers.end-user"], message: "only one of exact, prefix, regex" },
   { name: "empty uri StringMatch", doc: () => { const d = fixture("bookinfo-gateway.yaml", 1); d.spec.http[0].match[1].uri = {}; return d; }, paths: ["spec.http[0].match[1].uri"], message: "one of exact, prefix, regex is required" },
@@ -125,7 +125,7 @@ const cases: Case[] = [
   { name: "bad ipBlock", doc: () => { const d = fixture("authz-http.yaml", 3); d.spec.rules[0].from[0].source = { ipBlocks: ["10.0.0.300/8"] }; return d; }, paths: ["spec.rules[0].from[0].source.ipBlocks[0]"], message: "IP address or CIDR" },
   { name: "named port", doc: () => { const d = fixture("authz-http.yaml", 1); d.spec.rules[0].to[0].operation.ports = ["http"]; return d; }, paths: ["spec.rules[0].to[0].operation.ports[0]"], message: "port number" },
   { name: "provider without CUSTOM", doc: () => { const d = fixture("authz-http.yaml", 1); d.spec.provider = { name: "ext" }; return d; }, paths: ["spec.provider"], message: "only allowed with CUSTOM" },
-  { name: "unknown source field", doc: () => { const d = fixture("authz-http.yaml", 3); d.spec.rules[0].from[0].source.principal = ["x"]; return d; }, paths: ["spec.rules[0].from[0].source.principal"], message: 'unknown field "principal"' },
+  { name: "unknown source field", doc: () => { const d = fixture("authz-http.yaml", 3); d.spec.rules[0].from[0].source.principal = ["x"]; return d; }, paths: ["spec.rules[0].from[0].source.principal"], message: 'unknown field "principal" (did you mean "principals"?)' },
   { name: "empty source", doc: () => { const d = fixture("authz-http.yaml", 3); d.spec.rules[0].from[0].source = {}; return d; }, paths: ["spec.rules[0].from[0].source"], message: "must not be empty" },
   { name: "selector and targetRef", doc: () => { const d = fixture("authz-http.yaml", 1); d.spec.targetRef = { kind: "Gateway", name: "gw" }; return d; }, paths: ["spec.targetRef"], message: "only one of selector, targetRef, targetRefs" },
   { name: "{**} not last", doc: () => { const d = fixture("authz-deny.yaml", 2); d.spec.rules[0].to[0].operation.paths = ["/a/{**}/b/{*}"]; return d; }, paths: ["spec.rules[0].to[0].operation.paths[0]"], message: "{**} must be the last" },
@@ -158,11 +158,23 @@ test("a refused resource reports several errors at once, each with its path", ()
   d.spec.http[0].route[0].weight = -5;
   d.spec.http[0].timeout = "soon";
   d.spec.http[0].bogus = true;
+  d.spec.http[0].route[1].destination.subset = "V2";
   const result = validateResource(d);
   assert.equal(result.ok, false);
   if (result.ok) return;
+  // Range errors and unknown fields do not stop the semantic rules (the subset name check).
   assert.deepEqual(
     result.errors.map((e) => e.path),
-    ["spec.http[0].route[0].weight", "spec.http[0].timeout", "spec.http[0].bogus"],
+    ["spec.http[0].route[0].weight", "spec.http[0].timeout", "spec.http[0].bogus", "spec.http[0].route[1].destination.subset"],
   );
+});
+
+test("a wrong type stops the semantic rules, so they never read a malformed value", () => {
+  const d = fixture("virtual-service-reviews-80-20.yaml");
+  d.spec.http[0].route = "reviews";
+  d.spec.hosts = ["reviews", "reviews"];
+  const result = validateResource(d);
+  assert.equal(result.ok, false);
+  if (result.ok) return;
+  assert.deepEqual(result.errors, [{ path: "spec.http[0].route", message: 'must be a list (got string "reviews")' }]);
 });

@@ -33,9 +33,13 @@ export class AnalysisContext {
     return fqdn(host, namespace, this.domainSuffix);
   }
 
-  /** ServiceEntries providing `host` (an FQDN). */
-  serviceEntriesFor(host: string): ResourceOf<"ServiceEntry">[] {
-    return this.of("ServiceEntry").filter((se) => se.spec.hosts.some((h) => hostMatches(this.fqdn(h, se.metadata.namespace), host)));
+  /** ServiceEntries providing `host` (an FQDN); only those exported to `fromNamespace` when it is given. */
+  serviceEntriesFor(host: string, fromNamespace?: string): ResourceOf<"ServiceEntry">[] {
+    return this.of("ServiceEntry").filter(
+      (se) =>
+        se.spec.hosts.some((h) => hostMatches(this.fqdn(h, se.metadata.namespace), host)) &&
+        (fromNamespace === undefined || isExportedTo(se.spec.exportTo, se.metadata.namespace, fromNamespace)),
+    );
   }
 
   /** Endpoint label sets behind `host`, or `undefined` if the registry lists no endpoints for it. */
@@ -64,6 +68,12 @@ export class AnalysisContext {
     const everywhere = namespace === this.rootNamespace;
     return this.workloads.filter((w) => (everywhere || w.anyNamespace || w.namespace === namespace) && labelsMatch(selector, w.labels));
   }
+}
+
+/** `exportTo` visibility (semantics §2.19): default `*`; `.` = own namespace; `~` = nowhere. */
+export function isExportedTo(exportTo: readonly string[] | undefined, ownNamespace: string, namespace: string): boolean {
+  if (exportTo === undefined || exportTo.length === 0) return true;
+  return exportTo.some((e) => e === "*" || e === namespace || (e === "." && ownNamespace === namespace));
 }
 
 /** True when every selector label is present with the same value. */

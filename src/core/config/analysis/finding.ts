@@ -32,6 +32,8 @@ export const FINDING_CODES = {
   STR0002: { level: "Warning", title: "AuthorizationPolicyNeedsMtls: a rule uses peer identity where mTLS is disabled" },
   STR0003: { level: "Warning", title: "AuthorizationPolicyNeedsRequestAuthentication: a rule uses JWT attributes but no RequestAuthentication applies" },
   STR0004: { level: "Warning", title: "RootNamespaceSelectorIgnored: a PeerAuthentication with a selector in the root namespace is ignored" },
+  STR0005: { level: "Warning", title: "InvalidDelegation: the delegate has hosts, or delegation goes more than one level deep" },
+  STR0006: { level: "Info", title: "UnusedDelegate: a delegate VirtualService no VirtualService refers to" },
 } as const satisfies Record<string, { level: Finding["level"]; title: string }>;
 
 export type FindingCode = keyof typeof FINDING_CODES;

@@ -1,7 +1,7 @@
 import { hostMatches, parseGatewayRef } from "../hosts.ts";
 import type { Destination } from "../kinds/virtual-service.ts";
 import type { ResourceOf } from "../resource.ts";
-import type { AnalysisContext } from "./context.ts";
+import { isExportedTo, type AnalysisContext } from "./context.ts";
 import { finding, type Finding } from "./finding.ts";
 
 /**
@@ -49,15 +49,26 @@ export function destinations(vs: ResourceOf<"VirtualService">): [Destination, st
 }
 
 function checkDestination(ctx: AnalysisContext, vs: ResourceOf<"VirtualService">, dest: Destination, field: string): Finding[] {
-  const host = ctx.fqdn(dest.host, vs.metadata.namespace);
-  if (ctx.serviceEntriesFor(host).length === 0) {
-    return [finding("IST0101", vs, `Referenced host not found: "${host}" (no ServiceEntry provides it)`, `${field}.host`)];
+  const ns = vs.metadata.namespace;
+  const host = ctx.fqdn(dest.host, ns);
+  if (ctx.serviceEntriesFor(host, ns).length === 0) {
+    const hidden = ctx.serviceEntriesFor(host)[0];
+    const why =
+      hidden === undefined
+        ? "no ServiceEntry provides it"
+        : `ServiceEntry ${hidden.metadata.namespace}/${hidden.metadata.name} provides it but is not exported to namespace ${ns}`;
+    return [finding("IST0101", vs, `Referenced host not found: "${host}" (${why})`, `${field}.host`)];
   }
   if (dest.subset === undefined) return [];
   const subset = dest.subset;
   const defined = ctx
     .of("DestinationRule")
-    .some((dr) => hostMatches(ctx.fqdn(dr.spec.host, dr.metadata.namespace), host) && (dr.spec.subsets ?? []).some((s) => s.name === subset));
+    .some(
+      (dr) =>
+        isExportedTo(dr.spec.exportTo, dr.metadata.namespace, ns) &&
+        hostMatches(ctx.fqdn(dr.spec.host, dr.metadata.namespace), host) &&
+        (dr.spec.subsets ?? []).some((s) => s.name === subset),
+    );
   if (defined) return [];
   return [finding("IST0101", vs, `Referenced host+subset in destinationrule not found: "${host}+${subset}"`, `${field}.subset`)];
 }

@@ -13,7 +13,7 @@ const MIN_DURATION_MS = 1;
  */
 export function checkShape(value: unknown, shape: Shape, path: string, report: Report): unknown {
   if (value === null || value === undefined) {
-    if (shape.required === true) report.error(path, "required field is missing");
+    if (shape.required === true) report.structural(path, "required field is missing");
     return undefined;
   }
   if (shape.deprecated !== undefined) report.warn(path, `deprecated: ${shape.deprecated}`);
@@ -44,7 +44,7 @@ export function checkShape(value: unknown, shape: Shape, path: string, report: R
       if (!Array.isArray(value)) return mismatch(path, "a list", value, report);
       return value.map((item, i) => {
         if (item === null || item === undefined) {
-          report.error(index(path, i), "must not be null");
+          report.structural(index(path, i), "must not be null");
           return item;
         }
         return checkShape(item, shape.items, index(path, i), report);
@@ -68,14 +68,15 @@ export function checkShape(value: unknown, shape: Shape, path: string, report: R
       for (const [k, v] of Object.entries(value)) {
         const sub = Object.hasOwn(shape.fields, k) ? shape.fields[k] : undefined;
         if (sub === undefined) {
-          report.error(field(path, k), `unknown field "${k}"`);
+          const hint = closest(k, Object.keys(shape.fields));
+          report.error(field(path, k), `unknown field "${k}"${hint === undefined ? "" : ` (did you mean "${hint}"?)`}`);
           continue;
         }
         const checked = checkShape(v, sub, field(path, k), report);
         if (checked !== undefined) out[k] = checked;
       }
       for (const [k, sub] of Object.entries(shape.fields)) {
-        if (sub.required === true && !Object.hasOwn(value, k)) report.error(field(path, k), "required field is missing");
+        if (sub.required === true && !Object.hasOwn(value, k)) report.structural(field(path, k), "required field is missing");
       }
       return out;
     }
@@ -87,7 +88,7 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
 }
 
 function mismatch(path: string, expected: string, value: unknown, report: Report): undefined {
-  report.error(path, `must be ${expected} (got ${describe(value)})`);
+  report.structural(path, `must be ${expected} (got ${describe(value)})`);
   return undefined;
 }
 
@@ -95,4 +96,31 @@ function describe(v: unknown): string {
   if (Array.isArray(v)) return "a list";
   if (typeof v === "object") return "an object";
   return `${typeof v} ${JSON.stringify(v)}`;
+}
+
+/** The known field nearest to a misspelt one (edit distance <= 2, or same letters ignoring case). */
+function closest(key: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const k of known) {
+    const d = k.toLowerCase() === key.toLowerCase() ? 0 : editDistance(k, key);
+    if (d < bestDistance) {
+      best = k;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  if (Math.abs(a.length - b.length) > 2) return 3;
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length]!;
 }

@@ -1,7 +1,7 @@
 import { re2Problem } from "../regex.ts";
 import type { PolicyTargetReference, StringMatch, WorkloadSelector } from "../kinds/common.ts";
 import { field, index, type Report } from "./report.ts";
-import { arr, bool, int, num, obj, str, map, req, type ObjectShape } from "./shape.ts";
+import { arr, int, map, num, obj, req, str, type ObjectShape } from "./shape.ts";
 
 // ---- shapes shared by several kinds ----
 
@@ -13,7 +13,6 @@ export const labelsShape = map(str());
 export const workloadSelectorShape: ObjectShape = obj<WorkloadSelector>({ matchLabels: labelsShape });
 export const targetRefShape: ObjectShape = obj<PolicyTargetReference>({ group: str(), kind: req(str()), name: req(str()), namespace: str() });
 export const stringListShape = arr(str());
-export { bool };
 
 // ---- names ----
 

@@ -5,7 +5,15 @@ export class Report {
   readonly errors: FieldError[] = [];
   readonly warnings: FieldError[] = [];
 
+  /** Errors that leave the value's structure unsound (wrong type, missing required field). */
+  structuralErrors = 0;
+
   error(path: string, message: string): void {
+    this.errors.push({ path, message });
+  }
+  /** An error after which semantic rules cannot safely read the value. */
+  structural(path: string, message: string): void {
+    this.structuralErrors++;
     this.errors.push({ path, message });
   }
   warn(path: string, message: string): void {
