@@ -112,7 +112,7 @@ test("describe shows metadata, spec and the analyzer's findings for one resource
   assert.match(r.stdout, /^Findings:/m);
 });
 
-test("diff shows field-level changes without writing them; exit 0 when nothing would change, 1 otherwise", async () => {
+test("diff and apply --dry-run show changes without writing them; exit 0 when nothing would change, 1 otherwise", async () => {
   const same = await cli(["diff", "-f", `${fixtures}/bookinfo`]);
   assert.equal(same.code, 0, show(same));
   assert.equal(same.stdout, "no changes: 5 resource(s) unchanged\n");
@@ -121,9 +121,17 @@ test("diff shows field-level changes without writing them; exit 0 when nothing w
   assert.equal(r.code, 1, show(r));
   assert.match(r.stdout, /^virtualservice\.networking\.istio\.io\/reviews \(namespace default\) would be configured$/m);
   assert.match(r.stdout, /^ {4}~ spec\.http\[1\]\.route\[0\]\.destination\.subset: "v1" -> "v2"$/m);
-  assert.match(r.stdout, /^destinationrule\.networking\.istio\.io\/ratings \(namespace default\) would be created$/m);
+  assert.match(r.stdout, /^destinationrule\.networking\.istio\.io\/ratings \(namespace default\) would be created\n {4}\+ metadata:\n/m);
+  assert.match(r.stdout, /^ {4}\+ spec:\n {4}\+ {3}host: ratings$/m);
 
-  assert.equal(defaultSubset(await getJson(["vs", "reviews"])), "v1", "diff wrote nothing");
+  const dry = await cli(["apply", "--dry-run", "-f", `${fixtures}/reviews-v2-default.yaml`]);
+  assert.equal(dry.code, 0, show(dry));
+  assert.equal(
+    dry.stdout,
+    "virtualservice.networking.istio.io/reviews configured (server dry run)\ndestinationrule.networking.istio.io/ratings created (server dry run)\n",
+  );
+
+  assert.equal(defaultSubset(await getJson(["vs", "reviews"])), "v1", "diff and apply --dry-run wrote nothing");
   const notThere = await cli(["get", "dr", "ratings"]);
   assert.equal(notThere.code, 1, show(notThere));
 });

@@ -8,15 +8,24 @@ import { matchesLabels } from "./label-match.ts";
 import { placementOf, workloadSpiffeId } from "./workload-placement.ts";
 import { compare } from "./ordering.ts";
 
-/** WorkloadEntries grouped by namespace, so ServiceEntry selection stays linear. */
-export type WorkloadIndex = ReadonlyMap<string, readonly WorkloadEntryResource[]>;
+/** WorkloadEntries by namespace, and within a namespace by `key=value` label, so selection stays near-linear. */
+export type WorkloadIndex = ReadonlyMap<string, { all: readonly WorkloadEntryResource[]; byLabel: ReadonlyMap<string, readonly WorkloadEntryResource[]> }>;
 
 export function indexWorkloads(wes: readonly WorkloadEntryResource[]): WorkloadIndex {
-  const byNs = new Map<string, WorkloadEntryResource[]>();
+  const byNs = new Map<string, { all: WorkloadEntryResource[]; byLabel: Map<string, WorkloadEntryResource[]> }>();
   for (const we of wes) {
-    const list = byNs.get(we.metadata.namespace);
-    if (list === undefined) byNs.set(we.metadata.namespace, [we]);
-    else list.push(we);
+    let entry = byNs.get(we.metadata.namespace);
+    if (entry === undefined) {
+      entry = { all: [], byLabel: new Map() };
+      byNs.set(we.metadata.namespace, entry);
+    }
+    entry.all.push(we);
+    for (const [k, v] of Object.entries(we.spec.labels ?? {})) {
+      const key = `${k}=${v}`;
+      const list = entry.byLabel.get(key);
+      if (list === undefined) entry.byLabel.set(key, [we]);
+      else list.push(we);
+    }
   }
   return byNs;
 }
@@ -25,7 +34,15 @@ export function indexWorkloads(wes: readonly WorkloadEntryResource[]): WorkloadI
 export function selectedWorkloads(se: ServiceEntryResource, workloads: WorkloadIndex): readonly WorkloadEntryResource[] {
   const selector = se.spec.workloadSelector;
   if (selector === undefined) return [];
-  return (workloads.get(se.metadata.namespace) ?? []).filter((we) => matchesLabels(selector.labels, we.spec.labels ?? {}));
+  const entry = workloads.get(se.metadata.namespace);
+  if (entry === undefined) return [];
+  // Start from the smallest candidate list among the selector's pairs.
+  let candidates: readonly WorkloadEntryResource[] = entry.all;
+  for (const [k, v] of Object.entries(selector.labels ?? {})) {
+    const list = entry.byLabel.get(`${k}=${v}`) ?? [];
+    if (list.length < candidates.length) candidates = list;
+  }
+  return candidates.filter((we) => matchesLabels(selector.labels, we.spec.labels ?? {}));
 }
 
 /**
