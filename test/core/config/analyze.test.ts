@@ -126,7 +126,7 @@ const cases: Case[] = [
     name: "IST0101 host whose ServiceEntry is not exported to the VirtualService namespace",
     change: (docs) => {
       named(docs, "ServiceEntry", "details").spec.exportTo = ["."];
-      return [...docs, vs("details-from-shop", { hosts: ["details.default.svc.cluster.local"], http: [{ route: [{ destination: { host: "details.default.svc.cluster.local" } }] }] }, "shop")];
+      return [...docs, vs("details-from-shop", { hosts: ["details-alias"], http: [{ route: [{ destination: { host: "details.default.svc.cluster.local" } }] }] }, "shop")];
     },
     expected: ["IST0101 VirtualService/shop/details-from-shop spec.http[0].route[0].destination.host"],
     message: /ServiceEntry default\/details provides it but is not exported to namespace shop/,
@@ -135,7 +135,7 @@ const cases: Case[] = [
     name: "IST0101 subset defined only by a DestinationRule hidden from the VirtualService",
     change: (docs) => {
       named(docs, "DestinationRule", "details").spec.exportTo = ["."];
-      return [...docs, vs("details-from-shop", { hosts: ["details.default.svc.cluster.local"], http: [{ route: [{ destination: { host: "details.default.svc.cluster.local", subset: "v2" } }] }] }, "shop")];
+      return [...docs, vs("details-from-shop", { hosts: ["details-alias"], http: [{ route: [{ destination: { host: "details.default.svc.cluster.local", subset: "v2" } }] }] }, "shop")];
     },
     expected: ["IST0101 VirtualService/shop/details-from-shop spec.http[0].route[0].destination.subset"],
   },
@@ -197,6 +197,14 @@ const cases: Case[] = [
     change: (docs) => [...docs, vs("reviews-canary", { hosts: ["reviews.default.svc.cluster.local"], http: [{ route: [{ destination: { host: "reviews", subset: "v2" } }] }] })],
     expected: ["IST0109 VirtualService/default/reviews spec.hosts[0]", "IST0109 VirtualService/default/reviews-canary spec.hosts[0]"],
     message: /define the same host reviews\.default\.svc\.cluster\.local/,
+  },
+  {
+    name: "IST0109 not reported when exportTo keeps the VirtualServices apart",
+    change: (docs) => {
+      named(docs, "VirtualService", "reviews").spec.exportTo = ["."];
+      return [...docs, vs("reviews-shop", { hosts: ["reviews.default.svc.cluster.local"], exportTo: ["."], http: [{ route: [{ destination: { host: "reviews.default.svc.cluster.local", subset: "v3" } }] }] }, "shop")];
+    },
+    expected: [],
   },
   {
     name: "IST0130 route after a catch-all",

@@ -76,6 +76,20 @@ export function isExportedTo(exportTo: readonly string[] | undefined, ownNamespa
   return exportTo.some((e) => e === "*" || e === namespace || (e === "." && ownNamespace === namespace));
 }
 
+/** True when some namespace sees both resources (their `exportTo` scopes intersect). */
+export function exportScopesOverlap(a: { exportTo?: readonly string[]; namespace: string }, b: { exportTo?: readonly string[]; namespace: string }): boolean {
+  const scope = (x: { exportTo?: readonly string[]; namespace: string }): "all" | Set<string> => {
+    const e = x.exportTo ?? [];
+    if (e.length === 0 || e.includes("*")) return "all";
+    return new Set(e.filter((v) => v !== "~").map((v) => (v === "." ? x.namespace : v)));
+  };
+  const sa = scope(a);
+  const sb = scope(b);
+  if (sa === "all") return sb === "all" || sb.size > 0;
+  if (sb === "all") return sa.size > 0;
+  return [...sa].some((n) => sb.has(n));
+}
+
 /** True when every selector label is present with the same value. */
 export function labelsMatch(selector: Readonly<Record<string, string>>, labels: Readonly<Record<string, string>>): boolean {
   return Object.entries(selector).every(([k, v]) => labels[k] === v);

@@ -1,6 +1,6 @@
 import { MESH_GATEWAY } from "../hosts.ts";
 import type { ResourceOf } from "../resource.ts";
-import type { AnalysisContext } from "./context.ts";
+import { exportScopesOverlap, type AnalysisContext } from "./context.ts";
 import { finding, type Finding } from "./finding.ts";
 
 /**
@@ -16,7 +16,10 @@ export function checkConflictingMeshVirtualServices(ctx: AnalysisContext): Findi
     for (const h of hosts) byHost.set(h, [...(byHost.get(h) ?? []), vs]);
   }
   const out: Finding[] = [];
-  for (const [host, list] of byHost) {
+  const scope = (v: ResourceOf<"VirtualService">) => ({ exportTo: v.spec.exportTo, namespace: v.metadata.namespace });
+  for (const [host, all] of byHost) {
+    // Only VirtualServices some namespace sees together conflict (exportTo, semantics §2.19).
+    const list = all.filter((a) => all.some((b) => b !== a && exportScopesOverlap(scope(a), scope(b))));
     if (list.length < 2) continue;
     const names = list.map((v) => `${v.metadata.namespace}/${v.metadata.name}`).join(",");
     for (const vs of list) {
