@@ -74,12 +74,14 @@ export class ControlClient {
     }
     const url = this.url(path, o.query);
     let res: Response;
+    let raw: string;
     try {
+      // The timeout covers reading the body too: a server that stalls mid-answer is as good as unreachable.
       res = await fetch(url, { method, headers, body, signal: AbortSignal.timeout(this.timeoutMs) });
+      raw = await res.text();
     } catch (err) {
       throw new ServerUnreachableError(`cannot reach the control plane at ${this.server.origin}: ${describeNetworkError(err)}`, { cause: err });
     }
-    const raw = await res.text();
     const parsed = parseJson(raw);
     if (res.ok) {
       if (raw !== "" && parsed === undefined) {

@@ -246,6 +246,15 @@ describe("snapshots", () => {
     assert.ok(s["c1/a"].latestVersion > a.version);
   });
 
+  test("a node attested after the last config change gets a snapshot on its first request", async () => {
+    const fresh = await attest("c1", "fresh");
+    const r = await w.fetch("/v1/snapshots/nodes/c1/fresh", { headers: bearer(fresh.jwt) });
+    assert.equal(r.status, 200, await r.clone().text());
+    const env = await verified(await json(r));
+    assert.equal(env.snapshot.node.spiffeId, fresh.spiffeId);
+    assert.deepEqual(env.snapshot.workloads, []);
+  });
+
   test("WorkloadEntry placement registers the identity to its node only", async () => {
     const reviews = `spiffe://${ca.trustDomain}/ns/shop/sa/reviews`;
     const ask = (jwt: string) =>

@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { unstable_startWorker } from "wrangler";
+import { startModuleWorker } from "../support/workerd-module.ts";
 import { FlattenedSign, SignJWT, UnsecuredJWT, base64url, decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, jwtVerify } from "jose";
 import type { JWTPayload, JWSHeaderParameters } from "jose";
 import { ManualClock } from "../../src/core/clock.ts";
@@ -452,24 +452,3 @@ describe("JWT-SVIDs and bundles in real workerd (no nodejs_compat)", () => {
     }
   });
 });
-
-/** Starts a one-file worker module in real workerd (wrangler's unstable_startWorker) on an OS-picked port. */
-async function startModuleWorker(source: string): Promise<{ fetch(path: string): Promise<Response>; dispose(): Promise<void> }> {
-  const workerDir = await mkdtemp(join(tmpdir(), "strait-workerd-"));
-  const entrypoint = join(workerDir, "entry.ts");
-  await writeFile(entrypoint, source);
-  const worker = await unstable_startWorker({
-    entrypoint,
-    compatibilityDate: "2026-04-01",
-    dev: { inspector: false, watch: false, logLevel: "error", server: { hostname: "127.0.0.1", port: 0 } },
-  });
-  await worker.ready;
-  const url = await worker.url;
-  return {
-    fetch: (path) => fetch(new URL(path, url)),
-    dispose: async () => {
-      await worker.dispose();
-      await rm(workerDir, { recursive: true, force: true });
-    },
-  };
-}

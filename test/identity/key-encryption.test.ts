@@ -2,11 +2,9 @@ import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { createDecipheriv, hkdfSync } from "node:crypto";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { unstable_startWorker } from "wrangler";
+import { startModuleWorker } from "../support/workerd-module.ts";
 import { CaUnavailableError } from "../../src/identity/errors.ts";
 import { openPrivateKey, sealPrivateKey } from "../../src/identity/key-encryption.ts";
 import { projectRoot } from "../support/control-worker.ts";
@@ -109,12 +107,12 @@ describe("sealing in real workerd (no nodejs_compat)", () => {
       };`);
     try {
       const kek = encodeURIComponent(KEK);
-      const sealedInWorkerd = await (await worker.fetch(`/seal?kek=${kek}`, pem)).text();
+      const sealedInWorkerd = await (await worker.fetch(`/seal?kek=${kek}`, { method: "POST", body: pem })).text();
       assert.match(sealedInWorkerd, /^v1\./);
       assert.equal(await openPrivateKey(sealedInWorkerd, KEK), pem);
-      const opened = await worker.fetch(`/open?kek=${kek}`, await sealPrivateKey(pem, KEK));
+      const opened = await worker.fetch(`/open?kek=${kek}`, { method: "POST", body: await sealPrivateKey(pem, KEK) });
       assert.equal(await opened.text(), pem);
-      const wrong = await worker.fetch(`/open?kek=${kek}x`, sealedInWorkerd);
+      const wrong = await worker.fetch(`/open?kek=${kek}x`, { method: "POST", body: sealedInWorkerd });
       assert.equal(wrong.status, 503);
       assert.deepEqual(await wrong.json(), { name: "CaUnavailableError", code: "ERR_CA_UNAVAILABLE" });
     } finally {
@@ -122,24 +120,3 @@ describe("sealing in real workerd (no nodejs_compat)", () => {
     }
   });
 });
-
-/** Starts a one-file worker module in real workerd (wrangler's unstable_startWorker) on an OS-picked port. */
-async function startModuleWorker(source: string): Promise<{ fetch(path: string, body: string): Promise<Response>; dispose(): Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), "strait-workerd-"));
-  const entrypoint = join(dir, "entry.ts");
-  await writeFile(entrypoint, source);
-  const worker = await unstable_startWorker({
-    entrypoint,
-    compatibilityDate: "2026-04-01",
-    dev: { inspector: false, watch: false, logLevel: "error", server: { hostname: "127.0.0.1", port: 0 } },
-  });
-  await worker.ready;
-  const url = await worker.url;
-  return {
-    fetch: (path, body) => fetch(new URL(path, url), { method: "POST", body }),
-    dispose: async () => {
-      await worker.dispose();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-}

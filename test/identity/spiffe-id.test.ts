@@ -1,9 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { unstable_startWorker } from "wrangler";
+import { startModuleWorker } from "../support/workerd-module.ts";
 import { projectRoot } from "../support/control-worker.ts";
 import {
   DEFAULT_TRUST_DOMAIN,
@@ -173,24 +171,3 @@ describe("the same conformance table in real workerd (no nodejs_compat)", () => 
     }
   });
 });
-
-/** Starts a one-file worker module in real workerd (wrangler's unstable_startWorker) on an OS-picked port. */
-async function startModuleWorker(source: string): Promise<{ fetch(path: string): Promise<Response>; dispose(): Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), "strait-workerd-"));
-  const entrypoint = join(dir, "entry.ts");
-  await writeFile(entrypoint, source);
-  const worker = await unstable_startWorker({
-    entrypoint,
-    compatibilityDate: "2026-04-01",
-    dev: { inspector: false, watch: false, logLevel: "error", server: { hostname: "127.0.0.1", port: 0 } },
-  });
-  await worker.ready;
-  const url = await worker.url;
-  return {
-    fetch: (path) => fetch(new URL(path, url)),
-    dispose: async () => {
-      await worker.dispose();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-}

@@ -50,7 +50,9 @@ export async function startWorker(env: "control" | undefined, options: StartCont
   const worker = await unstable_startWorker({
     config: join(projectRoot, "wrangler.toml"),
     ...(env === undefined ? {} : { env }),
-    envFiles: [],
+    // An explicit, absent env file: wrangler treats [] as "load .dev.vars", and tests must not
+    // inherit the developer's local secrets from `npm start`.
+    envFiles: [".strait-tests-load-no-env-file"],
     bindings,
     dev: {
       persist: persistDir,

@@ -6,7 +6,8 @@ import { requireAccess } from "../auth.ts";
 import { ForbiddenError, NotFoundError, UnauthenticatedError, ValidationError } from "../../core/errors.ts";
 import { snapshots } from "../../../schema/config.ts";
 import { snapshotTarget } from "../../core/snapshot/snapshot-model.ts";
-import { snapshotKvKey, type StoredSnapshot } from "./snapshot-publisher.ts";
+import { publishAfterWrite, snapshotKvKey, type StoredSnapshot } from "./snapshot-publisher.ts";
+import { systemClock } from "../../core/clock.ts";
 import { db } from "./write-context.ts";
 
 /** Snapshot distribution with `If-None-Match` long-poll. */
@@ -59,6 +60,8 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 async function serveSnapshot(c: Context<ControlApp>, target: string): Promise<Response> {
   const known = knownVersion(c);
   const wait = known === undefined ? 0 : waitSeconds(c);
+  // A node attested after the last config change has no snapshot yet: compile it now rather than 404.
+  if ((await readLatest(c, target)) === undefined) await publishAfterWrite(c.env, db(c), systemClock.now());
   // Counted in polls, not wall time: the Workers clock only moves on I/O.
   const polls = Math.floor((wait * 1000) / POLL_INTERVAL_MS);
   for (let i = 0; ; i++) {
