@@ -64,6 +64,23 @@ test("apply prints kubectl-style results: created, then unchanged, then configur
   assert.deepEqual(body.results.map((r) => [r.kind, r.name, r.action]), [["VirtualService", "reviews", "configured"]]);
 });
 
+test("apply -n puts namespace-less documents in that namespace and refuses documents naming another (exit 2)", async () => {
+  const dr = await readFile(`${fixtures}/bookinfo/2-destination-rule.yaml`, "utf8");
+  const namespaceLess = dr.replace("  namespace: default\n", "");
+  const r = await cli(["apply", "-n", "shop", "-f", "-"], { stdin: namespaceLess });
+  assert.equal(r.code, 0, show(r));
+  assert.equal(r.stdout, "destinationrule.networking.istio.io/reviews created\n");
+  const stored = await getJson(["dr", "reviews", "-n", "shop"]);
+  assert.equal((stored.metadata as { namespace: string }).namespace, "shop");
+
+  const clash = await cli(["apply", "-n", "shop", "-f", `${fixtures}/bookinfo/2-destination-rule.yaml`]);
+  assert.equal(clash.code, 2, show(clash));
+  assert.match(clash.stderr, /2-destination-rule\.yaml document 0: metadata\.namespace is "default" but -n\/--namespace is "shop"/);
+
+  const del = await cli(["delete", "dr", "reviews", "-n", "shop"]);
+  assert.equal(del.code, 0, show(del));
+});
+
 test("get lists by kind, plural or short name with Istio's columns; -l, -A, -o wide/json/yaml", async () => {
   const vs = await cli(["get", "vs"]);
   assert.equal(vs.code, 0, show(vs));
@@ -95,6 +112,10 @@ test("get lists by kind, plural or short name with Istio's columns; -l, -A, -o w
   assert.equal(empty.code, 0, show(empty));
   assert.equal(empty.stdout, "");
   assert.equal(empty.stderr, "No resources found in elsewhere namespace.\n");
+
+  const badSelector = await cli(["get", "we", "-l", "version in (v1"]);
+  assert.equal(badSelector.code, 1, show(badSelector));
+  assert.match(badSelector.stderr, /^Error from server \(ERR_VALIDATION\): labelSelector: /m);
 
   const missing = await cli(["get", "vs", "nope"]);
   assert.equal(missing.code, 1, show(missing));

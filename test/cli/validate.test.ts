@@ -68,3 +68,28 @@ test("validate prints warnings for deprecated-but-accepted fields and still exit
   assert.match(r.stdout, /^Warning: <stdin> document 0 \(DestinationRule default\/ratings\): spec\.trafficPolicy\.loadBalancer\.simple: deprecated: LEAST_CONN/m);
   assert.match(r.stdout, /^<stdin> document 0 \(DestinationRule default\/ratings\) is valid$/m);
 });
+
+test("validate refuses kinds it does not know and warns about files with no documents", async () => {
+  const stdin = "# a comment only\n---\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec: {}\n";
+  const r = await strait(["validate", "-f", "-"], { stdin });
+  assert.equal(r.code, 1, show(r));
+  assert.match(r.stdout, /^Error: <stdin> document 0 \(Deployment default\/web\): kind: unsupported kind "Deployment"/m);
+
+  const empty = await strait(["validate", "-f", "-", "-f", `${fixtures}/bookinfo/2-destination-rule.yaml`], { stdin: "# nothing here\n---\n" });
+  assert.equal(empty.code, 0, show(empty));
+  assert.match(empty.stdout, /^Warning: <stdin>: no documents$/m);
+  assert.match(empty.stdout, /✔ 1 document\(s\) in 2 file\(s\) are valid/);
+});
+
+test("validate -f DIR reads only the top level unless -R is given", async () => {
+  const flat = await strait(["validate", "-f", fixtures, "-o", "json"]);
+  assert.equal(flat.code, 1, show(flat));
+  const flatFiles = new Set((JSON.parse(flat.stdout) as { documents: { file: string }[] }).documents.map((d) => d.file));
+  assert.ok(![...flatFiles].some((f) => f.includes("bookinfo")), [...flatFiles].join(", "));
+  assert.ok(flatFiles.has(`${fixtures}/invalid.yaml`));
+
+  const deep = await strait(["validate", "-R", "-f", fixtures, "-o", "json"]);
+  assert.equal(deep.code, 1, show(deep));
+  const deepFiles = new Set((JSON.parse(deep.stdout) as { documents: { file: string }[] }).documents.map((d) => d.file));
+  assert.ok(deepFiles.has(`${fixtures}/bookinfo/3-virtual-service.yaml`), [...deepFiles].join(", "));
+});

@@ -185,6 +185,9 @@ describe("snapshots", () => {
     assert.equal(own.status, 200);
     assert.equal((await verified(await json(own))).target, "node:c1/a");
     assert.equal((await w.fetch("/v1/snapshots/nodes/c1/b", { headers: bearer(ca.adminToken) })).status, 200, "admin may read");
+    // Node credentials read only their own snapshot: no config reads or writes.
+    assert.equal((await w.fetch("/v1/apply", { method: "POST", headers: bearer(nodes.a!.jwt, "application/yaml"), body: CONFIG })).status, 403);
+    assert.equal((await w.fetch("/apis/networking.istio.io/v1/namespaces/shop/virtualservices", { headers: bearer(nodes.a!.jwt) })).status, 403);
   });
 
   test("long-poll: 304 on timeout, an answer as soon as a newer version lands; unchanged targets keep their version", async () => {

@@ -36,6 +36,7 @@ export function registerValidate(program: Command, ctx: CliContext): void {
       // Loaded on demand: the validators are only needed by the offline commands.
       const { validateResource } = await import("../../core/config/validate.ts");
       const verdicts: DocumentVerdict[] = [];
+      const empty: string[] = [];
       for (const source of sources) {
         let docs: unknown[];
         try {
@@ -45,6 +46,7 @@ export function registerValidate(program: Command, ctx: CliContext): void {
           verdicts.push({ file: source.name, document: err.documentIndex, resource: null, valid: false, errors: [{ path: "", message: err.message }], warnings: [] });
           continue;
         }
+        if (docs.length === 0) empty.push(source.name);
         docs.forEach((doc, index) => {
           const result = validateResource(doc, { defaultNamespace: opts.namespace });
           const resource = labelOf(doc, opts.namespace);
@@ -59,15 +61,15 @@ export function registerValidate(program: Command, ctx: CliContext): void {
       if (invalid > 0) ctx.fail();
       const format = outputFormat(opts);
       if (format === "json" || format === "yaml") {
-        ctx.io.out(renderStructured({ valid: invalid === 0, documents: verdicts }, format));
+        ctx.io.out(renderStructured({ valid: invalid === 0, documents: verdicts, emptyFiles: empty }, format));
         return;
       }
-      ctx.io.out(renderVerdicts(verdicts));
+      ctx.io.out(renderVerdicts(verdicts, empty, sources.length));
     });
 }
 
-function renderVerdicts(verdicts: readonly DocumentVerdict[]): string {
-  const lines: string[] = [];
+function renderVerdicts(verdicts: readonly DocumentVerdict[], emptyFiles: readonly string[], files: number): string {
+  const lines: string[] = emptyFiles.map((f) => `Warning: ${f}: no documents`);
   for (const v of verdicts) {
     const where = v.resource === null ? `${v.file}` : `${v.file} document ${v.document} (${formatLabel(v.resource)})`;
     if (v.resource === null) for (const e of v.errors) lines.push(`Error: ${e.message}`);
@@ -76,7 +78,6 @@ function renderVerdicts(verdicts: readonly DocumentVerdict[]): string {
     if (v.valid) lines.push(`${where} is valid`);
   }
   const invalid = verdicts.filter((v) => !v.valid).length;
-  const files = new Set(verdicts.map((v) => v.file)).size;
   lines.push(
     invalid === 0
       ? `✔ ${verdicts.length} document(s) in ${files} file(s) are valid`

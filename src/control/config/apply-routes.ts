@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import type { ControlApp } from "../types.ts";
 import { requireAccess } from "../auth.ts";
-import { UnauthenticatedError, ValidationError } from "../../core/errors.ts";
+import { ForbiddenError, UnauthenticatedError, ValidationError } from "../../core/errors.ts";
 import { DEFAULT_NAMESPACE } from "../../core/config/validate.ts";
 import { readConfigDocuments } from "./request-body.ts";
 import { changesOf, planApply, validateDocuments } from "./apply-plan.ts";
@@ -11,7 +11,9 @@ import { db, landChanges } from "./write-context.ts";
 export const applyRoutes = new Hono<ControlApp>();
 
 applyRoutes.post("/v1/apply", async (c) => {
-  if (c.get("principal") === undefined) throw new UnauthenticatedError("authentication required: send Authorization: Bearer <credential>");
+  const principal = c.get("principal");
+  if (principal === undefined) throw new UnauthenticatedError("authentication required: send Authorization: Bearer <credential>");
+  if (principal.type === "node") throw new ForbiddenError("node credentials cannot apply config");
   const dryRunParam = c.req.query("dryRun");
   if (dryRunParam !== undefined && !["true", "false", "All", ""].includes(dryRunParam)) {
     throw new ValidationError(`dryRun: expected true or false, got ${dryRunParam}`, { field: "dryRun" });

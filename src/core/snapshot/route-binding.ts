@@ -18,18 +18,6 @@ export function boundTo(vs: VirtualServiceResource, target: BindTarget): boolean
   return gateways.some((g) => sameTarget(g, vs.metadata.namespace, target));
 }
 
-/** Every Gateway a VS binds to, top level or per match (`<ns>/<name>`). */
-export function boundGateways(vs: VirtualServiceResource): string[] {
-  const out = new Set<string>();
-  const add = (ref: string) => {
-    const r = parseGatewayRef(ref, vs.metadata.namespace);
-    if (!r.mesh) out.add(`${r.namespace}/${r.name}`);
-  };
-  for (const g of vs.spec.gateways ?? []) add(g);
-  for (const r of vs.spec.http ?? []) for (const m of r.match ?? []) for (const g of m.gateways ?? []) add(g);
-  return [...out];
-}
-
 /**
  * A match entry matches every request: nothing set but (optionally) `uri`
  * prefix `/` or regex `.*`/`*` (pilot `isCatchAllMatch`). Binding-only fields

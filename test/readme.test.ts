@@ -1,0 +1,64 @@
+/**
+ * The README's curl walkthrough must work exactly as written: this runs the block between
+ * `<!-- readme-test:identity -->` markers with bash against the control worker in workerd,
+ * from a directory laid out like a checkout after `npm start` (.strait/ca from bootstrap-ca).
+ */
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { bootstrapCa } from "../scripts/bootstrap-ca.ts";
+import { projectRoot, startControlWorker, type StartedWorker } from "./support/control-worker.ts";
+
+const run = promisify(execFile);
+let dir: string;
+let worker: StartedWorker;
+
+async function readmeBlock(name: string): Promise<string> {
+  const readme = await readFile(join(projectRoot, "README.md"), "utf8");
+  const m = new RegExp(`<!-- readme-test:${name} -->([\\s\\S]*?)<!-- /readme-test:${name} -->`).exec(readme);
+  assert.ok(m?.[1], `README has a readme-test:${name} block`);
+  return [...m[1].matchAll(/```sh\n([\s\S]*?)```/g)].map((x) => x[1]).join("\n");
+}
+
+before(async () => {
+  // Inside the checkout, so `npx strait` resolves to this package's bin as it does for a user.
+  await mkdir(join(projectRoot, ".tmp"), { recursive: true });
+  dir = await mkdtemp(join(projectRoot, ".tmp", "readme-"));
+  await bootstrapCa({ cwd: dir });
+  const ca = join(dir, ".strait", "ca");
+  const file = (n: string) => readFile(join(ca, n), "utf8").then((s) => s.trim());
+  worker = await startControlWorker({
+    vars: {
+      ADMIN_TOKEN: await file("admin-token"),
+      CA_ROOT_CERT: await file("root.pem"),
+      CA_INTERMEDIATE_CERT: await file("intermediate.pem"),
+      CA_INTERMEDIATE_KEY: await file("intermediate-key.pem"),
+      JWT_SIGNING_KEY: await file("jwt-signing-key.pem"),
+      CA_KEK: await file("ca-kek"),
+    },
+  });
+});
+
+after(async () => {
+  await worker?.dispose();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+test("README identity walkthrough runs as written", async () => {
+  const script = await readmeBlock("identity");
+  const { stdout } = await run("bash", ["-euo", "pipefail", "-c", script], {
+    cwd: dir,
+    env: { ...process.env, STRAIT_SERVER: worker.url.href.replace(/\/$/, "") },
+    timeout: 120_000,
+  });
+  const lines = stdout.split("\n");
+  assert.ok(lines.includes("spiffe://strait.local/node/local/node-1"), stdout);
+  assert.ok(lines.includes("node-chain.pem: OK"), stdout);
+  assert.ok(lines.includes("401"), "the second use of the join token is refused");
+  assert.match(stdout, /"x509-svid"/);
+  assert.match(stdout, /"jwt-svid"/);
+  assert.match(stdout, /spiffe:\/\/strait\.local\/node\/local\/node-1/);
+});
