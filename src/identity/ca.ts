@@ -163,6 +163,7 @@ export async function loadSigningCa(pair: CaKeyPair): Promise<SigningCa> {
   if (ku === null || (ku.usages & x509.KeyUsageFlags.keyCertSign) === 0) {
     throw new CaUnavailableError("CA certificate keyUsage does not include keyCertSign");
   }
+  checkCaUriSans(certificate);
   const alg = certificate.publicKey.algorithm as { name: string; namedCurve?: string };
   if (alg.name !== "ECDSA" || alg.namedCurve !== "P-256") {
     throw new CaUnavailableError("CA certificate key is not ECDSA P-256");
@@ -187,6 +188,26 @@ export async function loadSigningCa(pair: CaKeyPair): Promise<SigningCa> {
     notBefore: certificate.notBefore,
     notAfter: certificate.notAfter,
   };
+}
+
+/**
+ * Item 40: a URI SAN on a signing certificate is optional, but a SPIFFE one must
+ * name a trust domain only (no path). Other URI schemes are left alone.
+ */
+function checkCaUriSans(certificate: x509.X509Certificate): void {
+  const san = certificate.getExtension(x509.SubjectAlternativeNameExtension);
+  for (const name of san?.names.items ?? []) {
+    if (name.type !== "url" || !name.value.toLowerCase().startsWith("spiffe:")) continue;
+    let id: SpiffeId | undefined;
+    try {
+      id = SpiffeId.parse(name.value);
+    } catch {
+      id = undefined;
+    }
+    if (id === undefined || id.path !== "") {
+      throw new CaUnavailableError(`CA certificate URI SAN ${name.value} must be a SPIFFE ID with no path (spiffe://<trust-domain>)`);
+    }
+  }
 }
 
 /**

@@ -85,20 +85,20 @@ test("get lists by kind, plural or short name with Istio's columns; -l, -A, -o w
   const vs = await cli(["get", "vs"]);
   assert.equal(vs.code, 0, show(vs));
   assert.match(vs.stdout, /^NAME\s+GATEWAYS\s+HOSTS\s+AGE$/m);
-  assert.match(vs.stdout, /^reviews\s+<none>\s+reviews\s+\d+s$/m);
+  assert.match(vs.stdout, /^reviews\s+<none>\s+reviews\s+\d+[sm]$/m);
 
   const plural = await cli(["get", "destinationrules"]);
   assert.equal(plural.code, 0, show(plural));
-  assert.match(plural.stdout, /^NAME\s+HOST\s+AGE\nreviews\s+reviews\s+\d+s\n$/);
+  assert.match(plural.stdout, /^NAME\s+HOST\s+AGE\nreviews\s+reviews\s+\d+[sm]\n$/);
 
   const selected = await cli(["get", "WorkloadEntry", "-l", "version=v2"]);
   assert.equal(selected.code, 0, show(selected));
-  assert.match(selected.stdout, /^NAME\s+ADDRESS\s+AGE\nreviews-v2\s+10\.0\.0\.12\s+\d+s\n$/);
+  assert.match(selected.stdout, /^NAME\s+ADDRESS\s+AGE\nreviews-v2\s+10\.0\.0\.12\s+\d+[sm]\n$/);
 
   const wide = await cli(["get", "we", "-A", "-o", "wide"]);
   assert.equal(wide.code, 0, show(wide));
   assert.match(wide.stdout, /^NAMESPACE\s+NAME\s+ADDRESS\s+NODE\s+AGE\s+RESOURCE VERSION\s+LABELS$/m);
-  assert.match(wide.stdout, /^default\s+reviews-v1\s+10\.0\.0\.11\s+edge-1\/node-a\s+\d+s\s+\d+\s+\S*app=reviews/m);
+  assert.match(wide.stdout, /^default\s+reviews-v1\s+10\.0\.0\.11\s+edge-1\/node-a\s+\d+[sm]\s+\d+\s+\S*app=reviews/m);
 
   const one = await getJson(["dr", "reviews"]);
   assert.equal(one.kind, "DestinationRule");
@@ -277,7 +277,7 @@ test("proxy-status shows each attested node's applied version and sync state, li
   const wide = await cli(["ps", "-o", "wide"]);
   assert.equal(wide.code, 0, show(wide));
   assert.match(wide.stdout, /^NAME\s+CLUSTER\s+VERSION\s+STATUS\s+LATEST\s+REPORTED\s+SPIFFE ID$/m);
-  assert.match(wide.stdout, new RegExp(`^node-a\\s+edge-1\\s+${version}\\s+SYNCED\\s+${version}\\s+\\d+s ago\\s+spiffe://strait\\.local/node/edge-1/node-a$`, "m"));
+  assert.match(wide.stdout, new RegExp(`^node-a\\s+edge-1\\s+${version}\\s+SYNCED\\s+${version}\\s+\\d+[sm] ago\\s+spiffe://strait\\.local/node/edge-1/node-a$`, "m"));
 
   const json = await cli(["ps", "-o", "json"]);
   assert.equal(json.code, 0, show(json));

@@ -60,7 +60,7 @@ test("svid inspect describes every certificate of a chain issued by the identity
   assert.match(r.stdout, /^  Key: +ECDSA P-256$/m);
   assert.match(r.stdout, /^  Ext Key Usage: +.*serverAuth.*clientAuth|clientAuth.*serverAuth/m);
   assert.match(r.stdout, /^  Key Usage: +digitalSignature/m);
-  assert.match(r.stdout, /^  Not After: +\S+ \(valid, expires in (59|60)m\)$/m);
+  assert.match(r.stdout, /^  Not After: +\S+ \(valid, expires in \d+m\)$/m);
   assert.match(r.stdout, /^Certificate 2 of 2: CA$/m);
   assert.match(r.stdout, /^  CA: +true$/m);
   assert.match(r.stdout, /keyCertSign/);

@@ -83,6 +83,12 @@ describe("POST /v1/apply", () => {
     assert.equal(rev.revision.operation, "apply");
     assert.equal(rev.changes.length, 3);
     assert.equal(rev.changes[0].before, null);
+    assert.equal(rev.revision.actor, "admin");
+    const audit = await json(await w.fetch("/v1/audit?action=config.apply", { headers: auth(adminToken) }));
+    assert.equal(audit.events.length, 1, "the landed apply is audited once");
+    assert.equal(audit.events[0].actor, "admin");
+    assert.equal(audit.events[0].outcome, "success");
+    assert.equal(audit.events[0].detail.changes, 3);
 
     const again = await json(await w.fetch("/v1/apply", { method: "POST", headers: auth(adminToken), body: THREE_DOCS }));
     assert.equal(again.revision, null);
@@ -187,6 +193,9 @@ spec: {host: ${name}}
 `;
     const ok = await w.fetch("/v1/apply", { method: "POST", headers: auth(shopWriter), body: doc("shop", "tok") });
     assert.equal(ok.status, 200, await ok.clone().text());
+    const landed = await json(ok);
+    const who = (await json(await w.fetch(`/v1/revisions/${landed.revision}`, { headers: auth(adminToken) }))).revision.actor as string;
+    assert.match(who, /^token:[^:]+:ci$/, "the revision records who wrote it");
     const before = await latestRevisionId();
     // Write access to every namespace touched: one foreign document refuses the whole apply.
     const mixed = await w.fetch("/v1/apply", { method: "POST", headers: auth(shopWriter), body: doc("shop", "tok2") + "---\n" + doc("other", "tok3") });

@@ -93,3 +93,17 @@ test("a chain of writers each re-reading before writing: every write lands, none
   const names = final.spec.subsets.map((s: any) => s.name).filter((n: string) => n.startsWith("chain"));
   assert.equal(names.length, 20, `lost updates: ${JSON.stringify(names)}`);
 });
+
+test("concurrent writes to different resources never conflict: each lands as its own revision", async () => {
+  const before = (await json(await w.fetch("/v1/revisions?limit=1", { headers: admin }))).revisions[0].id as number;
+  const responses = await Promise.all(
+    Array.from({ length: 30 }, (_, i) =>
+      w.fetch(DR, { method: "POST", headers: admin, body: JSON.stringify({ apiVersion: "networking.istio.io/v1", kind: "DestinationRule", metadata: { name: `svc-${i}` }, spec: { host: `svc-${i}` } }) }),
+    ),
+  );
+  assert.deepEqual(responses.map((r) => r.status), Array.from({ length: 30 }, () => 201));
+  const rvs = (await Promise.all(responses.map(json))).map((b) => Number(b.metadata.resourceVersion));
+  assert.equal(new Set(rvs).size, 30, "distinct resourceVersions");
+  const revs = await json(await w.fetch(`/v1/revisions?limit=100`, { headers: admin }));
+  assert.equal(revs.revisions.filter((r: any) => r.id > before).length, 30);
+});

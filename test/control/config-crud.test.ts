@@ -154,6 +154,26 @@ spec:
     assert.equal((await w.fetch(`${VS}/bad`, { headers: admin })).status, 404);
   });
 
+  test("oversized, wrongly typed and malformed requests are 4xx naming the field", async () => {
+    const huge = await w.fetch("/v1/apply", { method: "POST", headers: { ...admin, "content-type": "application/yaml" }, body: "# pad\n".repeat(200_000) });
+    assert.equal(huge.status, 413);
+    assert.equal((await json(huge)).error.field, "body");
+    const xml = await w.fetch(VS, { method: "POST", headers: { ...admin, "content-type": "application/xml" }, body: "<vs/>" });
+    assert.equal(xml.status, 415);
+    const sel = await w.fetch(`${VS}?labelSelector=${encodeURIComponent("app in (x")}`, { headers: admin });
+    assert.equal(sel.status, 400);
+    assert.equal((await json(sel)).error.field, "labelSelector");
+    const wrongKind = await w.fetch(VS, { method: "POST", headers: admin, body: JSON.stringify({ ...vs("k", {}), kind: "DestinationRule" }) });
+    assert.equal(wrongKind.status, 400);
+    assert.equal((await json(wrongKind)).error.field, "kind");
+    const badRv = await w.fetch(`${VS}/reviews`, { method: "PUT", headers: admin, body: JSON.stringify({ ...vs("reviews", {}), metadata: { name: "reviews", resourceVersion: "abc" } }) });
+    assert.equal(badRv.status, 400);
+    assert.equal((await json(badRv)).error.field, "metadata.resourceVersion");
+    const badRev = await w.fetch("/v1/revisions/abc", { headers: admin });
+    assert.equal(badRev.status, 400);
+    assert.equal((await json(badRev)).error.field, "id");
+  });
+
   test("unknown plural is 404; unauthenticated is 401", async () => {
     assert.equal((await w.fetch("/apis/networking.istio.io/v1/namespaces/shop/widgets", { headers: admin })).status, 404);
     assert.equal((await w.fetch(VS)).status, 401);

@@ -178,7 +178,7 @@ describe("attestation with a join token", () => {
       const results = await Promise.all(csrs.map((csr) => api("/v1/identity/attest", { json: { csr, joinToken: token } })));
       const statuses = results.map((r) => r.status).sort();
       assert.deepEqual(statuses, [200, ...Array<number>(n - 1).fill(401)]);
-      for (const r of results.filter((x) => x.status === 401)) assert.equal(r.body.error.message, "join token does not exist or has already been used");
+      for (const r of results.filter((x) => x.status === 401)) assert.equal(r.body.error.message, "joinToken: join token does not exist or has already been used");
       assert.equal((await issuedFor(`spiffe://${ca.trustDomain}/node/c1/race-${n}`)).length, 1);
     });
   }
@@ -191,7 +191,7 @@ describe("attestation with a join token", () => {
     assert.equal(replay.status, 401);
     assert.equal(unknown.status, 401);
     assert.deepEqual(replay.body, unknown.body);
-    assert.equal(replay.body.error.message, "join token does not exist or has already been used");
+    assert.equal(replay.body.error.message, "joinToken: join token does not exist or has already been used");
   });
 
   test("an expired token is refused with \"join token expired\" and consumed", async () => {
@@ -199,9 +199,10 @@ describe("attestation with a join token", () => {
     await new Promise((r) => setTimeout(r, 1500));
     const first = await api("/v1/identity/attest", { json: { csr: await opensslCsr(), joinToken: token } });
     assert.equal(first.status, 401);
-    assert.equal(first.body.error.message, "join token expired");
+    assert.equal(first.body.error.message, "joinToken: join token expired");
+    assert.equal(first.body.error.field, "joinToken");
     const second = await api("/v1/identity/attest", { json: { csr: await opensslCsr(), joinToken: token } });
-    assert.equal(second.body.error.message, "join token does not exist or has already been used");
+    assert.equal(second.body.error.message, "joinToken: join token does not exist or has already been used");
     assert.equal((await issuedFor(`spiffe://${ca.trustDomain}/node/c1/late`)).length, 0);
   });
 });

@@ -116,6 +116,14 @@ describe("root CA", () => {
   });
 });
 
+test("item 41 (MAY, decided: not set): neither CA carries name constraints, so no verifier lacking support rejects the chain", async () => {
+  for (const pem of [root.certificatePem, intermediate.certificatePem]) {
+    const cert = new x509.X509Certificate(pem);
+    assert.equal(cert.getExtension("2.5.29.30"), null);
+    assert.ok(!(await openssl("x509", "-noout", "-text", "-in", await file("nc.pem", pem))).includes("Name Constraints"));
+  }
+});
+
 describe("intermediate CA", () => {
   test("items 37, 38, 39, 40, 42: cA=true pathlen:0 critical, KU certSign+cRLSign critical, URI SAN without path, no EKU", async () => {
     const text = await openssl("x509", "-in", await file("int.pem", intermediate.certificatePem), "-text", "-noout");
@@ -209,6 +217,25 @@ describe("loadSigningCa refusals", () => {
     await run("openssl", ["req", "-x509", "-new", "-key", keyPath, "-subj", "/CN=ca2", "-days", "1", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,cRLSign", "-out", certPath]);
     const [certificatePem, privateKeyPem] = await Promise.all([openssl("x509", "-in", certPath), openssl("pkey", "-in", keyPath)]);
     await assert.rejects(loadSigningCa({ certificatePem, privateKeyPem }), (err: unknown) => err instanceof CaUnavailableError && /keyCertSign/.test(err.message));
+  });
+
+  test("item 40: a CA whose SPIFFE URI SAN has a path (or is not a valid SPIFFE ID) is refused; a non-SPIFFE URI is left alone", async () => {
+    const keyPath = join(dir, "ca40-key.pem");
+    await run("openssl", ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", keyPath]);
+    const privateKeyPem = await openssl("pkey", "-in", keyPath);
+    const caWithUri = async (name: string, uri: string) => {
+      const certPath = join(dir, `${name}.pem`);
+      await run("openssl", ["req", "-x509", "-new", "-key", keyPath, "-subj", `/CN=${name}`, "-days", "1", "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-addext", `subjectAltName=URI:${uri}`, "-out", certPath]);
+      return openssl("x509", "-in", certPath);
+    };
+    for (const uri of [`spiffe://${TD}/ca`, `spiffe://${TD}/`, "spiffe://Strait.local"]) {
+      const certificatePem = await caWithUri("ca40", uri);
+      await assert.rejects(loadSigningCa({ certificatePem, privateKeyPem }), (err: unknown) => err instanceof CaUnavailableError && /no path/.test(err.message), uri);
+    }
+    const ok = await loadSigningCa({ certificatePem: await caWithUri("ca40ok", `spiffe://${TD}`), privateKeyPem });
+    assert.equal(ok.certificate.subject, "CN=ca40ok");
+    const other = await loadSigningCa({ certificatePem: await caWithUri("ca40https", "https://ca.example/policy"), privateKeyPem });
+    assert.equal(other.certificate.subject, "CN=ca40https");
   });
 
   test("an openssl-made P-256 CA loads and signs", async () => {

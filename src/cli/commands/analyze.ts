@@ -76,6 +76,5 @@ async function fileFindings(ctx: CliContext, opts: AnalyzeOptions): Promise<Find
       });
     }
   }
-  const analyzed = analyze(valid, { rootNamespace: opts.rootNamespace });
-  return [...findings, ...analyzed.map((f) => ({ ...f, resource: { ...f.resource } }))];
+  return [...findings, ...analyze(valid, { rootNamespace: opts.rootNamespace })];
 }

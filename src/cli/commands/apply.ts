@@ -23,6 +23,7 @@ export function registerApply(program: Command, ctx: CliContext): void {
     .option("-n, --namespace <ns>", "namespace for documents without metadata.namespace")
     .option("--dry-run", "ask the server what would change without writing")
     .addOption(outputOption(["json", "yaml"]))
+    .addHelpText("after", "\nExamples:\n  strait apply -f samples/bookinfo/\n  cat reviews.yaml | strait apply -n bookinfo -f -")
     .action(async (opts: ManifestOptions & { dryRun?: boolean }, cmd: Command) => {
       const docs = parseManifestSources(await readManifestSources(opts.filename, { readStdin: ctx.io.readStdin, recursive: opts.recursive ?? false }));
       const outcome = await postApply(ctx.client(cmd), docs, { dryRun: opts.dryRun ?? false, namespace: opts.namespace });
@@ -39,6 +40,7 @@ export function registerApply(program: Command, ctx: CliContext): void {
     .command("diff")
     .description("show what apply would change (server dry run); exit 0 if nothing, 1 if something would change")
     .requiredOption("-f, --filename <path...>", "file, directory or - (stdin)")
+    .addHelpText("after", "\nExample:\n  strait diff -f reviews.yaml || echo 'reviews.yaml would change the mesh'")
     .option("-R, --recursive", "descend into subdirectories of a directory given with -f")
     .option("-n, --namespace <ns>", "namespace for documents without metadata.namespace")
     .addOption(outputOption(["json", "yaml"]))

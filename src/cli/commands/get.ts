@@ -26,6 +26,7 @@ export function registerGet(program: Command, ctx: CliContext): void {
     .option("-A, --all-namespaces", "list across all namespaces")
     .option("-l, --selector <selector>", "label selector, e.g. app=reviews,version!=v1")
     .addOption(outputOption(["json", "yaml", "wide"]))
+    .addHelpText("after", "\nExamples:\n  strait get vs -A\n  strait get workloadentries -l app=reviews -o wide\n  strait get dr reviews -n bookinfo -o yaml")
     .action(async (kindArg: string, name: string | undefined, opts: GetOptions, cmd: Command) => {
       const info = resolveKindArg(kindArg);
       const all = opts.allNamespaces === true;

@@ -31,6 +31,7 @@ export function registerValidate(program: Command, ctx: CliContext): void {
     .option("-R, --recursive", "descend into subdirectories of a directory given with -f")
     .option("-n, --namespace <ns>", "namespace for documents without metadata.namespace", "default")
     .addOption(outputOption(["json", "yaml"]))
+    .addHelpText("after", "\nExamples:\n  strait validate -f samples/bookinfo/\n  strait validate -R -f config/ -o json")
     .action(async (opts: { filename: string[]; recursive?: boolean; namespace: string; output?: string }) => {
       const sources = await readManifestSources(opts.filename, { readStdin: ctx.io.readStdin, recursive: opts.recursive ?? false });
       // Loaded on demand: the validators are only needed by the offline commands.

@@ -4,7 +4,7 @@ import { requireAccess } from "../auth.ts";
 import { analyze } from "../../core/config/analyze.ts";
 import { asAnyResource } from "./resource-record.ts";
 import { loadAllResources } from "./resource-queries.ts";
-import { db } from "./write-context.ts";
+import { db } from "./land-changes.ts";
 
 /** `GET /v1/analyze`: istioctl-analyze-style findings on the stored config. */
 export const analyzeRoutes = new Hono<ControlApp>();

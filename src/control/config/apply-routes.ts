@@ -5,7 +5,7 @@ import { ForbiddenError, UnauthenticatedError, ValidationError } from "../../cor
 import { DEFAULT_NAMESPACE } from "../../core/config/validate.ts";
 import { readConfigDocuments } from "./request-body.ts";
 import { changesOf, planApply, validateDocuments } from "./apply-plan.ts";
-import { db, landChanges } from "./write-context.ts";
+import { db, landChanges } from "./land-changes.ts";
 
 /** `POST /v1/apply`: multi-document, all-or-nothing, one revision; `?dryRun=true` only reports. */
 export const applyRoutes = new Hono<ControlApp>();

@@ -10,7 +10,7 @@ import { draftOf, manifestOf, sameContent, type ResourceDraft, type StoredResour
 import { getResource, latestRevision, listResources } from "./resource-queries.ts";
 import { matchesSelector, parseLabelSelector } from "./label-selector.ts";
 import { AlreadyExistsError, StaleResourceVersionError } from "./errors.ts";
-import { db, landChanges } from "./write-context.ts";
+import { db, landChanges } from "./land-changes.ts";
 import { requestedResourceVersion } from "./resource-version.ts";
 
 /** Kubernetes-style REST for the Istio kinds: `/apis/<group>/<version>/[namespaces/<ns>/]<plural>[/<name>]`. */

@@ -7,7 +7,7 @@ import { systemClock } from "../../core/clock.ts";
 import { proxyStatus, snapshots } from "../../../schema/config.ts";
 import { attestedNodes } from "../../../schema/identity.ts";
 import { snapshotTarget } from "../../core/snapshot/snapshot-model.ts";
-import { db } from "./write-context.ts";
+import { db } from "./land-changes.ts";
 
 /** `POST /v1/proxies/status` (a node reports what it applied), `GET /v1/proxies/status` (istioctl proxy-status). */
 export const proxyStatusRoutes = new Hono<ControlApp>();

@@ -5,7 +5,7 @@ import { readJsonBody } from "../body.ts";
 import { NotFoundError, ValidationError } from "../../core/errors.ts";
 import { getRevision, listRevisions, revisionExists } from "./revision-log.ts";
 import { planRollback } from "./rollback-plan.ts";
-import { db, landChanges } from "./write-context.ts";
+import { db, landChanges } from "./land-changes.ts";
 
 /** `GET /v1/revisions`, `GET /v1/revisions/:id`, `POST /v1/rollback`. */
 export const revisionRoutes = new Hono<ControlApp>();

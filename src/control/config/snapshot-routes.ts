@@ -8,7 +8,7 @@ import { snapshots } from "../../../schema/config.ts";
 import { snapshotTarget } from "../../core/snapshot/snapshot-model.ts";
 import { publishAfterWrite, snapshotKvKey, type StoredSnapshot } from "./snapshot-publisher.ts";
 import { systemClock } from "../../core/clock.ts";
-import { db } from "./write-context.ts";
+import { db } from "./land-changes.ts";
 
 /** Snapshot distribution with `If-None-Match` long-poll. */
 export const snapshotRoutes = new Hono<ControlApp>();

@@ -18,8 +18,8 @@ import { k8sClustersOf, trustDomainOf } from "./settings.ts";
 export type AttestationRequest = { csr: string; joinToken: string } | { csr: string; k8s: { cluster: string; token: string } };
 
 /** The same words as SPIRE, and the same answer for unknown and replayed tokens. */
-const TOKEN_UNUSABLE = "join token does not exist or has already been used";
-const TOKEN_EXPIRED = "join token expired";
+const TOKEN_UNUSABLE = "joinToken: join token does not exist or has already been used";
+const TOKEN_EXPIRED = "joinToken: join token expired";
 
 interface Attested {
   id: SpiffeId;
@@ -27,6 +27,10 @@ interface Attested {
   node: string;
   type: "join_token" | "k8s_psat";
   detail: Record<string, unknown>;
+}
+
+async function refuseIfRevoked(db: Database, id: SpiffeId): Promise<void> {
+  if (await isRevoked(db, id.toString())) throw new RevokedError(`node ${id.toString()} has been revoked and cannot attest again`);
 }
 
 /**
@@ -46,12 +50,21 @@ export async function attestNode(env: ControlEnv, db: Database, req: Attestation
     const row = await findJoinToken(db, req.joinToken);
     if (row === undefined || row.usedAt !== null) throw new AttestationError(TOKEN_UNUSABLE, { field: "joinToken" });
     const id = nodeId(trustDomain, row.cluster, row.node);
+    // A revoked node is refused before its token is spent, so the refusal writes nothing.
+    await refuseIfRevoked(db, id);
     csr = await atField("csr", () => parseCsr(req.csr, id));
     if (!(await consumeJoinToken(db, row.tokenHash, clock.now()))) throw new AttestationError(TOKEN_UNUSABLE, { field: "joinToken" });
     if (row.expiresAt <= clock.now()) throw new AttestationError(TOKEN_EXPIRED, { field: "joinToken" });
     attested = { id, cluster: row.cluster, node: row.node, type: "join_token", detail: { tokenCreatedBy: row.createdBy } };
   } else {
-    const psat = await verifyProjectedServiceAccountToken(req.k8s.token, req.k8s.cluster, k8sClustersOf(env), clock);
+    const clusters = k8sClustersOf(env);
+    if (!Object.hasOwn(clusters, req.k8s.cluster)) {
+      throw new AttestationError(`k8s.cluster: cluster ${JSON.stringify(req.k8s.cluster)} is not configured in K8S_CLUSTERS`, { field: "k8s.cluster" });
+    }
+    const psat = await verifyProjectedServiceAccountToken(req.k8s.token, req.k8s.cluster, clusters, clock).catch((err: unknown) => {
+      if (err instanceof AttestationError) throw new AttestationError(`k8s.token: ${err.message}`, { field: "k8s.token", cause: err });
+      throw err;
+    });
     let id: SpiffeId;
     try {
       id = nodeId(trustDomain, psat.cluster, psat.nodeName);
@@ -68,7 +81,7 @@ export async function attestNode(env: ControlEnv, db: Database, req: Attestation
     };
   }
   const spiffeId = attested.id.toString();
-  if (await isRevoked(db, spiffeId)) throw new RevokedError(`node ${spiffeId} has been revoked and cannot attest again`);
+  if (attested.type === "k8s_psat") await refuseIfRevoked(db, attested.id);
   const now = clock.now();
   const issued = await issueNodeCredentials(env, db, authority, csr, attested.id, clock);
   await db.batch([

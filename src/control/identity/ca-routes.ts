@@ -17,13 +17,13 @@ caRoutes.get("/v1/identity/ca", async (c) => {
 
 caRoutes.post("/v1/identity/ca/stage", async (c) => {
   requireAdmin(c);
-  const o = objectAt(await readJsonBody(c), "body");
+  const o = objectAt(await readJsonBody(c), "body", ["certificatePem", "privateKeyPem"]);
   const pair = { certificatePem: stringAt(o, "certificatePem"), privateKeyPem: stringAt(o, "privateKeyPem") };
   return c.json(await stageGeneration(c.env, database(c.env), actorOf(c.get("principal")), pair, systemClock), 201);
 });
 
 caRoutes.post("/v1/identity/ca/activate", async (c) => {
   requireAdmin(c);
-  const generation = integerAt(objectAt(await readJsonBody(c), "body"), "generation", { min: 1, max: Number.MAX_SAFE_INTEGER });
+  const generation = integerAt(objectAt(await readJsonBody(c), "body", ["generation"]), "generation", { min: 1, max: Number.MAX_SAFE_INTEGER });
   return c.json(await activateGeneration(c.env, database(c.env), actorOf(c.get("principal")), generation, systemClock));
 });

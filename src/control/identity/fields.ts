@@ -37,10 +37,23 @@ function typeName(v: unknown): string {
   return v === null ? "null" : Array.isArray(v) ? "array" : typeof v;
 }
 
-/** The value as a plain JSON object, or a ValidationError naming `field`. */
-export function objectAt(v: unknown, field: string): Record<string, unknown> {
+/**
+ * The value as a plain JSON object, or a ValidationError naming `field`. With
+ * `allowed`, any other key is refused too, so a typo such as `ttlSecond` is an
+ * error rather than a silently applied default.
+ */
+export function objectAt(v: unknown, field: string, allowed?: readonly string[]): Record<string, unknown> {
   if (typeof v !== "object" || v === null || Array.isArray(v)) throw new ValidationError(`${field}: must be an object, got ${typeName(v)}`, { field });
-  return v as Record<string, unknown>;
+  const o = v as Record<string, unknown>;
+  if (allowed !== undefined) {
+    const unknown = Object.keys(o).find((key) => !allowed.includes(key));
+    if (unknown !== undefined) {
+      const shown = unknown.length > 64 ? `${unknown.slice(0, 64)}...` : unknown;
+      const path = field === "body" ? shown : `${field}.${shown}`;
+      throw new ValidationError(`${path}: unknown field; expected ${allowed.join(", ")}`, { field: path });
+    }
+  }
+  return o;
 }
 
 /** `o[key]` as a non-empty string of at most `maxLength` characters; errors name `path`. */

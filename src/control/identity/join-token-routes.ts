@@ -14,7 +14,7 @@ export const joinTokenRoutes = new Hono<ControlApp>();
 
 joinTokenRoutes.post("/v1/identity/join-tokens", async (c) => {
   requireAdmin(c);
-  const o = objectAt(await readJsonBody(c), "body");
+  const o = objectAt(await readJsonBody(c), "body", ["cluster", "node", "ttlSeconds"]);
   const cluster = checkNodeName(stringAt(o, "cluster"), "cluster");
   const node = checkNodeName(stringAt(o, "node"), "node");
   const ttlSeconds = optionalIntegerAt(o, "ttlSeconds", { min: 1, max: MAX_JOIN_TOKEN_TTL_SECONDS }) ?? DEFAULT_JOIN_TOKEN_TTL_SECONDS;

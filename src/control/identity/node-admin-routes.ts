@@ -54,7 +54,7 @@ nodeAdminRoutes.get("/v1/identity/revocations", async (c) => {
 
 nodeAdminRoutes.post("/v1/identity/revocations", async (c) => {
   requireAdmin(c);
-  const o = objectAt(await readJsonBody(c), "body");
+  const o = objectAt(await readJsonBody(c), "body", ["spiffeId", "reason"]);
   const spiffeId = nodeSpiffeIdAt(stringAt(o, "spiffeId", "spiffeId", 2048), "spiffeId", trustDomainOf(c.env)).id.toString();
   const reason = stringAt(o, "reason", "reason", 1024);
   const db = database(c.env);

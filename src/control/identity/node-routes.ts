@@ -24,13 +24,13 @@ const MAX_TOKEN_CHARS = 8192;
 const MAX_SVID_REQUESTS = 32;
 
 function attestationRequest(body: unknown): AttestationRequest {
-  const o = objectAt(body, "body");
+  const o = objectAt(body, "body", ["csr", "joinToken", "k8s"]);
   const csr = stringAt(o, "csr");
   const hasJoin = o["joinToken"] !== undefined;
   const hasK8s = o["k8s"] !== undefined;
   if (hasJoin === hasK8s) throw new ValidationError("joinToken: give exactly one of joinToken or k8s", { field: hasJoin ? "k8s" : "joinToken" });
   if (hasJoin) return { csr, joinToken: stringAt(o, "joinToken", "joinToken", MAX_TOKEN_CHARS) };
-  const k8s = objectAt(o["k8s"], "k8s");
+  const k8s = objectAt(o["k8s"], "k8s", ["cluster", "token"]);
   return { csr, k8s: { cluster: stringAt(k8s, "cluster", "k8s.cluster", 253), token: stringAt(k8s, "token", "k8s.token", MAX_TOKEN_CHARS) } };
 }
 
@@ -41,7 +41,7 @@ nodeRoutes.post("/v1/identity/attest", async (c) => {
 
 nodeRoutes.post("/v1/identity/renew", async (c) => {
   const node = requireNode(c);
-  const csrPem = stringAt(objectAt(await readJsonBody(c), "body"), "csr");
+  const csrPem = stringAt(objectAt(await readJsonBody(c), "body", ["csr"]), "csr");
   const id = SpiffeId.parse(node.spiffeId);
   const csr = await atField("csr", () => parseCsr(csrPem, id));
   const db = database(c.env);
@@ -59,9 +59,9 @@ nodeRoutes.post("/v1/identity/renew", async (c) => {
 nodeRoutes.post("/v1/identity/svids", async (c) => {
   const node = requireNode(c);
   const trustDomain = trustDomainOf(c.env);
-  const items = arrayAt(objectAt(await readJsonBody(c), "body"), "requests", { min: 1, max: MAX_SVID_REQUESTS });
+  const items = arrayAt(objectAt(await readJsonBody(c), "body", ["requests"]), "requests", { min: 1, max: MAX_SVID_REQUESTS });
   const requests = items.map((item, i) => {
-    const o = objectAt(item, `requests[${i}]`);
+    const o = objectAt(item, `requests[${i}]`, ["spiffeId", "csr"]);
     const spiffeIdField = `requests[${i}].spiffeId`;
     return { id: workloadSpiffeIdAt(stringAt(o, "spiffeId", spiffeIdField), spiffeIdField, trustDomain), csrPem: stringAt(o, "csr", `requests[${i}].csr`), index: i };
   });

@@ -25,7 +25,7 @@ registrationRoutes.get("/v1/identity/registrations", async (c) => {
 registrationRoutes.post("/v1/identity/registrations", async (c) => {
   requireAdmin(c);
   const trustDomain = trustDomainOf(c.env);
-  const o = objectAt(await readJsonBody(c), "body");
+  const o = objectAt(await readJsonBody(c), "body", ["spiffeId", "node"]);
   const spiffeId = workloadSpiffeIdAt(stringAt(o, "spiffeId", "spiffeId", 2048), "spiffeId", trustDomain).toString();
   const node = nodeSpiffeIdAt(stringAt(o, "node", "node", 2048), "node", trustDomain).id.toString();
   const db = database(c.env);

@@ -19,7 +19,7 @@ const NAMESPACE = /^(\*|[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)$/;
 
 tokenRoutes.post("/v1/tokens", async (c) => {
   requireAdmin(c);
-  const o = objectAt(await readJsonBody(c), "body");
+  const o = objectAt(await readJsonBody(c), "body", ["subject", "namespaces", "access", "ttlSeconds"]);
   const subject = stringAt(o, "subject", "subject", 256);
   const namespaces = arrayAt(o, "namespaces", { min: 1, max: 64 }).map((ns, i) => {
     if (typeof ns !== "string" || !NAMESPACE.test(ns)) throw new ValidationError(`namespaces[${i}]: must be a namespace name (RFC 1123 label) or "*", got ${JSON.stringify(ns)}`, { field: `namespaces[${i}]` });

@@ -1,7 +1,6 @@
 import type {
   AnyResource,
   AuthorizationPolicyResource,
-  DestinationRuleResource,
   GatewayResource,
   PeerAuthenticationResource,
   RequestAuthenticationResource,
