@@ -12,7 +12,7 @@ import { atField } from "./fields.ts";
 import { issueNodeCredentials, type NodeCredentials } from "./issuer.ts";
 import { consumeJoinToken, findJoinToken } from "./join-tokens.ts";
 import { isRevoked, upsertAttestedNode } from "./nodes.ts";
-import { k8sClustersOf, trustDomainOf } from "./settings.ts";
+import { jwtSvidTtlSeconds, k8sClustersOf, trustDomainOf, x509SvidTtlSeconds } from "./settings.ts";
 
 /** The two ways a node proves who it is. */
 export type AttestationRequest = { csr: string; joinToken: string } | { csr: string; k8s: { cluster: string; token: string } };
@@ -43,6 +43,9 @@ async function refuseIfRevoked(db: Database, id: SpiffeId): Promise<void> {
  */
 export async function attestNode(env: ControlEnv, db: Database, req: AttestationRequest, clock: Clock): Promise<NodeCredentials> {
   const trustDomain = trustDomainOf(env);
+  // Operator settings are checked before a join token is spent, so a misconfiguration (503) costs the node nothing.
+  x509SvidTtlSeconds(env);
+  jwtSvidTtlSeconds(env);
   const authority = await loadAuthority(env, clock);
   let attested: Attested;
   let csr: ParsedCsr;
