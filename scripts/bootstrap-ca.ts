@@ -20,6 +20,7 @@ import { ValidationError } from "../src/core/errors.ts";
 import { caTrustDomain, createIntermediateCa, createRootCa, loadSigningCa, verifyIssuedBy, type CaKeyPair } from "../src/identity/ca.ts";
 import { generateJwtSigningKeyPem } from "../src/identity/jwt-key.ts";
 import { DEFAULT_TRUST_DOMAIN, parseTrustDomain } from "../src/identity/spiffe-id.ts";
+import { MIN_STAGED_MS } from "../src/control/identity/ca-rotation.ts";
 
 export interface BootstrapCaOptions {
   trustDomain?: string;
@@ -62,6 +63,7 @@ type SecretName = keyof typeof SECRET_FILES;
 
 /** The control API route that stages a new CA generation (src/control/identity/ca-routes.ts). */
 export const STAGE_ROUTE = "/v1/identity/ca/stage";
+export const ACTIVATE_ROUTE = "/v1/identity/ca/activate";
 
 function randomSecret(): string {
   return Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
@@ -172,6 +174,8 @@ export async function bootstrapCa(options: BootstrapCaOptions = {}): Promise<Boo
       "Stage it (published in the bundle, signs nothing until activated) with the admin token:",
       `  curl -sS -X POST "$STRAIT_CONTROL_URL${STAGE_ROUTE}" -H "authorization: Bearer $ADMIN_TOKEN" -H "content-type: application/json" --data-binary @${show(stageRequest)}`,
       `Delete ${show(stageRequest)} once staged: it holds the private key.`,
+      `Activate it (it then signs) once relying parties have pulled the bundle, at least ${Math.ceil(MIN_STAGED_MS / 60_000)} minutes after staging, with the generation number the stage call returned:`,
+      `  curl -sS -X POST "$STRAIT_CONTROL_URL${ACTIVATE_ROUTE}" -H "authorization: Bearer $ADMIN_TOKEN" -H "content-type: application/json" -d '{"generation": <N>}'`,
     );
     return result;
   }

@@ -2,7 +2,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { eq } from "drizzle-orm";
 import { attestedNodes, revocations } from "../../schema/index.ts";
 import { systemClock } from "../core/clock.ts";
-import { ForbiddenError, UnauthenticatedError } from "../core/errors.ts";
+import { ForbiddenError, StraitError, UnauthenticatedError } from "../core/errors.ts";
 import { parseNodeId } from "../identity/spiffe-id.ts";
 import { validateJwtSvid } from "../identity/jwt-svid.ts";
 import type { ControlApp, Principal } from "./types.ts";
@@ -11,6 +11,7 @@ import { database } from "./db.ts";
 import { getTrustBundles } from "./signer.ts";
 import { looksLikeApiToken, verifyApiToken } from "./api-tokens.ts";
 import { CONTROL_AUDIENCE, trustDomainOf } from "./identity/settings.ts";
+import { FieldError } from "./identity/fields.ts";
 
 export type NodePrincipal = Extract<Principal, { type: "node" }>;
 
@@ -42,6 +43,16 @@ async function authenticateNode(env: ControlEnv, token: string): Promise<NodePri
   return { type: "node", spiffeId, cluster: node.cluster, node: node.node };
 }
 
+/** Credential failures are reported against the Authorization header, keeping their code (e.g. ERR_JWT_SVID_INVALID). */
+async function onAuthorization<T>(verification: Promise<T>): Promise<T> {
+  try {
+    return await verification;
+  } catch (err) {
+    if (err instanceof StraitError && err.category === "unauthenticated") throw new FieldError("Authorization", err);
+    throw err;
+  }
+}
+
 /**
  * Sets `c.var.principal` from `Authorization: Bearer <credential>`: the admin
  * token, a node's JWT-SVID, or a scoped API token. No header leaves it
@@ -61,9 +72,9 @@ export const authenticate: MiddlewareHandler<ControlApp> = async (c, next) => {
   if (adminToken !== undefined && adminToken !== "" && (await constantTimeEqual(token, adminToken))) {
     principal = { type: "admin" };
   } else if (looksLikeApiToken(token)) {
-    principal = await verifyApiToken(c.env, database(c.env), token, systemClock.now());
+    principal = await onAuthorization(verifyApiToken(c.env, database(c.env), token, systemClock.now()));
   } else if (token.split(".").length === 3) {
-    principal = await authenticateNode(c.env, token);
+    principal = await onAuthorization(authenticateNode(c.env, token));
   } else {
     throw new UnauthenticatedError("Authorization: credential not recognised", { field: "Authorization" });
   }

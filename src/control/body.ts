@@ -64,6 +64,8 @@ export async function readJsonBody(c: Context, maxBytes: number = MAX_BODY_BYTES
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
-    throw new ValidationError(`body: not valid JSON (${err instanceof Error ? err.message : String(err)})`, { field: "body" });
+    // Only the position: the parser's own message quotes the body, which may hold a token.
+    const position = err instanceof Error ? /position (\d+)/.exec(err.message)?.[1] : undefined;
+    throw new ValidationError(`body: not valid JSON${position === undefined ? "" : ` (at position ${position})`}`, { field: "body" });
   }
 }

@@ -49,6 +49,9 @@ const adminRoutes: { method: string; path: string; json?: unknown }[] = [
   { method: "POST", path: "/v1/identity/join-tokens", json: { cluster: "c1", node: "x" } },
   { method: "POST", path: "/v1/identity/revocations", json: { spiffeId: "spiffe://strait.local/node/c1/x", reason: "r" } },
   { method: "POST", path: "/v1/identity/ca/activate", json: { generation: 1 } },
+  { method: "POST", path: "/v1/identity/ca/stage", json: { certificatePem: "x", privateKeyPem: "y" } },
+  { method: "POST", path: "/v1/identity/registrations", json: { spiffeId: "spiffe://strait.local/ns/a/sa/b", node: "spiffe://strait.local/node/c1/n1" } },
+  { method: "GET", path: "/v1/identity/registrations?node=spiffe://strait.local/node/c1/n1" },
   { method: "DELETE", path: "/v1/identity/registrations/none" },
   { method: "DELETE", path: "/v1/tokens/none" },
 ];

@@ -18,7 +18,9 @@ after(async () => {
 });
 
 async function json(r: Response): Promise<Record<string, any>> {
-  return (await r.json()) as Record<string, any>;
+  const text = await r.text();
+  assert.match(text, /^\{/, `${r.status} ${r.url}: ${text}`);
+  return JSON.parse(text) as Record<string, any>;
 }
 
 test("100 concurrent writers on one resource: each 200 with a new resourceVersion or 409; the log holds exactly the landed ones", async () => {
@@ -101,9 +103,91 @@ test("concurrent writes to different resources never conflict: each lands as its
       w.fetch(DR, { method: "POST", headers: admin, body: JSON.stringify({ apiVersion: "networking.istio.io/v1", kind: "DestinationRule", metadata: { name: `svc-${i}` }, spec: { host: `svc-${i}` } }) }),
     ),
   );
-  assert.deepEqual(responses.map((r) => r.status), Array.from({ length: 30 }, () => 201));
-  const rvs = (await Promise.all(responses.map(json))).map((b) => Number(b.metadata.resourceVersion));
+  const created = await Promise.all(responses.map(json));
+  assert.deepEqual(responses.map((r) => r.status), Array.from({ length: 30 }, () => 201), JSON.stringify(created.filter((b) => b.error !== undefined)));
+  const rvs = created.map((b) => Number(b.metadata.resourceVersion));
   assert.equal(new Set(rvs).size, 30, "distinct resourceVersions");
   const revs = await json(await w.fetch(`/v1/revisions?limit=100`, { headers: admin }));
   assert.equal(revs.revisions.filter((r: any) => r.id > before).length, 30);
 });
+
+/**
+ * The changes to one resource in the revision log after `since`, oldest first.
+ * Each is `{revision, before, after}` with the full objects.
+ */
+async function changesTo(name: string, since: number): Promise<{ revision: number; before: any; after: any }[]> {
+  const revs = await json(await w.fetch(`/v1/revisions?limit=500`, { headers: admin }));
+  const ids = (revs.revisions as { id: number }[]).map((r) => r.id).filter((id) => id > since).sort((a, b) => a - b);
+  const out: { revision: number; before: any; after: any }[] = [];
+  for (const id of ids) {
+    const detail = await json(await w.fetch(`/v1/revisions/${id}`, { headers: admin }));
+    for (const ch of detail.changes) if (ch.kind === "DestinationRule" && ch.namespace === "shop" && ch.name === name) out.push({ revision: id, before: ch.before, after: ch.after });
+  }
+  return out;
+}
+
+/**
+ * Writers without a resourceVersion all pass the pre-check against the same
+ * state, so only the guarded batch keeps them apart: each landed write must be
+ * in the log once, planned against exactly the state the previous one left.
+ */
+function assertUnbrokenChain(chain: { revision: number; before: any; after: any }[], first: any, final: any): void {
+  assert.deepEqual(chain[0]!.before, first, "the first landed change replaced the created object");
+  for (let i = 1; i < chain.length; i++) {
+    assert.deepEqual(chain[i]!.before, chain[i - 1]!.after, `revision ${chain[i]!.revision} was planned against revision ${chain[i - 1]!.revision}'s result`);
+  }
+  for (const link of chain) assert.equal(link.after.metadata.resourceVersion, String(link.revision));
+  assert.deepEqual(chain[chain.length - 1]!.after, final, "the stored object is the last landed write (last writer wins)");
+}
+
+for (const route of ["POST /v1/apply", "PUT"] as const) {
+  test(`50 concurrent ${route} writers without resourceVersion race past the pre-check: every landed write is logged once, before/after chained`, async () => {
+    const name = route === "PUT" ? "raced-put" : "raced-apply";
+    const doc = (writer: number) => ({
+      apiVersion: "networking.istio.io/v1",
+      kind: "DestinationRule",
+      metadata: { name, namespace: "shop" },
+      spec: { host: "reviews", subsets: [{ name: `w${writer}`, labels: { writer: String(writer) } }] },
+    });
+    const created = await w.fetch(DR, { method: "POST", headers: admin, body: JSON.stringify(doc(0)) });
+    assert.equal(created.status, 201);
+    const first = await json(created);
+    const since = Number(first.metadata.resourceVersion);
+
+    const responses = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        route === "PUT"
+          ? w.fetch(`${DR}/${name}`, { method: "PUT", headers: admin, body: JSON.stringify(doc(i + 1)) })
+          : w.fetch("/v1/apply", { method: "POST", headers: admin, body: JSON.stringify(doc(i + 1)) }),
+      ),
+    );
+    const texts = await Promise.all(responses.map((r) => r.text()));
+    const bodies = texts.map((t, i) => {
+      assert.match(t, /^\{/, `writer ${i + 1}: status ${responses[i]!.status}: ${t}`);
+      return JSON.parse(t) as Record<string, any>;
+    });
+    const landed = new Map<number, number>(); // revision -> writer
+    responses.forEach((r, i) => {
+      const b = bodies[i]!;
+      if (r.status === 409) {
+        // Without a resourceVersion in the request, only the batch guard can say 409.
+        assert.equal(b.error.field, "metadata.resourceVersion");
+        assert.match(b.error.message, /modified concurrently/);
+        return;
+      }
+      assert.equal(r.status, 200, JSON.stringify(b));
+      const revision = route === "PUT" ? Number(b.metadata.resourceVersion) : (b.revision as number);
+      assert.ok(revision > since);
+      assert.ok(!landed.has(revision), `revision ${revision} was reported to two writers`);
+      landed.set(revision, i + 1);
+    });
+    assert.ok(landed.size >= 1);
+
+    const chain = await changesTo(name, since);
+    assert.deepEqual(chain.map((l) => l.revision), [...landed.keys()].sort((a, b) => a - b), "the log has exactly the landed writes");
+    for (const link of chain) assert.equal(link.after.spec.subsets[0].labels.writer, String(landed.get(link.revision)), "each logged change is that writer's content");
+    const final = await json(await w.fetch(`${DR}/${name}`, { headers: admin }));
+    assertUnbrokenChain(chain, first, final);
+    assert.equal(final.metadata.generation, 1 + chain.length, "generation counts the spec changes");
+  });
+}

@@ -71,7 +71,7 @@ const node = () => `Bearer ${nodeJwt}`;
 const td = () => ca.trustDomain;
 const web = () => `spiffe://${td()}/ns/shop/sa/web`;
 
-type FieldKind = "string" | "integer" | "stringArray" | "object" | "objectArray";
+type FieldKind = "string" | "integer" | "boolean" | "stringArray" | "object" | "objectArray";
 
 interface JsonRoute {
   path: string;
@@ -160,7 +160,10 @@ const jsonRoutes: JsonRoute[] = [
     path: "/v1/identity/ca/activate",
     auth: admin,
     valid: () => ({ generation: 1 }),
-    fields: [{ path: ["generation"], kind: "integer", alsoBad: [987654] }],
+    fields: [
+      { path: ["generation"], kind: "integer", alsoBad: [987654] },
+      { path: ["force"], kind: "boolean", optional: true },
+    ],
   },
   {
     path: "/v1/tokens",
@@ -180,6 +183,7 @@ const WRONG: Record<FieldKind, unknown[]> = {
   string: [null, 42, 1.5, true, [], ["x"], {}, "", "   ", HUGE],
   integer: [null, "600", "", 1.5, true, [], {}, 0, -1, 1e15, HUGE],
   stringArray: [null, "shop", 42, {}, [], [42], [null], [""], HUGE],
+  boolean: [null, "true", "", 1, 0, [], {}],
   object: [null, "x", 42, true, [], {}],
   objectArray: [null, "x", 42, {}, [], [null], ["x"], [42], [[]], [{}], Array.from({ length: 33 }, () => ({}))],
 };
@@ -268,6 +272,14 @@ describe("malformed bodies on every identity POST route: 4xx naming body, never 
     { name: "XML content type", body: "<csr/>", contentType: "application/xml", status: 415, field: "body" },
     { name: "HTML content type", body: "{}", contentType: "text/html", status: 415, field: "body" },
   ];
+  test("a body that is not JSON is never quoted back (it may be a bare token)", async () => {
+    for (const body of [joinToken, `{"joinToken": ${joinToken}}`, `{"csr": "x", "joinToken": "${joinToken}",}`]) {
+      const r = await send("/v1/identity/attest", { method: "POST", contentType: "application/json", body });
+      assertClientError(r, "non-JSON token", { status: 400, field: "body" });
+      assert.ok(!r.text.includes(joinToken.slice(0, 6)), r.text);
+    }
+  });
+
   for (const route of [...uniqueRoutes()]) {
     test(`POST ${route.path}`, async () => {
       for (const b of bodies) {
@@ -403,7 +415,7 @@ describe("garbage credentials are 401, never 5xx, and never echoed", () => {
       for (const [name, authorization] of Object.entries(credentials)) {
         const r = await send(route.path, { ...route, authorization });
         const where = `${route.path} with ${name}`;
-        assertClientError(r, where, { status: 401 });
+        assertClientError(r, where, { status: 401, field: "Authorization" });
         assert.equal(r.headers.get("www-authenticate"), 'Bearer realm="strait"', where);
         const secret = authorization.replace(/^\S+ /, "");
         if (secret.length >= 8) assert.ok(!r.text.includes(secret), `${where}: the credential is echoed`);
@@ -411,6 +423,8 @@ describe("garbage credentials are 401, never 5xx, and never echoed", () => {
       }
     }
     const expiredAnswer = await send("/v1/identity/nodes", { authorization: `Bearer ${expired}` });
+    assertClientError(expiredAnswer, "expired", { status: 401, field: "Authorization" });
+    assert.equal(expiredAnswer.json?.error?.code, "ERR_JWT_SVID_INVALID");
     assert.match(expiredAnswer.json?.error?.message as string, /expired/);
     const foreignAnswer = await send("/v1/identity/nodes", { authorization: `Bearer ${foreignDomain}` });
     assert.match(foreignAnswer.json?.error?.message as string, /trust domain evil\.example/);

@@ -60,23 +60,44 @@ let shortCaWorker: StartedWorker;
 let defaultWorker: StartedWorker;
 let twoHourWorker: StartedWorker;
 let overLimitWorker: StartedWorker;
+let otherCa: ThrowawayCa;
+let otherDomainWorker: StartedWorker;
 
 before(async () => {
-  [shortCa, ca] = await Promise.all([createThrowawayCa(), createThrowawayCa()]);
+  [shortCa, ca, otherCa] = await Promise.all([createThrowawayCa(), createThrowawayCa(), createThrowawayCa({ trustDomain: "example.org" })]);
   // An intermediate that expires in 20 minutes: a 1 h SVID must be clamped to it.
   const shortIntermediate = await shortCa.newIntermediate(1200);
   shortCa.intermediate = shortIntermediate;
   const shortVars = { ...shortCa.vars, CA_INTERMEDIATE_CERT: shortIntermediate.certificatePem, CA_INTERMEDIATE_KEY: shortIntermediate.privateKeyPem };
-  [shortCaWorker, defaultWorker, twoHourWorker, overLimitWorker] = await Promise.all([
+  [shortCaWorker, defaultWorker, twoHourWorker, overLimitWorker, otherDomainWorker] = await Promise.all([
     startControlWorker({ vars: shortVars }),
     startControlWorker({ vars: ca.vars }),
     startControlWorker({ vars: { ...ca.vars, X509_SVID_TTL_SECONDS: "7200" } }),
     startControlWorker({ vars: { ...ca.vars, X509_SVID_TTL_SECONDS: "86401" } }),
+    startControlWorker({ vars: otherCa.vars }),
   ]);
 });
 
 after(async () => {
-  await Promise.all([shortCaWorker, defaultWorker, twoHourWorker, overLimitWorker].map((w) => w?.dispose()));
+  await Promise.all([shortCaWorker, defaultWorker, twoHourWorker, overLimitWorker, otherDomainWorker].map((w) => w?.dispose()));
+});
+
+describe("a configured trust domain (TRUST_DOMAIN=example.org)", () => {
+  test("node IDs, SVIDs, JWT-SVIDs and the bundle use it; identities of strait.local are refused naming the field", async () => {
+    const r = await attest(otherDomainWorker, otherCa, "n1");
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(r.body.spiffeId, "spiffe://example.org/node/c1/n1");
+    assert.match(await opensslText(r.body.x509Svid.certificatePem), /URI:spiffe:\/\/example\.org\/node\/c1\/n1/);
+    assert.match(await opensslVerify(otherCa.root.certificatePem, otherCa.intermediate.certificatePem, r.body.x509Svid.certificatePem), /OK$/);
+    const jwtSub = JSON.parse(Buffer.from((r.body.jwtSvid.token as string).split(".")[1] as string, "base64url").toString()) as { sub: string };
+    assert.equal(jwtSub.sub, "spiffe://example.org/node/c1/n1");
+    const foreign = await post(otherDomainWorker, "/v1/identity/registrations", { spiffeId: "spiffe://strait.local/ns/a/sa/b", node: r.body.spiffeId }, otherCa.adminToken);
+    assert.equal(foreign.status, 400, foreign.text);
+    assert.equal(foreign.body.error.field, "spiffeId");
+    assert.match(foreign.body.error.message, /not in trust domain example\.org/);
+    const ok = await post(otherDomainWorker, "/v1/identity/registrations", { spiffeId: "spiffe://example.org/ns/a/sa/b", node: r.body.spiffeId }, otherCa.adminToken);
+    assert.equal(ok.status, 201, ok.text);
+  });
 });
 
 describe("X.509-SVID lifetime", () => {
@@ -121,6 +142,35 @@ describe("X.509-SVID lifetime", () => {
   });
 });
 
+describe("CSR key policy in workerd: P-256 and RSA >= 2048 accepted, anything else refused", () => {
+  test("RSA 2048 and 3072 CSRs attest and get workload SVIDs; the leaf adds keyEncipherment (checklist 29) and openssl verifies it", async () => {
+    for (const key of ["rsa2048", "rsa3072"] as const) {
+      const t = await post(defaultWorker, "/v1/identity/join-tokens", { cluster: "c1", node: `n-${key}` }, ca.adminToken);
+      const r = await post(defaultWorker, "/v1/identity/attest", { csr: await opensslCsr({ key }), joinToken: t.body.token });
+      assert.equal(r.status, 200, r.text);
+      assert.match(await opensslVerify(ca.root.certificatePem, ca.intermediate.certificatePem, r.body.x509Svid.certificatePem), /OK$/);
+      const text = await opensslText(r.body.x509Svid.certificatePem);
+      assert.match(text, new RegExp(`Public-Key: \\(${key.slice(3)} bit\\)`));
+      assert.match(text, /Digital Signature, Key Encipherment/);
+    }
+  });
+
+  test("P-384, secp256k1, Ed25519 and RSA 1024 are 400 ERR_KEY_UNSUPPORTED naming csr and the key, and the token is not spent", async () => {
+    const t = await post(defaultWorker, "/v1/identity/join-tokens", { cluster: "c1", node: "n-keys" }, ca.adminToken);
+    const expected = { p384: /ECDSA P-384/, secp256k1: /ECDSA K-256/, ed25519: /Ed25519/, rsa1024: /RSA 1024/ } as const;
+    for (const [key, message] of Object.entries(expected) as [keyof typeof expected, RegExp][]) {
+      const r = await post(defaultWorker, "/v1/identity/attest", { csr: await opensslCsr({ key }), joinToken: t.body.token });
+      assert.equal(r.status, 400, `${key}: ${r.text}`);
+      assert.equal(r.body.error.code, "ERR_KEY_UNSUPPORTED", key);
+      assert.equal(r.body.error.field, "csr", key);
+      assert.match(r.body.error.message, /^csr: /);
+      assert.match(r.body.error.message, message, key);
+    }
+    const ok = await post(defaultWorker, "/v1/identity/attest", { csr: await opensslCsr(), joinToken: t.body.token });
+    assert.equal(ok.status, 200, ok.text);
+  });
+});
+
 describe("checklist 85: claims beyond sub and aud never authorise", () => {
   test("a node JWT-SVID carrying admin- and API-token-looking claims is still only a node", async () => {
     const r = await attest(defaultWorker, ca, "n-claims");
@@ -144,6 +194,17 @@ describe("checklist 85: claims beyond sub and aud never authorise", () => {
       const res = await defaultWorker.fetch(path, { method, headers: { authorization: `Bearer ${loaded}`, "content-type": "application/json" }, body: json === undefined ? undefined : JSON.stringify(json) });
       assert.equal(res.status, 403, `${method} ${path}`);
     }
+  });
+});
+
+describe("concurrent admin writes", () => {
+  test("revoking one node from 6 requests at once: exactly one 201, the rest 409 naming spiffeId, one audit event", async () => {
+    const spiffeId = `spiffe://${ca.trustDomain}/node/c1/n-race`;
+    const results = await Promise.all(Array.from({ length: 6 }, () => post(defaultWorker, "/v1/identity/revocations", { spiffeId, reason: "race" }, ca.adminToken)));
+    assert.deepEqual(results.map((r) => r.status).sort(), [201, 409, 409, 409, 409, 409], results.map((r) => r.text).join("\n"));
+    for (const r of results.filter((x) => x.status === 409)) assert.equal(r.body.error.field, "spiffeId");
+    const audit = await defaultWorker.fetch(`/v1/audit?action=identity.revoke&target=${encodeURIComponent(spiffeId)}`, { headers: { authorization: `Bearer ${ca.adminToken}` } });
+    assert.equal(((await audit.json()) as { events: unknown[] }).events.length, 1);
   });
 });
 

@@ -131,8 +131,19 @@ describe("rotation", () => {
     assert.ok(await chainsTo(ca.intermediate, beforeActivation.certificatePem), "still signed by generation 1");
     assert.equal(await chainsTo(next, beforeActivation.certificatePem), false);
 
-    // Activate: new SVIDs chain to the new intermediate, generation 1 stays published.
-    const activated = await api("/v1/identity/ca/activate", { token: ca.adminToken, json: { generation: 2 } });
+    // Checklist 97: a staged key is published 3x the refresh hint before it may sign...
+    const early = await api("/v1/identity/ca/activate", { token: ca.adminToken, json: { generation: 2 } });
+    assert.equal(early.status, 409, JSON.stringify(early.body));
+    assert.equal(early.body.error.field, "generation");
+    assert.match(early.body.error.message, /refresh the bundle every 300 s, so it can be activated from .*"force": true/);
+    const notBoolean = await api("/v1/identity/ca/activate", { token: ca.adminToken, json: { generation: 2, force: "yes" } });
+    assert.equal(notBoolean.status, 400);
+    assert.equal(notBoolean.body.error.field, "force");
+    assert.equal((await bundle()).sequence, afterStage.sequence, "refusals change nothing");
+
+    // ...unless forced (as here, so the test need not wait 15 minutes). Activate: new SVIDs
+    // chain to the new intermediate, generation 1 stays published.
+    const activated = await api("/v1/identity/ca/activate", { token: ca.adminToken, json: { generation: 2, force: true } });
     assert.equal(activated.status, 200, JSON.stringify(activated.body));
     assert.equal(activated.body.retired.generation, 1);
     const publishUntil = Date.parse(activated.body.retired.publishUntil);
@@ -169,5 +180,6 @@ describe("rotation", () => {
     const audit = await api("/v1/audit?action=identity.ca.activate", { token: ca.adminToken });
     assert.equal(audit.body.events.length, 1);
     assert.equal(audit.body.events[0].detail.retired, 1);
+    assert.equal(audit.body.events[0].detail.forced, true);
   });
 });

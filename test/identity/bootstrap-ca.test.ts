@@ -13,7 +13,8 @@ import { ValidationError } from "../../src/core/errors.ts";
 import { caTrustDomain, loadSigningCa, verifyIssuedBy } from "../../src/identity/ca.ts";
 import { InvalidSpiffeIdError } from "../../src/identity/errors.ts";
 import { importJwtSigningKey } from "../../src/identity/jwt-key.ts";
-import { bootstrapCa, devVarsLine, STAGE_ROUTE } from "../../scripts/bootstrap-ca.ts";
+import { bootstrapCa, devVarsLine, STAGE_ROUTE, ACTIVATE_ROUTE } from "../../scripts/bootstrap-ca.ts";
+import { MIN_STAGED_MS } from "../../src/control/identity/ca-rotation.ts";
 import { projectRoot, startControlWorker } from "../support/control-worker.ts";
 
 const run = promisify(execFile);
@@ -191,6 +192,10 @@ describe("--rotate", () => {
     assert.match(stdout, /: OK$/m);
     assert.deepEqual(await secretsFrom(caDir), before);
     assert.ok(result.report.some((l) => l.includes(STAGE_ROUTE) && l.includes(`@.strait/ca/intermediate-${stamp}.stage.json`)));
+    // Checklist 97: the activation step says how long the staged key must be published first.
+    assert.ok(result.report.some((l) => l.includes(`at least ${Math.ceil(MIN_STAGED_MS / 60_000)} minutes after staging`)));
+    assert.ok(MIN_STAGED_MS >= 3 * 300_000, "3x the 300 s refresh hint");
+    assert.ok(result.report.some((l) => l.includes(ACTIVATE_ROUTE) && l.includes('{"generation": <N>}')));
     assert.doesNotMatch(result.report.join("\n"), /BEGIN/);
   });
 });

@@ -67,10 +67,23 @@ async function inTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
   }
 }
 
-/** A real PKCS#10 CSR from the openssl CLI with a fresh P-256 key and the given URI SANs. */
-export function opensslCsr(o: { uris?: string[] } = {}): Promise<string> {
+/** Key types `opensslCsr` can make; only p256 and RSA >= 2048 are acceptable to the issuer. */
+export type CsrKeyType = "p256" | "rsa2048" | "rsa3072" | "rsa1024" | "p384" | "secp256k1" | "ed25519";
+
+const NEW_KEY_ARGS: Record<CsrKeyType, string[]> = {
+  p256: ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
+  rsa2048: ["-newkey", "rsa:2048"],
+  rsa3072: ["-newkey", "rsa:3072"],
+  rsa1024: ["-newkey", "rsa:1024"],
+  p384: ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-384"],
+  secp256k1: ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:secp256k1"],
+  ed25519: ["-newkey", "ed25519"],
+};
+
+/** A real PKCS#10 CSR from the openssl CLI with a fresh key (P-256 unless `key` says otherwise) and the given URI SANs. */
+export function opensslCsr(o: { uris?: string[]; key?: CsrKeyType } = {}): Promise<string> {
   return inTempDir(async (dir) => {
-    const args = ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", join(dir, "key.pem"), "-subj", "/O=strait-test", "-out", join(dir, "csr.pem")];
+    const args = ["req", "-new", ...NEW_KEY_ARGS[o.key ?? "p256"], "-nodes", "-keyout", join(dir, "key.pem"), "-subj", "/O=strait-test", "-out", join(dir, "csr.pem")];
     if (o.uris !== undefined && o.uris.length > 0) args.push("-addext", `subjectAltName=${o.uris.map((u) => `URI:${u}`).join(",")}`);
     await run("openssl", args);
     return readFile(join(dir, "csr.pem"), "utf8");

@@ -5,7 +5,7 @@ import { ForbiddenError, UnauthenticatedError, ValidationError } from "../../cor
 import { DEFAULT_NAMESPACE } from "../../core/config/validate.ts";
 import { readConfigDocuments } from "./request-body.ts";
 import { changesOf, planApply, validateDocuments } from "./apply-plan.ts";
-import { db, landChanges } from "./land-changes.ts";
+import { db, landChanges, replanOnConflict } from "./land-changes.ts";
 
 /** `POST /v1/apply`: multi-document, all-or-nothing, one revision; `?dryRun=true` only reports. */
 export const applyRoutes = new Hono<ControlApp>();
@@ -25,24 +25,27 @@ applyRoutes.post("/v1/apply", async (c) => {
   const validated = validateDocuments(docs, defaultNamespace);
   for (const ns of new Set(validated.map((d) => d.draft.namespace))) requireAccess(c, ns, dryRun ? "read" : "write");
   const database = db(c);
-  const plan = await planApply(database, validated);
-  const changes = changesOf(plan);
-  const describe = (p: (typeof plan)[number], resourceVersion: number | undefined) => ({
-    kind: p.draft.kind,
-    apiVersion: p.draft.apiVersion,
-    namespace: p.draft.namespace,
-    name: p.draft.name,
-    action: p.action,
-    resourceVersion: resourceVersion === undefined ? null : String(resourceVersion),
-    ...(dryRun ? { diff: p.diff } : {}),
+  const unconditional = validated.every((d) => d.requestedVersion === undefined);
+  return replanOnConflict(unconditional, async () => {
+    const plan = await planApply(database, validated);
+    const changes = changesOf(plan);
+    const describe = (p: (typeof plan)[number], resourceVersion: number | undefined) => ({
+      kind: p.draft.kind,
+      apiVersion: p.draft.apiVersion,
+      namespace: p.draft.namespace,
+      name: p.draft.name,
+      action: p.action,
+      resourceVersion: resourceVersion === undefined ? null : String(resourceVersion),
+      ...(dryRun ? { diff: p.diff } : {}),
+    });
+    if (dryRun || changes.length === 0) {
+      return c.json({ revision: null, dryRun, results: plan.map((p) => describe(p, p.current?.resourceVersion)) });
+    }
+    const touched = [...new Set(changes.map((ch) => (ch.op === "delete" ? ch.before.namespace : ch.draft.namespace)))].sort();
+    const { revision } = await landChanges(c, database, changes, {
+      operation: "apply",
+      audit: { action: "config.apply", target: touched.join(","), detail: { documents: plan.length } },
+    });
+    return c.json({ revision, dryRun, results: plan.map((p) => describe(p, p.action === "unchanged" ? p.current?.resourceVersion : revision)) });
   });
-  if (dryRun || changes.length === 0) {
-    return c.json({ revision: null, dryRun, results: plan.map((p) => describe(p, p.current?.resourceVersion)) });
-  }
-  const touched = [...new Set(changes.map((ch) => (ch.op === "delete" ? ch.before.namespace : ch.draft.namespace)))].sort();
-  const { revision } = await landChanges(c, database, changes, {
-    operation: "apply",
-    audit: { action: "config.apply", target: touched.join(","), detail: { documents: plan.length } },
-  });
-  return c.json({ revision, dryRun, results: plan.map((p) => describe(p, p.action === "unchanged" ? p.current?.resourceVersion : revision)) });
 });

@@ -10,7 +10,7 @@ import { draftOf, manifestOf, sameContent, type ResourceDraft, type StoredResour
 import { getResource, latestRevision, listResources } from "./resource-queries.ts";
 import { matchesSelector, parseLabelSelector } from "./label-selector.ts";
 import { AlreadyExistsError, StaleResourceVersionError } from "./errors.ts";
-import { db, landChanges } from "./land-changes.ts";
+import { db, landChanges, replanOnConflict } from "./land-changes.ts";
 import { requestedResourceVersion } from "./resource-version.ts";
 
 /** Kubernetes-style REST for the Istio kinds: `/apis/<group>/<version>/[namespaces/<ns>/]<plural>[/<name>]`. */
@@ -114,18 +114,20 @@ kubeRoutes.put("/apis/:group/:version/namespaces/:namespace/:plural/:name", asyn
   const draft = validateBody(body, t, namespace, name);
   const wanted = requestedResourceVersion(body);
   const database = db(c);
-  const current = await getResource(database, draft);
-  if (current === undefined) throw new NotFoundError(`${t.info.plural} "${name}" not found in namespace ${namespace}`, { field: "metadata.name" });
-  if (wanted !== undefined && wanted !== current.resourceVersion) {
-    throw new StaleResourceVersionError(`metadata.resourceVersion: ${wanted} is not the current version (${current.resourceVersion}); read the resource again and retry`);
-  }
-  if (sameContent(current, draft)) return c.json(manifestOf(current, t.apiVersion));
-  const { after, revision } = await landChanges(c, database, [{ op: "update", before: current, draft }], {
-    operation: "update",
-    audit: { action: "config.update", target: `${draft.kind}/${namespace}/${name}` },
+  return replanOnConflict(wanted === undefined, async () => {
+    const current = await getResource(database, draft);
+    if (current === undefined) throw new NotFoundError(`${t.info.plural} "${name}" not found in namespace ${namespace}`, { field: "metadata.name" });
+    if (wanted !== undefined && wanted !== current.resourceVersion) {
+      throw new StaleResourceVersionError(`metadata.resourceVersion: ${wanted} is not the current version (${current.resourceVersion}); read the resource again and retry`);
+    }
+    if (sameContent(current, draft)) return c.json(manifestOf(current, t.apiVersion));
+    const { after, revision } = await landChanges(c, database, [{ op: "update", before: current, draft }], {
+      operation: "update",
+      audit: { action: "config.update", target: `${draft.kind}/${namespace}/${name}` },
+    });
+    c.header("X-Strait-Revision", String(revision));
+    return c.json(manifestOf(after[0] as StoredResource, t.apiVersion));
   });
-  c.header("X-Strait-Revision", String(revision));
-  return c.json(manifestOf(after[0] as StoredResource, t.apiVersion));
 });
 
 kubeRoutes.delete("/apis/:group/:version/namespaces/:namespace/:plural/:name", async (c) => {
@@ -141,15 +143,17 @@ kubeRoutes.delete("/apis/:group/:version/namespaces/:namespace/:plural/:name", a
     if (isRecord(body) && isRecord(body.preconditions)) wanted ??= requestedResourceVersion({ metadata: body.preconditions }, "preconditions.resourceVersion");
   }
   const database = db(c);
-  const current = await getResource(database, { kind: t.info.kind, namespace, name });
-  if (current === undefined) throw new NotFoundError(`${t.info.plural} "${name}" not found in namespace ${namespace}`, { field: "metadata.name" });
-  if (wanted !== undefined && wanted !== current.resourceVersion) {
-    throw new StaleResourceVersionError(`metadata.resourceVersion: ${wanted} is not the current version (${current.resourceVersion}); read the resource again and retry`);
-  }
-  const { revision } = await landChanges(c, database, [{ op: "delete", before: current }], {
-    operation: "delete",
-    audit: { action: "config.delete", target: `${t.info.kind}/${namespace}/${name}` },
+  return replanOnConflict(wanted === undefined, async () => {
+    const current = await getResource(database, { kind: t.info.kind, namespace, name });
+    if (current === undefined) throw new NotFoundError(`${t.info.plural} "${name}" not found in namespace ${namespace}`, { field: "metadata.name" });
+    if (wanted !== undefined && wanted !== current.resourceVersion) {
+      throw new StaleResourceVersionError(`metadata.resourceVersion: ${wanted} is not the current version (${current.resourceVersion}); read the resource again and retry`);
+    }
+    const { revision } = await landChanges(c, database, [{ op: "delete", before: current }], {
+      operation: "delete",
+      audit: { action: "config.delete", target: `${t.info.kind}/${namespace}/${name}` },
+    });
+    c.header("X-Strait-Revision", String(revision));
+    return c.json({ kind: "Status", apiVersion: "v1", status: "Success", details: { name, kind: t.info.plural, group: t.info.group }, revision });
   });
-  c.header("X-Strait-Revision", String(revision));
-  return c.json({ kind: "Status", apiVersion: "v1", status: "Success", details: { name, kind: t.info.plural, group: t.info.group }, revision });
 });

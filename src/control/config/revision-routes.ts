@@ -42,8 +42,11 @@ revisionRoutes.get("/v1/revisions/:id", async (c) => {
 revisionRoutes.post("/v1/rollback", async (c) => {
   requireAccess(c, "*", "read");
   const body = await readJsonBody(c);
-  const raw = body !== null && typeof body === "object" && !Array.isArray(body) ? (body as Record<string, unknown>).revision : undefined;
+  if (body === null || typeof body !== "object" || Array.isArray(body)) throw new ValidationError('body: expected a JSON object like {"revision": 12}', { field: "body" });
+  const raw = (body as Record<string, unknown>).revision;
   if (raw === undefined) throw new ValidationError("revision: required", { field: "revision" });
+  // A JSON number, as the revision list returns it; "12" is refused rather than guessed at.
+  if (typeof raw !== "number") throw new ValidationError(`revision: expected an integer, got ${typeof raw}`, { field: "revision" });
   const target = positiveInt(raw, "revision");
   const database = db(c);
   if (!(await revisionExists(database, target))) throw new NotFoundError(`revision: ${target} does not exist`, { field: "revision" });

@@ -28,7 +28,7 @@ function waitSeconds(c: Context<ControlApp>): number {
   const raw = c.req.query("wait");
   const max = maxWaitSeconds(c.env);
   if (raw === undefined) return Math.min(DEFAULT_WAIT_SECONDS, max);
-  if (!/^[0-9]+(\.[0-9]+)?$/.test(raw)) throw new ValidationError(`wait: expected seconds from 0 to ${max}, got ${raw}`, { field: "wait" });
+  if (!/^[0-9]{1,9}(\.[0-9]{1,9})?$/.test(raw)) throw new ValidationError(`wait: expected seconds from 0 to ${max}, got ${raw}`, { field: "wait" });
   return Math.min(Number(raw), max);
 }
 
@@ -37,7 +37,7 @@ function knownVersion(c: Context<ControlApp>): number | undefined {
   const raw = c.req.header("if-none-match");
   if (raw === undefined || raw.trim() === "") return undefined;
   if (raw.trim() === "*") return 0;
-  const m = /^(?:W\/)?"?([0-9]+)"?$/.exec(raw.trim());
+  const m = /^(?:W\/)?"?([0-9]{1,15})"?$/.exec(raw.trim());
   if (m === null) throw new ValidationError(`If-None-Match: expected a snapshot version like "12", got ${raw}`, { field: "If-None-Match" });
   return Number(m[1]);
 }
@@ -59,7 +59,9 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  */
 async function serveSnapshot(c: Context<ControlApp>, target: string): Promise<Response> {
   const known = knownVersion(c);
-  const wait = known === undefined ? 0 : waitSeconds(c);
+  // Checked even when unused, so a typo is reported instead of silently ignored.
+  const requestedWait = waitSeconds(c);
+  const wait = known === undefined ? 0 : requestedWait;
   // A node attested after the last config change has no snapshot yet: compile it now rather than 404.
   if ((await readLatest(c, target)) === undefined) await publishAfterWrite(c.env, db(c), systemClock.now());
   // Counted in polls, not wall time: the Workers clock only moves on I/O.

@@ -10,7 +10,7 @@ import { checkStageable, nextGenerationId, planActivation, publishedGenerations,
 import { auditInsert } from "../audit.ts";
 import { isUniqueViolation, type Database } from "../db.ts";
 import type { ControlEnv } from "../env.ts";
-import { AUTHORITY_CACHE_MS, bundleDocument, invalidateAuthority, loadAuthority, type Authority, type GenerationRecord } from "./authority.ts";
+import { AUTHORITY_CACHE_MS, BUNDLE_REFRESH_HINT_SECONDS, bundleDocument, invalidateAuthority, loadAuthority, type Authority, type GenerationRecord } from "./authority.ts";
 import { maxSvidTtlSeconds } from "./settings.ts";
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -112,13 +112,29 @@ async function lastSignedExpiry(db: Database, g: GenerationRecord): Promise<numb
 }
 
 /**
+ * How long a staged generation is published before it may sign (checklist 97:
+ * 3-5x the refresh hint), so relying parties that refresh on the hint hold it first.
+ */
+export const MIN_STAGED_MS = 3 * BUNDLE_REFRESH_HINT_SECONDS * 1000 + AUTHORITY_CACHE_MS;
+
+/**
  * Switches signing to staged generation `id`. The previous generation is
  * retired and stays published until everything it signed has expired.
+ * Refused (409) while `id` has been published for less than MIN_STAGED_MS,
+ * unless `force` (e.g. the old key is compromised).
  */
-export async function activateGeneration(env: ControlEnv, db: Database, actor: string, id: number, clock: Clock) {
+export async function activateGeneration(env: ControlEnv, db: Database, actor: string, id: number, clock: Clock, o: { force?: boolean } = {}) {
   invalidateAuthority();
   const authority = await loadAuthority(env, clock);
   const now = clock.now();
+  const target = authority.generations.find((g) => g.id === id);
+  if (target !== undefined && target.status === "staged" && o.force !== true && now < target.createdAt + MIN_STAGED_MS) {
+    const ready = new Date(target.createdAt + MIN_STAGED_MS).toISOString();
+    throw new ConflictError(
+      `generation: CA generation ${id} was staged at ${new Date(target.createdAt).toISOString()}; relying parties refresh the bundle every ${BUNDLE_REFRESH_HINT_SECONDS} s, so it can be activated from ${ready} (or send "force": true)`,
+      { field: "generation" },
+    );
+  }
   const current = signingGeneration(authority.generations);
   const plan = planActivation(authority.generations, id, now, {
     lastSignedExpiry: current === undefined ? null : await lastSignedExpiry(db, current),
@@ -154,7 +170,7 @@ export async function activateGeneration(env: ControlEnv, db: Database, actor: s
   await db.batch([
     auditInsert(
       db,
-      { actor, action: "identity.ca.activate", target: `generation:${id}`, outcome: "success", detail: { retired: retire?.id ?? null, publishUntil: retire === undefined ? null : iso(retire.publishUntil) } },
+      { actor, action: "identity.ca.activate", target: `generation:${id}`, outcome: "success", detail: { retired: retire?.id ?? null, publishUntil: retire === undefined ? null : iso(retire.publishUntil), forced: o.force === true } },
       now,
     ),
   ]);

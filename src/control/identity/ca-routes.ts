@@ -5,9 +5,9 @@ import { actorOf, requireAdmin } from "../auth.ts";
 import { readJsonBody } from "../body.ts";
 import { database } from "../db.ts";
 import { activateGeneration, describeAuthority, stageGeneration } from "./ca-rotation.ts";
-import { integerAt, objectAt, stringAt } from "./fields.ts";
+import { integerAt, objectAt, optionalBooleanAt, stringAt } from "./fields.ts";
 
-/** Admin: CA generations and rotation (stage, then activate). */
+/** Admin: CA generations and rotation (stage, then activate; `force` skips the publication lead time). */
 export const caRoutes = new Hono<ControlApp>();
 
 caRoutes.get("/v1/identity/ca", async (c) => {
@@ -24,6 +24,8 @@ caRoutes.post("/v1/identity/ca/stage", async (c) => {
 
 caRoutes.post("/v1/identity/ca/activate", async (c) => {
   requireAdmin(c);
-  const generation = integerAt(objectAt(await readJsonBody(c), "body", ["generation"]), "generation", { min: 1, max: Number.MAX_SAFE_INTEGER });
-  return c.json(await activateGeneration(c.env, database(c.env), actorOf(c.get("principal")), generation, systemClock));
+  const o = objectAt(await readJsonBody(c), "body", ["generation", "force"]);
+  const generation = integerAt(o, "generation", { min: 1, max: Number.MAX_SAFE_INTEGER });
+  const force = optionalBooleanAt(o, "force") ?? false;
+  return c.json(await activateGeneration(c.env, database(c.env), actorOf(c.get("principal")), generation, systemClock, { force }));
 });

@@ -1,6 +1,9 @@
 import { StraitError, ValidationError, type ErrorCategory } from "../../core/errors.ts";
 
-/** A domain error (bad PEM, bad SPIFFE ID, ...) re-raised against the request field it came from; keeps the code and category. */
+/**
+ * A domain error (bad PEM, bad SPIFFE ID, a refused credential, ...) re-raised
+ * against the request field or header it came from; keeps the code and category.
+ */
 export class FieldError extends ValidationError {
   override readonly code: string;
   override readonly category: ErrorCategory;
@@ -83,6 +86,14 @@ export function integerAt(o: Record<string, unknown>, key: string, range: { min:
 /** Like `integerAt`, but absent is `undefined`. */
 export function optionalIntegerAt(o: Record<string, unknown>, key: string, range: { min: number; max: number }, path: string = key): number | undefined {
   return o[key] === undefined ? undefined : integerAt(o, key, range, path);
+}
+
+/** `o[key]` as a boolean, absent is `undefined`; errors name `path`. */
+export function optionalBooleanAt(o: Record<string, unknown>, key: string, path: string = key): boolean | undefined {
+  const v = o[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== "boolean") throw new ValidationError(`${path}: must be a boolean, got ${typeName(v)}`, { field: path });
+  return v;
 }
 
 /** `o[key]` as an array with a length within `range`; errors name `path`. */

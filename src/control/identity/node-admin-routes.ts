@@ -7,7 +7,7 @@ import type { ControlApp } from "../types.ts";
 import { auditInsert } from "../audit.ts";
 import { actorOf, requireAdmin } from "../auth.ts";
 import { readJsonBody } from "../body.ts";
-import { database } from "../db.ts";
+import { database, isUniqueViolation } from "../db.ts";
 import { objectAt, stringAt } from "./fields.ts";
 import { nodeSpiffeIdAt } from "./identity-fields.ts";
 import { listNodes } from "./nodes.ts";
@@ -62,6 +62,12 @@ nodeAdminRoutes.post("/v1/identity/revocations", async (c) => {
   const now = systemClock.now();
   const actor = actorOf(c.get("principal"));
   const row = { spiffeId, reason, revokedAt: now, revokedBy: actor };
-  await db.batch([insertRevocation(db, row), auditInsert(db, { actor, action: "identity.revoke", target: spiffeId, outcome: "success", detail: { reason } }, now)]);
+  try {
+    await db.batch([insertRevocation(db, row), auditInsert(db, { actor, action: "identity.revoke", target: spiffeId, outcome: "success", detail: { reason } }, now)]);
+  } catch (err) {
+    // The primary key caught a concurrent revocation of the same node.
+    if (!isUniqueViolation(err)) throw err;
+    throw new ConflictError(`spiffeId: ${spiffeId} is already revoked`, { field: "spiffeId" });
+  }
   return c.json(revocationView(row), 201);
 });
