@@ -138,6 +138,7 @@ describe("scoped API tokens", () => {
     const before = (await api("/v1/tokens", { token: ca.adminToken })).body.tokens.length;
     const cases: [unknown, string][] = [
       [{ namespaces: ["*"], access: "read" }, "subject"],
+      [{ subject: "spiffe://strait.local/node/c1/a", namespaces: ["*"], access: "write" }, "subject"],
       [{ subject: "a", namespaces: "shop", access: "read" }, "namespaces"],
       [{ subject: "a", namespaces: [], access: "read" }, "namespaces"],
       [{ subject: "a", namespaces: ["shop", "Not_A_Namespace"], access: "read" }, "namespaces[1]"],

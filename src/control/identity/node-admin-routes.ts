@@ -11,6 +11,7 @@ import { database, isUniqueViolation } from "../db.ts";
 import { objectAt, stringAt } from "./fields.ts";
 import { nodeSpiffeIdAt } from "./identity-fields.ts";
 import { listNodes } from "./nodes.ts";
+import { publishAfterWrite } from "../config/snapshot-publisher.ts";
 import { findRevocation, insertRevocation, listRevocations, revocationView } from "./revocations.ts";
 import { trustDomainOf } from "./settings.ts";
 
@@ -69,5 +70,7 @@ nodeAdminRoutes.post("/v1/identity/revocations", async (c) => {
     if (!isUniqueViolation(err)) throw err;
     throw new ConflictError(`spiffeId: ${spiffeId} is already revoked`, { field: "spiffeId" });
   }
+  // Node snapshots carry the deny list: republish so proxies see the revocation on their next long-poll.
+  await publishAfterWrite(c.env, db, now);
   return c.json(revocationView(row), 201);
 });

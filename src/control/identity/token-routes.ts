@@ -21,6 +21,9 @@ tokenRoutes.post("/v1/tokens", async (c) => {
   requireAdmin(c);
   const o = objectAt(await readJsonBody(c), "body", ["subject", "namespaces", "access", "ttlSeconds"]);
   const subject = stringAt(o, "subject", "subject", 256);
+  // API tokens are signed with the trust domain's JWT key; a SPIFFE ID as `sub` would make one
+  // look like a JWT-SVID to a verifier that skips the `typ` check (checklist item 76).
+  if (/^spiffe:/i.test(subject)) throw new ValidationError("subject: must not be a SPIFFE ID; API tokens name people or automation, not workloads", { field: "subject" });
   const namespaces = arrayAt(o, "namespaces", { min: 1, max: 64 }).map((ns, i) => {
     if (typeof ns !== "string" || !NAMESPACE.test(ns)) throw new ValidationError(`namespaces[${i}]: must be a namespace name (RFC 1123 label) or "*", got ${JSON.stringify(ns)}`, { field: `namespaces[${i}]` });
     return ns;

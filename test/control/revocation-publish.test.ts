@@ -1,0 +1,77 @@
+/**
+ * Revoking a node republishes the node snapshots, so every other proxy learns the deny
+ * list on its next long-poll (not only after the next config change).
+ */
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { compactVerify, decodeProtectedHeader, importJWK, type JWK } from "jose";
+import { startControlWorker, type StartedWorker } from "../support/control-worker.ts";
+import { createThrowawayCa, opensslCsr, type ThrowawayCa } from "../support/throwaway-ca.ts";
+
+let w: StartedWorker;
+let ca: ThrowawayCa;
+
+type Json = Record<string, any>;
+const bearer = (t: string, type = "application/json") => ({ authorization: `Bearer ${t}`, "content-type": type });
+
+async function attest(cluster: string, node: string): Promise<{ jwt: string; spiffeId: string }> {
+  const t = (await (await w.fetch("/v1/identity/join-tokens", { method: "POST", headers: bearer(ca.adminToken), body: JSON.stringify({ cluster, node }) })).json()) as Json;
+  const r = await w.fetch("/v1/identity/attest", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ csr: await opensslCsr(), joinToken: t.token }) });
+  assert.equal(r.status, 200, await r.clone().text());
+  const b = (await r.json()) as Json;
+  return { jwt: b.jwtSvid.token, spiffeId: b.spiffeId };
+}
+
+/** Verifies the snapshot's JWS with the control-plane key published in the trust bundle. */
+async function verifiedSnapshot(jws: string): Promise<Json> {
+  const bundle = (await (await w.fetch("/.well-known/spiffe-bundle")).json()) as { keys: Json[] };
+  const kid = decodeProtectedHeader(jws).kid;
+  const jwk = bundle.keys.find((k) => k.use === "jwt-svid" && k.kid === kid);
+  assert.ok(jwk, `kid ${kid} is in the bundle`);
+  const { payload } = await compactVerify(jws, await importJWK(jwk as JWK, "ES256"));
+  return JSON.parse(new TextDecoder().decode(payload)) as Json;
+}
+
+before(async () => {
+  ca = await createThrowawayCa();
+  w = await startControlWorker({ vars: ca.vars });
+});
+after(async () => {
+  await w?.dispose();
+});
+
+test("revoking node b wakes node a's long-poll with a snapshot whose deny list names b", async () => {
+  const a = await attest("c1", "a");
+  const b = await attest("c1", "b");
+  const applied = await w.fetch("/v1/apply", {
+    method: "POST",
+    headers: bearer(ca.adminToken, "application/yaml"),
+    body: `apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: web-1, namespace: shop, labels: {app: web, strait.io/cluster: c1, strait.io/node: a}}
+spec: {address: 10.0.0.1, serviceAccount: web}
+`,
+  });
+  assert.equal(applied.status, 200, await applied.clone().text());
+
+  const first = await w.fetch("/v1/snapshots/nodes/c1/a", { headers: bearer(a.jwt) });
+  assert.equal(first.status, 200);
+  const v1 = (await first.json()) as Json;
+  assert.deepEqual((await verifiedSnapshot(v1.jws)).snapshot.revocations, []);
+
+  const waiting = w.fetch("/v1/snapshots/nodes/c1/a?wait=30", { headers: { ...bearer(a.jwt), "if-none-match": `"${v1.version}"` } });
+  await new Promise((r) => setTimeout(r, 500));
+  const revoked = await w.fetch("/v1/identity/revocations", { method: "POST", headers: bearer(ca.adminToken), body: JSON.stringify({ spiffeId: b.spiffeId, reason: "node decommissioned" }) });
+  assert.equal(revoked.status, 201, await revoked.clone().text());
+
+  const next = await waiting;
+  assert.equal(next.status, 200, "the long-poll answers with the new snapshot");
+  const v2 = (await next.json()) as Json;
+  assert.ok(v2.version > v1.version, `version ${v2.version} > ${v1.version}`);
+  const envelope = await verifiedSnapshot(v2.jws);
+  assert.equal(envelope.target, "node:c1/a");
+  assert.deepEqual(
+    envelope.snapshot.revocations.map((r: Json) => r.spiffeId),
+    [b.spiffeId],
+  );
+});
