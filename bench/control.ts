@@ -116,7 +116,7 @@ interface E2eRow {
 async function benchEndToEnd(sizes: number[], rounds: number): Promise<E2eRow[]> {
   const ca = await createThrowawayCa();
   const w = await startControlWorker({ vars: ca.vars });
-  const proxy = await getPlatformProxy({ configPath: join(projectRoot, "wrangler.toml"), environment: "control", envFiles: [], persist: { path: join(w.persistDir, "v3") }, remoteBindings: false });
+  const proxy = await getPlatformProxy({ configPath: join(projectRoot, "wrangler.toml"), environment: "control", envFiles: [".strait-tests-load-no-env-file"], persist: { path: join(w.persistDir, "v3") }, remoteBindings: false });
   const kv = (proxy.env as { CONFIG: KVNamespace }).CONFIG;
   const admin = { authorization: `Bearer ${ca.adminToken}`, "content-type": "application/yaml" };
   const rows: E2eRow[] = [];

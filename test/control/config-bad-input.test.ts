@@ -116,6 +116,9 @@ const cases: Case[] = [
   { name: "name in the URL not DNS-1123 (PUT)", method: "PUT", path: `${VS}/Bad_Name`, body: JSON.stringify({ ...vs("x"), metadata: { namespace: "shop" } }), status: 400, names: "metadata.name", field: "metadata.name" },
   { name: "name with an encoded slash", method: "PUT", path: `${VS}/a%2Fb`, body: JSON.stringify({ ...vs("x"), metadata: {} }), status: 400, names: "metadata.name", field: "metadata.name" },
   { name: "namespace in the URL not DNS-1123", path: "/apis/networking.istio.io/v1/namespaces/Bad_NS/virtualservices", body: JSON.stringify({ ...vs("a"), metadata: { name: "a" } }), status: 400, names: "metadata.namespace", field: "metadata.namespace" },
+  { name: "namespace in a list URL not DNS-1123", path: "/apis/networking.istio.io/v1/namespaces/%ZZ/virtualservices", status: 400, names: "metadata.namespace", field: "metadata.namespace" },
+  { name: "namespace in a get URL not DNS-1123", path: "/apis/networking.istio.io/v1/namespaces/Shop/virtualservices/reviews", status: 400, names: "metadata.namespace", field: "metadata.namespace" },
+  { name: "resourceVersion on create", path: VS, body: JSON.stringify(vs("fresh", { resourceVersion: "1" })), status: 400, names: "metadata.resourceVersion", field: "metadata.resourceVersion" },
   { name: "namespace mismatch", path: VS, body: JSON.stringify(vs("a", { namespace: "other" })), status: 400, names: "metadata.namespace", field: "metadata.namespace" },
   { name: "name mismatch on PUT", method: "PUT", path: `${VS}/reviews`, body: JSON.stringify(vs("ratings")), status: 400, names: "metadata.name", field: "metadata.name" },
   { name: "kind mismatch", path: VS, body: JSON.stringify({ ...vs("a"), kind: "Gateway" }), status: 400, names: "kind", field: "kind" },
@@ -144,6 +147,7 @@ const cases: Case[] = [
   { name: "labelSelector: unbalanced set", path: `${VS}?labelSelector=${encodeURIComponent("app in (a,b")}`, status: 400, names: "labelSelector", field: "labelSelector" },
   { name: "labelSelector: operator without key", path: `${VS}?labelSelector=${encodeURIComponent("==b")}`, status: 400, names: "labelSelector", field: "labelSelector" },
   { name: "labelSelector: bad value", path: `${VS}?labelSelector=${encodeURIComponent("a=b=c")}`, status: 400, names: "labelSelector", field: "labelSelector" },
+  { name: "labelSelector: empty set", path: `${VS}?labelSelector=${encodeURIComponent("app in ()")}`, status: 400, names: "labelSelector", field: "labelSelector" },
   { name: "labelSelector: empty term", path: `${VS}?labelSelector=${encodeURIComponent("a=b,,c")}`, status: 400, names: "labelSelector", field: "labelSelector" },
   { name: "labelSelector: bad key", path: `/apis/networking.istio.io/v1/virtualservices?labelSelector=${encodeURIComponent("-a")}`, status: 400, names: "labelSelector", field: "labelSelector" },
   // Long-poll parameters.
@@ -154,6 +158,7 @@ const cases: Case[] = [
   { name: "If-None-Match not a version", path: "/v1/snapshots/gateway", headers: { "if-none-match": '"abc"' }, status: 400, names: "If-None-Match", field: "If-None-Match" },
   { name: "If-None-Match list", path: "/v1/snapshots/gateway", headers: { "if-none-match": '"1", "2"' }, status: 400, names: "If-None-Match", field: "If-None-Match" },
   { name: "If-None-Match beyond safe integers", path: "/v1/snapshots/gateway", headers: { "if-none-match": '"99999999999999999999999"' }, status: 400, names: "If-None-Match", field: "If-None-Match" },
+  { name: "proxy status reported by the admin", path: "/v1/proxies/status", body: JSON.stringify({ version: 1, hash: "0".repeat(64) }), status: 403, names: "node credentials" },
   { name: "node snapshot without a cluster as admin", path: "/v1/snapshots/nodes/a", status: 400, names: "cluster", field: "cluster" },
   // Revisions and rollback.
   { name: "rollback to revision 0", path: "/v1/rollback", body: JSON.stringify({ revision: 0 }), status: 400, names: "revision", field: "revision" },

@@ -128,7 +128,7 @@ after(async () => {
 
 describe("snapshots", () => {
   test("the node snapshot is in KV after an apply, signed, and holds only that node's workloads", async () => {
-    const proxy = await getPlatformProxy({ configPath: join(projectRoot, "wrangler.toml"), environment: "control", envFiles: [], persist: { path: join(w.persistDir, "v3") }, remoteBindings: false });
+    const proxy = await getPlatformProxy({ configPath: join(projectRoot, "wrangler.toml"), environment: "control", envFiles: [".strait-tests-load-no-env-file"], persist: { path: join(w.persistDir, "v3") }, remoteBindings: false });
     let kvBody: Record<string, any> | null;
     try {
       kvBody = await (proxy.env as { CONFIG: KVNamespace }).CONFIG.get<Record<string, any>>("snapshot:node:c1/a", "json");

@@ -25,7 +25,7 @@ let db: Database;
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), "strait-guard-"));
   await applyMigrations(dir);
-  proxy = await getPlatformProxy({ configPath: join(projectRoot, "wrangler.toml"), environment: "control", envFiles: [], persist: { path: join(dir, "v3") }, remoteBindings: false });
+  proxy = await getPlatformProxy({ configPath: join(projectRoot, "wrangler.toml"), environment: "control", envFiles: [".strait-tests-load-no-env-file"], persist: { path: join(dir, "v3") }, remoteBindings: false });
   db = drizzle((proxy.env as { DB: D1Database }).DB, { schema });
 });
 after(async () => {

@@ -21,12 +21,19 @@ interface Target {
   apiVersion: string;
 }
 
+// RFC 1123 label, as Kubernetes requires of a namespace name.
+const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
 function targetOf(c: Context<ControlApp>): Target {
   const group = c.req.param("group") ?? "";
   const version = c.req.param("version") ?? "";
   const plural = c.req.param("plural") ?? "";
   const info = findKindByPlural(group, version, plural);
   if (info === undefined) throw new NotFoundError(`the server could not find the requested resource: ${plural}.${group}/${version}`);
+  const namespace = c.req.param("namespace");
+  if (namespace !== undefined && !NAMESPACE.test(namespace)) {
+    throw new ValidationError(`metadata.namespace: the namespace in the URL must be a DNS-1123 label, got ${JSON.stringify(namespace)}`, { field: "metadata.namespace" });
+  }
   return { info, apiVersion: `${group}/${version}` };
 }
 
@@ -93,7 +100,12 @@ kubeRoutes.post("/apis/:group/:version/namespaces/:namespace/:plural", async (c)
   const t = targetOf(c);
   const namespace = c.req.param("namespace");
   requireAccess(c, namespace, "write");
-  const draft = validateBody(await readResourceBody(c), t, namespace);
+  const body = await readResourceBody(c);
+  const draft = validateBody(body, t, namespace);
+  // As in Kubernetes: a create names no version to replace.
+  if (requestedResourceVersion(body) !== undefined) {
+    throw new ValidationError("metadata.resourceVersion: must not be set on create", { field: "metadata.resourceVersion" });
+  }
   const database = db(c);
   const existing = await getResource(database, draft);
   if (existing !== undefined) throw new AlreadyExistsError(`metadata.name: ${t.info.plural} "${draft.name}" already exists in namespace ${namespace}`, { field: "metadata.name" });

@@ -52,6 +52,7 @@ export function parseLabelSelector(selector: string): LabelRequirement[] {
     if (term === "") throw invalid("empty requirement");
     const set = /^(\S+)\s+(in|notin)\s*\((.*)\)$/.exec(term);
     if (set !== null) {
+      if ((set[3] ?? "").trim() === "") throw invalid(`${set[2]}: the set of values must not be empty`);
       const values = (set[3] ?? "").split(",").map((v) => checkValue(v.trim()));
       return { key: checkKey(set[1] ?? ""), op: set[2] as "in" | "notin", values };
     }
