@@ -69,6 +69,8 @@ export function syntheticConfig(n: number): AnyResource[] {
 interface CompileRow {
   services: number;
   compileMs: number;
+  /** The direct path: serialising the same resources once (JSON.stringify), the floor of any compiler. */
+  stringifyMs: number;
   gatewayBytes: number;
   nodeBytes: number;
   nodes: number;
@@ -91,10 +93,17 @@ async function benchCompile(n: number): Promise<CompileRow> {
     times.push(performance.now() - t);
   }
   await contentHash(last.gateway);
+  const stringifyTimes: number[] = [];
+  for (let i = 0; i < times.length; i++) {
+    const t = performance.now();
+    JSON.stringify(resources);
+    stringifyTimes.push(performance.now() - t);
+  }
   const node0 = last.nodes[0];
   return {
     services: n,
     compileMs: median(times),
+    stringifyMs: median(stringifyTimes),
     gatewayBytes: new TextEncoder().encode(canonicalJson(last.gateway)).byteLength,
     nodeBytes: node0 === undefined ? 0 : new TextEncoder().encode(canonicalJson(node0)).byteLength,
     nodes: last.nodes.length,
@@ -111,6 +120,8 @@ interface E2eRow {
   applyMs: number;
   kvMs: number;
   longPollMs: number;
+  /** The direct path: one KV put of a value the size of n0's snapshot until it is readable, no D1, compile or signing. */
+  directKvMs: number;
 }
 
 async function benchEndToEnd(sizes: number[], rounds: number): Promise<E2eRow[]> {
@@ -168,7 +179,17 @@ async function benchEndToEnd(sizes: number[], rounds: number): Promise<E2eRow[]>
         kvMs.push(inKv - start);
         pollMs.push(pollDone - start);
       }
-      rows.push({ services: size, applyMs: median(applyMs), kvMs: median(kvMs), longPollMs: median(pollMs) });
+      const stored = await kv.get("snapshot:node:c1/n0", "text");
+      const sameSize = "x".repeat(stored?.length ?? 0);
+      const directMs: number[] = [];
+      for (let round = 0; round < rounds; round++) {
+        const value = `${round}${sameSize}`;
+        const start = performance.now();
+        await kv.put("bench:direct", value);
+        while ((await kv.get("bench:direct", "text")) !== value) await new Promise((res) => setTimeout(res, 5));
+        directMs.push(performance.now() - start);
+      }
+      rows.push({ services: size, applyMs: median(applyMs), kvMs: median(kvMs), longPollMs: median(pollMs), directKvMs: median(directMs) });
     }
   } finally {
     await proxy.dispose();
@@ -185,10 +206,10 @@ export async function benchControl(o: { compileSizes?: number[]; e2eSizes?: numb
   const compile: CompileRow[] = [];
   for (const n of o.compileSizes ?? [100, 1_000, 10_000]) compile.push(await benchCompile(n));
   console.log("\nSnapshot compile (pure, in-process; median)");
-  console.table(compile.map((r) => ({ services: r.services, routes: r.services, "compile ms": fmt(r.compileMs), "gateway snapshot": kb(r.gatewayBytes), "node snapshot (n0)": kb(r.nodeBytes), nodes: r.nodes })));
+  console.table(compile.map((r) => ({ services: r.services, routes: r.services, "compile ms": fmt(r.compileMs), "JSON.stringify ms": fmt(r.stringifyMs), "compile / stringify": `${(r.compileMs / r.stringifyMs).toFixed(1)}x`, "gateway snapshot": kb(r.gatewayBytes), "node snapshot (n0)": kb(r.nodeBytes), nodes: r.nodes })));
   const e2e = await benchEndToEnd(o.e2eSizes ?? [100, 1_000], o.rounds ?? 5);
   console.log("\nApply -> snapshot in workerd (local D1 + KV; median)");
-  console.table(e2e.map((r) => ({ services: r.services, "apply response ms": fmt(r.applyMs), "in KV ms": fmt(r.kvMs), "long-poll answered ms": fmt(r.longPollMs) })));
+  console.table(e2e.map((r) => ({ services: r.services, "apply response ms": fmt(r.applyMs), "in KV ms": fmt(r.kvMs), "long-poll answered ms": fmt(r.longPollMs), "direct KV put ms": fmt(r.directKvMs), "in KV / direct": `${(r.kvMs / r.directKvMs).toFixed(1)}x` })));
   return { compile, e2e };
 }
 
