@@ -1,13 +1,11 @@
+import type { Finding } from "../core/config/analyze.ts";
 import { isRecord, stringAt } from "./response-shape.ts";
 
-/** One analyzer finding as the CLI prints it (same shape as the config model's `Finding`). */
-export interface FindingView {
-  code: string;
-  level: "Error" | "Warning" | "Info";
-  message: string;
-  resource: { kind: string; namespace: string; name: string };
-  field?: string;
-}
+/**
+ * One analyzer finding as the CLI prints it: the config model's `Finding`, read back
+ * from the API, so `resource.kind` is whatever string the server sent.
+ */
+export type FindingView = Omit<Finding, "resource"> & { resource: Omit<Finding["resource"], "kind"> & { kind: string } };
 
 const LEVEL_RANK = { Error: 0, Warning: 1, Info: 2 } as const;
 

@@ -4,6 +4,7 @@ import { readFile } from "node:fs/promises";
 import { startControlWorker, type StartedWorker } from "../support/control-worker.ts";
 import { createThrowawayCa, opensslCsr, type ThrowawayCa } from "../support/throwaway-ca.ts";
 import { show, strait, type CliRun } from "./support/run-cli.ts";
+import { callApi } from "../support/control-client.ts";
 
 const fixtures = "test/cli/fixtures";
 let ca: ThrowawayCa;
@@ -245,13 +246,9 @@ test("a read-only scoped token can get but not apply (exit 3 on 403)", async () 
 async function attestNode(cluster: string, node: string): Promise<string> {
   const jt = await cli(["join-token", "create", "--cluster", cluster, "--node", node]);
   assert.equal(jt.code, 0, show(jt));
-  const res = await worker.fetch("/v1/identity/attest", {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ csr: await opensslCsr(), joinToken: jt.stdout.trim() }),
-  });
-  assert.equal(res.status, 200, await res.clone().text());
-  return ((await res.json()) as { jwtSvid: { token: string } }).jwtSvid.token;
+  const res = await callApi<{ jwtSvid: { token: string } }>(worker, "/v1/identity/attest", { json: { csr: await opensslCsr(), joinToken: jt.stdout.trim() } });
+  assert.equal(res.status, 200, res.text);
+  return res.body.jwtSvid.token;
 }
 
 test("proxy-status shows each attested node's applied version and sync state, like istioctl ps", async () => {

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { startControlWorker, type StartedWorker } from "../support/control-worker.ts";
 import { createThrowawayCa, opensslCsr, type ThrowawayCa } from "../support/throwaway-ca.ts";
 import { show, strait, type CliRun } from "./support/run-cli.ts";
+import { callApi } from "../support/control-client.ts";
 
 let ca: ThrowawayCa;
 let worker: StartedWorker;
@@ -83,13 +84,9 @@ test("join-token create mints a token a node can attest with", async () => {
   assert.match(token, /^[A-Za-z0-9_-]{43}$/, "32 random bytes, base64url");
   assert.match(r.stderr, /^join token for spiffe:\/\/strait\.local\/node\/edge-1\/node-a, expires \S+$/m);
 
-  const res = await worker.fetch("/v1/identity/attest", {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ csr: await opensslCsr(), joinToken: token }),
-  });
-  assert.equal(res.status, 200, await res.clone().text());
-  const attested = (await res.json()) as { spiffeId: string };
+  const res = await callApi<{ spiffeId: string }>(worker, "/v1/identity/attest", { json: { csr: await opensslCsr(), joinToken: token } });
+  assert.equal(res.status, 200, res.text);
+  const attested = res.body;
   assert.equal(attested.spiffeId, "spiffe://strait.local/node/edge-1/node-a");
 
   const json = await cli(["join-token", "create", "--cluster", "edge-1", "--node", "node-b", "-o", "json"]);

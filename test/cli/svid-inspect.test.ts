@@ -10,6 +10,7 @@ import { createIntermediateCa, createRootCa, loadSigningCa, type CaKeyPair } fro
 import { parseCsr } from "../../src/identity/csr.ts";
 import { SpiffeId } from "../../src/identity/spiffe-id.ts";
 import { issueX509Svid, type IssuedX509Svid } from "../../src/identity/x509-svid.ts";
+import { opensslCsr } from "../support/throwaway-ca.ts";
 import { show, strait } from "./support/run-cli.ts";
 
 const openssl = promisify(execFile);
@@ -21,16 +22,6 @@ let root: CaKeyPair;
 let live: IssuedX509Svid;
 let expired: IssuedX509Svid;
 
-/** A P-256 CSR made by the real openssl CLI, asking for `uri`. */
-async function opensslCsr(uri: string): Promise<string> {
-  const key = join(dir, `key-${Math.random().toString(36).slice(2)}.pem`);
-  const { stdout } = await openssl("openssl", [
-    "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key,
-    "-subj", "/O=strait-test", "-addext", `subjectAltName=URI:${uri}`,
-  ]);
-  return stdout;
-}
-
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), "strait-cli-svid-"));
   const now = Date.now();
@@ -39,8 +30,8 @@ before(async () => {
   const intermediate = await createIntermediateCa(root, { trustDomain: "strait.local", clock: caClock });
   const ca = await loadSigningCa(intermediate);
   const id = SpiffeId.parse(workloadId);
-  live = await issueX509Svid({ csr: await parseCsr(await opensslCsr(workloadId), id), spiffeId: id, ca, clock: new ManualClock(now), ttlSeconds: 3600 });
-  expired = await issueX509Svid({ csr: await parseCsr(await opensslCsr(workloadId), id), spiffeId: id, ca, clock: new ManualClock(now - 2 * DAY), ttlSeconds: 600 });
+  live = await issueX509Svid({ csr: await parseCsr(await opensslCsr({ uris: [workloadId] }), id), spiffeId: id, ca, clock: new ManualClock(now), ttlSeconds: 3600 });
+  expired = await issueX509Svid({ csr: await parseCsr(await opensslCsr({ uris: [workloadId] }), id), spiffeId: id, ca, clock: new ManualClock(now - 2 * DAY), ttlSeconds: 600 });
   await writeFile(join(dir, "chain.pem"), live.chainPem);
   await writeFile(join(dir, "expired.pem"), expired.certificatePem);
   await writeFile(join(dir, "root.pem"), root.certificatePem);

@@ -6,7 +6,8 @@
 import { before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { readdir, readFile } from "node:fs/promises";
+import { access, readdir, readFile } from "node:fs/promises";
+import { constants } from "node:fs";
 import { join } from "node:path";
 import { projectRoot } from "../support/control-worker.ts";
 import { createThrowawayCa, opensslCsr } from "../support/throwaway-ca.ts";
@@ -14,6 +15,29 @@ import { startModuleWorker } from "../support/workerd-module.ts";
 import { runConformance, type ConformanceInput } from "./suite.ts";
 
 let input: ConformanceInput;
+
+/**
+ * Deno from the npm registry: the platform binary package `@deno/linux-x64-glibc` (an optional
+ * dependency, so other platforms still install), else a `deno` on PATH.
+ */
+async function denoBinary(): Promise<string> {
+  const bundled = join(projectRoot, "node_modules/@deno/linux-x64-glibc/deno");
+  try {
+    await access(bundled, constants.X_OK);
+    return bundled;
+  } catch {
+    for (const dir of (process.env.PATH ?? "").split(":")) {
+      const candidate = join(dir, "deno");
+      try {
+        await access(candidate, constants.X_OK);
+        return candidate;
+      } catch {
+        // keep looking
+      }
+    }
+  }
+  throw new Error("no Deno binary: `npm ci` installs @deno/linux-x64-glibc on linux-x64; elsewhere put `deno` (2.x) on PATH");
+}
 let onNode: Record<string, unknown>;
 
 before(async () => {
@@ -65,7 +89,7 @@ test("workerd gives the same results as Node", async () => {
 });
 
 test("Deno gives the same results as Node", async () => {
-  const deno = join(projectRoot, "node_modules/.bin/deno");
+  const deno = await denoBinary();
   const child = spawn(deno, ["run", "--quiet", "--allow-env", "--config", join(projectRoot, "deno.json"), join(projectRoot, "test/conformance/deno-entry.ts")], {
     cwd: projectRoot,
     env: { ...process.env, NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },

@@ -4,20 +4,14 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { decodeJwt, decodeProtectedHeader } from "jose";
 import { startControlWorker, type StartedWorker } from "../support/control-worker.ts";
-import { createThrowawayCa, opensslCsr, type ThrowawayCa } from "../support/throwaway-ca.ts";
+import { createThrowawayCa, type ThrowawayCa } from "../support/throwaway-ca.ts";
+import { controlClient } from "../support/control-client.ts";
 
 let ca: ThrowawayCa;
 let worker: StartedWorker;
 let nodeJwt: string;
 
-async function api(path: string, o: { method?: string; token?: string; json?: unknown; authorization?: string } = {}): Promise<{ status: number; body: any; headers: Headers }> {
-  const headers: Record<string, string> = {};
-  if (o.token !== undefined) headers.authorization = `Bearer ${o.token}`;
-  if (o.authorization !== undefined) headers.authorization = o.authorization;
-  if (o.json !== undefined) headers["content-type"] = "application/json";
-  const res = await worker.fetch(path, { method: o.method ?? (o.json === undefined ? "GET" : "POST"), headers, body: o.json === undefined ? undefined : JSON.stringify(o.json) });
-  return { status: res.status, body: await res.json(), headers: res.headers };
-}
+const { api, attest } = controlClient<any>(() => worker, () => ca.adminToken);
 
 async function mintToken(json: unknown): Promise<{ id: string; token: string; expiresAt: string }> {
   const r = await api("/v1/tokens", { token: ca.adminToken, json });
@@ -28,10 +22,7 @@ async function mintToken(json: unknown): Promise<{ id: string; token: string; ex
 before(async () => {
   ca = await createThrowawayCa();
   worker = await startControlWorker({ vars: ca.vars });
-  const t = await api("/v1/identity/join-tokens", { token: ca.adminToken, json: { cluster: "c1", node: "n1" } });
-  const r = await api("/v1/identity/attest", { json: { csr: await opensslCsr(), joinToken: t.body.token } });
-  assert.equal(r.status, 200, JSON.stringify(r.body));
-  nodeJwt = r.body.jwtSvid.token;
+  nodeJwt = (await attest("c1", "n1")).jwt;
 });
 
 after(async () => {

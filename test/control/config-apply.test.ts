@@ -2,6 +2,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { startControlWorker, type StartedWorker } from "../support/control-worker.ts";
 import { createThrowawayCa } from "../support/throwaway-ca.ts";
+import { bearer, readJson } from "../support/control-client.ts";
 
 let w: StartedWorker;
 let adminToken: string;
@@ -16,10 +17,8 @@ after(async () => {
   await w?.dispose();
 });
 
-async function json(r: Response): Promise<Record<string, any>> {
-  return (await r.json()) as Record<string, any>;
-}
-const auth = (token: string, type = "application/yaml") => ({ authorization: `Bearer ${token}`, "content-type": type });
+const json = readJson<Record<string, any>>;
+const auth = (token: string, type = "application/yaml") => bearer(token, type);
 
 const THREE_DOCS = `apiVersion: networking.istio.io/v1beta1
 kind: ServiceEntry

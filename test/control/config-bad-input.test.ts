@@ -6,6 +6,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { startControlWorker, type StartedWorker } from "../support/control-worker.ts";
 import { createThrowawayCa } from "../support/throwaway-ca.ts";
+import { readJson } from "../support/control-client.ts";
 
 const VS = "/apis/networking.istio.io/v1/namespaces/shop/virtualservices";
 
@@ -24,9 +25,7 @@ function vs(name: string, extra: Record<string, unknown> = {}) {
   };
 }
 
-async function json(r: Response): Promise<Record<string, any>> {
-  return (await r.json()) as Record<string, any>;
-}
+const json = readJson<Record<string, any>>;
 
 interface Case {
   name: string;

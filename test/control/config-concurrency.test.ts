@@ -2,6 +2,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { startControlWorker, type StartedWorker } from "../support/control-worker.ts";
 import { createThrowawayCa } from "../support/throwaway-ca.ts";
+import { bearer, readJson } from "../support/control-client.ts";
 
 const DR = "/apis/networking.istio.io/v1/namespaces/shop/destinationrules";
 
@@ -11,17 +12,13 @@ let admin: Record<string, string>;
 before(async () => {
   const ca = await createThrowawayCa();
   w = await startControlWorker({ vars: ca.vars });
-  admin = { authorization: `Bearer ${ca.adminToken}`, "content-type": "application/json" };
+  admin = bearer(ca.adminToken);
 });
 after(async () => {
   await w?.dispose();
 });
 
-async function json(r: Response): Promise<Record<string, any>> {
-  const text = await r.text();
-  assert.match(text, /^\{/, `${r.status} ${r.url}: ${text}`);
-  return JSON.parse(text) as Record<string, any>;
-}
+const json = readJson<Record<string, any>>;
 
 test("100 concurrent writers on one resource: each 200 with a new resourceVersion or 409; the log holds exactly the landed ones", async () => {
   const created = await w.fetch(DR, {

@@ -2,6 +2,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { startControlWorker, type StartedWorker } from "../support/control-worker.ts";
 import { createThrowawayCa } from "../support/throwaway-ca.ts";
+import { bearer, readJson } from "../support/control-client.ts";
 
 const VS = "/apis/networking.istio.io/v1/namespaces/shop/virtualservices";
 
@@ -17,14 +18,12 @@ function vs(name: string, labels: Record<string, string>, host = name) {
   };
 }
 
-async function json(r: Response): Promise<Record<string, any>> {
-  return (await r.json()) as Record<string, any>;
-}
+const json = readJson<Record<string, any>>;
 
 before(async () => {
   const ca = await createThrowawayCa();
   w = await startControlWorker({ vars: ca.vars });
-  admin = { authorization: `Bearer ${ca.adminToken}`, "content-type": "application/json" };
+  admin = bearer(ca.adminToken);
 });
 after(async () => {
   await w?.dispose();

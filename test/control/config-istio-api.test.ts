@@ -10,6 +10,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { startControlWorker, type StartedWorker } from "../support/control-worker.ts";
 import { createThrowawayCa } from "../support/throwaway-ca.ts";
+import { readJson } from "../support/control-client.ts";
 import { parseDocuments } from "../../src/core/config/parse-documents.ts";
 import { findKind, KINDS, type AnyResource } from "../../src/core/config/resource.ts";
 import { analyze, FINDING_CODES } from "../../src/core/config/analyze.ts";
@@ -20,11 +21,7 @@ const files = readdirSync(FIXTURES).filter((f) => f.endsWith(".yaml")).sort();
 let w: StartedWorker;
 let token: string;
 
-async function json(r: Response): Promise<Record<string, any>> {
-  const text = await r.text();
-  assert.match(text, /^\{/, `${r.status} ${r.url}: ${text}`);
-  return JSON.parse(text) as Record<string, any>;
-}
+const json = readJson<Record<string, any>>;
 const auth = (type?: string): Record<string, string> => ({ authorization: `Bearer ${token}`, ...(type === undefined ? {} : { "content-type": type }) });
 
 async function latestRevision(): Promise<number> {

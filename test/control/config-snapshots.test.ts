@@ -6,30 +6,14 @@ import { getPlatformProxy } from "wrangler";
 import { join } from "node:path";
 import { projectRoot, startControlWorker, type StartedWorker } from "../support/control-worker.ts";
 import { createThrowawayCa, opensslCsr, type ThrowawayCa } from "../support/throwaway-ca.ts";
+import { bearer, controlClient } from "../support/control-client.ts";
 import { canonicalJson } from "../../src/core/snapshot/canonical-json.ts";
 
 let w: StartedWorker;
 let ca: ThrowawayCa;
 const nodes: Record<string, { jwt: string; spiffeId: string }> = {};
 
-async function json(r: Response): Promise<Record<string, any>> {
-  return (await r.json()) as Record<string, any>;
-}
-const bearer = (t: string, type = "application/json") => ({ authorization: `Bearer ${t}`, "content-type": type });
-
-async function attest(cluster: string, node: string) {
-  const t = await json(await w.fetch("/v1/identity/join-tokens", { method: "POST", headers: bearer(ca.adminToken), body: JSON.stringify({ cluster, node }) }));
-  const r = await w.fetch("/v1/identity/attest", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ csr: await opensslCsr(), joinToken: t.token }) });
-  assert.equal(r.status, 200, await r.clone().text());
-  const b = await json(r);
-  return { jwt: b.jwtSvid.token as string, spiffeId: b.spiffeId as string };
-}
-
-async function apply(yaml: string) {
-  const r = await w.fetch("/v1/apply", { method: "POST", headers: bearer(ca.adminToken, "application/yaml"), body: yaml });
-  assert.equal(r.status, 200, await r.clone().text());
-  return json(r);
-}
+const { json, attest, apply } = controlClient<Record<string, any>>(() => w, () => ca.adminToken);
 
 const CONFIG = `apiVersion: networking.istio.io/v1
 kind: ServiceEntry

@@ -7,44 +7,14 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { startControlWorker, type StartedWorker } from "../support/control-worker.ts";
 import { createThrowawayCa, opensslCsr, opensslText, opensslVerify, type ThrowawayCa } from "../support/throwaway-ca.ts";
+import { controlClient } from "../support/control-client.ts";
 
 const run = promisify(execFile);
 let ca: ThrowawayCa;
 let worker: StartedWorker;
 
-interface ApiResult {
-  status: number;
-  body: any;
-  headers: Headers;
-}
-
-async function api(path: string, o: { method?: string; token?: string; json?: unknown; body?: string; contentType?: string } = {}): Promise<ApiResult> {
-  const headers: Record<string, string> = {};
-  if (o.token !== undefined) headers.authorization = `Bearer ${o.token}`;
-  let body: string | undefined = o.body;
-  if (o.json !== undefined) {
-    body = JSON.stringify(o.json);
-    headers["content-type"] = "application/json";
-  }
-  if (o.contentType !== undefined) headers["content-type"] = o.contentType;
-  const res = await worker.fetch(path, { method: o.method ?? (body === undefined ? "GET" : "POST"), headers, body });
-  const text = await res.text();
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    // PEM and other text bodies stay strings.
-  }
-  return { status: res.status, body: parsed, headers: res.headers };
-}
-
 const admin = () => ca.adminToken;
-
-async function joinToken(cluster: string, node: string, ttlSeconds?: number): Promise<string> {
-  const r = await api("/v1/identity/join-tokens", { token: admin(), json: { cluster, node, ...(ttlSeconds === undefined ? {} : { ttlSeconds }) } });
-  assert.equal(r.status, 201, JSON.stringify(r.body));
-  return r.body.token as string;
-}
+const { api, joinToken } = controlClient<any>(() => worker, admin);
 
 async function issuedFor(spiffeId: string): Promise<unknown[]> {
   const r = await api(`/v1/identity/svids?spiffeId=${encodeURIComponent(spiffeId)}`, { token: admin() });

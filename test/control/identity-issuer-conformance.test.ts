@@ -13,6 +13,7 @@ import { x509 } from "../../src/identity/x509.ts";
 import { importJwtSigningKey } from "../../src/identity/jwt-key.ts";
 import { projectRoot, startControlWorker, type StartedWorker } from "../support/control-worker.ts";
 import { createThrowawayCa, opensslCsr, opensslText, opensslVerify, type ThrowawayCa } from "../support/throwaway-ca.ts";
+import { callApi, type ApiResponse } from "../support/control-client.ts";
 
 const run = promisify(execFile);
 
@@ -22,12 +23,8 @@ interface Attested {
   joinToken: string;
 }
 
-async function post(worker: StartedWorker, path: string, json: unknown, token?: string): Promise<{ status: number; body: any; text: string }> {
-  const headers: Record<string, string> = { "content-type": "application/json" };
-  if (token !== undefined) headers.authorization = `Bearer ${token}`;
-  const res = await worker.fetch(path, { method: "POST", headers, body: JSON.stringify(json) });
-  const text = await res.text();
-  return { status: res.status, body: JSON.parse(text), text };
+function post(worker: StartedWorker, path: string, json: unknown, token?: string): Promise<ApiResponse<any>> {
+  return callApi<any>(worker, path, { json, ...(token === undefined ? {} : { token }) });
 }
 
 async function attest(worker: StartedWorker, ca: ThrowawayCa, node: string): Promise<Attested> {

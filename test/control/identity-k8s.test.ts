@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey as JoseKey } from "jose";
 import { startControlWorker, type StartedWorker } from "../support/control-worker.ts";
 import { createThrowawayCa, opensslCsr, opensslVerify, type ThrowawayCa } from "../support/throwaway-ca.ts";
+import { callApi } from "../support/control-client.ts";
 
 const ISSUER = "https://kubernetes.default.svc.cluster.local";
 let ca: ThrowawayCa;
@@ -33,10 +34,7 @@ async function psat(o: { node?: string; sa?: string; ns?: string; aud?: string; 
     .sign(o.key ?? apiServerKey);
 }
 
-async function attest(json: unknown): Promise<{ status: number; body: any }> {
-  const res = await worker.fetch("/v1/identity/attest", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(json) });
-  return { status: res.status, body: await res.json() };
-}
+const attest = (json: unknown) => callApi<any>(worker, "/v1/identity/attest", { json });
 
 before(async () => {
   ca = await createThrowawayCa();

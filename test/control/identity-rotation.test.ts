@@ -5,6 +5,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { startControlWorker, type StartedWorker } from "../support/control-worker.ts";
 import { createThrowawayCa, opensslCsr, opensslVerify, type ThrowawayCa } from "../support/throwaway-ca.ts";
+import { controlClient } from "../support/control-client.ts";
 import { createIntermediateCa, createRootCa, type CaKeyPair } from "../../src/identity/ca.ts";
 import { systemClock } from "../../src/core/clock.ts";
 
@@ -12,13 +13,7 @@ const TTL_SECONDS = 3;
 let ca: ThrowawayCa;
 let worker: StartedWorker;
 
-async function api(path: string, o: { token?: string; json?: unknown } = {}): Promise<{ status: number; body: any }> {
-  const headers: Record<string, string> = {};
-  if (o.token !== undefined) headers.authorization = `Bearer ${o.token}`;
-  if (o.json !== undefined) headers["content-type"] = "application/json";
-  const res = await worker.fetch(path, { method: o.json === undefined ? "GET" : "POST", headers, body: o.json === undefined ? undefined : JSON.stringify(o.json) });
-  return { status: res.status, body: await res.json() };
-}
+const { api, attest } = controlClient<any>(() => worker, () => ca.adminToken);
 
 function der(pem: string): string {
   return Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ""), "base64").toString("base64");
@@ -54,10 +49,8 @@ async function renew(): Promise<{ certificatePem: string; jwt: string; notAfter:
 before(async () => {
   ca = await createThrowawayCa();
   worker = await startControlWorker({ vars: { ...ca.vars, X509_SVID_TTL_SECONDS: String(TTL_SECONDS), JWT_SVID_TTL_SECONDS: String(TTL_SECONDS) } });
-  const t = await api("/v1/identity/join-tokens", { token: ca.adminToken, json: { cluster: "c1", node: "rotating" } });
-  const r = await api("/v1/identity/attest", { json: { csr: await opensslCsr(), joinToken: t.body.token } });
-  assert.equal(r.status, 200, JSON.stringify(r.body));
-  node = { spiffeId: r.body.spiffeId, jwt: r.body.jwtSvid.token };
+  const attested = await attest("c1", "rotating");
+  node = { spiffeId: attested.spiffeId, jwt: attested.jwt };
 });
 
 after(async () => {

@@ -4,31 +4,12 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { startControlWorker, type StartedWorker } from "../support/control-worker.ts";
 import { createThrowawayCa, opensslCsr, opensslText, opensslVerify, type ThrowawayCa } from "../support/throwaway-ca.ts";
+import { controlClient, type AttestedNode } from "../support/control-client.ts";
 
 let ca: ThrowawayCa;
 let worker: StartedWorker;
 
-async function api(path: string, o: { method?: string; token?: string; json?: unknown } = {}): Promise<{ status: number; body: any }> {
-  const headers: Record<string, string> = {};
-  if (o.token !== undefined) headers.authorization = `Bearer ${o.token}`;
-  if (o.json !== undefined) headers["content-type"] = "application/json";
-  const res = await worker.fetch(path, { method: o.method ?? (o.json === undefined ? "GET" : "POST"), headers, body: o.json === undefined ? undefined : JSON.stringify(o.json) });
-  return { status: res.status, body: await res.json() };
-}
-
-interface AttestedNode {
-  spiffeId: string;
-  jwt: string;
-  serial: string;
-}
-
-async function attest(cluster: string, node: string): Promise<AttestedNode> {
-  const t = await api("/v1/identity/join-tokens", { token: ca.adminToken, json: { cluster, node } });
-  assert.equal(t.status, 201);
-  const r = await api("/v1/identity/attest", { json: { csr: await opensslCsr(), joinToken: t.body.token } });
-  assert.equal(r.status, 200, JSON.stringify(r.body));
-  return { spiffeId: r.body.spiffeId, jwt: r.body.jwtSvid.token, serial: r.body.x509Svid.serial };
-}
+const { api, attest } = controlClient<any>(() => worker, () => ca.adminToken);
 
 const td = () => ca.trustDomain;
 const web = () => `spiffe://${td()}/ns/shop/sa/web`;

@@ -4,6 +4,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { startControlWorker, type StartedWorker } from "../support/control-worker.ts";
 import { createThrowawayCa, opensslCsr, type ThrowawayCa } from "../support/throwaway-ca.ts";
+import { mintJoinToken } from "../support/control-client.ts";
 
 let ca: ThrowawayCa;
 let worker: StartedWorker;
@@ -27,13 +28,7 @@ test("the bundle is 503 ERR_CA_UNAVAILABLE naming the missing secrets", async ()
 });
 
 test("attestation is 503 and records no node", async () => {
-  const t = await worker.fetch("/v1/identity/join-tokens", {
-    method: "POST",
-    headers: { authorization: `Bearer ${ca.adminToken}`, "content-type": "application/json" },
-    body: JSON.stringify({ cluster: "c1", node: "n1" }),
-  });
-  assert.equal(t.status, 201);
-  const { token } = (await t.json()) as { token: string };
+  const token = await mintJoinToken(worker, ca.adminToken, "c1", "n1");
   const r = await worker.fetch("/v1/identity/attest", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ csr: await opensslCsr(), joinToken: token }) });
   assert.equal(r.status, 503);
   const nodes = await worker.fetch("/v1/identity/nodes", { headers: { authorization: `Bearer ${ca.adminToken}` } });

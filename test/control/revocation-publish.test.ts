@@ -6,21 +6,14 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { compactVerify, decodeProtectedHeader, importJWK, type JWK } from "jose";
 import { startControlWorker, type StartedWorker } from "../support/control-worker.ts";
-import { createThrowawayCa, opensslCsr, type ThrowawayCa } from "../support/throwaway-ca.ts";
+import { createThrowawayCa, type ThrowawayCa } from "../support/throwaway-ca.ts";
+import { bearer, controlClient } from "../support/control-client.ts";
 
 let w: StartedWorker;
 let ca: ThrowawayCa;
 
 type Json = Record<string, any>;
-const bearer = (t: string, type = "application/json") => ({ authorization: `Bearer ${t}`, "content-type": type });
-
-async function attest(cluster: string, node: string): Promise<{ jwt: string; spiffeId: string }> {
-  const t = (await (await w.fetch("/v1/identity/join-tokens", { method: "POST", headers: bearer(ca.adminToken), body: JSON.stringify({ cluster, node }) })).json()) as Json;
-  const r = await w.fetch("/v1/identity/attest", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ csr: await opensslCsr(), joinToken: t.token }) });
-  assert.equal(r.status, 200, await r.clone().text());
-  const b = (await r.json()) as Json;
-  return { jwt: b.jwtSvid.token, spiffeId: b.spiffeId };
-}
+const { attest } = controlClient<Json>(() => w, () => ca.adminToken);
 
 /** Verifies the snapshot's JWS with the control-plane key published in the trust bundle. */
 async function verifiedSnapshot(jws: string): Promise<Json> {

@@ -2,7 +2,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -17,6 +17,7 @@ import {
 import { CaUnavailableError, InvalidSpiffeIdError, PemError } from "../../src/identity/errors.ts";
 import { StraitError } from "../../src/core/errors.ts";
 import { x509 } from "../../src/identity/x509.ts";
+import { extension, openssl, writeInDir } from "../support/openssl-cli.ts";
 
 const run = promisify(execFile);
 const TD = "strait.local";
@@ -28,24 +29,7 @@ let root: CaKeyPair;
 let intermediate: CaKeyPair;
 const clock = new ManualClock(T0);
 
-async function file(name: string, text: string): Promise<string> {
-  const p = join(dir, name);
-  await writeFile(p, text);
-  return p;
-}
-
-async function openssl(...args: string[]): Promise<string> {
-  const { stdout } = await run("openssl", args);
-  return stdout;
-}
-
-/** The text after an extension heading in `openssl x509 -text`, e.g. "critical" and its value line. */
-function extension(text: string, heading: string): { critical: boolean; value: string } | undefined {
-  const lines = text.split("\n");
-  const i = lines.findIndex((l) => l.trim().startsWith(`${heading}:`));
-  if (i === -1) return undefined;
-  return { critical: (lines[i] ?? "").includes("critical"), value: (lines[i + 1] ?? "").trim() };
-}
+const file = (name: string, text: string): Promise<string> => writeInDir(dir, name, text);
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), "strait-ca-"));

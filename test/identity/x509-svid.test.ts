@@ -13,6 +13,7 @@ import { CaUnavailableError, CsrIdentityMismatchError, PemError } from "../../sr
 import { SpiffeId } from "../../src/identity/spiffe-id.ts";
 import { inspectCertificates, issueX509Svid, type IssuedX509Svid } from "../../src/identity/x509-svid.ts";
 import { x509 } from "../../src/identity/x509.ts";
+import { extension, openssl, writeInDir } from "../support/openssl-cli.ts";
 
 const run = promisify(execFile);
 const TD = "strait.local";
@@ -25,23 +26,7 @@ let ca: SigningCa;
 let rootPath: string;
 let intPath: string;
 
-async function file(name: string, text: string): Promise<string> {
-  const p = join(dir, name);
-  await writeFile(p, text);
-  return p;
-}
-
-async function openssl(...args: string[]): Promise<string> {
-  const { stdout } = await run("openssl", args);
-  return stdout;
-}
-
-function extension(text: string, heading: string): { critical: boolean; value: string } | undefined {
-  const lines = text.split("\n");
-  const i = lines.findIndex((l) => l.trim().startsWith(`${heading}:`));
-  if (i === -1) return undefined;
-  return { critical: (lines[i] ?? "").includes("critical"), value: (lines[i + 1] ?? "").trim() };
-}
+const file = (name: string, text: string): Promise<string> => writeInDir(dir, name, text);
 
 async function webCryptoCsr(names: x509.JsonGeneralNames = [{ type: "url", value: ID.toString() }], subject?: string): Promise<string> {
   const keys = (await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, ["sign", "verify"])) as CryptoKeyPair;

@@ -33,7 +33,8 @@ export interface StoredResource extends ResourceDraft {
 
 export type ResourceRow = typeof resources.$inferSelect;
 
-export function draftOf(r: AnyResource): ResourceDraft {
+/** The draft a manifest asks for: a parsed request body, or a manifest read back from the revision log. */
+export function draftOf(r: Resource): ResourceDraft {
   return {
     kind: r.kind,
     namespace: r.metadata.namespace,

@@ -1,28 +1,9 @@
-import type { Kind } from "../../core/config/resource.ts";
+import type { Kind, Resource } from "../../core/config/resource.ts";
 import type { Database } from "../db.ts";
-import { keyString, sameContent, type ResourceDraft, type StoredResource } from "./resource-record.ts";
+import { draftOf, keyString, sameContent, type StoredResource } from "./resource-record.ts";
 import { loadAllResources } from "./resource-queries.ts";
 import { stateAfterRevision } from "./revision-log.ts";
 import type { ResourceChange } from "./resource-writer.ts";
-
-interface LoggedManifest {
-  apiVersion: string;
-  kind: Kind;
-  metadata: { name: string; namespace: string; uid?: string; creationTimestamp?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
-  spec: unknown;
-}
-
-function draftFromLog(m: LoggedManifest): ResourceDraft {
-  return {
-    kind: m.kind,
-    namespace: m.metadata.namespace,
-    name: m.metadata.name,
-    apiVersion: m.apiVersion,
-    labels: m.metadata.labels ?? {},
-    annotations: m.metadata.annotations ?? {},
-    spec: m.spec,
-  };
-}
 
 /**
  * The changes that make the stored config equal to its state right after
@@ -39,8 +20,9 @@ export async function planRollback(db: Database, n: number): Promise<ResourceCha
       if (now !== undefined) changes.push({ op: "delete", before: now });
       continue;
     }
-    const logged = t.after as LoggedManifest;
-    const draft = draftFromLog(logged);
+    // The log stores each manifest as the API served it (see manifestOf).
+    const logged = t.after as Resource;
+    const draft = draftOf(logged);
     if (now === undefined) {
       const createdAt = logged.metadata.creationTimestamp === undefined ? undefined : Date.parse(logged.metadata.creationTimestamp);
       changes.push(
