@@ -9,13 +9,17 @@ import { database } from "./db.ts";
 import { identityRoutes } from "./identity/routes.ts";
 import { configRoutes } from "./config/routes.ts";
 
+/** Longest request path an audited refusal keeps: anonymous callers choose it, and it is stored twice per row. */
+export const MAX_AUDITED_PATH_CHARS = 256;
+
 /**
  * Every refused request (401/403) is audited here, in one place, so no route can
  * forget to; the write is best-effort and never changes the response.
  */
 async function auditRefusal(c: Context<ControlApp>, err: StraitError): Promise<void> {
   try {
-    const path = new URL(c.req.url).pathname;
+    const fullPath = new URL(c.req.url).pathname;
+    const path = fullPath.length > MAX_AUDITED_PATH_CHARS ? `${fullPath.slice(0, MAX_AUDITED_PATH_CHARS)}...` : fullPath;
     await recordAudit(
       database(c.env),
       { actor: actorOf(c.get("principal")), action: `${c.req.method} ${path}`, target: path, outcome: "denied", detail: { code: err.code, message: err.message } },

@@ -69,6 +69,24 @@ export function stringAt(o: Record<string, unknown>, key: string, path: string =
   return v;
 }
 
+// C0 controls, DEL and C1 controls (which include the 8-bit CSI of terminal escapes).
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f-\u009f]/;
+
+/**
+ * Like `stringAt`, for free text that people read back (audit log, CLI tables):
+ * control characters are refused, so a value cannot forge log lines or carry
+ * terminal escape sequences to an operator's screen.
+ */
+export function plainTextAt(o: Record<string, unknown>, key: string, path: string = key, maxLength = 16384): string {
+  const v = stringAt(o, key, path, maxLength);
+  const bad = CONTROL_CHARACTER.exec(v);
+  if (bad !== null) {
+    const code = `U+${(bad[0].codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, "0")}`;
+    throw new ValidationError(`${path}: must not contain control characters (found ${code} at index ${bad.index})`, { field: path });
+  }
+  return v;
+}
+
 /** Like `stringAt`, but absent is `undefined`. */
 export function optionalStringAt(o: Record<string, unknown>, key: string, path: string = key, maxLength = 16384): string | undefined {
   return o[key] === undefined ? undefined : stringAt(o, key, path, maxLength);

@@ -8,7 +8,7 @@ import { auditInsert } from "../audit.ts";
 import { actorOf, requireAdmin } from "../auth.ts";
 import { readJsonBody } from "../body.ts";
 import { database, isUniqueViolation } from "../db.ts";
-import { objectAt, stringAt } from "./fields.ts";
+import { objectAt, plainTextAt, stringAt } from "./fields.ts";
 import { nodeSpiffeIdAt } from "./identity-fields.ts";
 import { listNodes } from "./nodes.ts";
 import { publishAfterWrite } from "../config/snapshot-publisher.ts";
@@ -57,7 +57,7 @@ nodeAdminRoutes.post("/v1/identity/revocations", async (c) => {
   requireAdmin(c);
   const o = objectAt(await readJsonBody(c), "body", ["spiffeId", "reason"]);
   const spiffeId = nodeSpiffeIdAt(stringAt(o, "spiffeId", "spiffeId", 2048), "spiffeId", trustDomainOf(c.env)).id.toString();
-  const reason = stringAt(o, "reason", "reason", 1024);
+  const reason = plainTextAt(o, "reason", "reason", 1024);
   const db = database(c.env);
   if ((await findRevocation(db, spiffeId)) !== undefined) throw new ConflictError(`spiffeId: ${spiffeId} is already revoked`, { field: "spiffeId" });
   const now = systemClock.now();

@@ -9,7 +9,7 @@ import { actorOf, requireAdmin } from "../auth.ts";
 import { readJsonBody } from "../body.ts";
 import { database } from "../db.ts";
 import { DEFAULT_API_TOKEN_TTL_SECONDS, MAX_API_TOKEN_TTL_SECONDS, apiTokenView, mintApiToken } from "../api-tokens.ts";
-import { arrayAt, enumAt, objectAt, optionalIntegerAt, stringAt } from "./fields.ts";
+import { arrayAt, enumAt, objectAt, optionalIntegerAt, plainTextAt } from "./fields.ts";
 
 /** Admin: scoped API tokens. */
 export const tokenRoutes = new Hono<ControlApp>();
@@ -20,7 +20,7 @@ const NAMESPACE = /^(\*|[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)$/;
 tokenRoutes.post("/v1/tokens", async (c) => {
   requireAdmin(c);
   const o = objectAt(await readJsonBody(c), "body", ["subject", "namespaces", "access", "ttlSeconds"]);
-  const subject = stringAt(o, "subject", "subject", 256);
+  const subject = plainTextAt(o, "subject", "subject", 256);
   // API tokens are signed with the trust domain's JWT key; a SPIFFE ID as `sub` would make one
   // look like a JWT-SVID to a verifier that skips the `typ` check (checklist item 76).
   if (/^spiffe:/i.test(subject)) throw new ValidationError("subject: must not be a SPIFFE ID; API tokens name people or automation, not workloads", { field: "subject" });
