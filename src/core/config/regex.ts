@@ -42,6 +42,46 @@ export function compileRe2(pattern: string): RegExp {
     if (lead[1]!.includes("m")) flags += "m";
     source = source.slice(lead[0].length);
   }
-  source = source.replaceAll("(?P<", "(?<");
-  return new RegExp(`^(?:${source})$`, flags);
+  source = translateTextAnchors(source.replaceAll("(?P<", "(?<"));
+  // Full match even under (?m): JS `^`/`$` would then stop at line breaks,
+  // while Envoy's safe_regex must consume the whole value.
+  return new RegExp(`(?<![\\s\\S])(?:${source})(?![\\s\\S])`, flags);
+}
+
+/**
+ * Rewrites RE2 syntax JS reads differently: `\A` (start of text) and `\z`
+ * (end of text), which JS takes as the letters `A` and `z`, become
+ * lookarounds; a leading `]` in a class becomes `\]`.
+ */
+function translateTextAnchors(source: string): string {
+  let out = "";
+  let inClass = false;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i]!;
+    if (c === "\\" && i + 1 < source.length) {
+      const next = source[i + 1]!;
+      i++;
+      if (next === "A" || next === "z") {
+        if (inClass) throw new SyntaxError(`\\${next} is not allowed in a character class`);
+        out += next === "A" ? "(?<![\\s\\S])" : "(?![\\s\\S])";
+      } else {
+        out += c + next;
+      }
+      continue;
+    }
+    if (c === "[" && !inClass) {
+      inClass = true;
+      // RE2 reads a `]` right after `[` or `[^` as a member; JS as an empty class.
+      const lead = source[i + 1] === "^" ? 2 : 1;
+      if (source[i + lead] === "]") {
+        out += `${source.slice(i, i + lead)}\\]`;
+        i += lead;
+        continue;
+      }
+    } else if (c === "]" && inClass) {
+      inClass = false;
+    }
+    out += c;
+  }
+  return out;
 }

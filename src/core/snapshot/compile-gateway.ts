@@ -7,17 +7,25 @@ import { compare } from "./ordering.ts";
 import type { TCPRoute, TLSRoute } from "../config/kinds/virtual-service.ts";
 
 /**
- * True when a VS in `vsNamespace` may bind `host` on the gateway: some server
- * host matches it (exactly or by wildcard) and its `ns/` prefix admits the VS
- * namespace (istio-semantics.md §2.17).
+ * The names under which a VS host in `vsNamespace` binds on the gateway
+ * (pilot `pickMatchingGatewayHosts`): every server host whose `ns/` prefix
+ * admits the VS namespace and that overlaps the VS host, either way round
+ * (`host.Name.Matches`). The virtual host takes the more specific of the two:
+ * VS `*` on server `shop.example.com` binds as `shop.example.com`, VS
+ * `a.example.com` on server `*.example.com` as `a.example.com`
+ * (istio-semantics.md §2.17).
  */
-function admitsHost(gw: CompiledGateway, vsNamespace: string, host: string): boolean {
-  return gw.servers.some((s) =>
-    (s.hosts ?? []).some((entry) => {
+export function gatewayBindings(gw: CompiledGateway, vsNamespace: string, host: string): string[] {
+  const out = new Set<string>();
+  for (const s of gw.servers) {
+    for (const entry of s.hosts ?? []) {
       const { namespace, host: pattern } = parseGatewayHost(entry, gw.namespace);
-      return (namespace === "*" || namespace === vsNamespace) && hostMatches(pattern, host);
-    }),
-  );
+      if (namespace !== "*" && namespace !== vsNamespace) continue;
+      if (hostMatches(pattern, host)) out.add(host.toLowerCase());
+      else if (hostMatches(host, pattern)) out.add(pattern.toLowerCase());
+    }
+  }
+  return [...out].sort(compare);
 }
 
 interface HostAccumulator {
@@ -52,16 +60,16 @@ export function compileGatewaySnapshot(ctx: CompileContext): GatewaySnapshot {
       const topBound = boundTo(vs, target);
       if (http.length === 0 && !topBound) continue;
       for (const rawHost of vs.spec.hosts ?? []) {
-        const host = fqdn(rawHost, ns, ctx.domainSuffix);
-        if (!admitsHost(gw, ns, host)) continue;
-        let entry = perHost.get(host);
-        if (entry === undefined) {
-          entry = { gateways: [], http: new Map(), topBound: false };
-          perHost.set(host, entry);
+        for (const host of gatewayBindings(gw, ns, fqdn(rawHost, ns, ctx.domainSuffix))) {
+          let entry = perHost.get(host);
+          if (entry === undefined) {
+            entry = { gateways: [], http: new Map(), topBound: false };
+            perHost.set(host, entry);
+          }
+          entry.gateways.push(`${gw.namespace}/${gw.name}`);
+          entry.topBound ||= topBound;
+          for (const r of http) if (!entry.http.has(r.source.index)) entry.http.set(r.source.index, r);
         }
-        entry.gateways.push(`${gw.namespace}/${gw.name}`);
-        entry.topBound ||= topBound;
-        for (const r of http) if (!entry.http.has(r.source.index)) entry.http.set(r.source.index, r);
       }
     }
     for (const [host, entry] of perHost) {

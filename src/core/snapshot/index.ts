@@ -8,3 +8,4 @@ export { compileGatewaySnapshot } from "./compile-gateway.ts";
 export { compileNodeSnapshot } from "./compile-node.ts";
 export { CLUSTER_LABEL, NODE_LABEL, placementOf, workloadSpiffeId, nodeSpiffeId } from "./workload-placement.ts";
 export { isCatchAllRoute, isCatchAllMatch } from "./route-binding.ts";
+export { resolveDestinationRule, type DestinationRuleQuery, type EffectiveDestinationRule } from "./destination-rule-lookup.ts";

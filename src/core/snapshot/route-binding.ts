@@ -19,24 +19,27 @@ export function boundTo(vs: VirtualServiceResource, target: BindTarget): boolean
 }
 
 /**
- * A match entry matches every request: nothing set but (optionally) `uri`
- * prefix `/` or regex `.*`/`*` (pilot `isCatchAllMatch`). Binding-only fields
- * (`name`, `gateways`, `statPrefix`, source selectors) don't narrow requests.
+ * A match entry Envoy sees as catch-all (pilot `isCatchAllRoute` on the
+ * translated route): path prefix `/` or regex `*`, or no `uri` at all, and no
+ * header or query condition. `scheme`, `method` and `authority` become
+ * pseudo-header matches, so they narrow. `port`, `gateways`, `sourceLabels`
+ * and `sourceNamespace` select where the route is installed, not which
+ * requests it takes, so they don't.
  */
 export function isCatchAllMatch(m: HTTPMatchRequest): boolean {
-  const narrowing = [m.scheme, m.method, m.authority, m.headers, m.queryParams, m.withoutHeaders, m.port];
-  if (narrowing.some((f) => f !== undefined)) return false;
+  const narrowing = [m.scheme, m.method, m.authority, m.headers, m.queryParams, m.withoutHeaders];
+  if (narrowing.some((f) => f !== undefined && Object.keys(f).length > 0)) return false;
   if (m.uri === undefined) return true;
   const { exact, prefix, regex } = m.uri;
   if (exact !== undefined) return false;
-  if (prefix !== undefined) return prefix === "/" || prefix === "";
-  if (regex !== undefined) return regex === ".*" || regex === "*";
+  if (prefix !== undefined) return prefix === "/";
+  if (regex !== undefined) return regex === "*";
   return true;
 }
 
-/** A route without `match`, or with a catch-all entry (entries are ORed). */
+/** A route without `match`, or whose every entry is a catch-all. */
 export function isCatchAllRoute(r: HTTPRoute): boolean {
-  return r.match === undefined || r.match.length === 0 || r.match.some(isCatchAllMatch);
+  return r.match === undefined || r.match.length === 0 || r.match.every(isCatchAllMatch);
 }
 
 function qualify(d: Destination, namespace: string, suffix: string): Destination {
@@ -81,7 +84,28 @@ export function httpRoutesFor(vs: VirtualServiceResource, target: BindTarget, su
   return out;
 }
 
-/** Stable partition: catch-all routes move after every other route (pilot `SortVHostRoutes`). */
+/**
+ * Stable partition: catch-all routes move after every other route (pilot
+ * `SortVHostRoutes`). Istio sorts translated Envoy routes, one per match
+ * entry, so a route mixing catch-all and narrower entries is split: the
+ * narrower entries keep their place and only the catch-all ones move last.
+ */
 export function catchAllsLast(routes: readonly CompiledHttpRoute[]): CompiledHttpRoute[] {
-  return [...routes.filter((r) => !r.catchAll), ...routes.filter((r) => r.catchAll)];
+  const head: CompiledHttpRoute[] = [];
+  const tail: CompiledHttpRoute[] = [];
+  for (const r of routes) {
+    const match = r.route.match;
+    if (r.catchAll || match === undefined || match.length === 0) {
+      (r.catchAll ? tail : head).push(r);
+      continue;
+    }
+    const wide = match.filter(isCatchAllMatch);
+    if (wide.length === 0) {
+      head.push(r);
+      continue;
+    }
+    head.push({ ...r, route: { ...r.route, match: match.filter((m) => !isCatchAllMatch(m)) } });
+    tail.push({ ...r, route: { ...r.route, match: wide }, catchAll: true });
+  }
+  return [...head, ...tail];
 }

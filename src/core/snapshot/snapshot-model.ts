@@ -82,6 +82,7 @@ export interface NodeWorkload {
 export interface CompiledHttpRoute {
   source: SourceRef & { index: number };
   route: HTTPRoute;
+  /** Every match entry is a catch-all (pilot `isCatchAllRoute`); on the gateway such routes sort last. */
   catchAll: boolean;
 }
 
@@ -97,7 +98,7 @@ export interface MeshRouteTable {
 
 /** Routing for one host on the gateway: every bound VS merged, catch-alls last. */
 export interface GatewayHostRoutes {
-  /** Host as written in the VS (FQDN-resolved when it was a short name). */
+  /** Virtual host: the more specific of the VS host (FQDN-resolved when short) and the server host it overlaps. */
   host: string;
   /** `<ns>/<name>` of the Gateways the host is bound through. */
   gateways: string[];

@@ -149,8 +149,19 @@ export function isLabelKey(k: string): boolean {
   return name.length > 0 && name.length <= 63 && /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/.test(name);
 }
 
-/** HTTP header names in matches must be lowercase tokens. */
+/**
+ * The gateway-only JWT claim pseudo-header `@request.auth.claims.<name>` (or
+ * `[a][b]` for nested claims; pilot `jwt.ToRoutingClaim`). Claim names are
+ * case-sensitive, so they are exempt from the lowercase rule.
+ */
+const CLAIM_ROUTE = /^@request\.auth\.claims(?:\.[^.\[\]]+(?:\.[^.\[\]]+)*|(?:\[[^\[\]]+\])+)$/;
+
+/** HTTP header names in matches must be lowercase tokens, or a JWT claim route (`@request.auth.claims.groups`). */
 export function checkHeaderName(name: string, path: string, report: Report): void {
+  if (name.startsWith("@")) {
+    if (!CLAIM_ROUTE.test(name)) report.error(path, `invalid JWT claim route ${JSON.stringify(name)} (expected @request.auth.claims.<claim> or @request.auth.claims[a][b])`);
+    return;
+  }
   if (name === "") report.error(path, "header name must not be empty");
   else if (name !== name.toLowerCase()) report.error(path, `header name must be lowercase (got ${JSON.stringify(name)})`);
   else if (!/^:?[!#$%&'*+\-.^_`|~0-9a-z]+$/.test(name)) report.error(path, `invalid header name ${JSON.stringify(name)}`);

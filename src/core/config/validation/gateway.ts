@@ -67,6 +67,9 @@ export const gatewayValidator: KindValidator<GatewaySpec> = {
   },
 };
 
+/** Protocols pilot `protocol.IsHTTP` counts as HTTP. */
+const HTTP_PROTOCOLS = ["HTTP", "HTTP2", "GRPC", "GRPC-WEB"];
+
 function checkServer(s: Server, p: string, r: Report): void {
   const protocol = s.port.protocol.toUpperCase();
   if (!PROTOCOLS.includes(protocol)) r.error(`${p}.port.protocol`, `must be one of ${PROTOCOLS.join(", ")} (got ${JSON.stringify(s.port.protocol)})`);
@@ -81,10 +84,19 @@ function checkServer(s: Server, p: string, r: Report): void {
   });
   if (s.bind !== undefined && !isIp(s.bind) && !s.bind.startsWith("unix://")) r.error(`${p}.bind`, `must be an IP address or unix:// path (got ${JSON.stringify(s.bind)})`);
   const tls = s.tls;
-  if ((protocol === "HTTPS" || protocol === "TLS") && (tls === undefined || (tls.mode === undefined && tls.httpsRedirect !== true))) {
-    r.error(`${p}.tls`, `server protocol ${protocol} requires tls settings with a mode`);
-  }
+  // pilot validateServer: HTTPS/TLS servers need `tls` (an unset mode is PASSTHROUGH);
+  // plain-text servers may carry `tls` only as a passthrough / httpsRedirect stub.
+  const isTls = protocol === "HTTPS" || protocol === "TLS";
+  if (isTls && tls === undefined) r.error(`${p}.tls`, `server protocol ${protocol} requires tls settings`);
   if (tls === undefined) return;
+  const passthrough = tls.mode === undefined || tls.mode === "PASSTHROUGH" || tls.mode === "AUTO_PASSTHROUGH";
+  if (isTls && tls.mode === undefined && tls.httpsRedirect !== true) r.warn(`${p}.tls.mode`, "no mode set: Istio treats the server as PASSTHROUGH");
+  if (!isTls) {
+    if (!HTTP_PROTOCOLS.includes(protocol)) r.error(`${p}.tls`, `server protocol ${protocol} cannot have tls settings (only HTTPS and TLS servers can)`);
+    else if (!passthrough || tls.caCertificates !== undefined || tls.privateKey !== undefined || tls.serverCertificate !== undefined) {
+      r.error(`${p}.tls`, `plain-text ${protocol} server cannot have tls settings other than httpsRedirect`);
+    }
+  }
   const credentials = (["credentialName", "credentialNames", "tlsCertificates"] as const).filter((k) => tls[k] !== undefined);
   if (credentials.length > 1) r.error(`${p}.tls.${credentials[1]}`, `only one of credentialName, credentialNames, tlsCertificates may be set (got ${credentials.join(", ")})`);
   for (const k of ["credentialNames", "tlsCertificates"] as const) {
