@@ -7,12 +7,18 @@
 
 export const MAX_REGEX_LENGTH = 1024;
 
+/**
+ * Matches only where the preceding run of backslashes is even, so the token that
+ * follows is live syntax: `\\1` is a literal backslash and a digit, not a backreference.
+ */
+const UNESCAPED = String.raw`(?<=(?:^|[^\\])(?:\\\\)*)`;
+
 const UNSUPPORTED: readonly [RegExp, string][] = [
-  [/\(\?<?[=!]/, "lookaround assertions are not supported by RE2"],
-  [/\\[1-9]/, "backreferences are not supported by RE2"],
-  [/\\k</, "backreferences are not supported by RE2"],
-  [/\(\?>/, "atomic groups are not supported by RE2"],
-  [/[*+?}][+]/, "possessive quantifiers are not supported by RE2"],
+  [new RegExp(UNESCAPED + String.raw`\(\?<?[=!]`), "lookaround assertions are not supported by RE2"],
+  [new RegExp(UNESCAPED + String.raw`\\[1-9]`), "backreferences are not supported by RE2"],
+  [new RegExp(UNESCAPED + String.raw`\\k<`), "backreferences are not supported by RE2"],
+  [new RegExp(UNESCAPED + String.raw`\(\?>`), "atomic groups are not supported by RE2"],
+  [new RegExp(UNESCAPED + String.raw`[*+?}][+]`), "possessive quantifiers are not supported by RE2"],
 ];
 
 /** Why `pattern` is not an acceptable RE2 regex, or `undefined` when it is. */

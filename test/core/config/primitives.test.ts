@@ -36,6 +36,12 @@ test("RE2 regexes: whole-value match, RE2 syntax, RE2-only features", () => {
   assert.match(re2Problem("(?>a)") ?? "", /atomic/);
   assert.match(re2Problem("a++") ?? "", /possessive/);
   assert.match(re2Problem("(") ?? "", /invalid regex/);
+  // Escaped syntax is literal text, not the RE2-only feature it resembles.
+  assert.equal(re2Problem("a\\\\1"), undefined, "an escaped backslash then a digit is literal");
+  assert.match(re2Problem("(a)\\\\\\1") ?? "", /backreferences/, "an escaped backslash then a backreference");
+  assert.equal(re2Problem("\\(?=x"), undefined, "an escaped parenthesis, optional, then `=x`");
+  assert.equal(re2Problem("\\++"), undefined, "one or more literal plus signs");
+  assert.ok(compileRe2("a\\\\1").test("a\\1"));
   assert.match(re2Problem("a".repeat(1025)) ?? "", /1024/);
   assert.equal(re2Problem("a".repeat(1024)), undefined);
 });
