@@ -51,7 +51,7 @@ export interface BootstrapCaResult {
 const SECRET_FILE_MODE = 0o600;
 
 /** Secret name -> file (under the CA directory) its value comes from. */
-const SECRET_FILES = {
+export const SECRET_FILES = {
   ADMIN_TOKEN: "admin-token",
   CA_ROOT_CERT: "root.pem",
   CA_INTERMEDIATE_CERT: "intermediate.pem",

@@ -11,7 +11,6 @@
  */
 import { unstable_startWorker } from "wrangler";
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= "false";
@@ -45,9 +44,6 @@ const gateway = await unstable_startWorker({ config: join(root, "wrangler.toml")
 const controlUrl = (await control.url).href.replace(/\/$/, "");
 const gatewayUrl = (await gateway.url).href.replace(/\/$/, "");
 
-const devVars = join(root, ".dev.vars");
-const adminToken = existsSync(devVars) ? /^ADMIN_TOKEN="?([^"\n]+)"?/m.exec(readFileSync(devVars, "utf8"))?.[1] : undefined;
-
 console.log(`
 Strait local mesh is up.
 
@@ -55,12 +51,12 @@ Strait local mesh is up.
   trust bundle  ${controlUrl}/.well-known/spiffe-bundle
   edge gateway  ${gatewayUrl}          (health: ${gatewayUrl}/healthz)
   state         ${persist}   (local D1 + KV, shared by both workers)
-  admin token   ADMIN_TOKEN in .dev.vars
+  admin token   .strait/ca/admin-token (also ADMIN_TOKEN in .dev.vars)
 
 Try:
-  export STRAIT_SERVER=${controlUrl} STRAIT_TOKEN=${adminToken ? "$(grep ^ADMIN_TOKEN .dev.vars | cut -d= -f2 | tr -d '\"')" : "<ADMIN_TOKEN from .dev.vars>"}
+  export STRAIT_SERVER=${controlUrl} STRAIT_TOKEN=$(cat .strait/ca/admin-token)
   npx strait join-token create --cluster local --node node-1
-  npx strait apply -f deploy/samples/bookinfo.yaml && npx strait get virtualservices -A
+  npx strait apply -f deploy/samples/bookinfo.yaml && npx strait get vs -A
 
 Ctrl-C stops everything.
 `);

@@ -9,7 +9,7 @@ import { execFile } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { bootstrapCa } from "../scripts/bootstrap-ca.ts";
+import { SECRET_FILES, bootstrapCa } from "../scripts/bootstrap-ca.ts";
 import { projectRoot, startControlWorker, type StartedWorker } from "./support/control-worker.ts";
 
 const run = promisify(execFile);
@@ -29,17 +29,9 @@ before(async () => {
   dir = await mkdtemp(join(projectRoot, ".tmp", "readme-"));
   await bootstrapCa({ cwd: dir });
   const ca = join(dir, ".strait", "ca");
-  const file = (n: string) => readFile(join(ca, n), "utf8").then((s) => s.trim());
-  worker = await startControlWorker({
-    vars: {
-      ADMIN_TOKEN: await file("admin-token"),
-      CA_ROOT_CERT: await file("root.pem"),
-      CA_INTERMEDIATE_CERT: await file("intermediate.pem"),
-      CA_INTERMEDIATE_KEY: await file("intermediate-key.pem"),
-      JWT_SIGNING_KEY: await file("jwt-signing-key.pem"),
-      CA_KEK: await file("ca-kek"),
-    },
-  });
+  const vars: Record<string, string> = {};
+  for (const [name, file] of Object.entries(SECRET_FILES)) vars[name] = (await readFile(join(ca, file), "utf8")).trim();
+  worker = await startControlWorker({ vars });
 });
 
 after(async () => {

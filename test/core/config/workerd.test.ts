@@ -2,31 +2,20 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { unstable_startWorker } from "wrangler";
+import { startModuleWorker } from "../../support/workerd-module.ts";
 import { analyze } from "../../../src/core/config/analyze.ts";
 import { ConfigParseError } from "../../../src/core/config/errors.ts";
 import { parseDocuments } from "../../../src/core/config/parse-documents.ts";
 import type { AnyResource } from "../../../src/core/config/resource.ts";
 import { validateResource } from "../../../src/core/config/validate.ts";
 
-process.env.CLOUDFLARE_CF_FETCH_ENABLED = "false";
-process.env.WRANGLER_SEND_METRICS = "false";
-
 const FIXTURES = join(import.meta.dirname, "../../fixtures/istio");
 
-let worker: Awaited<ReturnType<typeof unstable_startWorker>>;
-let url: URL;
+let worker: Awaited<ReturnType<typeof startModuleWorker>>;
 
 before(async () => {
   // No nodejs_compat: the config model must need nothing beyond Web APIs.
-  worker = await unstable_startWorker({
-    name: "strait-config-model-conformance",
-    entrypoint: join(import.meta.dirname, "workerd/config-model-worker.ts"),
-    compatibilityDate: "2026-04-01",
-    dev: { inspector: false, watch: false, logLevel: "error", server: { hostname: "127.0.0.1", port: 0 }, persist: false },
-  });
-  await worker.ready;
-  url = await worker.url;
+  worker = await startModuleWorker(`export { default } from ${JSON.stringify(join(import.meta.dirname, "workerd/config-model-worker.ts"))};`);
 });
 
 after(async () => {
@@ -40,7 +29,7 @@ function inNode(text: string): unknown {
 }
 
 async function inWorkerd(text: string): Promise<{ status: number; body: unknown }> {
-  const res = await fetch(url, { method: "POST", body: text });
+  const res = await worker.fetch("/", { method: "POST", body: text });
   return { status: res.status, body: await res.json() };
 }
 
