@@ -9,6 +9,7 @@ import { spawn } from "node:child_process";
 import { access, readdir, readFile } from "node:fs/promises";
 import { constants } from "node:fs";
 import { join } from "node:path";
+import { ManualClock } from "../../src/core/clock.ts";
 import { projectRoot } from "../support/control-worker.ts";
 import { createThrowawayCa, opensslCsr } from "../support/throwaway-ca.ts";
 import { startModuleWorker } from "../support/workerd-module.ts";
@@ -41,13 +42,15 @@ async function denoBinary(): Promise<string> {
 let onNode: Record<string, unknown>;
 
 before(async () => {
-  const ca = await createThrowawayCa();
+  // Every certificate of the run is built with the suite's own fixed clock: the result never depends on today's date.
+  const now = Date.parse("2026-11-22T12:00:00Z");
+  const ca = await createThrowawayCa({ clock: new ManualClock(now) });
   const fixtures: Record<string, string> = {};
   const dir = join(projectRoot, "test/fixtures/istio");
   for (const f of (await readdir(dir)).filter((n) => n.endsWith(".yaml"))) fixtures[`istio/${f}`] = await readFile(join(dir, f), "utf8");
   fixtures["samples/bookinfo.yaml"] = await readFile(join(projectRoot, "deploy/samples/bookinfo.yaml"), "utf8");
   input = {
-    now: Date.parse("2026-11-22T12:00:00Z"),
+    now,
     root: ca.root,
     intermediate: ca.intermediate,
     jwtSigningKeyPem: ca.jwtSigningKeyPem,

@@ -8,7 +8,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { systemClock } from "../../src/core/clock.ts";
+import { systemClock, type Clock } from "../../src/core/clock.ts";
 import { createIntermediateCa, createRootCa, type CaKeyPair } from "../../src/identity/ca.ts";
 import { generateJwtSigningKeyPem } from "../../src/identity/jwt-key.ts";
 import { DEFAULT_TRUST_DOMAIN } from "../../src/identity/spiffe-id.ts";
@@ -29,10 +29,15 @@ function randomSecret(): string {
   return Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
 }
 
-export async function createThrowawayCa(o: { trustDomain?: string } = {}): Promise<ThrowawayCa> {
+/**
+ * `clock`: a test that runs the issuer with a fixed `now` must build its CA with that same
+ * clock, or the CA is not valid at `now` once the calendar moves on.
+ */
+export async function createThrowawayCa(o: { trustDomain?: string; clock?: Clock } = {}): Promise<ThrowawayCa> {
   const trustDomain = o.trustDomain ?? DEFAULT_TRUST_DOMAIN;
-  const root = await createRootCa({ trustDomain, clock: systemClock, ttlSeconds: 7 * 86400 });
-  const newIntermediate = (ttlSeconds = 2 * 86400) => createIntermediateCa(root, { trustDomain, clock: systemClock, ttlSeconds });
+  const clock = o.clock ?? systemClock;
+  const root = await createRootCa({ trustDomain, clock, ttlSeconds: 7 * 86400 });
+  const newIntermediate = (ttlSeconds = 2 * 86400) => createIntermediateCa(root, { trustDomain, clock, ttlSeconds });
   const intermediate = await newIntermediate();
   const jwtSigningKeyPem = await generateJwtSigningKeyPem();
   const adminToken = `admin-${randomSecret()}`;

@@ -11,12 +11,14 @@ process.env.CLOUDFLARE_CF_FETCH_ENABLED = "false";
  */
 export async function startModuleWorker(source: string): Promise<{ fetch(path: string, init?: RequestInit): Promise<Response>; dispose(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), "strait-workerd-"));
-  const entrypoint = join(dir, "entry.ts");
-  await writeFile(entrypoint, source);
+  await writeFile(join(dir, "entry.ts"), source);
+  // A config file in the temp dir makes it the worker's project root: its bundles
+  // (.wrangler/tmp) and state stay there, apart from every other worker's.
+  const config = join(dir, "wrangler.json");
+  await writeFile(config, JSON.stringify({ name: "strait-module-test", main: "entry.ts", compatibility_date: "2026-04-01" }));
   const worker = await unstable_startWorker({
-    entrypoint,
-    compatibilityDate: "2026-04-01",
-    dev: { inspector: false, watch: false, logLevel: "error", server: { hostname: "127.0.0.1", port: 0 } },
+    config,
+    dev: { persist: join(dir, ".state"), inspector: false, watch: false, logLevel: "error", server: { hostname: "127.0.0.1", port: 0 } },
   });
   await worker.ready;
   const url = await worker.url;
