@@ -103,3 +103,40 @@ export const auditEvents = sqliteTable(
   },
   (t) => [index("audit_events_at").on(t.at)],
 );
+
+/**
+ * Single-use server nonces for `POST /v1/identity/renew` (proof of possession of the
+ * node's current X.509-SVID key). Only the SHA-256 of the nonce is stored; consumed
+ * atomically (UPDATE ... WHERE used_at IS NULL AND expires_at > now).
+ */
+export const renewalNonces = sqliteTable(
+  "renewal_nonces",
+  {
+    nonceHash: text("nonce_hash").primaryKey(),
+    /** The node the nonce was handed to; only that node can spend it. */
+    spiffeId: text("spiffe_id").notNull(),
+    createdAt: integer("created_at").notNull(),
+    expiresAt: integer("expires_at").notNull(),
+    usedAt: integer("used_at"),
+  },
+  (t) => [index("renewal_nonces_node").on(t.spiffeId), index("renewal_nonces_expires").on(t.expiresAt)],
+);
+
+/**
+ * Keys that sign scoped API tokens, separate from the CA generations' JWT-SVID keys so
+ * retiring a CA generation never waits for long-lived API tokens, and an API token can
+ * never pass as a JWT-SVID. status: active (signs) -> retired (verifies until
+ * verify_until) | revoked (verifies nothing). Private keys are sealed with CA_KEK.
+ */
+export const apiTokenKeys = sqliteTable("api_token_keys", {
+  kid: text("kid").primaryKey(),
+  /** 1, 2, ...: the order keys were created in; the unique index makes concurrent creation safe. */
+  seq: integer("seq").notNull().unique(),
+  status: text("status", { enum: ["active", "retired", "revoked"] }).notNull(),
+  publicJwk: text("public_jwk").notNull(),
+  encryptedKey: text("encrypted_key").notNull(),
+  createdAt: integer("created_at").notNull(),
+  retiredAt: integer("retired_at"),
+  /** A retired key verifies tokens until this time (the latest expiry of a token it may have signed). */
+  verifyUntil: integer("verify_until"),
+});
