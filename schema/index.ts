@@ -1,2 +1,3 @@
 export * from "./identity.ts";
 export * from "./config.ts";
+export * from "./audit.ts";
