@@ -4,7 +4,8 @@ import { StraitError } from "../core/errors.ts";
 import type { ControlApp } from "./types.ts";
 import { errorResponse } from "./http-errors.ts";
 import { authenticate, actorOf } from "./auth.ts";
-import { recordAudit } from "./audit.ts";
+import { recordAnonymousRefusal, recordAudit } from "./audit.ts";
+import { MAX_ERROR_MESSAGE_CHARS, safeExcerpt } from "./text-excerpt.ts";
 import { database } from "./db.ts";
 import { identityRoutes } from "./identity/routes.ts";
 import { configRoutes } from "./config/routes.ts";
@@ -14,16 +15,25 @@ export const MAX_AUDITED_PATH_CHARS = 256;
 
 /**
  * Every refused request (401/403) is audited here, in one place, so no route can
- * forget to; the write is best-effort and never changes the response.
+ * forget to; the write is best-effort and never changes the response. A caller with
+ * credentials gets a row of its own; refusals of callers without valid credentials are
+ * only counted, per source, code and minute (`audit_refusals`), and nothing of theirs
+ * but a short safe excerpt of the path is kept.
  */
 async function auditRefusal(c: Context<ControlApp>, err: StraitError): Promise<void> {
   try {
-    const fullPath = new URL(c.req.url).pathname;
-    const path = fullPath.length > MAX_AUDITED_PATH_CHARS ? `${fullPath.slice(0, MAX_AUDITED_PATH_CHARS)}...` : fullPath;
+    const path = safeExcerpt(new URL(c.req.url).pathname, MAX_AUDITED_PATH_CHARS);
+    const principal = c.get("principal");
+    const now = systemClock.now();
+    if (principal === undefined) {
+      const source = safeExcerpt(c.req.header("cf-connecting-ip") ?? "unknown", 64);
+      await recordAnonymousRefusal(database(c.env), { source, code: err.code, sample: safeExcerpt(`${c.req.method} ${path}`, 128) }, now);
+      return;
+    }
     await recordAudit(
       database(c.env),
-      { actor: actorOf(c.get("principal")), action: `${c.req.method} ${path}`, target: path, outcome: "denied", detail: { code: err.code, message: err.message } },
-      systemClock.now(),
+      { actor: actorOf(principal), action: `${c.req.method} ${path}`, target: path, outcome: "denied", detail: { code: err.code, message: safeExcerpt(err.message, MAX_ERROR_MESSAGE_CHARS) } },
+      now,
     );
   } catch (auditErr) {
     console.error("audit of a refusal failed", auditErr instanceof Error ? auditErr.message : String(auditErr));

@@ -19,7 +19,18 @@ export async function readBodyText(c: Context, maxBytes: number = MAX_BODY_BYTES
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    let chunk: ReadableStreamReadResult<Uint8Array>;
+    try {
+      chunk = await reader.read();
+    } catch {
+      // The client stopped sending before the body was whole (e.g. fewer bytes than its
+      // Content-Length, then a closed connection): the client's mistake, not ours.
+      throw new ValidationError(
+        declared === undefined ? "body: the connection closed before the body was complete" : `body: ended after ${total} of the ${declared} bytes Content-Length announced`,
+        { field: "body" },
+      );
+    }
+    const { done, value } = chunk;
     if (done) break;
     total += value.byteLength;
     if (total > maxBytes) {

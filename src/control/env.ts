@@ -7,6 +7,9 @@ export interface ControlEnv {
   X509_SVID_TTL_SECONDS?: string;
   JWT_SVID_TTL_SECONDS?: string;
   K8S_CLUSTERS?: string;
+  /** Days audit events are kept (default 90) and refused-request counters (default 14). */
+  AUDIT_RETENTION_DAYS?: string;
+  AUDIT_REFUSAL_RETENTION_DAYS?: string;
   /** Secrets. */
   ADMIN_TOKEN?: string;
   CA_ROOT_CERT?: string;

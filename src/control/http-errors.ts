@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { StraitError, type ErrorCategory } from "../core/errors.ts";
+import { MAX_ERROR_MESSAGE_CHARS, safeExcerpt } from "./text-excerpt.ts";
 
 /** The one place where error categories become HTTP statuses. */
 const STATUS: Record<ErrorCategory, ContentfulStatusCode> = {
@@ -24,7 +25,8 @@ export function statusFor(err: StraitError): ContentfulStatusCode {
  */
 export function errorResponse(c: Context, err: unknown): Response {
   if (err instanceof StraitError) {
-    const body: Record<string, unknown> = { ...err.toJSON() };
+    // Messages may quote what the client sent (an unverified token's kid, a path): only a short safe excerpt goes back.
+    const body: Record<string, unknown> = { ...err.toJSON(), message: safeExcerpt(err.message, MAX_ERROR_MESSAGE_CHARS) };
     const details = (err as { details?: unknown }).details;
     if (details !== undefined) body.details = details;
     const res = c.json({ error: body }, statusFor(err));

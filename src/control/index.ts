@@ -1,3 +1,13 @@
 import { createControlApp } from "./app.ts";
+import type { ControlEnv } from "./env.ts";
+import { runScheduled } from "./scheduled.ts";
 
-export default createControlApp();
+const app = createControlApp();
+
+export default {
+  fetch: app.fetch,
+  scheduled(_controller, env, ctx) {
+    ctx.waitUntil(runScheduled(env));
+  },
+} satisfies ExportedHandler<ControlEnv>;
+export { GatewaySvidEntrypoint } from "./identity/gateway-svid-routes.ts";

@@ -1,5 +1,19 @@
 import { LineCounter, parseAllDocuments } from "yaml";
+import { PayloadTooLargeError } from "../errors.ts";
 import { ConfigParseError } from "./errors.ts";
+import { expandedSize } from "./expanded-size.ts";
+
+/**
+ * Largest size (bytes of JSON) one document may expand to once YAML aliases are resolved, and
+ * the largest total over a whole body. Checked on the syntax tree before any expansion.
+ */
+export const MAX_EXPANDED_DOCUMENT_BYTES = 1024 * 1024;
+export const MAX_EXPANDED_TOTAL_BYTES = 4 * 1024 * 1024;
+
+export interface ParseLimits {
+  maxDocumentBytes?: number;
+  maxTotalBytes?: number;
+}
 
 /**
  * Parses a multi-document YAML (or JSON) text into plain values, one per
@@ -8,8 +22,11 @@ import { ConfigParseError } from "./errors.ts";
  * Throws {@link ConfigParseError} naming the document index and line.
  * @example parseDocuments("a: 1\n---\nb: 2") // [{a: 1}, {b: 2}]
  */
-export function parseDocuments(text: string, source?: string): unknown[] {
+export function parseDocuments(text: string, source?: string, limits: ParseLimits = {}): unknown[] {
   const label = source === undefined ? "" : `${source}: `;
+  const maxDocument = limits.maxDocumentBytes ?? MAX_EXPANDED_DOCUMENT_BYTES;
+  const maxTotal = limits.maxTotalBytes ?? MAX_EXPANDED_TOTAL_BYTES;
+  let total = 0;
   const trimmed = text.trimStart();
   if (trimmed.startsWith("{") || trimmed.startsWith("[")) {
     // Fast path for JSON bodies; on a syntax error fall through so YAML reports a line.
@@ -32,6 +49,14 @@ export function parseDocuments(text: string, source?: string): unknown[] {
       throw new ConfigParseError(`${label}document ${index} (line ${line}, column ${col}): ${firstLine(firstError.message)}`, { documentIndex: index, line });
     }
     if (doc.contents === null) return;
+    const size = expandedSize(doc, Math.max(maxDocument, maxTotal) + 1);
+    if (size > maxDocument) {
+      throw new PayloadTooLargeError(`${label}document ${index} (line ${docLine}): expands to more than ${maxDocument} bytes once YAML aliases are resolved`, { field: "body" });
+    }
+    total += size;
+    if (total > maxTotal) {
+      throw new PayloadTooLargeError(`${label}document ${index} (line ${docLine}): the documents expand to more than ${maxTotal} bytes in all once YAML aliases are resolved`, { field: "body" });
+    }
     let value: unknown;
     try {
       value = doc.toJS({ maxAliasCount: 100 });
