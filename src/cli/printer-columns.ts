@@ -46,6 +46,7 @@ const KIND_COLUMNS: Record<Kind, PrinterColumn[]> = {
   AuthorizationPolicy: [{ header: "ACTION", value: (r) => field("spec.action")(r) || "ALLOW" }],
   PeerAuthentication: [{ header: "MODE", value: field("spec.mtls.mode") }],
   RequestAuthentication: [{ header: "ISSUERS", value: (r) => jwtIssuers(r), wide: true }],
+  RateLimitPolicy: [{ header: "TARGETS", value: (r) => list("spec.targetRefs")(r) }],
 };
 
 /** Columns for a table of `kind`, namespace column first when listing across namespaces. */

@@ -9,6 +9,7 @@ export type * from "./kinds/workload-entry.ts";
 export type * from "./kinds/authorization-policy.ts";
 export type * from "./kinds/peer-authentication.ts";
 export type * from "./kinds/request-authentication.ts";
+export type * from "./kinds/rate-limit-policy.ts";
 export * from "./errors.ts";
 export * from "./hosts.ts";
 export * from "./duration.ts";

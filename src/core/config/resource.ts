@@ -6,6 +6,7 @@ import type { RequestAuthenticationSpec } from "./kinds/request-authentication.t
 import type { ServiceEntrySpec } from "./kinds/service-entry.ts";
 import type { VirtualServiceSpec } from "./kinds/virtual-service.ts";
 import type { WorkloadEntrySpec } from "./kinds/workload-entry.ts";
+import type { RateLimitPolicySpec } from "./kinds/rate-limit-policy.ts";
 
 /** The Istio kinds Strait understands. */
 export type Kind =
@@ -16,11 +17,12 @@ export type Kind =
   | "WorkloadEntry"
   | "AuthorizationPolicy"
   | "PeerAuthentication"
-  | "RequestAuthentication";
+  | "RequestAuthentication"
+  | "RateLimitPolicy";
 
 export interface KindInfo {
   kind: Kind;
-  group: "networking.istio.io" | "security.istio.io";
+  group: "networking.istio.io" | "security.istio.io" | "gateway.strait.dev";
   /** Storage version first, then the served aliases. */
   versions: readonly string[];
   plural: string;
@@ -40,6 +42,7 @@ export const KINDS: readonly KindInfo[] = Object.freeze([
   { kind: "AuthorizationPolicy", group: "security.istio.io", versions: SECURITY_VERSIONS, plural: "authorizationpolicies", shortNames: ["ap"] },
   { kind: "PeerAuthentication", group: "security.istio.io", versions: SECURITY_VERSIONS, plural: "peerauthentications", shortNames: ["pa"] },
   { kind: "RequestAuthentication", group: "security.istio.io", versions: SECURITY_VERSIONS, plural: "requestauthentications", shortNames: ["ra"] },
+  { kind: "RateLimitPolicy", group: "gateway.strait.dev", versions: ["v1alpha1"], plural: "ratelimitpolicies", shortNames: ["rlp"] },
 ] satisfies KindInfo[]);
 
 const BY_KIND = new Map(KINDS.map((k) => [k.kind, k] as const));
@@ -108,6 +111,7 @@ export interface SpecByKind {
   AuthorizationPolicy: AuthorizationPolicySpec;
   PeerAuthentication: PeerAuthenticationSpec;
   RequestAuthentication: RequestAuthenticationSpec;
+  RateLimitPolicy: RateLimitPolicySpec;
 }
 
 /** A resource of one kind, with its spec typed. */
@@ -121,6 +125,7 @@ export type WorkloadEntryResource = ResourceOf<"WorkloadEntry">;
 export type AuthorizationPolicyResource = ResourceOf<"AuthorizationPolicy">;
 export type PeerAuthenticationResource = ResourceOf<"PeerAuthentication">;
 export type RequestAuthenticationResource = ResourceOf<"RequestAuthentication">;
+export type RateLimitPolicyResource = ResourceOf<"RateLimitPolicy">;
 
 /** Any validated resource; narrow on `kind` to get the typed spec. */
 export type AnyResource = { [K in Kind]: ResourceOf<K> }[Kind];

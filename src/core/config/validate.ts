@@ -12,6 +12,7 @@ import { requestAuthenticationValidator } from "./validation/request-authenticat
 import { serviceEntryValidator } from "./validation/service-entry.ts";
 import { virtualServiceValidator } from "./validation/virtual-service.ts";
 import { workloadEntryValidator } from "./validation/workload-entry.ts";
+import { rateLimitPolicyValidator } from "./validation/rate-limit-policy.ts";
 import { int, map, obj, req, str } from "./validation/shape.ts";
 
 export type { FieldError } from "./field-error.ts";
@@ -29,6 +30,7 @@ const VALIDATORS: { [K in Kind]: KindValidator<SpecByKind[K]> } = {
   AuthorizationPolicy: authorizationPolicyValidator,
   PeerAuthentication: peerAuthenticationValidator,
   RequestAuthentication: requestAuthenticationValidator,
+  RateLimitPolicy: rateLimitPolicyValidator,
 };
 
 const metadataShape = obj<Omit<ObjectMeta, "namespace"> & { namespace?: string }>({

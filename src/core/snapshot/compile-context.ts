@@ -4,6 +4,7 @@ import type {
   GatewayResource,
   PeerAuthenticationResource,
   RequestAuthenticationResource,
+  RateLimitPolicyResource,
   ServiceEntryResource,
   VirtualServiceResource,
   WorkloadEntryResource,
@@ -46,6 +47,7 @@ export interface CompileContext {
   authorizationPolicies: AuthorizationPolicyResource[];
   peerAuthentications: PeerAuthenticationResource[];
   requestAuthentications: RequestAuthenticationResource[];
+  rateLimitPolicies: RateLimitPolicyResource[];
   services: Service[];
   /** `<ns>/<workload>` -> FQDNs of the services that select it. */
   serves: ReadonlyMap<string, string[]>;
@@ -93,6 +95,7 @@ export function prepareContext(input: CompileInput): CompileContext {
     authorizationPolicies: ofKind("AuthorizationPolicy"),
     peerAuthentications: ofKind("PeerAuthentication"),
     requestAuthentications: ofKind("RequestAuthentication"),
+    rateLimitPolicies: ofKind("RateLimitPolicy"),
     services,
     serves,
     placed,

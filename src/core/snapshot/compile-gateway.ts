@@ -4,6 +4,7 @@ import type { CompiledGateway, CompiledHttpRoute, GatewayHostRoutes, GatewaySnap
 import { boundTo, catchAllsLast, httpRoutesFor, type BindTarget } from "./route-binding.ts";
 import { policyForGateways } from "./policy-scope.ts";
 import { compare } from "./ordering.ts";
+import { compileNodeIngress, compileRateLimitPolicies } from "./gateway-edge-extras.ts";
 import type { TCPRoute, TLSRoute } from "../config/kinds/virtual-service.ts";
 
 /**
@@ -90,6 +91,9 @@ export function compileGatewaySnapshot(ctx: CompileContext): GatewaySnapshot {
     .sort(([a], [b]) => compare(a, b))
     .map(([host, acc]) => ({ host, gateways: [...acc.gateways].sort(), http: catchAllsLast(acc.http), tls: acc.tls, tcp: acc.tcp }));
   const subjects = gateways.map((g) => ({ namespace: g.namespace, name: g.name, selector: g.selector }));
+  // Optional fields appear only when used, so snapshots without them keep their hashes.
+  const rateLimitPolicies = compileRateLimitPolicies(ctx, hosts);
+  const nodeIngress = compileNodeIngress(ctx);
   return {
     type: "gateway",
     trustDomain: ctx.trustDomain,
@@ -99,5 +103,7 @@ export function compileGatewaySnapshot(ctx: CompileContext): GatewaySnapshot {
     destinationRules: ctx.destinationRules,
     requestAuthentications: ctx.requestAuthentications.flatMap((p) => policyForGateways(p, subjects, ctx.rootNamespace) ?? []),
     authorizationPolicies: ctx.authorizationPolicies.flatMap((p) => policyForGateways(p, subjects, ctx.rootNamespace) ?? []),
+    ...(rateLimitPolicies.length === 0 ? {} : { rateLimitPolicies }),
+    ...(Object.keys(nodeIngress).length === 0 ? {} : { nodeIngress }),
   };
 }

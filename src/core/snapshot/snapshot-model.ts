@@ -16,6 +16,7 @@ import type { ServicePort } from "../config/kinds/service-entry.ts";
 import type { AuthorizationPolicySpec } from "../config/kinds/authorization-policy.ts";
 import type { PeerAuthenticationSpec } from "../config/kinds/peer-authentication.ts";
 import type { RequestAuthenticationSpec } from "../config/kinds/request-authentication.ts";
+import type { RateLimitRule } from "../config/kinds/rate-limit-policy.ts";
 
 /** Where a compiled item came from. */
 export interface SourceRef {
@@ -136,6 +137,22 @@ export interface Revocation {
   revokedAt: number;
 }
 
+/** A RateLimitPolicy resolved to the VirtualService routes it limits on the gateway (Gateway targets expanded). */
+export interface CompiledRateLimitPolicy {
+  source: SourceRef;
+  /** `virtualService` = `<ns>/<name>`; `route` = one `http[].name`, absent = every route of that VirtualService. */
+  routes: { virtualService: string; route?: string }[];
+  rules: RateLimitRule[];
+}
+
+/** Edge ingress of a node proxy: where the gateway sends in-cluster traffic for workloads on that node. */
+export interface NodeIngress {
+  /** `<host>:<port>` or an `http(s)://` URL, from the `strait.io/edge-ingress` annotation of a WorkloadEntry on the node. */
+  address: string;
+  /** The node proxy's SPIFFE ID (audience of the gateway's JWT-SVID). */
+  spiffeId: string;
+}
+
 /** What the edge gateway loads. */
 export interface GatewaySnapshot {
   type: "gateway";
@@ -146,6 +163,10 @@ export interface GatewaySnapshot {
   destinationRules: CompiledDestinationRule[];
   requestAuthentications: CompiledPolicy<RequestAuthenticationSpec>[];
   authorizationPolicies: CompiledPolicy<AuthorizationPolicySpec>[];
+  /** Present only when a RateLimitPolicy exists. */
+  rateLimitPolicies?: CompiledRateLimitPolicy[];
+  /** `<cluster>/<node>` -> edge ingress; present only when a WorkloadEntry declares one. */
+  nodeIngress?: Record<string, NodeIngress>;
 }
 
 /** What one node proxy loads: only what its workloads need. */
