@@ -63,6 +63,8 @@ export interface AuthzDecision {
   reason: string;
   /** `<ns>/<name>` of the deciding policy (the matching DENY or ALLOW policy; the refused CUSTOM policy). */
   policy?: string;
+  /** Index of the matching rule in that policy. */
+  rule?: number;
   /** True when an AUDIT policy matched; `auditPolicy` names it. */
   audit: boolean;
   auditPolicy?: string;
@@ -79,7 +81,10 @@ export interface PolicyProblem {
 
 export interface AuthorizationEngine {
   evaluate(ctx: AuthzContext): AuthzDecision;
-  /** Policies refused at compile time (CUSTOM, malformed). Non-empty means this target denies every request. */
+  /**
+   * Policies (or parts) refused at compile time: CUSTOM (its rules deny), unknown `when` keys,
+   * malformed values. Each is handled fail-closed (ALLOW parts never match, DENY parts match more).
+   */
   readonly problems: readonly PolicyProblem[];
   /** Number of policies compiled per action, for status/metrics. */
   readonly counts: Readonly<{ allow: number; deny: number; audit: number; custom: number }>;
