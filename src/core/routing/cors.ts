@@ -1,8 +1,73 @@
-import type { CorsPolicyPlan, CorsPreflightResult, RequestFacts } from "./types.ts";
+/**
+ * `corsPolicy` (Envoy CORS filter, as Istio configures it). Origins match
+ * `allowOrigins` StringMatches (exact, prefix, RE2 regex) or the deprecated
+ * `allowOrigin` strings (exact; `*` allows any origin). A preflight (OPTIONS
+ * with `Origin` and `Access-Control-Request-Method`) from an allowed origin is
+ * answered 200 with the configured lists echoed as configured, comma-joined,
+ * even when the requested method is not among them (istio-semantics.md §7.9);
+ * `maxAge` is sent in seconds. A preflight from any other origin goes
+ * upstream (`unmatchedPreflights: FORWARD`, the default) or gets a bare 200
+ * (`IGNORE`).
+ */
+import type { CorsPolicy } from "../config/kinds/virtual-service.ts";
+import { parseDurationMs } from "../config/duration.ts";
+import { compileStringMatch } from "./string-match.ts";
+import type { CorsPolicyPlan, CorsPreflightResult, OriginMatcher, RequestFacts } from "./types.ts";
 
-export function corsPreflight(_policy: CorsPolicyPlan, _facts: RequestFacts): CorsPreflightResult {
-  throw new Error("not implemented");
+export function compileCors(c: CorsPolicy | undefined, field: string): CorsPolicyPlan | undefined {
+  if (c === undefined) return undefined;
+  const allowOrigins: OriginMatcher[] = [];
+  (c.allowOrigins ?? []).forEach((sm, i) => {
+    const m = compileStringMatch(sm, `${field}.allowOrigins[${i}]`);
+    // Envoy also accepts an origin matcher that matches the literal "*".
+    allowOrigins.push({ matches: (o) => m.test(o) || m.test("*") });
+  });
+  for (const o of c.allowOrigin ?? []) allowOrigins.push({ matches: (x) => o === "*" || x === o });
+  const plan: CorsPolicyPlan = {
+    allowOrigins,
+    allowMethods: c.allowMethods ?? [],
+    allowHeaders: c.allowHeaders ?? [],
+    exposeHeaders: c.exposeHeaders ?? [],
+    unmatchedPreflights: c.unmatchedPreflights === "IGNORE" ? "IGNORE" : "FORWARD",
+  };
+  if (c.maxAge !== undefined) {
+    const ms = parseDurationMs(c.maxAge);
+    if (ms !== undefined) plan.maxAgeSeconds = Math.floor(ms / 1000);
+  }
+  if (c.allowCredentials !== undefined) plan.allowCredentials = c.allowCredentials;
+  return plan;
 }
-export function corsResponseHeaders(_policy: CorsPolicyPlan, _facts: RequestFacts): [string, string][] {
-  throw new Error("not implemented");
+
+function originAllowed(policy: CorsPolicyPlan, origin: string): boolean {
+  return policy.allowOrigins.some((m) => m.matches(origin));
+}
+
+/**
+ * Decides a CORS preflight. Call before forwarding a request whose plan has `cors`.
+ * @example corsPreflight(plan.cors, facts).kind === "respond"
+ */
+export function corsPreflight(policy: CorsPolicyPlan, facts: RequestFacts): CorsPreflightResult {
+  const origin = facts.headers.get("origin");
+  if (facts.method.toUpperCase() !== "OPTIONS" || origin === undefined || origin === "" || !facts.headers.has("access-control-request-method")) {
+    return { kind: "not-preflight" };
+  }
+  if (!originAllowed(policy, origin)) {
+    return policy.unmatchedPreflights === "IGNORE" ? { kind: "respond", status: 200, headers: [] } : { kind: "forward" };
+  }
+  const headers: [string, string][] = [["access-control-allow-origin", origin]];
+  if (policy.allowCredentials === true) headers.push(["access-control-allow-credentials", "true"]);
+  if (policy.allowMethods.length > 0) headers.push(["access-control-allow-methods", policy.allowMethods.join(",")]);
+  if (policy.allowHeaders.length > 0) headers.push(["access-control-allow-headers", policy.allowHeaders.join(",")]);
+  if (policy.maxAgeSeconds !== undefined) headers.push(["access-control-max-age", String(policy.maxAgeSeconds)]);
+  return { kind: "respond", status: 200, headers };
+}
+
+/** Headers to add to an actual (non-preflight) response for an allowed origin; empty otherwise. */
+export function corsResponseHeaders(policy: CorsPolicyPlan, facts: RequestFacts): [string, string][] {
+  const origin = facts.headers.get("origin");
+  if (origin === undefined || origin === "" || !originAllowed(policy, origin)) return [];
+  const headers: [string, string][] = [["access-control-allow-origin", origin]];
+  if (policy.allowCredentials === true) headers.push(["access-control-allow-credentials", "true"]);
+  if (policy.exposeHeaders.length > 0) headers.push(["access-control-expose-headers", policy.exposeHeaders.join(",")]);
+  return headers;
 }

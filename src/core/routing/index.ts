@@ -51,4 +51,4 @@ export { applyHeaderOps } from "./header-ops.ts";
 export { resolveRetryPolicy, retryDecision, DEFAULT_RETRY_ON } from "./retry-policy.ts";
 export { corsPreflight, corsResponseHeaders } from "./cors.ts";
 export { pickWeighted } from "./weighted-pick.ts";
-export { createLoadBalancer, type LoadBalancer, type PickContext } from "./load-balancer/index.ts";
+export { createLoadBalancer, setCookieHeader, cookieValue, type LoadBalancer, type PickContext } from "./load-balancer/index.ts";

@@ -1,37 +1,280 @@
-import type { GatewaySnapshot, NodeSnapshot, SourceRef } from "../snapshot/snapshot-model.ts";
-import type { HTTPMatchRequest, HTTPRoute } from "../config/kinds/virtual-service.ts";
+/**
+ * Route tables, compiled once per snapshot. The gateway table is keyed by
+ * listener port (Gateway server port), then by virtual host (exact name,
+ * then the longest wildcard, then `*`); the mesh table by destination host
+ * (FQDN plus the short names Istio accepts). Within a virtual host,
+ * `RouteIndex` finds the first matching entry in config order.
+ */
+import type { HTTPMatchRequest } from "../config/kinds/virtual-service.ts";
+import type { Server } from "../config/kinds/gateway.ts";
+import type { CompiledHttpRoute, GatewaySnapshot, NodeSnapshot, SourceRef } from "../snapshot/snapshot-model.ts";
+import { hostsOverlap, hostMatches, parseGatewayHost } from "../config/hosts.ts";
+import { visibleFrom } from "../snapshot/export-visibility.ts";
+import { matchesLabels } from "../snapshot/label-match.ts";
+import { DEFAULT_ROOT_NAMESPACE } from "../snapshot/compile-context.ts";
+import { VirtualHostIndex } from "./host-match.ts";
+import { RouteIndex } from "./route-index.ts";
+import { compileMatch } from "./request-match.ts";
+import { compileRoute, type CompiledRoute } from "./compiled-route.ts";
+import { RequestView } from "./request-view.ts";
+import { httpsRedirectLocation } from "./redirect.ts";
+import { RoutingError } from "./errors.ts";
+import type { ClusterResult, ClusterScope } from "./cluster.ts";
 import type { CompileIssue, RequestFacts } from "./types.ts";
 
 export interface GatewayRouteOptions {
+  /** Root namespace for DestinationRule lookup. Default `strait-system`. */
   rootNamespace?: string;
-  /** Namespace the gateway's DestinationRule lookups use as the client namespace. */
+  /** Namespace the gateway runs in: the client namespace of DestinationRule lookups. Default: the root namespace. */
   gatewayNamespace?: string;
+  /** Labels of the gateway workload, for match entries with `sourceLabels`. */
+  gatewayLabels?: Readonly<Record<string, string>>;
 }
+
 export interface MeshRouteOptions {
   rootNamespace?: string;
+  /** Labels of the calling workload (match `sourceLabels`, DestinationRule `workloadSelector`). */
   sourceLabels?: Readonly<Record<string, string>>;
 }
-export interface GatewayRouteTable {
-  readonly kind: "gateway";
-  readonly issues: readonly CompileIssue[];
+
+/** A matched entry: the compiled route and the match entry that matched (absent for a route without `match`). */
+export interface RouteHit {
+  route: CompiledRoute;
+  match?: HTTPMatchRequest;
 }
-export interface MeshRouteTable {
+
+export interface VirtualHost {
+  host: string;
+  index: RouteIndex<RouteHit>;
+}
+
+/** Routes on one listener. */
+export interface ListenerRoutes {
+  /** Server hosts with `tls.httpsRedirect`. */
+  redirects: VirtualHostIndex<true>;
+  vhosts: VirtualHostIndex<VirtualHost>;
+}
+
+interface TableBase {
+  readonly issues: readonly CompileIssue[];
+  /** Where destinations are resolved; used by `planRequest`. */
+  readonly scope: ClusterScope;
+  /** Clusters resolved so far, by `host|port|subset` (filled lazily, never changes a result). */
+  readonly clusters: Map<string, ClusterResult>;
+}
+
+export interface GatewayRouteTable extends TableBase {
+  readonly kind: "gateway";
+  /** By Gateway server port. */
+  readonly listeners: ReadonlyMap<number, ListenerRoutes>;
+  /** Used when the request's port is not a server port: every HTTP (or HTTPS) server merged. */
+  readonly byScheme: { readonly http: ListenerRoutes; readonly https: ListenerRoutes };
+}
+
+export interface MeshRouteTable extends TableBase {
   readonly kind: "mesh";
   readonly sourceNamespace: string;
-  readonly issues: readonly CompileIssue[];
+  readonly vhosts: VirtualHostIndex<VirtualHost>;
 }
+
 export type RouteTable = GatewayRouteTable | MeshRouteTable;
+
 export type RouteLookup =
-  | { kind: "route"; route: HTTPRoute; source: SourceRef & { index: number }; match?: HTTPMatchRequest }
+  | { kind: "route"; route: CompiledRoute; match?: HTTPMatchRequest; source: SourceRef & { index: number } }
   | { kind: "https-redirect"; location: string }
   | { kind: "no-route"; reason: string };
 
-export function compileGatewayRoutes(_snapshot: GatewaySnapshot, _options?: GatewayRouteOptions): GatewayRouteTable {
-  throw new Error("not implemented");
+function resourceName(s: SourceRef): string {
+  return `${s.kind}/${s.namespace}/${s.name}`;
 }
-export function compileMeshRoutes(_snapshot: NodeSnapshot, _sourceNamespace: string, _options?: MeshRouteOptions): MeshRouteTable {
-  throw new Error("not implemented");
+
+function issueOf(err: unknown, source: SourceRef, field: string): CompileIssue {
+  if (err instanceof RoutingError) return { resource: resourceName(source), field: err.field ?? field, message: err.message };
+  return { resource: resourceName(source), field, message: err instanceof Error ? err.message : String(err) };
 }
-export function lookupRoute(_table: RouteTable, _facts: RequestFacts): RouteLookup {
-  throw new Error("not implemented");
+
+/** Which match entries apply to this client (`sourceLabels`/`sourceNamespace` select clients at config time). */
+interface ClientSelector {
+  namespace?: string;
+  labels?: Readonly<Record<string, string>>;
+}
+
+function entryApplies(m: HTTPMatchRequest, client: ClientSelector): boolean {
+  if (m.sourceNamespace !== undefined && m.sourceNamespace !== "" && m.sourceNamespace !== client.namespace) return false;
+  if (m.sourceLabels !== undefined && Object.keys(m.sourceLabels).length > 0) {
+    if (client.labels === undefined || !matchesLabels(m.sourceLabels, client.labels)) return false;
+  }
+  return true;
+}
+
+function compileVirtualHost(host: string, routes: readonly CompiledHttpRoute[], client: ClientSelector, issues: CompileIssue[]): VirtualHost {
+  const index = new RouteIndex<RouteHit>();
+  for (const cr of routes) {
+    const field = `spec.http[${cr.source.index}]`;
+    let route: CompiledRoute;
+    try {
+      route = compileRoute(cr, field);
+    } catch (err) {
+      issues.push(issueOf(err, cr.source, field));
+      continue;
+    }
+    const matches = cr.route.match;
+    if (matches === undefined || matches.length === 0) {
+      index.add(compileMatch(undefined, field), { route });
+      continue;
+    }
+    matches.forEach((m, j) => {
+      if (!entryApplies(m, client)) return;
+      try {
+        index.add(compileMatch(m, `${field}.match[${j}]`), { route, match: m });
+      } catch (err) {
+        issues.push(issueOf(err, cr.source, `${field}.match[${j}]`));
+      }
+    });
+  }
+  return { host, index };
+}
+
+type ServerKind = "http" | "https" | undefined;
+
+/** HTTP-carrying servers: plain HTTP-family protocols, and HTTPS that terminates TLS. */
+function serverKind(s: Server): ServerKind {
+  const p = s.port.protocol.toUpperCase();
+  if (p === "HTTP" || p === "HTTP2" || p === "GRPC" || p === "GRPC-WEB") return "http";
+  if (p === "HTTPS") {
+    const mode = s.tls?.mode;
+    return mode === "PASSTHROUGH" || mode === "AUTO_PASSTHROUGH" ? undefined : "https";
+  }
+  return undefined;
+}
+
+function newListener(): ListenerRoutes {
+  return { redirects: new VirtualHostIndex(), vhosts: new VirtualHostIndex() };
+}
+
+/**
+ * Compiles the gateway snapshot's routes. Bad entries (a regex RE2 refuses,
+ * a delegate) are left out one by one and listed in `issues`.
+ * @example const table = compileGatewayRoutes(snapshot); planRequest(table, facts)
+ */
+export function compileGatewayRoutes(snapshot: GatewaySnapshot, options: GatewayRouteOptions = {}): GatewayRouteTable {
+  const rootNamespace = options.rootNamespace ?? DEFAULT_ROOT_NAMESPACE;
+  const clientNamespace = options.gatewayNamespace ?? rootNamespace;
+  const client: ClientSelector = { namespace: clientNamespace };
+  if (options.gatewayLabels !== undefined) client.labels = options.gatewayLabels;
+  const issues: CompileIssue[] = [];
+  const listeners = new Map<number, ListenerRoutes>();
+  const byScheme = { http: newListener(), https: newListener() };
+  const compiled = new Map<number, VirtualHost>();
+  const vhostAt = (i: number): VirtualHost => {
+    let v = compiled.get(i);
+    if (v === undefined) {
+      const h = snapshot.hosts[i]!;
+      v = compileVirtualHost(h.host, h.http, client, issues);
+      compiled.set(i, v);
+    }
+    return v;
+  };
+  for (const gw of snapshot.gateways) {
+    const key = `${gw.namespace}/${gw.name}`;
+    for (const server of gw.servers) {
+      const kind = serverKind(server);
+      if (kind === undefined) continue;
+      let listener = listeners.get(server.port.number);
+      if (listener === undefined) {
+        listener = newListener();
+        listeners.set(server.port.number, listener);
+      }
+      const targets = [listener, byScheme[kind]];
+      const serverHosts = server.hosts.map((h) => parseGatewayHost(h, gw.namespace).host);
+      if (server.tls?.httpsRedirect === true) for (const h of serverHosts) for (const t of targets) t.redirects.add(h, true);
+      snapshot.hosts.forEach((h, i) => {
+        if (!h.gateways.includes(key) || !serverHosts.some((sh) => hostsOverlap(sh, h.host))) return;
+        const v = vhostAt(i);
+        for (const t of targets) t.vhosts.add(h.host, v);
+      });
+    }
+  }
+  return {
+    kind: "gateway",
+    issues,
+    listeners,
+    byScheme,
+    scope: { services: snapshot.services, destinationRules: snapshot.destinationRules, clientNamespace, rootNamespace },
+    clusters: new Map(),
+  };
+}
+
+/** Names a sidecar accepts for a service host: the FQDN, `name.ns`, `name.ns.svc`, and `name` from its own namespace. */
+export function hostAliases(host: string, sourceNamespace: string): string[] {
+  const out = [host];
+  const parts = host.split(".");
+  if (parts.length > 3 && parts[2] === "svc" && !host.startsWith("*")) {
+    out.push(`${parts[0]}.${parts[1]}`, `${parts[0]}.${parts[1]}.svc`);
+    if (parts[1] === sourceNamespace) out.push(parts[0]!);
+  }
+  return out;
+}
+
+/**
+ * Compiles the mesh routes a workload in `sourceNamespace` sees: mesh-bound
+ * VirtualServices exported to it (the oldest VS wins a host), and a default
+ * route to every visible service no VirtualService host covers.
+ */
+export function compileMeshRoutes(snapshot: NodeSnapshot, sourceNamespace: string, options: MeshRouteOptions = {}): MeshRouteTable {
+  const rootNamespace = options.rootNamespace ?? DEFAULT_ROOT_NAMESPACE;
+  const client: ClientSelector = { namespace: sourceNamespace };
+  if (options.sourceLabels !== undefined) client.labels = options.sourceLabels;
+  const issues: CompileIssue[] = [];
+  const vhosts = new VirtualHostIndex<VirtualHost>();
+  const vsHosts: string[] = [];
+  const taken = new Set<string>();
+  for (const table of snapshot.routes) {
+    if (!visibleFrom(table.exportTo, sourceNamespace) || taken.has(table.host)) continue;
+    taken.add(table.host);
+    vsHosts.push(table.host);
+    const v = compileVirtualHost(table.host, table.http, client, issues);
+    for (const name of hostAliases(table.host, sourceNamespace)) vhosts.add(name, v);
+  }
+  const services = snapshot.outbound.filter((s) => visibleFrom(s.exportTo, sourceNamespace));
+  for (const s of services) {
+    if (vsHosts.some((h) => hostMatches(h, s.host))) continue;
+    const source = { ...s.source, index: 0 };
+    const v = compileVirtualHost(s.host, [{ source, route: { route: [{ destination: { host: s.host } }] }, catchAll: true }], client, issues);
+    for (const name of hostAliases(s.host, sourceNamespace)) vhosts.add(name, v);
+  }
+  const scope: ClusterScope = { services, destinationRules: snapshot.destinationRules, clientNamespace: sourceNamespace, rootNamespace };
+  if (options.sourceLabels !== undefined) scope.clientLabels = options.sourceLabels;
+  return { kind: "mesh", sourceNamespace, issues, vhosts, scope, clusters: new Map() };
+}
+
+/** Internal lookup over a prepared view (planRequest shares the view). */
+export function findRoute(table: RouteTable, view: RequestView): RouteLookup {
+  const facts = view.facts;
+  let vhosts: VirtualHostIndex<VirtualHost>;
+  if (table.kind === "gateway") {
+    const listener = table.listeners.get(facts.port) ?? table.byScheme[facts.scheme];
+    if (facts.scheme === "http" && listener.redirects.lookup(facts.authority) !== undefined) {
+      return { kind: "https-redirect", location: httpsRedirectLocation(view) };
+    }
+    vhosts = listener.vhosts;
+  } else {
+    vhosts = table.vhosts;
+  }
+  const vhost = vhosts.lookup(facts.authority);
+  if (vhost === undefined) return { kind: "no-route", reason: `no virtual host for ${facts.authority}` };
+  const hit = vhost.index.match(view);
+  if (hit === undefined) return { kind: "no-route", reason: `no route of ${vhost.host} matches` };
+  const r = hit.value;
+  return r.match === undefined
+    ? { kind: "route", route: r.route, source: r.route.ref.source }
+    : { kind: "route", route: r.route, match: r.match, source: r.route.ref.source };
+}
+
+/**
+ * The route a request takes (first match wins), a Gateway `httpsRedirect`,
+ * or no route (404 NR).
+ */
+export function lookupRoute(table: RouteTable, facts: RequestFacts): RouteLookup {
+  return findRoute(table, new RequestView(facts));
 }

@@ -1,0 +1,100 @@
+/**
+ * An HTTP route with everything that does not depend on the request
+ * precomputed at table-compile time: regexes, header ops, CORS, faults,
+ * mirrors, timeout, redirect and direct-response bodies.
+ */
+import type { Destination, HTTPDirectResponse, HTTPRedirect, HTTPRetry, HTTPRoute } from "../config/kinds/virtual-service.ts";
+import type { CompiledHttpRoute, SourceRef } from "../snapshot/snapshot-model.ts";
+import { parseDurationMs } from "../config/duration.ts";
+import { compileHeaderOperations } from "./header-ops.ts";
+import { compileRewrite, type CompiledRewrite } from "./rewrite.ts";
+import { compileCors } from "./cors.ts";
+import { compileFault, type CompiledFault } from "./fault.ts";
+import { compileMirrors, type CompiledMirror } from "./mirror.ts";
+import { RouteCompileError } from "./errors.ts";
+import type { CorsPolicyPlan, HeaderOp } from "./types.ts";
+
+export interface CompiledDestination {
+  destination: Destination;
+  weight?: number;
+  requestOps: HeaderOp[];
+  responseOps: HeaderOp[];
+  /** `Host`/`:authority` set in this destination's `headers.request`. */
+  authority?: string;
+}
+
+export interface CompiledRoute {
+  ref: { name?: string; source: SourceRef & { index: number } };
+  route: HTTPRoute;
+  rewrite?: CompiledRewrite;
+  cors?: CorsPolicyPlan;
+  requestOps: HeaderOp[];
+  responseOps: HeaderOp[];
+  /** `Host`/`:authority` set in the route's `headers.request` (beats destination-level values). */
+  authority?: string;
+  destinations: CompiledDestination[];
+  timeoutMs?: number;
+  retries?: HTTPRetry;
+  fault?: CompiledFault;
+  mirrors: CompiledMirror[];
+  redirect?: HTTPRedirect;
+  directResponse?: { status: number; body?: string | Uint8Array };
+}
+
+export function compileRoute(cr: CompiledHttpRoute, field: string): CompiledRoute {
+  const r = cr.route;
+  if (r.delegate !== undefined) {
+    throw new RouteCompileError("delegate routes are not resolved in the snapshot", { field: `${field}.delegate` });
+  }
+  const headers = compileHeaderOperations(r.headers?.request);
+  const response = compileHeaderOperations(r.headers?.response);
+  const out: CompiledRoute = {
+    ref: r.name === undefined ? { source: cr.source } : { name: r.name, source: cr.source },
+    route: r,
+    requestOps: headers.ops,
+    responseOps: response.ops,
+    destinations: (r.route ?? []).map((d) => {
+      const req = compileHeaderOperations(d.headers?.request);
+      const res = compileHeaderOperations(d.headers?.response);
+      const cd: CompiledDestination = { destination: d.destination, requestOps: req.ops, responseOps: res.ops };
+      if (d.weight !== undefined) cd.weight = d.weight;
+      if (req.authority !== undefined) cd.authority = req.authority;
+      return cd;
+    }),
+    mirrors: compileMirrors(r),
+  };
+  if (headers.authority !== undefined) out.authority = headers.authority;
+  const rewrite = compileRewrite(r.rewrite, `${field}.rewrite`);
+  if (rewrite !== undefined) out.rewrite = rewrite;
+  const cors = compileCors(r.corsPolicy, `${field}.corsPolicy`);
+  if (cors !== undefined) out.cors = cors;
+  if (r.timeout !== undefined) {
+    const ms = parseDurationMs(r.timeout);
+    // 0s disables the timeout, as Istio's default does.
+    if (ms !== undefined && ms > 0) out.timeoutMs = ms;
+  }
+  if (r.retries !== undefined) out.retries = r.retries;
+  const fault = compileFault(r.fault);
+  if (fault !== undefined) out.fault = fault;
+  if (r.redirect !== undefined) out.redirect = r.redirect;
+  if (r.directResponse !== undefined) out.directResponse = directBody(r.directResponse, field);
+  if (out.redirect === undefined && out.directResponse === undefined && out.destinations.length === 0) {
+    throw new RouteCompileError("route has no destination, redirect or directResponse", { field });
+  }
+  return out;
+}
+
+function directBody(d: HTTPDirectResponse, field: string): { status: number; body?: string | Uint8Array } {
+  if (d.body?.string !== undefined) return { status: d.status, body: d.body.string };
+  if (d.body?.bytes !== undefined) {
+    try {
+      const bin = atob(d.body.bytes);
+      const bytes = new Uint8Array(bin.length);
+      for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+      return { status: d.status, body: bytes };
+    } catch (err) {
+      throw new RouteCompileError("directResponse.body.bytes is not base64", { field: `${field}.directResponse.body.bytes`, cause: err });
+    }
+  }
+  return { status: d.status };
+}
