@@ -43,6 +43,7 @@ const KIND_COLUMNS: Record<Kind, PrinterColumn[]> = {
     { header: "ADDRESS", value: field("spec.address") },
     { header: "NODE", value: (r) => workloadNode(r), wide: true },
   ],
+  Sidecar: [{ header: "SELECTOR", value: (r) => { const l = valueAtPath(r, "spec.workloadSelector.labels"); return isRecord(l) ? Object.entries(l).map(([k, v]) => `${k}=${String(v)}`).join(",") : ""; } }],
   AuthorizationPolicy: [{ header: "ACTION", value: (r) => field("spec.action")(r) || "ALLOW" }],
   PeerAuthentication: [{ header: "MODE", value: field("spec.mtls.mode") }],
   RequestAuthentication: [{ header: "ISSUERS", value: (r) => jwtIssuers(r), wide: true }],

@@ -6,6 +6,7 @@ export type * from "./kinds/virtual-service.ts";
 export type * from "./kinds/destination-rule.ts";
 export type * from "./kinds/service-entry.ts";
 export type * from "./kinds/workload-entry.ts";
+export type * from "./kinds/sidecar.ts";
 export type * from "./kinds/authorization-policy.ts";
 export type * from "./kinds/peer-authentication.ts";
 export type * from "./kinds/request-authentication.ts";

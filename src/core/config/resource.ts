@@ -4,6 +4,7 @@ import type { GatewaySpec } from "./kinds/gateway.ts";
 import type { PeerAuthenticationSpec } from "./kinds/peer-authentication.ts";
 import type { RequestAuthenticationSpec } from "./kinds/request-authentication.ts";
 import type { ServiceEntrySpec } from "./kinds/service-entry.ts";
+import type { SidecarSpec } from "./kinds/sidecar.ts";
 import type { VirtualServiceSpec } from "./kinds/virtual-service.ts";
 import type { WorkloadEntrySpec } from "./kinds/workload-entry.ts";
 import type { RateLimitPolicySpec } from "./kinds/rate-limit-policy.ts";
@@ -15,6 +16,7 @@ export type Kind =
   | "DestinationRule"
   | "ServiceEntry"
   | "WorkloadEntry"
+  | "Sidecar"
   | "AuthorizationPolicy"
   | "PeerAuthentication"
   | "RequestAuthentication"
@@ -39,6 +41,7 @@ export const KINDS: readonly KindInfo[] = Object.freeze([
   { kind: "DestinationRule", group: "networking.istio.io", versions: NETWORKING_VERSIONS, plural: "destinationrules", shortNames: ["dr"] },
   { kind: "ServiceEntry", group: "networking.istio.io", versions: NETWORKING_VERSIONS, plural: "serviceentries", shortNames: ["se"] },
   { kind: "WorkloadEntry", group: "networking.istio.io", versions: NETWORKING_VERSIONS, plural: "workloadentries", shortNames: ["we"] },
+  { kind: "Sidecar", group: "networking.istio.io", versions: NETWORKING_VERSIONS, plural: "sidecars", shortNames: [] },
   { kind: "AuthorizationPolicy", group: "security.istio.io", versions: SECURITY_VERSIONS, plural: "authorizationpolicies", shortNames: ["ap"] },
   { kind: "PeerAuthentication", group: "security.istio.io", versions: SECURITY_VERSIONS, plural: "peerauthentications", shortNames: ["pa"] },
   { kind: "RequestAuthentication", group: "security.istio.io", versions: SECURITY_VERSIONS, plural: "requestauthentications", shortNames: ["ra"] },
@@ -108,6 +111,7 @@ export interface SpecByKind {
   DestinationRule: DestinationRuleSpec;
   ServiceEntry: ServiceEntrySpec;
   WorkloadEntry: WorkloadEntrySpec;
+  Sidecar: SidecarSpec;
   AuthorizationPolicy: AuthorizationPolicySpec;
   PeerAuthentication: PeerAuthenticationSpec;
   RequestAuthentication: RequestAuthenticationSpec;
@@ -122,6 +126,7 @@ export type VirtualServiceResource = ResourceOf<"VirtualService">;
 export type DestinationRuleResource = ResourceOf<"DestinationRule">;
 export type ServiceEntryResource = ResourceOf<"ServiceEntry">;
 export type WorkloadEntryResource = ResourceOf<"WorkloadEntry">;
+export type SidecarResource = ResourceOf<"Sidecar">;
 export type AuthorizationPolicyResource = ResourceOf<"AuthorizationPolicy">;
 export type PeerAuthenticationResource = ResourceOf<"PeerAuthentication">;
 export type RequestAuthenticationResource = ResourceOf<"RequestAuthentication">;

@@ -10,6 +10,7 @@ import { peerAuthenticationValidator } from "./validation/peer-authentication.ts
 import { field, Report } from "./validation/report.ts";
 import { requestAuthenticationValidator } from "./validation/request-authentication.ts";
 import { serviceEntryValidator } from "./validation/service-entry.ts";
+import { sidecarValidator } from "./validation/sidecar.ts";
 import { virtualServiceValidator } from "./validation/virtual-service.ts";
 import { workloadEntryValidator } from "./validation/workload-entry.ts";
 import { rateLimitPolicyValidator } from "./validation/rate-limit-policy.ts";
@@ -27,6 +28,7 @@ const VALIDATORS: { [K in Kind]: KindValidator<SpecByKind[K]> } = {
   DestinationRule: destinationRuleValidator,
   ServiceEntry: serviceEntryValidator,
   WorkloadEntry: workloadEntryValidator,
+  Sidecar: sidecarValidator,
   AuthorizationPolicy: authorizationPolicyValidator,
   PeerAuthentication: peerAuthenticationValidator,
   RequestAuthentication: requestAuthenticationValidator,

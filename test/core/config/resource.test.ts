@@ -11,14 +11,17 @@ test("kinds, groups and versions are Istio's (semantics §0)", () => {
       "networking.istio.io/v1,v1beta1,v1alpha3 DestinationRule destinationrules dr",
       "networking.istio.io/v1,v1beta1,v1alpha3 ServiceEntry serviceentries se",
       "networking.istio.io/v1,v1beta1,v1alpha3 WorkloadEntry workloadentries we",
+      "networking.istio.io/v1,v1beta1,v1alpha3 Sidecar sidecars ",
       "security.istio.io/v1,v1beta1 AuthorizationPolicy authorizationpolicies ap",
       "security.istio.io/v1,v1beta1 PeerAuthentication peerauthentications pa",
       "security.istio.io/v1,v1beta1 RequestAuthentication requestauthentications ra",
+      "gateway.strait.dev/v1alpha1 RateLimitPolicy ratelimitpolicies rlp",
     ],
   );
   assert.equal(storageApiVersion("AuthorizationPolicy"), "security.istio.io/v1");
   assert.equal(kindInfo("ServiceEntry").plural, "serviceentries");
-  assert.throws(() => kindInfo("Sidecar" as never), TypeError);
+  assert.equal(kindInfo("Sidecar").plural, "sidecars");
+  assert.throws(() => kindInfo("EnvoyFilter" as never), TypeError);
 });
 
 test("lookups by apiVersion, plural and CLI name", () => {

@@ -82,14 +82,14 @@ test("RE2 full match: \\A inside a character class is refused with a reason", ()
 // pilot validateServer: HTTPS/TLS need `tls` (unset mode = PASSTHROUGH, accepted with a warning);
 // plain-text servers may only carry a passthrough/httpsRedirect stub; TCP/MONGO none at all.
 const servers: { name: string; protocol: string; tls?: Record<string, unknown>; error?: string; warning?: string }[] = [
-  { name: "HTTPS without tls", protocol: "HTTPS", error: "requires tls settings" },
-  { name: "HTTPS with credentialName and no mode (PASSTHROUGH)", protocol: "HTTPS", tls: { credentialName: "shop-cert" }, warning: "PASSTHROUGH" },
+  { name: "HTTPS without tls", protocol: "HTTPS", error: "server must have TLS settings for HTTPS/TLS protocols" },
+  { name: "HTTPS with credentialName and no mode (PASSTHROUGH)", protocol: "HTTPS", tls: { credentialName: "shop-cert" }, warning: "PASSTHROUGH mode does not use certificates" },
   { name: "TLS with mode PASSTHROUGH", protocol: "TLS", tls: { mode: "PASSTHROUGH" } },
   { name: "HTTPS with SIMPLE and a credential", protocol: "HTTPS", tls: { mode: "SIMPLE", credentialName: "shop-cert" } },
   { name: "HTTP with httpsRedirect", protocol: "HTTP", tls: { httpsRedirect: true } },
-  { name: "HTTP with SIMPLE tls", protocol: "HTTP", tls: { mode: "SIMPLE", credentialName: "shop-cert" }, error: "plain-text HTTP server cannot have tls settings" },
-  { name: "HTTP with a passthrough stub carrying a key file", protocol: "HTTP", tls: { privateKey: "/etc/key.pem" }, error: "plain-text HTTP server cannot have tls settings" },
-  { name: "TCP with any tls", protocol: "TCP", tls: { httpsRedirect: true }, error: "TCP cannot have tls settings" },
+  { name: "HTTP with SIMPLE tls", protocol: "HTTP", tls: { mode: "SIMPLE", credentialName: "shop-cert" }, error: "server cannot have TLS settings for plain text HTTP ports" },
+  { name: "HTTP with a passthrough stub carrying a key file", protocol: "HTTP", tls: { privateKey: "/etc/key.pem" }, error: "server cannot have TLS settings for plain text HTTP ports" },
+  { name: "TCP with any tls", protocol: "TCP", tls: { httpsRedirect: true }, error: "server cannot have TLS settings for non HTTPS/TLS ports" },
 ];
 
 for (const c of servers) {
@@ -101,7 +101,7 @@ for (const c of servers) {
       assert.ok(r.ok, JSON.stringify(!r.ok && r.errors));
       if (!r.ok) return;
       if (c.warning === undefined) assert.deepEqual(r.warnings, []);
-      else assert.ok(r.warnings.some((w) => w.path === "spec.servers[0].tls.mode" && w.message.includes(c.warning!)), JSON.stringify(r.warnings));
+      else assert.ok(r.warnings.some((w) => w.path === "spec.servers[0].tls" && w.message.includes(c.warning!)), JSON.stringify(r.warnings));
       return;
     }
     assert.equal(r.ok, false);

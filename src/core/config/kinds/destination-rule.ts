@@ -22,7 +22,8 @@ export interface TrafficPolicy {
   outlierDetection?: OutlierDetection;
   tls?: ClientTLSSettings;
   portLevelSettings?: PortTrafficPolicy[];
-  tunnel?: { protocol?: "CONNECT" | "POST"; targetHost: string; targetPort: number };
+  /** `protocol`: "CONNECT" (default) or "POST". */
+  tunnel?: { protocol?: string; targetHost: string; targetPort: number };
   proxyProtocol?: { version?: "V1" | "V2" };
   retryBudget?: { percent?: number; minRetryConcurrency?: number; budgetInterval?: string };
 }
@@ -40,10 +41,20 @@ export type SimpleLB = "UNSPECIFIED" | "LEAST_CONN" | "RANDOM" | "PASSTHROUGH" |
 export interface LoadBalancerSettings {
   simple?: SimpleLB;
   consistentHash?: ConsistentHashLB;
+  /** Client-side weighted round robin on ORCA load reports (istio/api#3750). */
+  backendUtilization?: BackendUtilizationLB;
   localityLbSetting?: LocalityLoadBalancerSetting;
   /** Deprecated: use `warmup.duration`. */
   warmupDurationSecs?: string;
   warmup?: { duration: string; minimumPercent?: number; aggression?: number };
+}
+
+export interface BackendUtilizationLB {
+  blackoutPeriod?: string;
+  weightExpirationPeriod?: string;
+  weightUpdatePeriod?: string;
+  errorUtilizationPenalty?: number;
+  metricNamesForComputingUtilization?: string[];
 }
 
 export interface ConsistentHashLB {
@@ -81,6 +92,8 @@ export interface ConnectionPoolSettings {
     h2UpgradePolicy?: "DEFAULT" | "DO_NOT_UPGRADE" | "UPGRADE";
     useClientProtocol?: boolean;
     maxConcurrentStreams?: number;
+    /** HTTP/2 PING keepalive (istio/api#3706). */
+    http2KeepAlive?: { interval?: string; timeout?: string };
   };
 }
 

@@ -18,9 +18,11 @@ export interface Server {
 }
 
 export interface GatewayPort {
+  /** 0 only with a `unix://` bind. */
   number: number;
   protocol: string;
-  name?: string;
+  /** Required, and unique across the Gateway's servers. */
+  name: string;
   targetPort?: number;
 }
 

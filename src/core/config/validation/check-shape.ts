@@ -24,10 +24,10 @@ export function checkShape(value: unknown, shape: Shape, path: string, report: R
       if (typeof value !== "string") return mismatch(path, "a string", value, report);
       if (shape.enum !== undefined && !shape.enum.includes(value)) {
         report.error(path, `must be one of ${shape.enum.join(", ")} (got ${JSON.stringify(value)})`);
-      } else if (shape.format === "duration") {
+      } else if (shape.format !== undefined) {
         const ms = parseDurationMs(value);
         if (ms === undefined) report.error(path, `must be a duration like "1.5s" or "100ms" (got ${JSON.stringify(value)})`);
-        else if (ms < MIN_DURATION_MS) report.error(path, `duration must be at least 1ms (got ${JSON.stringify(value)})`);
+        else if (shape.format === "duration" && ms < MIN_DURATION_MS) report.error(path, `duration must be at least 1ms (got ${JSON.stringify(value)})`);
       }
       return value;
     }

@@ -203,9 +203,38 @@ export function checkWeights(routes: readonly { weight?: number }[] | undefined,
   if (total === 0) report.error(path, "total destination weight must be > 0 when there are several destinations");
 }
 
-/** `exportTo`: `.`, `*`, `~` or namespace names. */
-export function checkExportTo(list: readonly string[] | undefined, report: Report): void {
-  list?.forEach((e, i) => {
-    if (e !== "." && e !== "*" && e !== "~" && !isDns1123Label(e)) report.error(`spec.exportTo[${i}]`, `must be ".", "*", "~" or a namespace name (got ${JSON.stringify(e)})`);
+/**
+ * Istio's `validateExportTo`: `.`, `*` or namespace names (`~` only on a
+ * ServiceEntry); no duplicates (`.` counts as the own namespace); `*` and `~`
+ * stand alone; a DestinationRule with a workload selector exports to its own
+ * namespace only.
+ */
+export function checkExportTo(
+  list: readonly string[] | undefined,
+  report: Report,
+  o: { namespace?: string; serviceEntry?: boolean; destinationRuleWithSelector?: boolean } = {},
+): void {
+  if (list === undefined || list.length === 0) return;
+  const seen = new Set<string>();
+  list.forEach((e, i) => {
+    const p = `spec.exportTo[${i}]`;
+    const key = e === "." && o.namespace !== undefined ? o.namespace : e;
+    if (seen.has(key)) {
+      report.error(p, key !== e ? `duplicate entries in exportTo: . and current namespace ${o.namespace}` : `duplicate entries in exportTo for entry ${e}`);
+      return;
+    }
+    if (e === "~" && o.serviceEntry !== true) report.error(p, "exportTo ~ (none) is not allowed for Istio configuration objects");
+    else if (e !== "." && e !== "*" && e !== "~" && !isIstioLabel(e)) report.error(p, `only ., *, or a valid DNS 1123 label is allowed as exportTo entry (got ${JSON.stringify(e)})`);
+    else seen.add(key);
   });
+  if (o.destinationRuleWithSelector === true && seen.size > 0 && o.namespace !== undefined) {
+    if (!seen.has(o.namespace)) report.error("spec.exportTo", "destination rule with workload selector cannot have exportTo beyond current namespace");
+    else if (seen.size > 1) report.error("spec.exportTo", "destination rule with workload selector cannot have multiple entries in exportTo");
+  }
+  if (seen.has("*") && list.length > 1) report.error("spec.exportTo", "cannot have both public (*) and non-public exportTo values for a resource");
+  if (seen.has("~") && list.length > 1) report.error("spec.exportTo", "cannot export service entry to no one (~) and someone");
+}
+
+function isIstioLabel(s: string): boolean {
+  return s.length <= 63 && /^[a-zA-Z0-9](?:[-a-zA-Z0-9]*[a-zA-Z0-9])?$/.test(s);
 }

@@ -1,14 +1,14 @@
 import type { GatewayPort, GatewaySpec, Server, ServerTLSSettings } from "../kinds/gateway.ts";
-import { checkDns1123Label, checkHost, checkSelectorLabels, isIp, labelsShape, portNumberShape, stringListShape } from "./common.ts";
+import { checkSelectorLabels, labelsShape, stringListShape } from "./common.ts";
+import { isHttpProtocol, isIpAddress, isIstioDns1123Label, isTlsProtocol, namespaceSlashHostProblems, parseProtocol, portProblem, unixAddressProblem } from "./istio-names.ts";
 import type { KindValidator } from "./kind-validator.ts";
 import type { Report } from "./report.ts";
-import { arr, bool, int, obj, oneOf, req, str } from "./shape.ts";
+import { arr, bool, int, obj, oneOf, req, str, type ObjectShape } from "./shape.ts";
 
-/** Protocols a Gateway server may speak (case-insensitive, as Istio parses them). */
-const PROTOCOLS = ["HTTP", "HTTPS", "GRPC", "GRPC-WEB", "HTTP2", "MONGO", "TCP", "TLS"];
 const TLS_VERSIONS = ["TLS_AUTO", "TLSV1_0", "TLSV1_1", "TLSV1_2", "TLSV1_3"];
 
-const tlsShape = obj<ServerTLSSettings>({
+/** `ServerTLSSettings`, shared with the Sidecar kind (ingress `tls`). */
+export const serverTlsShape: ObjectShape = obj<ServerTLSSettings>({
   httpsRedirect: bool(),
   mode: oneOf(["PASSTHROUGH", "SIMPLE", "MUTUAL", "AUTO_PASSTHROUGH", "ISTIO_MUTUAL", "OPTIONAL_MUTUAL"]),
   serverCertificate: str(),
@@ -34,10 +34,10 @@ const shape = obj<GatewaySpec>({
   servers: req(
     arr(
       obj<Server>({
-        port: req(obj<GatewayPort>({ number: req(portNumberShape), protocol: req(str()), name: str(), targetPort: int({ min: 1, max: 65535 }) })),
+        port: req(obj<GatewayPort>({ number: req(int({ min: 0, max: 4294967295 })), protocol: req(str()), name: req(str()), targetPort: int({ min: 0, max: 4294967295 }) })),
         bind: str(),
         hosts: req(stringListShape),
-        tls: tlsShape,
+        tls: serverTlsShape,
         defaultEndpoint: str(),
         name: str(),
       }),
@@ -46,70 +46,113 @@ const shape = obj<GatewaySpec>({
   selector: labelsShape,
 });
 
+const UNIX = "unix://";
+
+/** Istio's `ValidateGateway`. */
 export const gatewayValidator: KindValidator<GatewaySpec> = {
   shape,
   check(spec, ctx) {
     const r = ctx.report;
+    if (!isIstioDns1123Label(ctx.name)) r.error("metadata.name", `invalid gateway name: ${JSON.stringify(ctx.name)} (a Gateway name must be a DNS label, without dots)`);
     checkSelectorLabels(spec.selector, "spec.selector", r);
-    if (spec.servers.length === 0) r.error("spec.servers", "at least one server is required");
+    if (spec.servers.length === 0) r.error("spec.servers", "gateway must have at least one server");
     const portNames = new Map<string, number>();
     spec.servers.forEach((s, i) => {
       const p = `spec.servers[${i}]`;
       checkServer(s, p, r);
-      const name = s.port.name;
-      if (name !== undefined) {
-        const prev = portNames.get(name);
-        // Istio requires a port name to mean one port number across servers.
-        if (prev !== undefined && prev !== s.port.number) r.error(`${p}.port.name`, `port name ${JSON.stringify(name)} is already used for port ${prev}`);
-        else portNames.set(name, s.port.number);
-      }
+      const prev = portNames.get(s.port.name);
+      if (prev !== undefined) r.error(`${p}.port.name`, `port names in servers must be unique: duplicate name ${s.port.name} (also spec.servers[${prev}])`);
+      else portNames.set(s.port.name, i);
+      if (!isHttpProtocol(s.port.protocol) && s.tls?.httpsRedirect === true) r.warn(`${p}.tls.httpsRedirect`, "tls.httpsRedirect should only be used with http servers");
     });
   },
 };
 
-/** Protocols pilot `protocol.IsHTTP` counts as HTTP. */
-const HTTP_PROTOCOLS = ["HTTP", "HTTP2", "GRPC", "GRPC-WEB"];
-
 function checkServer(s: Server, p: string, r: Report): void {
-  const protocol = s.port.protocol.toUpperCase();
-  if (!PROTOCOLS.includes(protocol)) r.error(`${p}.port.protocol`, `must be one of ${PROTOCOLS.join(", ")} (got ${JSON.stringify(s.port.protocol)})`);
-  if (s.hosts.length === 0) r.error(`${p}.hosts`, "at least one host is required");
+  if (s.hosts.length === 0) r.error(`${p}.hosts`, "server config must contain at least one host");
   s.hosts.forEach((h, j) => {
-    const hp = `${p}.hosts[${j}]`;
-    const slash = h.indexOf("/");
-    const ns = slash < 0 ? undefined : h.slice(0, slash);
-    const dns = slash < 0 ? h : h.slice(slash + 1);
-    if (ns !== undefined && ns !== "." && ns !== "*" && ns !== "~") checkDns1123Label(ns, hp, r);
-    checkHost(dns, hp, r, { allowWildcard: true, allowStar: true });
+    for (const problem of namespaceSlashHostProblems(h, { gateway: true })) r.error(`${p}.hosts[${j}]`, problem);
   });
-  if (s.bind !== undefined && !isIp(s.bind) && !s.bind.startsWith("unix://")) r.error(`${p}.bind`, `must be an IP address or unix:// path (got ${JSON.stringify(s.bind)})`);
-  const tls = s.tls;
-  // pilot validateServer: HTTPS/TLS servers need `tls` (an unset mode is PASSTHROUGH);
-  // plain-text servers may carry `tls` only as a passthrough / httpsRedirect stub.
-  const isTls = protocol === "HTTPS" || protocol === "TLS";
-  if (isTls && tls === undefined) r.error(`${p}.tls`, `server protocol ${protocol} requires tls settings`);
-  if (tls === undefined) return;
-  const passthrough = tls.mode === undefined || tls.mode === "PASSTHROUGH" || tls.mode === "AUTO_PASSTHROUGH";
-  if (isTls && tls.mode === undefined && tls.httpsRedirect !== true) r.warn(`${p}.tls.mode`, "no mode set: Istio treats the server as PASSTHROUGH");
-  if (!isTls) {
-    if (!HTTP_PROTOCOLS.includes(protocol)) r.error(`${p}.tls`, `server protocol ${protocol} cannot have tls settings (only HTTPS and TLS servers can)`);
-    else if (!passthrough || tls.caCertificates !== undefined || tls.privateKey !== undefined || tls.serverCertificate !== undefined) {
-      r.error(`${p}.tls`, `plain-text ${protocol} server cannot have tls settings other than httpsRedirect`);
+  const port = s.port;
+  const bind = s.bind ?? "";
+  const protocolOk = parseProtocol(port.protocol) !== undefined;
+  if (!protocolOk) r.error(`${p}.port.protocol`, `invalid protocol ${JSON.stringify(port.protocol)}, supported protocols are HTTP, HTTP2, GRPC, GRPC-WEB, MONGO, REDIS, MYSQL, TCP`);
+  if (port.number > 0 || !bind.startsWith(UNIX)) {
+    const pp = portProblem(port.number);
+    if (pp !== undefined) r.error(`${p}.port.number`, pp);
+  }
+  if ((port.targetPort ?? 0) > 0) r.error(`${p}.port.targetPort`, "targetPort has no impact on Gateways");
+  if (port.name === "") r.error(`${p}.port.name`, "port name must be set");
+  if (bind.startsWith(UNIX)) {
+    const u = unixAddressProblem(bind.slice(UNIX.length));
+    if (u !== undefined) r.error(`${p}.bind`, u);
+    if (port.number !== 0) r.error(`${p}.bind`, `port number must be 0 for unix domain socket (got ${port.number})`);
+  } else if (bind !== "" && !isIpAddress(bind)) r.error(`${p}.bind`, `${bind} is not a valid IP`);
+  if (s.tls !== undefined) checkServerTls(s.tls, `${p}.tls`, r);
+  if (!protocolOk) return;
+  if (isTlsProtocol(port.protocol) && s.tls === undefined) r.error(`${p}.tls`, "server must have TLS settings for HTTPS/TLS protocols");
+  else if (!isTlsProtocol(port.protocol) && s.tls !== undefined) {
+    if (isHttpProtocol(port.protocol)) {
+      const tls = s.tls;
+      const passthrough = tls.mode === undefined || tls.mode === "PASSTHROUGH" || tls.mode === "AUTO_PASSTHROUGH";
+      if (!passthrough || nonEmpty(tls.caCertificates) || nonEmpty(tls.privateKey) || nonEmpty(tls.serverCertificate)) {
+        r.error(`${p}.tls`, "server cannot have TLS settings for plain text HTTP ports");
+      }
+    } else r.error(`${p}.tls`, "server cannot have TLS settings for non HTTPS/TLS ports");
+  }
+}
+
+function nonEmpty(v: string | undefined): boolean {
+  return v !== undefined && v !== "";
+}
+
+/** Istio's `validateTLSOptions` (server side), used by Gateway servers and Sidecar ingress listeners. */
+export function checkServerTls(tls: ServerTLSSettings, p: string, r: Report): void {
+  if ((tls.minProtocolVersion === "TLSV1_0" || tls.minProtocolVersion === "TLSV1_1") && (tls.cipherSuites?.length ?? 0) === 0) {
+    r.warn(`${p}.minProtocolVersion`, "TLS version below TLSV1_2 require setting compatible ciphers as by default they no longer include compatible ciphers.");
+  }
+  const dupes = (tls.cipherSuites ?? []).filter((c, i, all) => all.indexOf(c) !== i);
+  if (dupes.length > 0) r.warn(`${p}.cipherSuites`, `ignoring duplicate cipher suites: ${[...new Set(dupes)].sort().join(", ")}`);
+  const credentialNames = tls.credentialNames?.length ?? 0;
+  const tlsCertificates = tls.tlsCertificates?.length ?? 0;
+  if (tls.mode === "ISTIO_MUTUAL") {
+    if (nonEmpty(tls.serverCertificate)) r.error(`${p}.serverCertificate`, "ISTIO_MUTUAL TLS cannot have associated server certificate");
+    if (nonEmpty(tls.privateKey)) r.error(`${p}.privateKey`, "ISTIO_MUTUAL TLS cannot have associated private key");
+    if (nonEmpty(tls.caCertificates)) r.error(`${p}.caCertificates`, "ISTIO_MUTUAL TLS cannot have associated CA bundle");
+    if (tlsCertificates > 0) r.error(`${p}.tlsCertificates`, "ISTIO_MUTUAL TLS cannot have associated tlsCertificates");
+    if (nonEmpty(tls.credentialName)) r.error(`${p}.credentialName`, "ISTIO_MUTUAL TLS cannot have associated credentialName");
+    if (credentialNames > 0) r.error(`${p}.credentialNames`, "ISTIO_MUTUAL TLS cannot have associated credentialNames");
+    return;
+  }
+  const mode = tls.mode ?? "PASSTHROUGH";
+  if (mode === "PASSTHROUGH" || mode === "AUTO_PASSTHROUGH") {
+    if ([tls.caCrl, tls.serverCertificate, tls.privateKey, tls.caCertificates, tls.credentialName].some(nonEmpty) || tlsCertificates > 0 || credentialNames > 0) {
+      r.warn(p, `${mode} mode does not use certificates, they will be ignored`);
     }
   }
-  const credentials = (["credentialName", "credentialNames", "tlsCertificates"] as const).filter((k) => tls[k] !== undefined);
-  if (credentials.length > 1) r.error(`${p}.tls.${credentials[1]}`, `only one of credentialName, credentialNames, tlsCertificates may be set (got ${credentials.join(", ")})`);
-  for (const k of ["credentialNames", "tlsCertificates"] as const) {
-    const n = tls[k]?.length;
-    if (n !== undefined && (n < 1 || n > 2)) r.error(`${p}.tls.${k}`, `must have 1 or 2 entries (got ${n})`);
+  let sources = 0;
+  if (nonEmpty(tls.serverCertificate) && nonEmpty(tls.privateKey)) sources++;
+  if (nonEmpty(tls.credentialName)) sources++;
+  if (credentialNames > 0) sources++;
+  if (tlsCertificates > 0) sources++;
+  if (sources > 1) r.error(p, "only one of credentialName, credentialNames, serverCertificate/privateKey, tlsCertificates should be specified");
+  for (const [k, n] of [["credentialNames", credentialNames], ["tlsCertificates", tlsCertificates]] as const) {
+    if (tls[k] !== undefined && (n < 1 || n > 2)) r.error(`${p}.${k}`, `must have 1 or 2 entries (got ${n})`);
   }
-  const needsCert = tls.mode === "SIMPLE" || tls.mode === "MUTUAL" || tls.mode === "OPTIONAL_MUTUAL";
-  if (needsCert && credentials.length === 0) {
-    if (tls.serverCertificate === undefined) r.error(`${p}.tls.serverCertificate`, `required for ${tls.mode} mode without credentialName`);
-    if (tls.privateKey === undefined) r.error(`${p}.tls.privateKey`, `required for ${tls.mode} mode without credentialName`);
-    if (tls.mode !== "SIMPLE" && tls.caCertificates === undefined) r.error(`${p}.tls.caCertificates`, `required for ${tls.mode} mode without credentialName`);
+  const terminating = mode === "SIMPLE" || mode === "MUTUAL" || mode === "OPTIONAL_MUTUAL";
+  if (terminating && (nonEmpty(tls.credentialName) || credentialNames > 0)) return;
+  if (terminating) {
+    const prefix = mode === "SIMPLE" ? "SIMPLE TLS" : "MUTUAL TLS";
+    if (mode !== "SIMPLE" && !nonEmpty(tls.caCertificates)) r.error(`${p}.caCertificates`, `${prefix} requires a client CA bundle`);
+    const certs = tlsCertificates > 0 ? tls.tlsCertificates! : [{ serverCertificate: tls.serverCertificate, privateKey: tls.privateKey }];
+    certs.forEach((c, i) => {
+      const cp = tlsCertificates > 0 ? `${p}.tlsCertificates[${i}]` : p;
+      if (!nonEmpty(c.serverCertificate)) r.error(`${cp}.serverCertificate`, `${prefix} requires a server certificate`);
+      if (!nonEmpty(c.privateKey)) r.error(`${cp}.privateKey`, `${prefix} requires a private key`);
+    });
   }
-  if (credentials.length > 0 && (tls.serverCertificate !== undefined || tls.privateKey !== undefined)) {
-    r.error(`${p}.tls.serverCertificate`, "file certificates cannot be combined with credentialName/credentialNames/tlsCertificates");
+  if (nonEmpty(tls.caCrl)) {
+    if (nonEmpty(tls.credentialName)) r.error(`${p}.caCrl`, "CRL is not supported with credentialName. CRL has to be specified in the credential");
+    if (mode === "SIMPLE") r.error(`${p}.caCrl`, "CRL is not supported with SIMPLE TLS");
   }
 }

@@ -16,8 +16,8 @@ interface ShapeBase {
 export interface StringShape extends ShapeBase {
   type: "string";
   enum?: readonly string[];
-  /** `duration`: Go/protobuf duration string, >= 1ms. */
-  format?: "duration";
+  /** `duration`: Go/protobuf duration string, >= 1ms; `any-duration`: any non-negative duration (`0s` allowed). */
+  format?: "duration" | "any-duration";
 }
 export interface BooleanShape extends ShapeBase {
   type: "boolean";
@@ -74,6 +74,10 @@ export function oneOf(values: readonly string[]): StringShape {
 }
 export function duration(): StringShape {
   return { type: "string", format: "duration" };
+}
+/** A duration with no lower bound (fields Istio leaves unchecked, or where `0s` means "off"). */
+export function anyDuration(): StringShape {
+  return { type: "string", format: "any-duration" };
 }
 export function bool(): BooleanShape {
   return { type: "boolean" };

@@ -40,11 +40,13 @@ import {
   stringListShape,
   stringMatchShape,
 } from "./common.ts";
+import { isIstioDns1123Label, wildcardDomainProblem } from "./istio-names.ts";
 import type { KindValidator, ValidationContext } from "./kind-validator.ts";
 import { field, type Report } from "./report.ts";
-import { arr, bool, deprecated, duration, int, map, obj, oneOf, req, str } from "./shape.ts";
+import { arr, bool, deprecated, duration, int, map, obj, oneOf, req, str, type ObjectShape } from "./shape.ts";
 
-const destinationShape = obj<Destination>({ host: req(str()), subset: str(), port: portSelectorShape });
+/** `Destination`, shared with the Sidecar kind (`outboundTrafficPolicy.egressProxy`). */
+export const destinationShape: ObjectShape = obj<Destination>({ host: req(str()), subset: str(), port: portSelectorShape });
 const headerOpsShape = obj<HeaderOperations>({ set: map(str()), add: map(str()), remove: arr(str()) });
 const headersShape = obj<Headers>({ request: headerOpsShape, response: headerOpsShape });
 
@@ -285,9 +287,14 @@ function checkHttpMatch(m: HTTPMatchRequest, path: string, r: Report): void {
   if (m.sourceNamespace !== undefined) checkDns1123Label(m.sourceNamespace, `${path}.sourceNamespace`, r);
 }
 
-function checkDestination(d: Destination, path: string, r: Report): void {
-  checkHost(d.host, `${path}.host`, r, { allowWildcard: true, allowStar: false });
-  if (d.subset !== undefined) checkDns1123Label(d.subset, `${path}.subset`, r);
+/** Istio's `validateDestination`: host a (wildcard) domain but not `*`; subset a DNS label. */
+export function checkDestination(d: Destination, path: string, r: Report): void {
+  if (d.host === "*") r.error(`${path}.host`, `invalid destination host ${d.host}`);
+  else {
+    const hp = wildcardDomainProblem(d.host);
+    if (hp !== undefined) r.error(`${path}.host`, hp);
+  }
+  if (d.subset !== undefined && !isIstioDns1123Label(d.subset)) r.error(`${path}.subset`, `subset name is invalid: ${d.subset}`);
 }
 
 function checkHeaderOps(h: Headers | undefined, path: string, r: Report): void {
