@@ -28,12 +28,15 @@ export type {
 } from "./authorization/types.ts";
 export { compileAuthorization } from "./authorization/compile.ts";
 export { RBAC_DENIED_BODY } from "./authorization/constants.ts";
+export { normalizePolicyPath } from "./authorization/path-match.ts";
 
 export type { AuthnHeaderOp, AuthnRequest, AuthnResult, RequestAuthenticator } from "./request-authentication/types.ts";
 export { compileRequestAuthentication, type RequestAuthenticationOptions } from "./request-authentication/compile.ts";
 export { applyAuthnResultToAuthz } from "./request-authentication/to-authz.ts";
+export { withoutQueryParams } from "./request-authentication/token-locations.ts";
+export { JWT_MESSAGES } from "./request-authentication/jwt-rule.ts";
 
-export { createJwksResolver, JwksError, type JwksResolver, type JwksResolverOptions } from "./jwks-resolver.ts";
+export { createJwksResolver, JwksError, type JwksFetch, type JwksResolver, type JwksResolverOptions } from "./jwks-resolver.ts";
 
 export { resolvePeerAuthentication, STRAIT_DEFAULT_MTLS_MODE, type EffectiveMtlsMode, type PeerAuthenticationOptions } from "./peer-authentication.ts";
 

@@ -4,6 +4,8 @@
 export type AuthnHeaderOp = { op: "set"; name: string; value: string } | { op: "remove"; name: string };
 
 export interface AuthnRequest {
+  /** Needed only to let CORS preflights through without a token check, as Istio does. */
+  method?: string;
   /** Lower-case header names. */
   headers: ReadonlyMap<string, string>;
   /** Request URL: absolute, or path + query. */
@@ -27,9 +29,12 @@ export type AuthnResult =
       presenter?: string;
       /** Verified payload; space-delimited claims (`scope`, `permission`, `spaceDelimitedClaims`) split into lists. */
       claims: Record<string, unknown>;
-      /** `outputPayloadToHeader`, `outputClaimToHeaders`, token removal unless `forwardOriginalToken`. */
+      /**
+       * In order: removal of every output header (clients cannot forge them), removal of token
+       * headers unless `forwardOriginalToken`, then the `outputPayloadToHeader` / `outputClaimToHeaders` values.
+       */
       requestHeaders: AuthnHeaderOp[];
-      /** Query parameters to drop from the upstream URL (tokens taken from `fromParams` unless forwarded). */
+      /** Query parameters to drop from the upstream URL (tokens taken from `fromParams` unless forwarded); see `withoutQueryParams`. */
       removeQueryParams: string[];
     }
   | {

@@ -1,0 +1,112 @@
+/**
+ * One compiled `jwtRules[]` entry (an Envoy JWT provider): its token
+ * locations, key source and outputs, and the verification of one token.
+ */
+import { decodeJwt, errors as joseErrors, jwtVerify, type JWSHeaderParameters, type JWTPayload } from "jose";
+import type { Clock } from "../../clock.ts";
+import { parseDurationMs } from "../../config/duration.ts";
+import type { JWTRule } from "../../config/kinds/request-authentication.ts";
+import { JwksError, localJwks, type JwksResolver } from "../jwks-resolver.ts";
+import { DEFAULT_SPACE_DELIMITED_CLAIMS } from "./claims.ts";
+import { locationsOf, type TokenLocation } from "./token-locations.ts";
+
+/** Envoy's status strings, so 401 bodies read like Istio's. */
+export const JWT_MESSAGES = {
+  badFormat: "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections",
+  unknownIssuer: "Jwt issuer is not configured",
+  expired: "Jwt is expired",
+  notYetValid: "Jwt not yet valid",
+  audience: "Audiences in Jwt are not allowed",
+  verification: "Jwt verification fails",
+  jwksFetch: "Jwks remote fetch is failed",
+  noValidKeys: "Jwks doesn't have key to match kid or alg from Jwt",
+} as const;
+
+export interface VerifiedToken {
+  payload: JWTPayload;
+  /** The payload segment exactly as it appeared in the token (for `outputPayloadToHeader`). */
+  payloadSegment: string;
+}
+
+export type VerifyOutcome = { ok: true; token: VerifiedToken } | { ok: false; message: string; unknownIssuer: boolean };
+
+export interface CompiledJwtRule {
+  issuer: string;
+  /** `<ns>/<name>` of the RequestAuthentication. */
+  policy: string;
+  locations: TokenLocation[];
+  rule: JWTRule;
+  spaceDelimitedClaims: string[];
+  verify(token: string): Promise<VerifyOutcome>;
+}
+
+export interface JwtRuleContext {
+  jwks: JwksResolver;
+  clock: Clock;
+  clockSkewSeconds: number;
+}
+
+function fail(message: string, unknownIssuer = false): VerifyOutcome {
+  return { ok: false, message, unknownIssuer };
+}
+
+/** Compiles a rule; throws a message when the rule cannot be used (its tokens are then rejected). */
+export function compileJwtRule(rule: JWTRule, policy: string, ctx: JwtRuleContext): { rule: CompiledJwtRule; problem?: string } {
+  let problem: string | undefined;
+  const timeoutMs = rule.timeout === undefined ? undefined : parseDurationMs(rule.timeout);
+  let getKey: (header: JWSHeaderParameters) => Promise<CryptoKey>;
+  if (rule.jwks !== undefined) {
+    try {
+      const local = localJwks(rule.jwks);
+      getKey = (header) => local(header);
+    } catch (err) {
+      problem = `jwks: ${err instanceof Error ? err.message : String(err)}`;
+      getKey = () => Promise.reject(new JwksError(JWT_MESSAGES.noValidKeys, "no-key"));
+    }
+  } else if (rule.jwksUri !== undefined) {
+    const uri = rule.jwksUri;
+    getKey = (header) => ctx.jwks.resolveKey(uri, header, timeoutMs === undefined ? undefined : { timeoutMs });
+  } else {
+    // No key source: Istio would discover one through OpenID Connect; Strait requires jwks or jwksUri.
+    problem = "jwks or jwksUri is required (OpenID Connect discovery is not supported)";
+    getKey = () => Promise.reject(new JwksError(JWT_MESSAGES.noValidKeys, "no-key"));
+  }
+  const audiences = rule.audiences ?? [];
+  const spaceDelimitedClaims = [...new Set([...DEFAULT_SPACE_DELIMITED_CLAIMS, ...(rule.spaceDelimitedClaims ?? [])])].sort();
+
+  async function verify(token: string): Promise<VerifyOutcome> {
+    const parts = token.split(".");
+    if (parts.length !== 3) return fail(JWT_MESSAGES.badFormat);
+    let claims: JWTPayload;
+    try {
+      claims = decodeJwt(token);
+    } catch {
+      return fail(JWT_MESSAGES.badFormat);
+    }
+    if (claims.iss !== rule.issuer) return fail(JWT_MESSAGES.unknownIssuer, true);
+    try {
+      const { payload } = await jwtVerify(token, (header) => getKey(header), {
+        issuer: rule.issuer,
+        ...(audiences.length > 0 ? { audience: audiences } : {}),
+        currentDate: new Date(ctx.clock.now()),
+        clockTolerance: ctx.clockSkewSeconds,
+      });
+      return { ok: true, token: { payload, payloadSegment: parts[1]! } };
+    } catch (err) {
+      if (err instanceof JwksError) return fail(err.reason === "fetch" ? JWT_MESSAGES.jwksFetch : JWT_MESSAGES.noValidKeys);
+      if (err instanceof joseErrors.JWTExpired) return fail(JWT_MESSAGES.expired);
+      if (err instanceof joseErrors.JWTClaimValidationFailed) {
+        if (err.claim === "aud") return fail(JWT_MESSAGES.audience);
+        if (err.claim === "nbf") return fail(JWT_MESSAGES.notYetValid);
+        return fail(JWT_MESSAGES.verification);
+      }
+      if (err instanceof joseErrors.JWKSNoMatchingKey || err instanceof joseErrors.JWKSMultipleMatchingKeys) return fail(JWT_MESSAGES.noValidKeys);
+      return fail(JWT_MESSAGES.verification);
+    }
+  }
+
+  return {
+    rule: { issuer: rule.issuer, policy, locations: locationsOf(rule), rule, spaceDelimitedClaims, verify },
+    ...(problem === undefined ? {} : { problem }),
+  };
+}
