@@ -1,0 +1,51 @@
+/**
+ * The plaintext inbound listener (15006), for peers without mTLS while PeerAuthentication
+ * allows it. A request's Host names a service this node serves (port from Host, else the
+ * service's only port); the workload's effective mode for that port decides: STRICT refuses
+ * (the connection is closed without an answer, as Envoy resets it), PERMISSIVE and DISABLE
+ * accept it with no peer identity (`connection_security_policy="none"`).
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { resolvePeerAuthentication } from "../../core/policy/index.ts";
+import type { ConfigView, DataPlaneContext } from "../context.ts";
+import { local } from "../outbound/http-outbound.ts";
+import type { InboundHttp } from "./inbound-http.ts";
+import { localTargets, type LocalTarget } from "./local-targets.ts";
+
+/** The local target a Host (service host or `address:port`) names, when this node serves it. */
+export function targetForHost(view: ConfigView, host: string | undefined, pinned?: string): LocalTarget | undefined {
+  const targets = localTargets(view);
+  if (pinned !== undefined) return targets.byAuthority.get(pinned);
+  if (host === undefined) return undefined;
+  const h = host.toLowerCase();
+  const direct = targets.byAuthority.get(h);
+  if (direct !== undefined) return direct;
+  const m = /^(.*?)(?::(\d+))?$/.exec(h)!;
+  const ports = targets.byService.get(m[1]!);
+  if (ports === undefined) return undefined;
+  const list = m[2] !== undefined ? ports.get(Number(m[2])) : ports.size === 1 ? [...ports.values()][0] : ports.get(80);
+  if (list === undefined || list.length === 0) return undefined;
+  return list[Math.floor(Math.random() * list.length)];
+}
+
+export class PlaintextInbound {
+  constructor(
+    private readonly ctx: DataPlaneContext,
+    private readonly http: InboundHttp,
+  ) {}
+
+  handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const view = this.ctx.config.current();
+    if (view === undefined) return local(res, 503, "no configuration yet");
+    const target = targetForHost(view, req.headers.host);
+    if (target === undefined) return local(res, 404, `no workload of this node serves ${req.headers.host ?? "(no Host)"}`, "NR");
+    const mode = resolvePeerAuthentication(view.snapshot.peerAuthentications, target.workloadKey, target.port);
+    if (mode === "STRICT") {
+      this.ctx.metrics.count("plaintext_refused", { workload: target.workloadKey });
+      this.ctx.logger.info("plaintext refused (PeerAuthentication STRICT)", { workload: target.workloadKey, port: target.port });
+      req.socket.destroy();
+      return;
+    }
+    this.http.serve(req, res, target, { remoteAddress: req.socket.remoteAddress, security: "none", listener: "plaintext" }, view);
+  };
+}

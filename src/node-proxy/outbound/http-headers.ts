@@ -1,0 +1,68 @@
+/**
+ * Header plumbing shared by the outbound and inbound HTTP paths: hop-by-hop removal (RFC 9110
+ * §7.6.1), the lower-cased view routing and policy match on, and a mutable header bag the
+ * routing core's header operations write into.
+ */
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
+import type { HeaderSink } from "../../core/routing/index.ts";
+
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "proxy-authorization",
+  "proxy-authenticate",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "host",
+]);
+
+/** Headers as routing and policy see them: lower-case names, repeated values joined with `,`. */
+export function headerMap(headers: IncomingHttpHeaders): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const [k, v] of Object.entries(headers)) {
+    if (v === undefined) continue;
+    m.set(k, Array.isArray(v) ? v.join(",") : v);
+  }
+  return m;
+}
+
+/** A copy of `headers` without hop-by-hop headers (and those the `Connection` header names). */
+export function forwardableHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  const conn = headers.connection;
+  const named = conn === undefined ? undefined : new Set(String(conn).toLowerCase().split(",").map((s) => s.trim()));
+  for (const k in headers) {
+    if (HOP_BY_HOP.has(k) || named?.has(k)) continue;
+    const v = headers[k];
+    if (v !== undefined) out[k] = v;
+  }
+  return out;
+}
+
+/** Wraps an outgoing header object as a {@link HeaderSink} (names lower-cased). */
+export function headerSink(h: OutgoingHttpHeaders): HeaderSink {
+  return {
+    set(name, value) {
+      h[name.toLowerCase()] = value;
+    },
+    append(name, value) {
+      const k = name.toLowerCase();
+      const cur = h[k];
+      if (cur === undefined) h[k] = value;
+      else if (Array.isArray(cur)) cur.push(value);
+      else h[k] = [String(cur), value];
+    },
+    delete(name) {
+      delete h[name.toLowerCase()];
+    },
+  };
+}
+
+/** Response headers a proxy passes back (hop-by-hop dropped). */
+export function responseHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
+  const out = forwardableHeaders(headers);
+  return out;
+}

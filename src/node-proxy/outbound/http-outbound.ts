@@ -1,0 +1,452 @@
+/**
+ * The outbound HTTP path: a request from a local workload to the explicit proxy (15001) is
+ * planned with the routing core (VirtualService + DestinationRule), then executed here: fault,
+ * circuit breaker, load balancing over non-ejected endpoints, tries over pooled HBONE with
+ * per-try and route timeouts and retries, mirrors, response header operations, metrics and the
+ * access log.
+ */
+import http, { type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from "node:http";
+import { randomUUID } from "node:crypto";
+import {
+  applyHeaderOps,
+  compileMeshRoutes,
+  planRequest,
+  retryDecision,
+  type AttemptOutcome,
+  type ForwardPlan,
+  type MeshRouteTable,
+  type RequestPlan,
+  type UpstreamEndpoint,
+} from "../../core/routing/index.ts";
+import type { NodeWorkload } from "../../core/snapshot/snapshot-model.ts";
+import type { ConfigView, DataPlaneContext } from "../context.ts";
+import type { ClusterRuntime, ClusterStates } from "../resilience/cluster-state.ts";
+import { PoolOverflowError } from "../resilience/circuit-breaker.ts";
+import type { UpstreamResult } from "../resilience/outlier-detector.ts";
+import { forwardableHeaders, headerMap, headerSink, responseHeaders } from "./http-headers.ts";
+import { HboneAgentPool, UpstreamConnectError } from "./hbone-agent-pool.ts";
+import { hboneAddressOf } from "./node-address.ts";
+import { plainIp, sourceWorkload } from "./source-workload.ts";
+import { readBody, type RequestBody } from "./request-body.ts";
+
+export interface OutboundHttpDeps {
+  ctx: DataPlaneContext;
+  clusters: ClusterStates;
+  agents: HboneAgentPool;
+  /** Keep-alive agent for endpoints outside the mesh (no node placement): plain HTTP. */
+  directAgent: http.Agent;
+  rng?: () => number;
+}
+
+/** What the access log and metrics record for one finished request. */
+interface Outcome {
+  code: number;
+  flags: string;
+  upstream?: UpstreamEndpoint;
+  cluster?: string;
+  route?: string;
+  responseBytes: number;
+  destinationService: string;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** The route table for one source workload, built once per config view. */
+export function meshRoutesFor(view: ConfigView, w: NodeWorkload): MeshRouteTable {
+  return view.derive(`h5:mesh-routes:${w.namespace}/${w.name}`, (v) => compileMeshRoutes(v.snapshot, w.namespace, { sourceLabels: w.labels }));
+}
+
+/** Origin-form or absolute-form target -> authority + path; undefined when unusable. */
+export function requestTarget(req: IncomingMessage): { authority: string; path: string } | { error: string } {
+  const url = req.url ?? "";
+  if (url.startsWith("/")) {
+    const host = req.headers.host;
+    if (host === undefined || host === "") return { error: "request has no Host header naming a service" };
+    return { authority: host.toLowerCase(), path: url };
+  }
+  if (/^https:\/\//i.test(url)) return { error: "https:// targets are not proxied as plain requests; use CONNECT host:port" };
+  if (!/^http:\/\//i.test(url)) return { error: "request target must be origin-form (/path) or absolute-form (http://host/path)" };
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return { error: "request target is not a valid absolute URL" };
+  }
+  if (parsed.username !== "" || parsed.password !== "") return { error: "request target must not carry credentials" };
+  return { authority: parsed.host.toLowerCase(), path: `${parsed.pathname}${parsed.search}` };
+}
+
+function portOf(authority: string): number {
+  const m = /:(\d{1,5})$/.exec(authority);
+  return m === null ? 80 : Number(m[1]);
+}
+
+export class OutboundHttp {
+  private readonly rng: () => number;
+
+  constructor(private readonly d: OutboundHttpDeps) {
+    this.rng = d.rng ?? Math.random;
+  }
+
+  handle = (req: IncomingMessage, res: ServerResponse): void => {
+    this.run(req, res).catch((err: unknown) => {
+      this.d.ctx.logger.error("outbound request failed", { error: err instanceof Error ? err.message : String(err) });
+      if (!res.headersSent) local(res, 500, "internal proxy error");
+      else res.destroy();
+    });
+  };
+
+  private async run(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const { ctx } = this.d;
+    const started = performance.now();
+    const startTime = new Date(ctx.clock.now()).toISOString();
+    const view = ctx.config.current();
+    if (view === undefined) {
+      local(res, 503, "no configuration yet");
+      return;
+    }
+    const src = sourceWorkload(view, req.socket.remoteAddress, headerValue(req.headers["proxy-authorization"]));
+    if (src.kind === "unknown") {
+      local(res, 403, `unknown source workload: ${src.message}`);
+      ctx.metrics.count("outbound_unknown_source");
+      return;
+    }
+    const w = src.workload;
+    const target = requestTarget(req);
+    if ("error" in target) {
+      local(res, 400, target.error);
+      return;
+    }
+    const headers = headerMap(req.headers);
+    const plan: RequestPlan = planRequest(
+      meshRoutesFor(view, w),
+      { method: req.method ?? "GET", scheme: "http", authority: target.authority, path: target.path, port: portOf(target.authority), headers, sourceIp: plainIp(req.socket.remoteAddress) },
+      this.rng,
+    );
+    let outcome: Outcome;
+    switch (plan.kind) {
+      case "no-route":
+        local(res, 404, `no route for ${target.authority}: ${plan.reason}`, "NR");
+        outcome = { code: 404, flags: "NR", responseBytes: 0, destinationService: "unknown" };
+        break;
+      case "no-cluster":
+        local(res, 503, `no cluster: ${plan.reason}`, "NC");
+        outcome = { code: 503, flags: "NC", responseBytes: 0, destinationService: "unknown", route: routeName(plan.route) };
+        break;
+      case "redirect": {
+        const h: OutgoingHttpHeaders = { location: plan.location, "content-length": "0" };
+        applyHeaderOps(headerSink(h), plan.responseHeaderOps);
+        res.writeHead(plan.status, h).end();
+        outcome = { code: plan.status, flags: "-", responseBytes: 0, destinationService: "unknown", ...(plan.route ? { route: routeName(plan.route) } : {}) };
+        break;
+      }
+      case "direct-response": {
+        const body = plan.body === undefined ? Buffer.alloc(0) : Buffer.from(plan.body);
+        const h: OutgoingHttpHeaders = { "content-length": String(body.length) };
+        if (body.length > 0) h["content-type"] = "text/plain";
+        applyHeaderOps(headerSink(h), plan.responseHeaderOps);
+        res.writeHead(plan.status, h).end(body);
+        outcome = { code: plan.status, flags: "-", responseBytes: body.length, destinationService: "unknown", route: routeName(plan.route) };
+        break;
+      }
+      case "forward":
+        outcome = await this.forward(req, res, plan, w);
+        break;
+    }
+    const durationMs = performance.now() - started;
+    const requestBytes = Number(req.headers["content-length"] ?? 0) || 0;
+    ctx.metrics.request(
+      {
+        reporter: "source",
+        source_workload: w.name,
+        source_principal: w.spiffeId,
+        destination_service: outcome.destinationService,
+        destination_principal: outcome.upstream?.spiffeId ?? "unknown",
+        response_code: String(outcome.code),
+        response_flags: outcome.flags,
+        connection_security_policy: outcome.upstream?.placement !== undefined ? "mutual_tls" : "unknown",
+      },
+      { durationMs, requestBytes, responseBytes: outcome.responseBytes },
+    );
+    ctx.log.log({
+      start_time: startTime,
+      method: req.method ?? "",
+      path: target.path,
+      protocol: `HTTP/${req.httpVersion}`,
+      response_code: outcome.code,
+      response_flags: outcome.flags,
+      bytes_received: requestBytes,
+      bytes_sent: outcome.responseBytes,
+      duration: Math.round(durationMs),
+      authority: target.authority,
+      ...(outcome.upstream ? { upstream_host: `${outcome.upstream.address}:${outcome.upstream.port}` } : {}),
+      ...(outcome.cluster ? { upstream_cluster: outcome.cluster } : {}),
+      ...(outcome.route ? { route_name: outcome.route } : {}),
+      downstream_remote_address: `${plainIp(req.socket.remoteAddress)}:${req.socket.remotePort ?? 0}`,
+      source_principal: w.spiffeId,
+      ...(outcome.upstream?.spiffeId ? { destination_principal: outcome.upstream.spiffeId } : {}),
+      connection_security_policy: outcome.upstream?.placement !== undefined ? "mutual_tls" : "unknown",
+      ...(typeof req.headers["x-request-id"] === "string" ? { request_id: req.headers["x-request-id"] } : {}),
+      ...(typeof req.headers.traceparent === "string" ? { traceparent: req.headers.traceparent } : {}),
+      ...(typeof req.headers["user-agent"] === "string" ? { user_agent: req.headers["user-agent"] } : {}),
+      reporter: "source",
+    });
+  }
+
+  private async forward(req: IncomingMessage, res: ServerResponse, plan: ForwardPlan, w: NodeWorkload): Promise<Outcome> {
+    const { ctx } = this.d;
+    const rt = this.d.clusters.of(plan.cluster);
+    const base = { cluster: plan.cluster.name, route: routeName(plan.route), destinationService: plan.cluster.host };
+    if (plan.fault?.delayMs !== undefined) await sleep(plan.fault.delayMs);
+    if (plan.fault?.abort !== undefined) {
+      const status = "status" in plan.fault.abort ? plan.fault.abort.status : 200;
+      const h: OutgoingHttpHeaders = { "content-type": "text/plain", "x-envoy-response-flags": "FI" };
+      if ("grpcStatus" in plan.fault.abort) h["grpc-status"] = plan.fault.abort.grpcStatus;
+      res.writeHead(status, h).end("fault filter abort");
+      req.resume();
+      return { ...base, code: status, flags: "FI", responseBytes: 18 };
+    }
+
+    let release: () => void;
+    try {
+      const slot = rt.breaker.acquire();
+      release = typeof slot === "function" ? slot : await slot;
+    } catch (err) {
+      if (err instanceof PoolOverflowError) {
+        ctx.metrics.count("upstream_overflow", { cluster: plan.cluster.name });
+        local(res, 503, "upstream connect error or disconnect/reset before headers. reset reason: overflow", "UO");
+        req.resume();
+        return { ...base, code: 503, flags: "UO", responseBytes: 0 };
+      }
+      throw err;
+    }
+    try {
+      return await this.tries(req, res, plan, w, rt, base);
+    } finally {
+      release();
+    }
+  }
+
+  private async tries(
+    req: IncomingMessage,
+    res: ServerResponse,
+    plan: ForwardPlan,
+    w: NodeWorkload,
+    rt: ClusterRuntime,
+    base: { cluster: string; route: string; destinationService: string },
+  ): Promise<Outcome> {
+    const { ctx } = this.d;
+    const body = await readBody(req);
+    const headers = forwardableHeaders(req.headers);
+    headers.host = plan.upstreamRequest.authority;
+    applyHeaderOps(headerSink(headers), plan.upstreamRequest.headerOps);
+    if (headers["x-request-id"] === undefined) headers["x-request-id"] = randomUUID();
+    const parent = ctx.tracing.extract(req.headers);
+    const { span, context } = ctx.tracing.startSpan(`${req.method ?? "GET"} ${plan.cluster.host}`, parent, { "upstream_cluster": plan.cluster.name });
+    const propagated: Record<string, string> = {};
+    ctx.tracing.inject(context, propagated);
+    Object.assign(headers, propagated);
+
+    for (const m of plan.mirrors) this.mirror(m.cluster, m.authority, req.method ?? "GET", plan.upstreamRequest.path, headers, body, w);
+
+    const deadline = plan.timeoutMs === undefined ? undefined : performance.now() + plan.timeoutMs;
+    const tried = new Set<string>();
+    const canRetry = body.kind === "buffered";
+    let retries = 0;
+    let retried = false;
+    try {
+      for (;;) {
+        const ep = this.pick(rt, plan, tried);
+        if (ep === undefined) {
+          local(res, 503, "no healthy upstream", "UH");
+          return { ...base, code: 503, flags: "UH", responseBytes: 0 };
+        }
+        tried.add(`${ep.address}:${ep.port}`);
+        const remaining = deadline === undefined ? undefined : deadline - performance.now();
+        const perTry = plan.retry.perTryTimeoutMs;
+        const tryTimeout = perTry === undefined ? remaining : remaining === undefined ? perTry : Math.min(perTry, remaining);
+        const result = await this.tryOnce(ep, w, req.method ?? "GET", plan.upstreamRequest.path, headers, body, tryTimeout, req);
+        if (result.kind !== "response") rt.lb.release(ep);
+        const routeTimedOut = deadline !== undefined && performance.now() >= deadline;
+        const outcome: AttemptOutcome = result.kind === "response" ? { kind: "response", status: result.res.statusCode ?? 502, headers: headerMap(result.res.headers) } : { kind: result.kind };
+        rt.outlier?.record(`${ep.address}:${ep.port}`, outlierResult(outcome), plan.cluster.endpoints.length);
+        if (canRetry && !routeTimedOut) {
+          const decision = retryDecision(plan.retry, outcome, retries, this.rng);
+          const slot = decision.retry ? rt.breaker.tryRetry() : false;
+          if (decision.retry && slot !== false) {
+            if (result.kind === "response") {
+              result.res.resume();
+              rt.lb.release(ep);
+            }
+            retries++;
+            retried = true;
+            ctx.metrics.count("upstream_retry", { cluster: plan.cluster.name, reason: decision.reason });
+            try {
+              await sleep(decision.backoffMs);
+            } finally {
+              slot();
+            }
+            continue;
+          }
+        }
+        if (result.kind === "response") {
+          try {
+            return { ...base, ...(await this.relay(result.res, res, plan)), upstream: ep };
+          } finally {
+            rt.lb.release(ep);
+          }
+        }
+        if (routeTimedOut || result.kind === "per-try-timeout") {
+          local(res, 504, "upstream request timeout", "UT");
+          return { ...base, code: 504, flags: "UT", responseBytes: 0, upstream: ep };
+        }
+        const flag = result.kind === "connect-failure" ? "UF" : "UC";
+        const flags = retried ? `${flag},URX` : flag;
+        local(res, 503, `upstream connect error or disconnect/reset before headers. reset reason: ${result.kind === "connect-failure" ? "connection failure" : "connection termination"}`, flags);
+        return { ...base, code: 503, flags, responseBytes: 0, upstream: ep };
+      }
+    } finally {
+      span.end();
+    }
+  }
+
+  private pick(rt: ClusterRuntime, plan: ForwardPlan, tried: ReadonlySet<string>): UpstreamEndpoint | undefined {
+    const outlier = rt.outlier;
+    const eps = plan.cluster.endpoints;
+    const ejected = (ep: UpstreamEndpoint) => outlier !== undefined && outlier.isEjected(`${ep.address}:${ep.port}`);
+    const hashKey = plan.hashKey;
+    if (plan.retry.retryIgnorePreviousHosts && tried.size > 0) {
+      const fresh = rt.lb.pick(eps, { ...(hashKey === undefined ? {} : { hashKey }), exclude: (ep) => ejected(ep) || tried.has(`${ep.address}:${ep.port}`) });
+      if (fresh !== undefined) return fresh;
+    }
+    return rt.lb.pick(eps, { ...(hashKey === undefined ? {} : { hashKey }), exclude: ejected });
+  }
+
+  /** One try; resolves with the response head or how it failed (never rejects). */
+  private tryOnce(
+    ep: UpstreamEndpoint,
+    w: NodeWorkload,
+    method: string,
+    path: string,
+    headers: OutgoingHttpHeaders,
+    body: RequestBody,
+    timeoutMs: number | undefined,
+    downstream: IncomingMessage,
+  ): Promise<{ kind: "response"; res: IncomingMessage } | { kind: "connect-failure" | "reset" | "per-try-timeout" }> {
+    return new Promise((resolve) => {
+      let settled = false;
+      const settle = (v: { kind: "response"; res: IncomingMessage } | { kind: "connect-failure" | "reset" | "per-try-timeout" }) => {
+        if (settled) return;
+        settled = true;
+        if (timer !== undefined) clearTimeout(timer);
+        resolve(v);
+      };
+      const agent = this.agentFor(ep, w);
+      const up = http.request({ agent, method, path, headers, setHost: false });
+      up.on("response", (res) => settle({ kind: "response", res }));
+      up.on("error", (err) => settle({ kind: err instanceof UpstreamConnectError ? "connect-failure" : "reset" }));
+      let timer: NodeJS.Timeout | undefined;
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          settle({ kind: "per-try-timeout" });
+          up.destroy();
+        }, Math.max(timeoutMs, 0));
+      }
+      downstream.once("close", () => {
+        if (!settled && downstream.destroyed) up.destroy();
+      });
+      if (body.kind === "buffered") up.end(body.data);
+      else body.stream.pipe(up);
+    });
+  }
+
+  private agentFor(ep: UpstreamEndpoint, w: NodeWorkload): http.Agent {
+    if (ep.placement === undefined || ep.spiffeId === undefined) return this.d.directAgent;
+    return this.d.agents.agentFor({
+      source: w.spiffeId,
+      target: hboneAddressOf(ep, this.d.ctx.settings.hbonePeerPort),
+      authority: `${ep.address}:${ep.port}`,
+      expectedPeer: ep.spiffeId,
+    });
+  }
+
+  private relay(up: IncomingMessage, res: ServerResponse, plan: ForwardPlan): Promise<{ code: number; flags: string; responseBytes: number }> {
+    const code = up.statusCode ?? 502;
+    const h = responseHeaders(up.headers);
+    applyHeaderOps(headerSink(h), plan.responseHeaderOps);
+    if (plan.setCookie !== undefined) {
+      const c = plan.setCookie;
+      const parts = [`${c.name}=${c.value}`, `Max-Age=${c.maxAgeSeconds}`];
+      if (c.path !== undefined) parts.push(`Path=${c.path}`);
+      for (const a of c.attributes) parts.push(a.value === undefined ? a.name : `${a.name}=${a.value}`);
+      headerSink(h).append("set-cookie", parts.join("; "));
+    }
+    res.writeHead(code, h);
+    let bytes = 0;
+    up.on("data", (chunk: Buffer) => {
+      bytes += chunk.length;
+    });
+    return new Promise((resolve) => {
+      up.pipe(res);
+      const done = (flags: string) => resolve({ code, flags, responseBytes: bytes });
+      up.once("end", () => done("-"));
+      up.once("error", () => {
+        res.destroy();
+        done("UPE");
+      });
+      res.once("close", () => {
+        if (!up.complete) {
+          up.destroy();
+          done("DC");
+        }
+      });
+    });
+  }
+
+  /** Fire-and-forget copy of the request to a mirror cluster; the answer is dropped. */
+  private mirror(cluster: ForwardPlan["cluster"], authority: string, method: string, path: string, headers: OutgoingHttpHeaders, body: RequestBody, w: NodeWorkload): void {
+    if (body.kind !== "buffered") return;
+    const rt = this.d.clusters.of(cluster);
+    const ep = rt.lb.pick(cluster.endpoints, rt.outlier ? { exclude: (e) => rt.outlier!.isEjected(`${e.address}:${e.port}`) } : {});
+    if (ep === undefined) return;
+    const up = http.request({ agent: this.agentFor(ep, w), method, path, headers: { ...headers, host: authority }, setHost: false });
+    up.on("response", (r) => {
+      r.resume();
+      r.on("end", () => rt.lb.release(ep));
+    });
+    up.on("error", () => rt.lb.release(ep));
+    up.end(body.data);
+    this.d.ctx.metrics.count("mirror_requests", { cluster: cluster.name });
+  }
+}
+
+function outlierResult(o: AttemptOutcome): UpstreamResult {
+  switch (o.kind) {
+    case "response":
+      return { kind: "status", status: o.status };
+    case "connect-failure":
+      return { kind: "connect-failure" };
+    default:
+      return { kind: "reset" };
+  }
+}
+
+function routeName(route: { name?: string; source: { namespace: string; name: string; index: number } }): string {
+  return route.name ?? `${route.source.namespace}/${route.source.name}#${route.source.index}`;
+}
+
+function headerValue(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** A locally generated answer (no upstream involved), with Envoy's response flag header. */
+export function local(res: ServerResponse, status: number, message: string, flag?: string): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = `${message}\n`;
+  const h: OutgoingHttpHeaders = { "content-type": "text/plain", "content-length": String(Buffer.byteLength(body)) };
+  if (flag !== undefined) h["x-envoy-response-flags"] = flag;
+  res.writeHead(status, h).end(body);
+}
