@@ -41,7 +41,7 @@ function outcome(t: RouteTable, f: RequestFacts): string {
   return r.kind;
 }
 
-const mreq = (authority: string, p: Partial<RequestFacts> = {}) => req({ authority, port: 8080, ...p });
+const mreq = (authority: string, p: { path?: string } = {}) => req({ authority, port: 8080, ...p });
 
 test("mesh: the VS host answers under its FQDN and the short names Istio accepts", () => {
   const t = meshTable(docs(CLIENTS, REVIEWS, meshVs("  - name: all\n    route: [{destination: {host: reviews}}]\n")), "front");
