@@ -7,7 +7,7 @@
  * every token of that issuer is rejected. A set that fails to refresh stays in
  * use for at most `maxStaleMs` (istiod keeps its last good keys the same way).
  */
-import { createLocalJWKSet, errors as joseErrors, type JSONWebKeySet, type JWSHeaderParameters, type LocalJWKSet } from "jose";
+import { createLocalJWKSet, errors as joseErrors, importJWK, type JSONWebKeySet, type JWK, type JWSHeaderParameters } from "jose";
 import type { Clock } from "../clock.ts";
 import { StraitError, type ErrorCategory } from "../errors.ts";
 
@@ -26,7 +26,7 @@ export class JwksError extends StraitError {
 /** Remote JWKS source with caching; one per data plane, shared by every compiled RequestAuthentication. */
 export interface JwksResolver {
   /** Key for a token's protected header from the JWKS at `uri`; rejects with `JwksError` (never resolves to "accept"). */
-  resolveKey(uri: string, header: JWSHeaderParameters, options?: { timeoutMs?: number }): Promise<CryptoKey>;
+  resolveKey(uri: string, header: JWSHeaderParameters, options?: { timeoutMs?: number }): Promise<CryptoKey | Uint8Array>;
   /** Fetches `uri` now unless a fetch happened within `minRefetchIntervalMs` (e.g. when a snapshot names a new URI). */
   prefetch(uri: string, options?: { timeoutMs?: number }): Promise<void>;
 }
@@ -50,7 +50,7 @@ export interface JwksResolverOptions {
 }
 
 interface CacheEntry {
-  keys?: LocalJWKSet;
+  keys?: KeyLookup;
   fetchedAt: number;
   lastAttempt: number;
   lastError?: string;
@@ -76,9 +76,29 @@ function parseJwks(text: string): JSONWebKeySet {
   return doc as JSONWebKeySet;
 }
 
+/** Selects the verification key for a token header from a key set. */
+export type KeyLookup = (header: JWSHeaderParameters) => Promise<CryptoKey | Uint8Array>;
+
+/**
+ * jose's local JWKS for asymmetric keys, plus `oct` keys for HS256/384/512,
+ * which Envoy also accepts from a JWKS (jose's JWKS helpers take public keys only).
+ */
+export function keyLookup(set: JSONWebKeySet): KeyLookup {
+  const asymmetric = createLocalJWKSet({ keys: set.keys.filter((k) => k.kty !== "oct") });
+  const oct = set.keys.filter((k): k is JWK & { k: string } => k.kty === "oct" && typeof k.k === "string");
+  return async (header) => {
+    if (typeof header.alg === "string" && header.alg.startsWith("HS")) {
+      const candidates = oct.filter((k) => (header.kid === undefined || k.kid === header.kid) && (k.alg === undefined || k.alg === header.alg) && k.use !== "enc");
+      if (candidates.length !== 1) throw new joseErrors.JWKSNoMatchingKey();
+      return (await importJWK(candidates[0]!, header.alg)) as CryptoKey | Uint8Array;
+    }
+    return asymmetric(header);
+  };
+}
+
 /** Builds a key lookup from an inline `jwks` string; throws when it is not a JWKS. */
-export function localJwks(text: string): LocalJWKSet {
-  return createLocalJWKSet(parseJwks(text));
+export function localJwks(text: string): KeyLookup {
+  return keyLookup(parseJwks(text));
 }
 
 /**
@@ -108,7 +128,7 @@ export function createJwksResolver(options: JwksResolverOptions): JwksResolver {
       }
       const text = await res.text();
       if (text.length > o.maxBytes) throw new Error(`JWKS is larger than ${o.maxBytes} bytes`);
-      entry.keys = createLocalJWKSet(parseJwks(text));
+      entry.keys = keyLookup(parseJwks(text));
       entry.fetchedAt = o.clock.now();
       delete entry.lastError;
     } catch (err) {
@@ -135,7 +155,7 @@ export function createJwksResolver(options: JwksResolverOptions): JwksResolver {
     return entry;
   }
 
-  function usable(entry: CacheEntry): LocalJWKSet {
+  function usable(entry: CacheEntry): KeyLookup {
     if (entry.keys === undefined || o.clock.now() - entry.fetchedAt > o.refreshIntervalMs + o.maxStaleMs) {
       throw new JwksError(`Jwks remote fetch is failed${entry.lastError === undefined ? "" : `: ${entry.lastError}`}`, "fetch");
     }

@@ -54,7 +54,7 @@ function fail(message: string, unknownIssuer = false): VerifyOutcome {
 export function compileJwtRule(rule: JWTRule, policy: string, ctx: JwtRuleContext): { rule: CompiledJwtRule; problem?: string } {
   let problem: string | undefined;
   const timeoutMs = rule.timeout === undefined ? undefined : parseDurationMs(rule.timeout);
-  let getKey: (header: JWSHeaderParameters) => Promise<CryptoKey>;
+  let getKey: (header: JWSHeaderParameters) => Promise<CryptoKey | Uint8Array>;
   if (rule.jwks !== undefined) {
     try {
       const local = localJwks(rule.jwks);
