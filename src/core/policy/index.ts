@@ -38,6 +38,13 @@ export { JWT_MESSAGES } from "./request-authentication/jwt-rule.ts";
 
 export { createJwksResolver, JwksError, type JwksFetch, type JwksResolver, type JwksResolverOptions } from "./jwks-resolver.ts";
 
-export { resolvePeerAuthentication, STRAIT_DEFAULT_MTLS_MODE, type EffectiveMtlsMode, type PeerAuthenticationOptions } from "./peer-authentication.ts";
+export {
+  composePeerAuthentication,
+  resolvePeerAuthentication,
+  STRAIT_DEFAULT_MTLS_MODE,
+  type ComposedPeerAuthentication,
+  type EffectiveMtlsMode,
+  type PeerAuthenticationOptions,
+} from "./peer-authentication.ts";
 
 export { parseCidr, cidrContains, parseIp, type Cidr } from "./cidr.ts";
