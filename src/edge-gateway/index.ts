@@ -1,23 +1,22 @@
 import { Hono } from "hono";
 import type { GatewayEnv } from "./env.ts";
+import { gatewayInstance, workersPlatform } from "./workers/gateway-instance.ts";
 
 /**
- * The edge gateway worker. Routing (Istio semantics at the edge) is built on
- * the signed gateway snapshot the control API writes to KV under
- * `snapshot:gateway`; until a snapshot with routes exists every request is
- * answered as Envoy does for an unmatched route: 404 with response flag NR.
+ * The edge gateway worker: Istio traffic management at the edge. Reads the signed gateway
+ * snapshot the control plane publishes to KV, verifies it against the trust bundle, and routes
+ * every request with the runtime-neutral gateway (src/edge-gateway/gateway/). `/healthz`
+ * reports the in-memory snapshot state without reading KV.
  */
 const app = new Hono<{ Bindings: GatewayEnv }>();
 
-app.get("/healthz", async (c) => {
-  const raw = await c.env.CONFIG.get("snapshot:gateway", "json");
-  const version = raw !== null && typeof raw === "object" && "version" in raw ? (raw as { version: unknown }).version : null;
-  return c.json({ ok: true, snapshotVersion: version });
-});
+app.get("/healthz", (c) => c.json(gatewayInstance(c.env).gateway.health()));
 
 app.all("*", (c) => {
-  c.header("x-strait-response-flags", "NR");
-  return c.json({ error: { code: "ERR_NO_ROUTE", message: `no route for ${c.req.method} ${new URL(c.req.url).host}${new URL(c.req.url).pathname}` } }, 404);
+  const inst = gatewayInstance(c.env);
+  const clientIp = c.req.header("cf-connecting-ip");
+  return inst.gateway.handle(c.req.raw, workersPlatform(inst, c.executionCtx), clientIp === undefined ? {} : { clientIp });
 });
 
 export default app;
+export { RateLimitCounterObject } from "./workers/rate-limit-object.ts";

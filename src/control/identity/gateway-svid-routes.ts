@@ -77,9 +77,10 @@ export class GatewaySvidEntrypoint extends WorkerEntrypoint<ControlEnv> {
     return mintGatewaySvid(this.env, audience);
   }
 
-  /** Our trust domain's SPIFFE bundle (the keys the gateway verifies signed snapshots with). */
-  async trustBundle(): Promise<{ trustDomain: string; bundle: SpiffeBundleDocument }> {
+  /** Our trust domain's SPIFFE bundle as JSON (the keys the gateway verifies signed snapshots with). */
+  async trustBundle(): Promise<{ trustDomain: string; bundleJson: string }> {
     const authority = await loadAuthority(this.env, systemClock);
-    return { trustDomain: authority.trustDomain, bundle: bundleDocument(authority, systemClock.now()) };
+    const bundle: SpiffeBundleDocument = bundleDocument(authority, systemClock.now());
+    return { trustDomain: authority.trustDomain, bundleJson: JSON.stringify(bundle) };
   }
 }

@@ -1,0 +1,41 @@
+/**
+ * What the runtime-neutral gateway needs from the runtime it runs on (Workers or Deno).
+ * Entry points build one per request (Workers: from `env` and the execution context).
+ */
+import type { Clock } from "../../core/clock.ts";
+import type { RateLimiter } from "../rate-limit/rate-limiter.ts";
+import type { GatewaySvidSource } from "./gateway-svid.ts";
+
+export interface GatewayPlatform {
+  clock: Clock;
+  /** Outbound HTTP. */
+  fetch(request: Request): Promise<Response>;
+  /** Keeps work (mirrors, telemetry export, snapshot refresh) alive after the response is sent. */
+  waitUntil(promise: Promise<unknown>): void;
+  rateLimiter: RateLimiter;
+  /** JWT-SVIDs of the gateway for node proxies (in-cluster upstreams); absent when the runtime cannot mint them. */
+  svids?: GatewaySvidSource;
+  /** Writes one access-log line (JSON). */
+  accessLog(line: string): void;
+  /** Timers: resolves after `ms` unless `signal` aborts. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+/** Sleeps with `setTimeout`, rejecting with the signal's reason on abort. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const t = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}

@@ -1,0 +1,88 @@
+/**
+ * The per-isolate gateway for the Workers entry: built on the first request from `env`, then
+ * kept (compiled snapshot, load balancers, metrics and caches live as long as the isolate).
+ */
+import { systemClock } from "../../core/clock.ts";
+import { createJwksResolver } from "../../core/policy/index.ts";
+import { SnapshotReader } from "../../core/snapshot/snapshot-reader.ts";
+import { snapshotTarget, type GatewaySnapshot } from "../../core/snapshot/snapshot-model.ts";
+import type { GatewayEnv } from "../env.ts";
+import { compileGateway, type CompiledGateway } from "../gateway/compiled-gateway.ts";
+import { EdgeGateway } from "../gateway/edge-gateway.ts";
+import { CachedGatewaySvids, type GatewaySvidSource } from "../gateway/gateway-svid.ts";
+import { GatewayTelemetry, telemetrySettingsFrom } from "../gateway/gateway-telemetry.ts";
+import { sleep, type GatewayPlatform } from "../gateway/platform.ts";
+import { InMemoryRateLimiter, type RateLimiter } from "../rate-limit/rate-limiter.ts";
+import { SnapshotState } from "../snapshot/snapshot-state.ts";
+import { bundleKeyLookup, type BundleLoader } from "../snapshot/trust-keys.ts";
+import { DurableObjectRateLimiter } from "./rate-limit-object.ts";
+import { kvSnapshotSource } from "./snapshot-source-kv.ts";
+
+interface Instance {
+  gateway: EdgeGateway;
+  rateLimiter: RateLimiter;
+  svids: GatewaySvidSource | undefined;
+}
+
+let instance: Instance | undefined;
+
+function bundleLoader(env: GatewayEnv): BundleLoader {
+  if (env.TRUST_BUNDLE !== undefined && env.TRUST_BUNDLE !== "") {
+    const pinned = env.TRUST_BUNDLE;
+    return async () => ({ trustDomain: env.TRUST_DOMAIN ?? "strait.local", bundle: JSON.parse(pinned) as unknown });
+  }
+  const control = env.CONTROL_IDENTITY;
+  if (control === undefined) return async () => Promise.reject(new Error("no trust bundle: bind CONTROL_IDENTITY or set TRUST_BUNDLE"));
+  return async () => {
+    const b = await control.trustBundle();
+    return { trustDomain: b.trustDomain, bundle: JSON.parse(b.bundleJson) as unknown };
+  };
+}
+
+function create(env: GatewayEnv): Instance {
+  const clock = systemClock;
+  const fetcher = (r: Request) => fetch(r);
+  const jwks = createJwksResolver({ clock, fetch: (input, init) => fetch(input, init) });
+  const checkSeconds = Number(env.SNAPSHOT_CHECK_SECONDS ?? "2");
+  const reader = new SnapshotReader<GatewaySnapshot>({
+    source: kvSnapshotSource(env.CONFIG),
+    target: snapshotTarget(),
+    type: "gateway",
+    keys: bundleKeyLookup({ load: bundleLoader(env), clock, ...(env.TRUST_DOMAIN === undefined ? {} : { trustDomain: env.TRUST_DOMAIN }) }),
+  });
+  const state = new SnapshotState<CompiledGateway>({
+    reader,
+    clock,
+    checkIntervalMs: Number.isFinite(checkSeconds) && checkSeconds >= 0 ? checkSeconds * 1000 : 2000,
+    compile: (v) => {
+      const c = compileGateway(v, { jwks, clock, ...(env.ROOT_NAMESPACE === undefined ? {} : { rootNamespace: env.ROOT_NAMESPACE }) });
+      for (const issue of c.issues) console.warn(`gateway snapshot v${v.version}: ${issue}`);
+      return c;
+    },
+    log: (m) => console.log(m),
+  });
+  const telemetry = new GatewayTelemetry(telemetrySettingsFrom(env as unknown as Record<string, unknown>), () => clock.now(), fetcher);
+  const control = env.CONTROL_IDENTITY;
+  return {
+    gateway: new EdgeGateway({ state, telemetry, trustDomain: env.TRUST_DOMAIN ?? "strait.local", ...(env.ROOT_NAMESPACE === undefined ? {} : { namespace: env.ROOT_NAMESPACE }) }),
+    rateLimiter: env.RATE_LIMITER === undefined ? new InMemoryRateLimiter(() => clock.now()) : new DurableObjectRateLimiter(env.RATE_LIMITER),
+    svids: control === undefined ? undefined : new CachedGatewaySvids((aud) => control.mintGatewaySvid(aud), clock),
+  };
+}
+
+export function gatewayInstance(env: GatewayEnv): Instance {
+  instance ??= create(env);
+  return instance;
+}
+
+export function workersPlatform(inst: Instance, ctx: { waitUntil(p: Promise<unknown>): void }): GatewayPlatform {
+  return {
+    clock: systemClock,
+    fetch: (r) => fetch(r),
+    waitUntil: (p) => ctx.waitUntil(p),
+    rateLimiter: inst.rateLimiter,
+    ...(inst.svids === undefined ? {} : { svids: inst.svids }),
+    accessLog: (line) => console.log(line),
+    sleep,
+  };
+}
