@@ -2,7 +2,7 @@ import { CompactSign, SignJWT } from "jose";
 import { systemClock } from "../core/clock.ts";
 import type { TrustBundleSet } from "../identity/bundle.ts";
 import type { ControlEnv } from "./env.ts";
-import { loadAuthority, ownTrustBundle } from "./identity/authority.ts";
+import { authorityViews, loadAuthority } from "./identity/authority.ts";
 
 /**
  * The control plane's signing key: the active CA generation's JWT key, whose
@@ -39,8 +39,12 @@ export async function getControlSigner(env: ControlEnv): Promise<ControlSigner> 
   };
 }
 
-/** Our own trust domain's current bundle, keyed by trust domain, for verifying JWT-SVIDs and control-signed tokens. */
+/**
+ * Our own trust domain's current bundle, keyed by trust domain, for verifying
+ * JWT-SVIDs. Built once per bundle content and shared (see `authorityViews`), so
+ * a request costs no bundle rebuild, certificate parse or key import.
+ */
 export async function getTrustBundles(env: ControlEnv): Promise<TrustBundleSet> {
   const authority = await loadAuthority(env, systemClock);
-  return new Map([[authority.trustDomain, ownTrustBundle(authority, systemClock.now())]]);
+  return authorityViews(authority, systemClock.now()).bundles;
 }

@@ -61,3 +61,9 @@ export class CaUnavailableError extends StraitError {
   readonly code = "ERR_CA_UNAVAILABLE";
   readonly category: ErrorCategory = "unavailable";
 }
+
+/** A renewal's proof of possession of the node's current X.509-SVID key failed (bad certificate, nonce or signature). */
+export class RenewalProofError extends StraitError {
+  readonly code = "ERR_RENEWAL_PROOF";
+  readonly category: ErrorCategory = "unauthenticated";
+}

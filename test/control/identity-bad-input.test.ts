@@ -18,6 +18,7 @@ let csr: string;
 let joinToken: string;
 let nodeJwt: string;
 let nodeSpiffeId: string;
+let nodeCertificatePem: string;
 let staged: { certificatePem: string; privateKeyPem: string };
 
 interface Sent {
@@ -106,8 +107,13 @@ const jsonRoutes: JsonRoute[] = [
   {
     path: "/v1/identity/renew",
     auth: node,
-    valid: () => ({ csr }),
-    fields: [{ path: ["csr"], kind: "string", alsoBad: ["not pem"] }],
+    valid: () => ({ csr, nonce: "A".repeat(43), certificate: nodeCertificatePem, signature: "A".repeat(86) }),
+    fields: [
+      { path: ["csr"], kind: "string", alsoBad: ["not pem"] },
+      { path: ["nonce"], kind: "string", alsoBad: ["short", "A".repeat(500)] },
+      { path: ["certificate"], kind: "string", alsoBad: ["not pem", "-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----\n"] },
+      { path: ["signature"], kind: "string", alsoBad: ["!!", "A".repeat(10)] },
+    ],
   },
   {
     path: "/v1/identity/svids",
@@ -231,6 +237,7 @@ before(async () => {
   assert.equal(attested.status, 200, attested.text);
   ({ spiffeId: nodeSpiffeId } = attested.json as unknown as { spiffeId: string });
   nodeJwt = (attested.json as unknown as { jwtSvid: { token: string } }).jwtSvid.token;
+  nodeCertificatePem = (attested.json as unknown as { x509Svid: { certificatePem: string } }).x509Svid.certificatePem;
   const reg = await send("/v1/identity/registrations", { authorization: admin(), contentType: "application/json", body: JSON.stringify({ spiffeId: web(), node: nodeSpiffeId }) });
   assert.equal(reg.status, 201, reg.text);
   // Kept unused until the end: the matrix must not consume it.
@@ -407,6 +414,7 @@ describe("garbage credentials are 401, never 5xx, and never echoed", () => {
       { path: "/v1/identity/nodes" },
       { path: "/v1/identity/revocations" },
       { path: "/v1/identity/renew", method: "POST", contentType: "application/json", body: JSON.stringify({ csr }) },
+      { path: "/v1/identity/renew/nonce", method: "POST" },
       { path: "/v1/identity/svids", method: "POST", contentType: "application/json", body: JSON.stringify({ requests: [{ spiffeId: web(), csr }] }) },
       { path: "/v1/identity/attest", method: "POST", contentType: "application/json", body: JSON.stringify({ csr, joinToken }) },
       { path: "/v1/identity/join-tokens", method: "POST", contentType: "application/json", body: JSON.stringify({ cluster: "c1", node: "n3" }) },

@@ -1,19 +1,22 @@
 // CA rotation end to end in workerd: stage -> published but not signing -> activate ->
 // new SVIDs chain to the new intermediate, the old one stays published -> after the old
-// generation's last SVID expires it is pruned from the bundle (short TTLs: 3 s).
+// generation's last SVID expires it is pruned from the bundle (short TTLs: 8 s X.509, 3 s JWT).
+// Renewal proves possession of the node's current key, including one signed by a retired generation.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { startControlWorker, type StartedWorker } from "../support/control-worker.ts";
-import { createThrowawayCa, opensslCsr, opensslVerify, type ThrowawayCa } from "../support/throwaway-ca.ts";
+import { createThrowawayCa, opensslVerify, type ThrowawayCa } from "../support/throwaway-ca.ts";
 import { controlClient } from "../support/control-client.ts";
+import { attestKeyed, renewKeyed, type KeyedNode } from "../support/identity-renewal.ts";
 import { createIntermediateCa, createRootCa, type CaKeyPair } from "../../src/identity/ca.ts";
 import { systemClock } from "../../src/core/clock.ts";
 
 const TTL_SECONDS = 3;
+const X509_TTL_SECONDS = 8;
 let ca: ThrowawayCa;
 let worker: StartedWorker;
 
-const { api, attest } = controlClient<any>(() => worker, () => ca.adminToken);
+const { api } = controlClient<any>(() => worker, () => ca.adminToken);
 
 function der(pem: string): string {
   return Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ""), "base64").toString("base64");
@@ -37,20 +40,19 @@ async function chainsTo(intermediate: CaKeyPair, leafPem: string): Promise<boole
   );
 }
 
-let node: { spiffeId: string; jwt: string };
+let node: KeyedNode;
 
 async function renew(): Promise<{ certificatePem: string; jwt: string; notAfter: string }> {
-  const r = await api("/v1/identity/renew", { token: node.jwt, json: { csr: await opensslCsr() } });
+  const { response: r, node: renewed } = await renewKeyed<any>(worker, node);
   assert.equal(r.status, 200, JSON.stringify(r.body));
-  node.jwt = r.body.jwtSvid.token;
+  node = renewed as KeyedNode;
   return { certificatePem: r.body.x509Svid.certificatePem, jwt: r.body.jwtSvid.token, notAfter: r.body.x509Svid.notAfter };
 }
 
 before(async () => {
   ca = await createThrowawayCa();
-  worker = await startControlWorker({ vars: { ...ca.vars, X509_SVID_TTL_SECONDS: String(TTL_SECONDS), JWT_SVID_TTL_SECONDS: String(TTL_SECONDS) } });
-  const attested = await attest("c1", "rotating");
-  node = { spiffeId: attested.spiffeId, jwt: attested.jwt };
+  worker = await startControlWorker({ vars: { ...ca.vars, X509_SVID_TTL_SECONDS: String(X509_TTL_SECONDS), JWT_SVID_TTL_SECONDS: String(TTL_SECONDS) } });
+  node = await attestKeyed(worker, ca.adminToken, "c1", "rotating");
 });
 
 after(async () => {
@@ -120,6 +122,8 @@ describe("rotation", () => {
     const dup = await api("/v1/identity/ca/stage", { token: ca.adminToken, json: next });
     assert.equal(dup.status, 409);
 
+    // Fresh credentials: the staging tests above may outlast the short X.509-SVID.
+    node = await attestKeyed(worker, ca.adminToken, "c1", "rotating");
     const beforeActivation = await renew();
     assert.ok(await chainsTo(ca.intermediate, beforeActivation.certificatePem), "still signed by generation 1");
     assert.equal(await chainsTo(next, beforeActivation.certificatePem), false);

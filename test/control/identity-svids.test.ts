@@ -1,10 +1,11 @@
-// Node-authenticated issuance: renewal, workload X.509-SVIDs for registered
+// Node-authenticated issuance: renewal (the protocol's own tests are in identity-renewal.test.ts), workload X.509-SVIDs for registered
 // identities only, registrations CRUD, and revocation end to end.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { startControlWorker, type StartedWorker } from "../support/control-worker.ts";
 import { createThrowawayCa, opensslCsr, opensslText, opensslVerify, type ThrowawayCa } from "../support/throwaway-ca.ts";
 import { controlClient, type AttestedNode } from "../support/control-client.ts";
+import { attestKeyed, renewKeyed } from "../support/identity-renewal.ts";
 
 let ca: ThrowawayCa;
 let worker: StartedWorker;
@@ -130,14 +131,15 @@ describe("workload SVIDs", () => {
 });
 
 describe("renewal", () => {
-  test("a node renews its own SVID with its JWT-SVID; the new serial is recorded", async () => {
-    const r = await api("/v1/identity/renew", { token: nodeA.jwt, json: { csr: await opensslCsr() } });
+  test("a node renews its own SVID (JWT-SVID + proof of possession of its current key); the new serial is recorded", async () => {
+    const keyed = await attestKeyed(worker, ca.adminToken, "c1", "renewer");
+    const { response: r } = await renewKeyed<any>(worker, keyed);
     assert.equal(r.status, 200, JSON.stringify(r.body));
-    assert.equal(r.body.spiffeId, nodeA.spiffeId);
-    assert.notEqual(r.body.x509Svid.serial, nodeA.serial);
+    assert.equal(r.body.spiffeId, keyed.spiffeId);
+    assert.notEqual(r.body.x509Svid.serial, keyed.serial);
     assert.match(await opensslVerify(ca.root.certificatePem, ca.intermediate.certificatePem, r.body.x509Svid.certificatePem), /OK$/);
     const nodes = await api("/v1/identity/nodes", { token: ca.adminToken });
-    const row = nodes.body.nodes.find((n: { spiffeId: string }) => n.spiffeId === nodeA.spiffeId);
+    const row = nodes.body.nodes.find((n: { spiffeId: string }) => n.spiffeId === keyed.spiffeId);
     assert.equal(row.currentSerial, r.body.x509Svid.serial);
     // The fresh JWT-SVID works too.
     assert.equal((await api("/v1/identity/revocations", { token: r.body.jwtSvid.token })).status, 200);

@@ -5,7 +5,8 @@ import { CaUnavailableError } from "../../identity/errors.ts";
 import { caTrustDomain, loadSigningCa, verifyIssuedBy, type SigningCa } from "../../identity/ca.ts";
 import { importJwtSigningKey, type JwtSigningKey } from "../../identity/jwt-key.ts";
 import { openPrivateKey, sealPrivateKey } from "../../identity/key-encryption.ts";
-import { buildSpiffeBundle, bundlePem, parseSpiffeBundle, type SpiffeBundleDocument, type TrustBundle } from "../../identity/bundle.ts";
+import { buildSpiffeBundle, bundlePem, parseSpiffeBundle, type SpiffeBundleDocument, type TrustBundle, type TrustBundleSet } from "../../identity/bundle.ts";
+import { parseCertificatePem, type x509 } from "../../identity/x509.ts";
 import { bundleSequence, dueForPruning, publishedGenerations, signingGeneration, type CaGenerationState } from "../../identity/rotation.ts";
 import type { ControlEnv } from "../env.ts";
 import { database, type Database } from "../db.ts";
@@ -90,20 +91,49 @@ async function readAuthority(env: ControlEnv, clock: Clock): Promise<Authority> 
   if (current === undefined || row === undefined) throw new CaUnavailableError("CA unavailable: no active CA generation");
   if (current.notAfter <= now) throw new CaUnavailableError(`CA unavailable: active CA generation ${current.id} expired at ${new Date(current.notAfter).toISOString()}`);
   const rootPem = (env.CA_ROOT_CERT as string).trim() + "\n";
-  // Re-checked on every load so a changed CA_ROOT_CERT secret is caught before it is published.
-  if (!(await asUnavailable("CA_ROOT_CERT", () => verifyIssuedBy(row.certificatePem, rootPem)))) {
-    throw new CaUnavailableError(`CA unavailable: active CA generation ${current.id} is not issued by CA_ROOT_CERT`);
-  }
-  const kek = env.CA_KEK as string;
-  const [caKeyPem, jwtKeyPem] = await asUnavailable("CA_KEK", () => Promise.all([openPrivateKey(row.encryptedKey, kek), openPrivateKey(row.encryptedJwtKey, kek)]));
-  const ca = await loadSigningCa({ certificatePem: row.certificatePem, privateKeyPem: caKeyPem });
-  const jwtKey = await importJwtSigningKey(jwtKeyPem);
+  const signing = await openSigningMaterial(env, row, current.id, rootPem);
   return {
     trustDomain,
     rootPem,
     generations: generations.map((g) => (prunable.includes(g.id) ? { ...g, status: "pruned" as const } : g)),
-    signing: { generation: current, ca, jwtKey },
+    signing: { generation: current, ...signing },
   };
+}
+
+type GenerationRow = typeof caGenerations.$inferSelect;
+interface SigningMaterial {
+  ca: SigningCa;
+  jwtKey: JwtSigningKey;
+}
+
+/**
+ * Opened keys per CA generation: the root check, two AES-GCM opens, the CA
+ * load (parse, import, key-match signature) and the JWT key import run once per
+ * generation (and root/KEK secret), not on every authority refresh.
+ */
+const signingMaterial = new Map<string, Promise<SigningMaterial>>();
+
+function openSigningMaterial(env: ControlEnv, row: GenerationRow, id: number, rootPem: string): Promise<SigningMaterial> {
+  const kek = env.CA_KEK as string;
+  const key = [id, row.certificatePem, row.encryptedKey, row.encryptedJwtKey, rootPem, kek].join("\u0000");
+  let opened = signingMaterial.get(key);
+  if (opened === undefined) {
+    opened = (async () => {
+      // Checked once per generation and root secret, so a changed CA_ROOT_CERT is caught before it is published.
+      if (!(await asUnavailable("CA_ROOT_CERT", () => verifyIssuedBy(row.certificatePem, rootPem)))) {
+        throw new CaUnavailableError(`CA unavailable: active CA generation ${id} is not issued by CA_ROOT_CERT`);
+      }
+      const [caKeyPem, jwtKeyPem] = await asUnavailable("CA_KEK", () => Promise.all([openPrivateKey(row.encryptedKey, kek), openPrivateKey(row.encryptedJwtKey, kek)]));
+      return { ca: await loadSigningCa({ certificatePem: row.certificatePem, privateKeyPem: caKeyPem }), jwtKey: await importJwtSigningKey(jwtKeyPem) };
+    })();
+    // One signing generation at a time; a rotation replaces the entry.
+    signingMaterial.clear();
+    signingMaterial.set(key, opened);
+    opened.catch(() => {
+      if (signingMaterial.get(key) === opened) signingMaterial.delete(key);
+    });
+  }
+  return opened;
 }
 
 /** A broken secret is the operator's problem: 503 naming the secret, never a 4xx blaming the client. */
@@ -149,23 +179,70 @@ async function importFirstGeneration(env: ControlEnv, db: Database, clock: Clock
     .onConflictDoNothing();
 }
 
+/**
+ * Everything derived from the published generations, built once per bundle
+ * content (root, published generations, sequence) and shared by every request:
+ * the bundle document, its PEM, the verifier view (whose JWK objects key the
+ * JWT-SVID validator's imported-key cache) and the parsed intermediates.
+ */
+export interface AuthorityViews {
+  document: SpiffeBundleDocument;
+  pem: string;
+  trustBundle: TrustBundle;
+  bundles: TrustBundleSet;
+  /** Published intermediates, parsed, by generation id. */
+  intermediates: ReadonlyArray<{ generation: number; certificate: x509.X509Certificate }>;
+}
+
+const VIEW_CACHE_SIZE = 4;
+const views = new Map<string, AuthorityViews>();
+
+export function authorityViews(a: Authority, now: number): AuthorityViews {
+  const published = publishedGenerations(a.generations, now);
+  const sequence = bundleSequence(a.generations, now);
+  const key = [a.trustDomain, a.rootPem, sequence, ...published.map((g) => `${g.id}:${g.jwtKid}:${g.certificatePem}`)].join("\u0000");
+  const cached = views.get(key);
+  if (cached !== undefined) return cached;
+  const document = deepFreeze(
+    buildSpiffeBundle({
+      x509AuthoritiesPem: [a.rootPem, ...published.map((g) => g.certificatePem)],
+      jwtAuthorities: published.map((g) => ({ kid: g.jwtKid, publicJwk: g.jwtPublicJwk })),
+      sequence,
+      refreshHintSeconds: BUNDLE_REFRESH_HINT_SECONDS,
+    }),
+  );
+  const trustBundle = parseSpiffeBundle(a.trustDomain, document);
+  const built: AuthorityViews = {
+    document,
+    pem: bundlePem([a.rootPem, ...published.map((g) => g.certificatePem)]),
+    trustBundle,
+    bundles: new Map([[a.trustDomain, trustBundle]]),
+    intermediates: published.map((g) => ({ generation: g.id, certificate: parseCertificatePem(g.certificatePem, `generation ${g.id}`) })),
+  };
+  if (views.size >= VIEW_CACHE_SIZE) views.delete(views.keys().next().value as string);
+  views.set(key, built);
+  return built;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
 /** The SPIFFE bundle at `now`: the root and every published intermediate (x509-svid), every published JWT key. */
 export function bundleDocument(a: Authority, now: number): SpiffeBundleDocument {
-  const published = publishedGenerations(a.generations, now);
-  return buildSpiffeBundle({
-    x509AuthoritiesPem: [a.rootPem, ...published.map((g) => g.certificatePem)],
-    jwtAuthorities: published.map((g) => ({ kid: g.jwtKid, publicJwk: g.jwtPublicJwk })),
-    sequence: bundleSequence(a.generations, now),
-    refreshHintSeconds: BUNDLE_REFRESH_HINT_SECONDS,
-  });
+  return authorityViews(a, now).document;
 }
 
 /** The X.509 authorities of the bundle at `now`, as PEM. */
 export function authoritiesPem(a: Authority, now: number): string {
-  return bundlePem([a.rootPem, ...publishedGenerations(a.generations, now).map((g) => g.certificatePem)]);
+  return authorityViews(a, now).pem;
 }
 
 /** Our own trust domain's bundle in verifier form. */
 export function ownTrustBundle(a: Authority, now: number): TrustBundle {
-  return parseSpiffeBundle(a.trustDomain, bundleDocument(a, now));
+  return authorityViews(a, now).trustBundle;
 }

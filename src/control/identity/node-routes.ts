@@ -14,6 +14,7 @@ import { arrayAt, atField, objectAt, stringAt } from "./fields.ts";
 import { workloadSpiffeIdAt } from "./identity-fields.ts";
 import { issueNodeCredentials, recordIssued, signX509Svid, x509SvidView } from "./issuer.ts";
 import { recordRenewal } from "./nodes.ts";
+import { issueRenewalNonce, verifyRenewalProof } from "./renewal.ts";
 import { registeredTo } from "./registrations.ts";
 import { trustDomainOf } from "./settings.ts";
 
@@ -39,19 +40,37 @@ nodeRoutes.post("/v1/identity/attest", async (c) => {
   return c.json(await attestNode(c.env, database(c.env), req, systemClock));
 });
 
+/** Step 1 of renewal: a single-use nonce the node signs with its current X.509-SVID key (see renewal-proof.ts). */
+nodeRoutes.post("/v1/identity/renew/nonce", async (c) => {
+  const node = requireNode(c);
+  const issued = await issueRenewalNonce(database(c.env), node.spiffeId, systemClock.now());
+  return c.json({ nonce: issued.nonce, expiresAt: new Date(issued.expiresAt).toISOString(), spiffeId: node.spiffeId }, 201);
+});
+
+/**
+ * Step 2: `{csr, nonce, certificate, signature}`. The JWT-SVID alone is not
+ * enough: the node proves possession of its current X.509-SVID's key.
+ */
 nodeRoutes.post("/v1/identity/renew", async (c) => {
   const node = requireNode(c);
-  const csrPem = stringAt(objectAt(await readJsonBody(c), "body", ["csr"]), "csr");
+  const o = objectAt(await readJsonBody(c), "body", ["csr", "nonce", "certificate", "signature"]);
+  const proof = {
+    csr: stringAt(o, "csr"),
+    nonce: stringAt(o, "nonce", "nonce", 128),
+    certificate: stringAt(o, "certificate", "certificate", 16 * 1024),
+    signature: stringAt(o, "signature", "signature", 1024),
+  };
   const id = SpiffeId.parse(node.spiffeId);
-  const csr = await atField("csr", () => parseCsr(csrPem, id));
+  const csr = await atField("csr", () => parseCsr(proof.csr, id));
   const db = database(c.env);
   const authority = await loadAuthority(c.env, systemClock);
+  const previous = await atField("certificate", () => verifyRenewalProof(db, authority, node.spiffeId, proof, systemClock));
   const issued = await issueNodeCredentials(c.env, db, authority, csr, id, systemClock);
   const now = systemClock.now();
   await db.batch([
     recordRenewal(db, node.spiffeId, issued.svid.serial, now),
     ...issued.statements,
-    auditInsert(db, { actor: actorOf(node), action: "identity.renew", target: node.spiffeId, outcome: "success", detail: { serial: issued.svid.serial } }, now),
+    auditInsert(db, { actor: actorOf(node), action: "identity.renew", target: node.spiffeId, outcome: "success", detail: { serial: issued.svid.serial, previousSerial: previous.serial } }, now),
   ]);
   return c.json(issued.credentials);
 });
