@@ -13,6 +13,11 @@ const EXPECTED_WARNINGS: Record<string, string[]> = {
   "circuit-breaking.yaml#0": ["spec.trafficPolicy.outlierDetection.consecutiveErrors"],
   "mirroring.yaml#2": ["spec.http[0].mirrorPercent"],
   "fault-injection-legacy.yaml#0": ["spec.http[0].fault.delay.percent"],
+  // Istio's webhook warns that a DENY rule with only HTTP attributes also denies TCP traffic.
+  "authn-policy.yaml#8": ["spec.rules[0]"],
+  "authn-policy.yaml#9": ["spec.rules[0]"],
+  "authz-deny.yaml#0": ["spec.rules[0]"],
+  "authz-deny.yaml#1": ["spec.rules[0]"],
 };
 
 const files = readdirSync(FIXTURES).filter((f) => f.endsWith(".yaml")).sort();
@@ -29,6 +34,7 @@ test("the fixture directory holds every documented example set", () => {
     "fault-injection-legacy.yaml",
     "mirroring.yaml",
     "request-timeouts.yaml",
+    "sidecar-examples.yaml",
     "virtual-service-all-v1.yaml",
     "virtual-service-ratings-test-abort.yaml",
     "virtual-service-ratings-test-delay.yaml",

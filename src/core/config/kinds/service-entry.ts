@@ -19,6 +19,7 @@ export interface ServiceEntrySpec {
 export interface ServicePort {
   number: number;
   protocol?: string;
-  name?: string;
+  /** Required and unique (endpoints refer to ports by name). */
+  name: string;
   targetPort?: number;
 }

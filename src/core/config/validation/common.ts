@@ -174,24 +174,67 @@ export function checkNonEmptyStrings(list: readonly string[] | undefined, path: 
   });
 }
 
-/** `selector` / `targetRef` / `targetRefs`: at most one; target refs in the policy's namespace. */
+/**
+ * Istio's `validateWorkloadSelector` for policy selectors (`matchLabels`):
+ * keys non-empty, no `*` in keys or values, values at most 63 characters (CRD);
+ * a selector without labels is accepted with a warning.
+ */
+export function checkWorkloadSelector(selector: WorkloadSelector | undefined, path: string, report: Report): void {
+  if (selector === undefined) return;
+  checkSelectorMap(selector.matchLabels ?? {}, `${path}.matchLabels`, path, report);
+}
+
+/** Istio's `ValidateAlphaWorkloadSelector` (networking `workloadSelector.labels` of Sidecar and ServiceEntry). */
+export function checkAlphaWorkloadSelector(selector: { labels?: Record<string, string> } | undefined, path: string, report: Report): void {
+  if (selector === undefined) return;
+  checkSelectorMap(selector.labels ?? {}, `${path}.labels`, path, report);
+}
+
+function checkSelectorMap(labels: Record<string, string>, mapPath: string, path: string, report: Report): void {
+  for (const [k, v] of Object.entries(labels)) {
+    const p = field(mapPath, k);
+    if (k === "") report.error(p, "empty key is not supported in selector");
+    if (k.includes("*") || v.includes("*")) report.error(p, `wildcard is not supported in selector: ${JSON.stringify(`${k}=${v}`)}`);
+    else if (v.length > 63) report.error(p, "label value must be at most 63 characters");
+  }
+  if (Object.keys(labels).length === 0) report.warn(path, "workload selector specified without labels");
+}
+
+/** Kinds a policy `targetRef` may name, with their canonical group (`core` for the empty group). */
+const TARGET_KINDS: readonly [kind: string, group: string][] = [
+  ["Service", "core"],
+  ["ServiceEntry", "networking.istio.io"],
+  ["Gateway", "gateway.networking.k8s.io"],
+  ["GatewayClass", "gateway.networking.k8s.io"],
+];
+
+/**
+ * Istio's `validateOneOfSelectorType` + `validatePolicyTargetReference(s)` +
+ * `validateWorkloadSelector`: at most one of selector/targetRef/targetRefs; a
+ * target names Service, ServiceEntry, Gateway or GatewayClass in its own API
+ * group, and never a namespace (cross-namespace references are unsupported).
+ */
 export function checkPolicyTargets(
   spec: { selector?: WorkloadSelector; targetRef?: PolicyTargetReference; targetRefs?: PolicyTargetReference[] },
-  namespace: string,
+  _namespace: string,
   report: Report,
 ): void {
-  const set = (["selector", "targetRef", "targetRefs"] as const).filter((k) => spec[k] !== undefined);
-  if (set.length > 1) report.error(`spec.${set[1]}`, `only one of selector, targetRef, targetRefs may be set (got ${set.join(", ")})`);
-  checkSelectorLabels(spec.selector?.matchLabels, "spec.selector.matchLabels", report);
+  const set = (["selector", "targetRef", "targetRefs"] as const).filter((k) => (k === "targetRefs" ? (spec.targetRefs?.length ?? 0) > 0 : spec[k] !== undefined));
+  if (set.length > 1) report.error(`spec.${set[1]}`, `only one of targetRefs or workloadSelector can be set (got ${set.join(", ")})`);
+  checkWorkloadSelector(spec.selector, "spec.selector", report);
   const refs: [PolicyTargetReference, string][] = [];
   if (spec.targetRef !== undefined) refs.push([spec.targetRef, "spec.targetRef"]);
   spec.targetRefs?.forEach((r, i) => refs.push([r, `spec.targetRefs[${i}]`]));
+  if ((spec.targetRefs?.length ?? 0) > 16) report.error("spec.targetRefs", `at most 16 targetRefs are allowed (got ${spec.targetRefs!.length})`);
   for (const [r, p] of refs) {
-    if (r.namespace !== undefined && r.namespace !== "" && r.namespace !== namespace) {
-      report.error(`${p}.namespace`, `must be the policy's own namespace ${JSON.stringify(namespace)} (got ${JSON.stringify(r.namespace)})`);
-    }
-    if (!["Gateway", "GatewayClass", "Service", "ServiceEntry"].includes(r.kind)) {
-      report.error(`${p}.kind`, `must be one of Gateway, GatewayClass, Service, ServiceEntry (got ${JSON.stringify(r.kind)})`);
+    if (r.name === "") report.error(`${p}.name`, "targetRef name must be set");
+    if (r.namespace !== undefined && r.namespace !== "") report.error(`${p}.namespace`, "targetRef namespace must not be set; cross namespace referencing is not supported");
+    const group = r.group === undefined || r.group === "" ? "core" : r.group;
+    if (!TARGET_KINDS.some(([k, g]) => k === r.kind && g === group)) {
+      report.error(
+        `${p}.kind`,
+        `targetRef must be to one of Service (core), ServiceEntry (networking.istio.io), Gateway or GatewayClass (gateway.networking.k8s.io) but was ${r.group ?? ""}/${r.kind}`,
+      );
     }
   }
 }

@@ -12,7 +12,7 @@ import type {
   TrafficPolicy,
 } from "../kinds/destination-rule.ts";
 import { parseDurationMs } from "../duration.ts";
-import { checkExportTo, checkSelectorLabels, isIp, labelsShape, portSelectorShape, stringListShape, workloadSelectorShape } from "./common.ts";
+import { checkExportTo, checkSelectorLabels, checkWorkloadSelector, isIp, labelsShape, portSelectorShape, stringListShape, workloadSelectorShape } from "./common.ts";
 import { fqdnProblem, isIstioDns1123Label, wildcardDomainProblem } from "./istio-names.ts";
 import type { KindValidator } from "./kind-validator.ts";
 import type { Report } from "./report.ts";
@@ -136,10 +136,7 @@ export const destinationRuleValidator: KindValidator<DestinationRuleSpec> = {
     const hp = wildcardDomainProblem(spec.host);
     if (hp !== undefined) r.error("spec.host", hp);
     checkExportTo(spec.exportTo, r, { namespace: ctx.namespace, destinationRuleWithSelector: spec.workloadSelector !== undefined });
-    if (spec.workloadSelector !== undefined) {
-      checkSelectorLabels(spec.workloadSelector.matchLabels, "spec.workloadSelector.matchLabels", r);
-      if (Object.keys(spec.workloadSelector.matchLabels ?? {}).length === 0) r.warn("spec.workloadSelector", "workload selector specified without labels");
-    }
+    checkWorkloadSelector(spec.workloadSelector, "spec.workloadSelector", r);
     if (spec.trafficPolicy !== undefined) checkTrafficPolicy(spec.trafficPolicy, "spec.trafficPolicy", r);
     const names = new Map<string, number>();
     spec.subsets?.forEach((s, i) => {

@@ -1,5 +1,5 @@
 import type { GatewayPort, GatewaySpec, Server, ServerTLSSettings } from "../kinds/gateway.ts";
-import { checkSelectorLabels, labelsShape, stringListShape } from "./common.ts";
+import { labelsShape, stringListShape } from "./common.ts";
 import { isHttpProtocol, isIpAddress, isIstioDns1123Label, isTlsProtocol, namespaceSlashHostProblems, parseProtocol, portProblem, unixAddressProblem } from "./istio-names.ts";
 import type { KindValidator } from "./kind-validator.ts";
 import type { Report } from "./report.ts";
@@ -54,7 +54,6 @@ export const gatewayValidator: KindValidator<GatewaySpec> = {
   check(spec, ctx) {
     const r = ctx.report;
     if (!isIstioDns1123Label(ctx.name)) r.error("metadata.name", `invalid gateway name: ${JSON.stringify(ctx.name)} (a Gateway name must be a DNS label, without dots)`);
-    checkSelectorLabels(spec.selector, "spec.selector", r);
     if (spec.servers.length === 0) r.error("spec.servers", "gateway must have at least one server");
     const portNames = new Map<string, number>();
     spec.servers.forEach((s, i) => {

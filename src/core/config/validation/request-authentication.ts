@@ -1,5 +1,5 @@
 import type { JWTRule, RequestAuthenticationSpec } from "../kinds/request-authentication.ts";
-import { checkNonEmptyStrings, checkPolicyTargets, stringListShape, targetRefShape, workloadSelectorShape } from "./common.ts";
+import { checkPolicyTargets, stringListShape, targetRefShape, workloadSelectorShape } from "./common.ts";
 import type { KindValidator } from "./kind-validator.ts";
 import type { Report } from "./report.ts";
 import { arr, bool, duration, obj, oneOf, req, str } from "./shape.ts";
@@ -27,57 +27,75 @@ const shape = obj<RequestAuthenticationSpec>({
   ),
 });
 
-const OUTPUT_HEADER = /^[-_A-Za-z0-9]+$/;
+/** `ValidateStrictHTTPHeaderName`: letters, digits and `-` only. */
+const STRICT_HEADER = /^[-A-Za-z0-9]+$/;
 
+/** Istio's `ValidateRequestAuthentication` / `validateJwtRule`. */
 export const requestAuthenticationValidator: KindValidator<RequestAuthenticationSpec> = {
   shape,
   check(spec, ctx) {
     const r = ctx.report;
     checkPolicyTargets(spec, ctx.namespace, r);
-    const issuers = new Map<string, number>();
-    spec.jwtRules?.forEach((rule, i) => {
-      const p = `spec.jwtRules[${i}]`;
-      checkJwtRule(rule, p, r);
-      const prev = issuers.get(rule.issuer);
-      if (prev !== undefined && rule.issuer !== "") r.error(`${p}.issuer`, `duplicate issuer ${JSON.stringify(rule.issuer)} (also spec.jwtRules[${prev}])`);
-      else issuers.set(rule.issuer, i);
-    });
+    spec.jwtRules?.forEach((rule, i) => checkJwtRule(rule, `spec.jwtRules[${i}]`, r));
   },
 };
 
 function checkJwtRule(rule: JWTRule, p: string, r: Report): void {
-  if (rule.issuer === "") r.error(`${p}.issuer`, "must not be empty");
-  if (rule.jwks !== undefined && rule.jwksUri !== undefined) r.error(`${p}.jwks`, "jwks and jwksUri are mutually exclusive");
-  if (rule.jwksUri !== undefined) {
-    let ok = false;
+  rule.audiences?.forEach((a, i) => {
+    if (a === "") r.error(`${p}.audiences[${i}]`, "audience must be non-empty string");
+  });
+  if (rule.issuer === "" && (rule.jwksUri ?? "") === "") r.error(`${p}.issuer`, "issuer or jwksUri must be non-empty string");
+  if (rule.jwksUri !== undefined && rule.jwksUri !== "") {
+    let scheme: string | undefined;
     try {
-      const u = new URL(rule.jwksUri);
-      ok = u.protocol === "https:" || u.protocol === "http:";
+      scheme = new URL(rule.jwksUri).protocol;
     } catch {
-      ok = false;
+      scheme = undefined;
     }
-    if (!ok) r.error(`${p}.jwksUri`, `must be an http or https URL (got ${JSON.stringify(rule.jwksUri)})`);
+    if (scheme === undefined) r.error(`${p}.jwksUri`, `must be a URL (got ${JSON.stringify(rule.jwksUri)})`);
+    else if (scheme !== "http:" && scheme !== "https:") r.error(`${p}.jwksUri`, `URI scheme ${JSON.stringify(scheme.slice(0, -1))} is not supported`);
   }
-  if (rule.jwks !== undefined) {
-    let keys: unknown;
-    try {
-      keys = (JSON.parse(rule.jwks) as { keys?: unknown }).keys;
-    } catch {
-      keys = undefined;
-    }
-    if (!Array.isArray(keys)) r.error(`${p}.jwks`, 'must be a JWKS JSON document with a "keys" array');
+  if ((rule.jwks ?? "") !== "" && (rule.jwksUri ?? "") !== "") r.warn(`${p}.jwksUri`, "both jwks and jwksUri are set: the inline jwks is used and jwksUri is ignored");
+  if (rule.jwks !== undefined && rule.jwks !== "") {
+    const problem = jwksProblem(rule.jwks);
+    if (problem !== undefined) r.error(`${p}.jwks`, `jwks parse error: ${problem}`);
   }
-  checkNonEmptyStrings(rule.audiences, `${p}.audiences`, r);
-  checkNonEmptyStrings(rule.fromParams, `${p}.fromParams`, r);
-  checkNonEmptyStrings(rule.fromCookies, `${p}.fromCookies`, r);
   rule.fromHeaders?.forEach((h, i) => {
-    if (h.name === "") r.error(`${p}.fromHeaders[${i}].name`, "must not be empty");
+    if (h.name === "") r.error(`${p}.fromHeaders[${i}].name`, "location header name must be non-empty string");
+  });
+  rule.fromParams?.forEach((q, i) => {
+    if (q === "") r.error(`${p}.fromParams[${i}]`, "location query must be non-empty string");
+  });
+  rule.fromCookies?.forEach((c, i) => {
+    if (c === "") r.error(`${p}.fromCookies[${i}]`, "cookie name must be non-empty string");
+  });
+  rule.spaceDelimitedClaims?.forEach((c, i) => {
+    if (c === "") r.error(`${p}.spaceDelimitedClaims[${i}]`, "claim name must be non-empty string");
   });
   rule.outputClaimToHeaders?.forEach((o, i) => {
-    if (!OUTPUT_HEADER.test(o.header)) r.error(`${p}.outputClaimToHeaders[${i}].header`, `must match ^[-_A-Za-z0-9]+$ (got ${JSON.stringify(o.header)})`);
-    if (o.claim === "") r.error(`${p}.outputClaimToHeaders[${i}].claim`, "must not be empty");
+    const op = `${p}.outputClaimToHeaders[${i}]`;
+    if (o.claim === "" || o.header === "") r.error(o.header === "" ? `${op}.header` : `${op}.claim`, "outputClaimToHeaders header and claim value must be non-empty string");
+    else if (!STRICT_HEADER.test(o.header)) r.error(`${op}.header`, `header name ${o.header} is not a valid header name (letters, digits and "-" only)`);
   });
-  if (rule.outputPayloadToHeader !== undefined && !OUTPUT_HEADER.test(rule.outputPayloadToHeader)) {
-    r.error(`${p}.outputPayloadToHeader`, `must match ^[-_A-Za-z0-9]+$ (got ${JSON.stringify(rule.outputPayloadToHeader)})`);
+}
+
+/**
+ * What jwx `jwk.Parse` refuses: the value must be a JWK Set (`{"keys": [...]}`)
+ * or a single JWK (an object with `kty`).
+ */
+function jwksProblem(text: string): string | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (err) {
+    return err instanceof Error ? err.message : "not JSON";
   }
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return "expected a JSON object (a JWK Set or a JWK)";
+  const o = v as Record<string, unknown>;
+  if ("keys" in o) {
+    if (!Array.isArray(o.keys)) return '"keys" must be an array';
+    const bad = o.keys.findIndex((k) => typeof k !== "object" || k === null || typeof (k as Record<string, unknown>).kty !== "string");
+    return bad < 0 ? undefined : `keys[${bad}] is not a JWK (no "kty")`;
+  }
+  return typeof o.kty === "string" ? undefined : 'expected a JWK Set ("keys") or a JWK ("kty")';
 }

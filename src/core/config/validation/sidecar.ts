@@ -1,5 +1,5 @@
 import type { IstioEgressListener, IstioIngressListener, OutboundTrafficPolicy, SidecarPort, SidecarSpec } from "../kinds/sidecar.ts";
-import { checkSelectorLabels, labelsShape } from "./common.ts";
+import { checkAlphaWorkloadSelector, labelsShape } from "./common.ts";
 import { checkConnectionPool, connectionPoolShape } from "./destination-rule.ts";
 import { checkServerTls, serverTlsShape } from "./gateway.ts";
 import {
@@ -52,13 +52,7 @@ export const sidecarValidator: KindValidator<SidecarSpec> = {
   shape,
   check(spec, ctx) {
     const r = ctx.report;
-    const sel = spec.workloadSelector;
-    if (sel !== undefined) {
-      checkSelectorLabels(sel.labels, "spec.workloadSelector.labels", r);
-      if (Object.keys(sel.labels ?? {}).length === 0) {
-        r.warn("spec.workloadSelector", "workload selector specified without labels, will be applied to all services in namespace");
-      }
-    }
+    checkAlphaWorkloadSelector(spec.workloadSelector, "spec.workloadSelector", r);
     if ((spec.egress?.length ?? 0) === 0 && (spec.ingress?.length ?? 0) === 0 && spec.outboundTrafficPolicy === undefined && spec.inboundConnectionPool === undefined) {
       r.error("spec", "empty configuration provided: set egress, ingress, outboundTrafficPolicy or inboundConnectionPool");
       return;

@@ -1,12 +1,13 @@
 import type { WorkloadEntrySpec } from "../kinds/workload-entry.ts";
-import { checkDns1123Subdomain, hostProblem, isIp, isLabelKey, labelsShape } from "./common.ts";
+import { checkSelectorLabels, labelsShape } from "./common.ts";
+import { fqdnProblem, isIpAddress, portNameProblem, portProblem, unixAddressProblem } from "./istio-names.ts";
 import type { KindValidator } from "./kind-validator.ts";
 import { field, type Report } from "./report.ts";
 import { int, map, obj, str, type ObjectShape } from "./shape.ts";
 
 export const workloadEntryShape: ObjectShape = obj<WorkloadEntrySpec>({
   address: str(),
-  ports: map(int({ min: 1, max: 65535 })),
+  ports: map(int({ min: 0, max: 4294967295 })),
   labels: labelsShape,
   network: str(),
   locality: str(),
@@ -14,31 +15,49 @@ export const workloadEntryShape: ObjectShape = obj<WorkloadEntrySpec>({
   serviceAccount: str(),
 });
 
-/** Checks one WorkloadEntry spec (also used for ServiceEntry endpoints) under `path`. */
-export function checkWorkloadEntry(we: WorkloadEntrySpec, path: string, r: Report, o: { requireIp?: boolean } = {}): void {
-  const addr = we.address;
-  if (addr === undefined || addr === "") {
-    if (we.network === undefined || we.network === "") r.error(field(path, "address"), "address is required unless network is set");
-  } else if (addr.startsWith("unix://")) {
-    if (addr.length <= "unix://".length) r.error(field(path, "address"), "unix:// address needs a path");
-    if (we.ports !== undefined && Object.keys(we.ports).length > 0) r.error(field(path, "ports"), "a unix:// address cannot have ports");
-  } else if (o.requireIp === true && !isIp(addr)) {
-    r.error(field(path, "address"), `must be an IP address for STATIC resolution (got ${JSON.stringify(addr)})`);
-  } else if (!isIp(addr) && hostProblem(addr, { allowWildcard: false }) !== undefined) {
-    r.error(field(path, "address"), `must be an IP address, DNS name or unix:// path (got ${JSON.stringify(addr)})`);
+const UNIX = "unix://";
+
+/**
+ * Istio's `validateWorkloadEntry`, for a WorkloadEntry (`servicePorts`
+ * undefined, DNS names allowed) and for ServiceEntry endpoints (the SE's port
+ * names; STATIC resolution wants IPs or `unix://`).
+ */
+export function checkWorkloadEntry(we: WorkloadEntrySpec, path: string, r: Report, o: { servicePorts?: ReadonlySet<string>; allowFqdn: boolean }): void {
+  const addr = we.address ?? "";
+  const ap = field(path, "address");
+  if (addr === "") {
+    if ((we.network ?? "") === "") {
+      r.error(ap, "address is required (unless network is set)");
+      return;
+    }
+    r.warn(ap, `address is unset with network ${JSON.stringify(we.network)}`);
   }
-  for (const k of Object.keys(we.labels ?? {})) {
-    if (!isLabelKey(k)) r.error(field(field(path, "labels"), k), `invalid label key ${JSON.stringify(k)}`);
+  const unix = addr.startsWith(UNIX);
+  if (unix) {
+    const u = unixAddressProblem(addr.slice(UNIX.length));
+    if (u !== undefined) r.error(ap, `${u} (a unix:// address is an absolute socket path or an abstract @name)`);
+    if (Object.keys(we.ports ?? {}).length !== 0) r.error(field(path, "ports"), `unix endpoint ${addr} must not include ports`);
+  } else if (addr !== "" && !isIpAddress(addr)) {
+    if (!o.allowFqdn) r.error(ap, `endpoint address ${JSON.stringify(addr)} is not a valid IP address`);
+    else if (fqdnProblem(addr) !== undefined) r.error(ap, `endpoint address ${JSON.stringify(addr)} is not a valid FQDN or an IP address`);
   }
-  if (we.serviceAccount !== undefined) checkDns1123Subdomain(we.serviceAccount, field(path, "serviceAccount"), r);
-  if (we.locality !== undefined && (we.locality.split("/").length > 3 || we.locality.split("/").some((s) => s === ""))) {
-    r.error(field(path, "locality"), `must be region[/zone[/subzone]] (got ${JSON.stringify(we.locality)})`);
+  for (const [name, port] of Object.entries(we.ports ?? {})) {
+    const pp = field(field(path, "ports"), name);
+    if (o.servicePorts !== undefined && !o.servicePorts.has(name)) r.error(pp, `endpoint port ${JSON.stringify(name)} is not defined by the service entry`);
+    const n = portNameProblem(name);
+    if (n !== undefined) r.error(pp, n);
+    const p = portProblem(port);
+    if (p !== undefined) r.error(pp, p);
   }
+  checkSelectorLabels(we.labels, field(path, "labels"), r);
+  if (unix && o.servicePorts !== undefined && o.servicePorts.size !== 1) r.error(ap, "exactly 1 service port required for unix endpoints");
+  if (we.serviceAccount !== undefined && we.serviceAccount.length > 253) r.error(field(path, "serviceAccount"), "must be at most 253 characters");
 }
 
+/** Istio's `ValidateWorkloadEntry`. */
 export const workloadEntryValidator: KindValidator<WorkloadEntrySpec> = {
   shape: workloadEntryShape,
   check(spec, ctx) {
-    checkWorkloadEntry(spec, "spec", ctx.report);
+    checkWorkloadEntry(spec, "spec", ctx.report, { allowFqdn: true });
   },
 };
