@@ -9,6 +9,7 @@ import { MAX_ERROR_MESSAGE_CHARS, safeExcerpt } from "./text-excerpt.ts";
 import { database } from "./db.ts";
 import { identityRoutes } from "./identity/routes.ts";
 import { configRoutes } from "./config/routes.ts";
+import { auditRefusalRoutes } from "./audit-refusal-routes.ts";
 
 /** Longest request path an audited refusal keeps: anonymous callers choose it, and it is stored twice per row. */
 export const MAX_AUDITED_PATH_CHARS = 256;
@@ -50,6 +51,7 @@ export function createControlApp(): Hono<ControlApp> {
   app.notFound((c) => c.json({ error: { code: "ERR_NOT_FOUND", message: `no route for ${c.req.method} ${new URL(c.req.url).pathname}` } }, 404));
   app.get("/healthz", (c) => c.json({ ok: true }));
   app.use("*", authenticate);
+  app.route("/", auditRefusalRoutes);
   app.route("/", identityRoutes);
   app.route("/", configRoutes);
   return app;
