@@ -11,15 +11,26 @@ import { hostMatches } from "../config/hosts.ts";
  * @example stripPort("Shop.Example.com:8443") === "shop.example.com"
  */
 export function stripPort(authority: string): string {
-  const a = authority.toLowerCase();
+  // One scan decides whether anything must change; the common case (lowercase, no port) allocates nothing.
+  let colon = -1;
+  let colons = 0;
+  let upper = false;
+  for (let i = 0; i < authority.length; i++) {
+    const c = authority.charCodeAt(i);
+    if (c === 58) {
+      colon = i;
+      colons++;
+    } else if (c >= 65 && c <= 90) upper = true;
+    else if (c > 127) upper = true;
+  }
+  const a = upper ? authority.toLowerCase() : authority;
+  if (colon < 0) return a;
   if (a.startsWith("[")) {
     const end = a.indexOf("]");
     return end < 0 ? a : a.slice(0, end + 1);
   }
-  const colon = a.lastIndexOf(":");
-  if (colon < 0) return a;
   // More than one colon without brackets: a bare IPv6 address, no port.
-  if (a.indexOf(":") !== colon) return a;
+  if (colons > 1) return a;
   return a.slice(0, colon);
 }
 
@@ -53,9 +64,16 @@ export class VirtualHostIndex<T> {
   /** Wildcard suffixes (with the leading dot), longest first. */
   private readonly wildcards: { suffix: string; value: T }[] = [];
   private any: T | undefined;
+  private count = 0;
+
+  /** True when nothing was added. */
+  get empty(): boolean {
+    return this.count === 0;
+  }
 
   /** First value registered under a name wins. */
   add(host: string, value: T): void {
+    this.count++;
     const h = host.toLowerCase();
     if (h === "*") {
       this.any ??= value;
@@ -72,7 +90,11 @@ export class VirtualHostIndex<T> {
 
   /** The value for the host of `authority` (port ignored), or `undefined`. */
   lookup(authority: string): T | undefined {
-    const h = stripPort(authority);
+    return this.lookupHost(stripPort(authority));
+  }
+
+  /** Like `lookup` for a host already lowercased and without a port. */
+  lookupHost(h: string): T | undefined {
     const hit = this.exact.get(h);
     if (hit !== undefined) return hit;
     for (const w of this.wildcards) if (h.length > w.suffix.length && h.endsWith(w.suffix)) return w.value;

@@ -12,7 +12,7 @@ import { hostsOverlap, hostMatches, parseGatewayHost } from "../config/hosts.ts"
 import { visibleFrom } from "../snapshot/export-visibility.ts";
 import { matchesLabels } from "../snapshot/label-match.ts";
 import { DEFAULT_ROOT_NAMESPACE } from "../snapshot/compile-context.ts";
-import { VirtualHostIndex } from "./host-match.ts";
+import { stripPort, VirtualHostIndex } from "./host-match.ts";
 import { RouteIndex } from "./route-index.ts";
 import { compileMatch } from "./request-match.ts";
 import { compileRoute, type CompiledRoute } from "./compiled-route.ts";
@@ -41,6 +41,13 @@ export interface MeshRouteOptions {
 export interface RouteHit {
   route: CompiledRoute;
   match?: HTTPMatchRequest;
+  /** The lookup answer for this entry, built once at compile time so a lookup allocates nothing. */
+  found: RouteLookup & { kind: "route" };
+}
+
+function hitOf(route: CompiledRoute, match?: HTTPMatchRequest): RouteHit {
+  const found: RouteLookup & { kind: "route" } = match === undefined ? { kind: "route", route, source: route.ref.source } : { kind: "route", route, match, source: route.ref.source };
+  return match === undefined ? { route, found } : { route, match, found };
 }
 
 export interface VirtualHost {
@@ -120,13 +127,13 @@ function compileVirtualHost(host: string, routes: readonly CompiledHttpRoute[], 
     }
     const matches = cr.route.match;
     if (matches === undefined || matches.length === 0) {
-      index.add(compileMatch(undefined, field), { route });
+      index.add(compileMatch(undefined, field), hitOf(route));
       continue;
     }
     matches.forEach((m, j) => {
       if (!entryApplies(m, client)) return;
       try {
-        index.add(compileMatch(m, `${field}.match[${j}]`), { route, match: m });
+        index.add(compileMatch(m, `${field}.match[${j}]`), hitOf(route, m));
       } catch (err) {
         issues.push(issueOf(err, cr.source, `${field}.match[${j}]`));
       }
@@ -251,24 +258,22 @@ export function compileMeshRoutes(snapshot: NodeSnapshot, sourceNamespace: strin
 /** Internal lookup over a prepared view (planRequest shares the view). */
 export function findRoute(table: RouteTable, view: RequestView): RouteLookup {
   const facts = view.facts;
+  const host = stripPort(facts.authority);
   let vhosts: VirtualHostIndex<VirtualHost>;
   if (table.kind === "gateway") {
     const listener = table.listeners.get(facts.port) ?? table.byScheme[facts.scheme];
-    if (facts.scheme === "http" && listener.redirects.lookup(facts.authority) !== undefined) {
+    if (facts.scheme === "http" && !listener.redirects.empty && listener.redirects.lookupHost(host) !== undefined) {
       return { kind: "https-redirect", location: httpsRedirectLocation(view) };
     }
     vhosts = listener.vhosts;
   } else {
     vhosts = table.vhosts;
   }
-  const vhost = vhosts.lookup(facts.authority);
+  const vhost = vhosts.lookupHost(host);
   if (vhost === undefined) return { kind: "no-route", reason: `no virtual host for ${facts.authority}` };
   const hit = vhost.index.match(view);
   if (hit === undefined) return { kind: "no-route", reason: `no route of ${vhost.host} matches` };
-  const r = hit.value;
-  return r.match === undefined
-    ? { kind: "route", route: r.route, source: r.route.ref.source }
-    : { kind: "route", route: r.route, match: r.match, source: r.route.ref.source };
+  return hit.value.found;
 }
 
 /**
