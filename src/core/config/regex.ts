@@ -1,8 +1,9 @@
+import { RE2JS } from "re2js";
+
 /**
- * Istio regexes are RE2 (Envoy safe_regex) and must match the whole value.
- * JavaScript's engine is a superset in some places (lookaround,
- * backreferences) and differs in syntax in others (`(?i)`, `(?P<name>`), so
- * patterns are checked for RE2-only features and translated before compiling.
+ * Istio regexes are RE2 (Envoy safe_regex; Go's regexp in Istio's webhook) and
+ * must match the whole value. Every user pattern is compiled with re2js, a
+ * linear-time RE2 engine, never with JavaScript's backtracking RegExp.
  */
 
 export const MAX_REGEX_LENGTH = 1024;
@@ -10,6 +11,7 @@ export const MAX_REGEX_LENGTH = 1024;
 /**
  * Matches only where the preceding run of backslashes is even, so the token that
  * follows is live syntax: `\\1` is a literal backslash and a digit, not a backreference.
+ * Used on our own constant patterns only, to name the RE2 feature a pattern lacks.
  */
 const UNESCAPED = String.raw`(?<=(?:^|[^\\])(?:\\\\)*)`;
 
@@ -23,71 +25,27 @@ const UNSUPPORTED: readonly [RegExp, string][] = [
 
 /** Why `pattern` is not an acceptable RE2 regex, or `undefined` when it is. */
 export function re2Problem(pattern: string): string | undefined {
-  if (pattern.length > MAX_REGEX_LENGTH) return `regex is longer than ${MAX_REGEX_LENGTH} characters`;
+  if (pattern.length > MAX_REGEX_LENGTH) return `regex is too large, max length allowed is ${MAX_REGEX_LENGTH}`;
   for (const [re, why] of UNSUPPORTED) if (re.test(pattern)) return why;
   try {
-    compileRe2(pattern);
+    RE2JS.compile(pattern);
   } catch (err) {
-    return `invalid regex: ${err instanceof Error ? err.message : String(err)}`;
+    return `invalid regex: ${err instanceof Error ? err.message : String(err)}; Istio uses RE2 style regex-based match`;
   }
   return undefined;
 }
 
-/**
- * Compiles an RE2 pattern into a JavaScript RegExp anchored to the whole value.
- * Throws SyntaxError when it does not compile.
- * @example compileRe2("v[0-9]+").test("v12") === true
- */
-export function compileRe2(pattern: string): RegExp {
-  let flags = "";
-  let source = pattern;
-  const lead = /^\(\?([imsU]+)\)/.exec(source);
-  if (lead !== null) {
-    if (lead[1]!.includes("i")) flags += "i";
-    if (lead[1]!.includes("s")) flags += "s";
-    if (lead[1]!.includes("m")) flags += "m";
-    source = source.slice(lead[0].length);
-  }
-  source = translateTextAnchors(source.replaceAll("(?P<", "(?<"));
-  // Full match even under (?m): JS `^`/`$` would then stop at line breaks,
-  // while Envoy's safe_regex must consume the whole value.
-  return new RegExp(`(?<![\\s\\S])(?:${source})(?![\\s\\S])`, flags);
+/** A compiled RE2 pattern matching whole values. */
+export interface Re2Matcher {
+  test(value: string): boolean;
 }
 
 /**
- * Rewrites RE2 syntax JS reads differently: `\A` (start of text) and `\z`
- * (end of text), which JS takes as the letters `A` and `z`, become
- * lookarounds; a leading `]` in a class becomes `\]`.
+ * Compiles an RE2 pattern anchored to the whole value (Envoy's full match).
+ * Throws when it does not compile.
+ * @example compileRe2("v[0-9]+").test("v12") === true
  */
-function translateTextAnchors(source: string): string {
-  let out = "";
-  let inClass = false;
-  for (let i = 0; i < source.length; i++) {
-    const c = source[i]!;
-    if (c === "\\" && i + 1 < source.length) {
-      const next = source[i + 1]!;
-      i++;
-      if (next === "A" || next === "z") {
-        if (inClass) throw new SyntaxError(`\\${next} is not allowed in a character class`);
-        out += next === "A" ? "(?<![\\s\\S])" : "(?![\\s\\S])";
-      } else {
-        out += c + next;
-      }
-      continue;
-    }
-    if (c === "[" && !inClass) {
-      inClass = true;
-      // RE2 reads a `]` right after `[` or `[^` as a member; JS as an empty class.
-      const lead = source[i + 1] === "^" ? 2 : 1;
-      if (source[i + lead] === "]") {
-        out += `${source.slice(i, i + lead)}\\]`;
-        i += lead;
-        continue;
-      }
-    } else if (c === "]" && inClass) {
-      inClass = false;
-    }
-    out += c;
-  }
-  return out;
+export function compileRe2(pattern: string): Re2Matcher {
+  const re = RE2JS.compile(pattern);
+  return { test: (value) => re.matcher(value).matches() };
 }

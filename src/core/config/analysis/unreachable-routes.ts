@@ -1,71 +1,79 @@
-import type { HTTPMatchRequest, L4MatchAttributes } from "../kinds/virtual-service.ts";
+import type { HTTPMatchRequest, L4MatchAttributes, TLSMatchAttributes } from "../kinds/virtual-service.ts";
+import type { ResourceOf } from "../resource.ts";
 import type { AnalysisContext } from "./context.ts";
 import { finding, type Finding } from "./finding.ts";
+import { httpMatchCovers, isCatchAllMatch, tcpMatchCovers, tlsMatchCovers } from "./match-coverage.ts";
+
+type Section = "http" | "tcp" | "tls";
+type AnyMatch = HTTPMatchRequest | L4MatchAttributes | TLSMatchAttributes;
+
+const COVERS: { [S in Section]: (broad: AnyMatch, narrow: AnyMatch) => boolean } = {
+  http: (a, b) => httpMatchCovers(a as HTTPMatchRequest, b as HTTPMatchRequest),
+  tcp: (a, b) => tcpMatchCovers(a as L4MatchAttributes, b as L4MatchAttributes),
+  tls: (a, b) => tlsMatchCovers(a as TLSMatchAttributes, b as TLSMatchAttributes),
+};
 
 /**
- * IST0130 / IST0131: routes are first-match-wins (semantics §2.1), so a route
- * after a catch-all can never be used, and a match identical to an earlier one
- * never fires.
+ * IST0130 / IST0131 for `http`, `tcp` and `tls` routes alike (first match wins,
+ * semantics §2.1): a match entry already covered by an earlier, broader match
+ * (an identical one, a shorter URI prefix, one without a method or header
+ * condition, ...) never fires (IST0131, per match entry); a rule whose every
+ * match is covered by earlier rules, or that follows a rule without matches,
+ * is never used (IST0130).
  */
 export function checkUnreachableRoutes(ctx: AnalysisContext): Finding[] {
   const out: Finding[] = [];
   for (const vs of ctx.of("VirtualService")) {
-    for (const section of ["http", "tcp"] as const) {
-      const routes: { match?: (HTTPMatchRequest | L4MatchAttributes)[] }[] = vs.spec[section] ?? [];
-      let catchAll: number | undefined;
-      const seen: { key: string; route: number; match: number }[] = [];
-      routes.forEach((route, i) => {
-        const path = `spec.${section}[${i}]`;
-        if (catchAll !== undefined) {
-          out.push(finding("IST0130", vs, `VirtualService rule #${i} not used (only the last rule can have no matches; rule #${catchAll} matches every request)`, path));
-          return;
-        }
-        const matches = route.match ?? [];
-        if (matches.length === 0 || matches.some(isCatchAllMatch)) {
-          catchAll = i;
-          return;
-        }
-        const duplicates: number[] = [];
-        matches.forEach((m, j) => {
-          const key = canonicalMatch(m);
-          const prior = seen.find((s) => s.key === key);
-          if (prior !== undefined) duplicates.push(j);
-          else seen.push({ key, route: i, match: j });
-        });
-        if (duplicates.length === matches.length) {
-          out.push(finding("IST0130", vs, `VirtualService rule #${i} not used (all matches used by prior rules)`, path));
-          return;
-        }
-        for (const j of duplicates) {
-          const prior = seen.find((s) => s.key === canonicalMatch(matches[j]!))!;
-          out.push(
-            finding("IST0131", vs, `VirtualService rule #${i} match #${j} is not used (duplicate of rule #${prior.route} match #${prior.match})`, `${path}.match[${j}]`),
-          );
-        }
-      });
-    }
+    for (const section of ["http", "tcp", "tls"] as const) out.push(...checkSection(vs, section));
   }
   return out;
 }
 
-/** A match that only names itself (no request or proxy condition) matches everything. */
-function isCatchAllMatch(m: HTTPMatchRequest | L4MatchAttributes): boolean {
-  return Object.keys(m).every((k) => k === "name" || k === "statPrefix");
+function checkSection(vs: ResourceOf<"VirtualService">, section: Section): Finding[] {
+  const out: Finding[] = [];
+  const routes: { name?: string; match?: AnyMatch[] }[] = vs.spec[section] ?? [];
+  const covers = COVERS[section];
+  const earlier: { match: AnyMatch; rule: number; index: number }[] = [];
+  let catchAll: number | undefined;
+  routes.forEach((route, i) => {
+    const path = `spec.${section}[${i}]`;
+    const rule = ruleName(route, i);
+    if (catchAll !== undefined) {
+      const reason = (route.match ?? []).length === 0 ? "only the last rule can have no matches" : `rule ${ruleName(routes[catchAll]!, catchAll)} before it matches every request`;
+      out.push(finding("IST0130", vs, `VirtualService rule ${rule} not used (${reason}).`, path));
+      return;
+    }
+    const matches = route.match ?? [];
+    if (matches.length === 0) {
+      catchAll = i;
+      return;
+    }
+    let coveredByEarlierRules = 0;
+    const ineffective: Finding[] = [];
+    matches.forEach((m, j) => {
+      const by = earlier.find((e) => covers(e.match, m));
+      if (by !== undefined) {
+        if (by.rule < i) coveredByEarlierRules++;
+        const what = by.rule === i ? `match ${matchName(by.match, by.index)} of the same rule` : `rule ${ruleName(routes[by.rule]!, by.rule)} match ${matchName(by.match, by.index)}`;
+        ineffective.push(
+          finding("IST0131", vs, `VirtualService rule ${rule} match ${matchName(m, j)} is not used (duplicate/overlapping match in ${what}).`, `${path}.match[${j}]`),
+        );
+      }
+      earlier.push({ match: m, rule: i, index: j });
+    });
+    // As Istio does: every covered match is reported, and the rule as well when none of its matches can fire.
+    out.push(...ineffective);
+    if (coveredByEarlierRules === matches.length) out.push(finding("IST0130", vs, `VirtualService rule ${rule} not used (all matches used by prior rules).`, path));
+    if (matches.some(isCatchAllMatch)) catchAll = i;
+  });
+  return out;
 }
 
-/** Stable JSON of a match, ignoring its name and key order. */
-function canonicalMatch(m: HTTPMatchRequest | L4MatchAttributes): string {
-  const { name: _name, statPrefix: _stat, ...rest } = m as HTTPMatchRequest;
-  return stableJson(rest);
+function ruleName(route: { name?: string }, i: number): string {
+  return route.name !== undefined && route.name !== "" ? JSON.stringify(route.name) : `#${i}`;
 }
 
-function stableJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(stableJson).join(",")}]`;
-  if (typeof v === "object" && v !== null) {
-    return `{${Object.keys(v)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${stableJson((v as Record<string, unknown>)[k])}`)
-      .join(",")}}`;
-  }
-  return JSON.stringify(v);
+function matchName(m: AnyMatch, j: number): string {
+  const name = (m as HTTPMatchRequest).name;
+  return name !== undefined && name !== "" ? JSON.stringify(name) : `#${j}`;
 }
