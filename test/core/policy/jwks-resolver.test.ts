@@ -69,7 +69,8 @@ test("fetched once, cached, refreshed after the interval", async () => {
   assert.equal(await auth(token), `ok: ${ISS}/a`);
   assert.equal(hits, 1, "served from cache");
   c.advance(5 * 60_000 + 1);
-  assert.equal(await auth(token), `ok: ${ISS}/a`);
+  // A new token (a verified token is cached per rule, as in Envoy, and needs no key lookup).
+  assert.equal(await auth(await sign(k1, { iss: ISS, sub: "b", exp: Math.floor(c.now() / 1000) + 86400 })), `ok: ${ISS}/b`);
   assert.equal(hits, 2, "refreshed after the refresh interval");
 });
 
@@ -115,16 +116,17 @@ test("a server that stops answering: timeout, token rejected", async () => {
 test("a refresh that fails keeps the last good keys for maxStale, then rejects", async () => {
   mode = { kind: "ok", body: jwks(k1) };
   const { c, auth } = setup({ path: "/stale" });
-  const token = await sign(k1, { iss: ISS, sub: "s", exp: Math.floor(c.now() / 1000) + 7 * 86400 });
-  assert.equal(await auth(token), `ok: ${ISS}/s`);
+  // A fresh token per call: verified tokens are cached and would not exercise the key set.
+  const token = (n: number) => sign(k1, { iss: ISS, sub: `s${n}`, exp: Math.floor(c.now() / 1000) + 7 * 86400 });
+  assert.equal(await auth(await token(1)), `ok: ${ISS}/s1`);
   mode = { kind: "status", status: 503 };
   c.advance(5 * 60_000 + 1);
-  assert.equal(await auth(token), `ok: ${ISS}/s`, "last good keys still used");
+  assert.equal(await auth(await token(2)), `ok: ${ISS}/s2`, "last good keys still used");
   c.advance(60 * 60_000);
-  assert.equal(await auth(token), "invalid: Jwks remote fetch is failed", "too stale");
+  assert.equal(await auth(await token(3)), "invalid: Jwks remote fetch is failed", "too stale");
   mode = { kind: "ok", body: jwks(k1) };
   c.advance(30_000);
-  assert.equal(await auth(token), `ok: ${ISS}/s`, "recovers when the issuer is back");
+  assert.equal(await auth(await token(4)), `ok: ${ISS}/s4`, "recovers when the issuer is back");
 });
 
 test("prefetch warms the cache", async () => {

@@ -294,3 +294,18 @@ test("the authenticated result feeds AuthorizationPolicy request.auth", async ()
   assert.equal(engine.evaluate(ctx).allow, true);
   assert.equal(engine.evaluate({ ...ctx, request: { ...ctx.request, auth: undefined } }).allow, false);
 });
+
+test("verified tokens are cached per rule, and a cached token still expires", async () => {
+  const c = clock();
+  const a = compileRequestAuthentication([requestAuthn({ jwtRules: [rule()] })], { jwks: noRemote, clock: c });
+  const token = await sign(k1, { iss: ISS, sub: "cached", exp: NOW_S + 120 });
+  const call = () => a.authenticate({ url: "/", headers: headers({ authorization: `Bearer ${token}` }) });
+  expectAuthenticated(await call());
+  const again = expectAuthenticated(await call());
+  assert.equal(again.principal, `${ISS}/cached`);
+  assert.deepEqual(again.requestHeaders, [{ op: "remove", name: "authorization" }]);
+  c.advance(150_000); // past exp but within the 60 s skew
+  expectAuthenticated(await call());
+  c.advance(60_000);
+  expectInvalid(await call(), "Jwt is expired");
+});

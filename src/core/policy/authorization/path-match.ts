@@ -92,9 +92,13 @@ export function compilePathValue(v: string): ((path: string) => boolean) | undef
  */
 export function normalizePolicyPath(raw: string): string {
   let path = raw;
-  const q = path.search(/[?#]/);
-  if (q >= 0) path = path.slice(0, q);
+  const q = path.indexOf("?");
+  const h = path.indexOf("#");
+  const cut = q < 0 ? h : h < 0 ? q : Math.min(q, h);
+  if (cut >= 0) path = path.slice(0, cut);
   if (path === "") return "/";
+  // Fast path: no dot segments possible without "." or an encoded dot.
+  if (path.charCodeAt(0) === 47 && !path.includes(".") && !path.includes("%")) return path;
   const input = path.split("/");
   const out: string[] = [];
   for (let i = 0; i < input.length; i++) {

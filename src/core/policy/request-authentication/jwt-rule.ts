@@ -22,6 +22,9 @@ export const JWT_MESSAGES = {
   noValidKeys: "Jwks doesn't have key to match kid or alg from Jwt",
 } as const;
 
+/** Verified tokens kept per rule (least recently used evicted). */
+export const VERIFIED_CACHE_SIZE = 256;
+
 export interface VerifiedToken {
   payload: JWTPayload;
   /** The payload segment exactly as it appeared in the token (for `outputPayloadToHeader`). */
@@ -72,9 +75,26 @@ export function compileJwtRule(rule: JWTRule, policy: string, ctx: JwtRuleContex
     getKey = () => Promise.reject(new JwksError(JWT_MESSAGES.noValidKeys, "no-key"));
   }
   const audiences = rule.audiences ?? [];
+  // Verified tokens, as Envoy's per-provider jwt_cache: a hit re-checks only the time claims
+  // (issuer, audience and signature cannot change for the same token string under this rule).
+  const verified = new Map<string, VerifiedToken>();
   const spaceDelimitedClaims = [...new Set([...DEFAULT_SPACE_DELIMITED_CLAIMS, ...(rule.spaceDelimitedClaims ?? [])])].sort();
 
   async function verify(token: string): Promise<VerifyOutcome> {
+    const hit = verified.get(token);
+    if (hit !== undefined) {
+      const now = Math.floor(ctx.clock.now() / 1000);
+      const { exp, nbf } = hit.payload;
+      // Same bounds as jose's checks on first verification.
+      if (typeof exp === "number" && exp <= now - ctx.clockSkewSeconds) {
+        verified.delete(token);
+        return fail(JWT_MESSAGES.expired);
+      }
+      if (typeof nbf === "number" && nbf > now + ctx.clockSkewSeconds) return fail(JWT_MESSAGES.notYetValid);
+      verified.delete(token);
+      verified.set(token, hit);
+      return { ok: true, token: hit };
+    }
     const parts = token.split(".");
     if (parts.length !== 3) return fail(JWT_MESSAGES.badFormat);
     let claims: JWTPayload;
@@ -91,7 +111,10 @@ export function compileJwtRule(rule: JWTRule, policy: string, ctx: JwtRuleContex
         currentDate: new Date(ctx.clock.now()),
         clockTolerance: ctx.clockSkewSeconds,
       });
-      return { ok: true, token: { payload, payloadSegment: parts[1]! } };
+      const result: VerifiedToken = { payload, payloadSegment: parts[1]! };
+      verified.set(token, result);
+      if (verified.size > VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value!);
+      return { ok: true, token: result };
     } catch (err) {
       if (err instanceof JwksError) return fail(err.reason === "fetch" ? JWT_MESSAGES.jwksFetch : JWT_MESSAGES.noValidKeys);
       if (err instanceof joseErrors.JWTExpired) return fail(JWT_MESSAGES.expired);
