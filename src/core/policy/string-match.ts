@@ -89,6 +89,11 @@ export function globMatch(pattern: string, value: string): boolean {
  * URI SAN, every `*` in the value becoming `.*`. Requires an mTLS identity.
  */
 export function namespacePattern(v: string): (uri: string | undefined) => boolean {
+  if (!v.includes("*")) {
+    // `.*\/ns/<ns>/.*` without wildcards in <ns> is a substring test.
+    const needle = `/ns/${v}/`;
+    return (uri) => uri !== undefined && uri.includes(needle);
+  }
   const glob = `*/ns/${v}/*`;
   return (uri) => uri !== undefined && globMatch(glob, uri);
 }
