@@ -49,11 +49,11 @@ function maxInflight(plan: ForwardPlan): number {
 }
 
 /** The signal of one try: the route's overall deadline, plus the per-try timeout when set. */
-function attemptSignal(overall: AbortSignal, perTryMs: number | undefined): { signal: AbortSignal; dispose(): void } {
-  if (perTryMs === undefined || perTryMs <= 0) return { signal: overall, dispose() {} };
+function attemptSignal(overall: AbortSignal, perTryMs: number | undefined): { signal: AbortSignal; timedOut(): boolean; dispose(): void } {
+  if (perTryMs === undefined || perTryMs <= 0) return { signal: overall, timedOut: () => false, dispose() {} };
   const perTry = new AbortController();
   const timer = setTimeout(() => perTry.abort(new PerTryTimeout()), perTryMs);
-  return { signal: AbortSignal.any([overall, perTry.signal]), dispose: () => clearTimeout(timer) };
+  return { signal: AbortSignal.any([overall, perTry.signal]), timedOut: () => perTry.signal.aborted, dispose: () => clearTimeout(timer) };
 }
 
 export async function forward(i: ForwardInput): Promise<ForwardResult> {
@@ -82,6 +82,7 @@ export async function forward(i: ForwardInput): Promise<ForwardResult> {
       let outcome: AttemptOutcome;
       let response: Response | undefined;
       let failure = "";
+      let attempt: ReturnType<typeof attemptSignal> | undefined;
       try {
         const target = await upstreamTarget(plan, ep, compiled.nodeIngress, platform.svids);
         lastHost = target.host;
@@ -89,10 +90,12 @@ export async function forward(i: ForwardInput): Promise<ForwardResult> {
         const headers = new Headers(i.headers);
         applyHeaderOps(headers, plan.upstreamRequest.headerOps);
         headers.set("host", plan.upstreamRequest.authority);
+        // Workers derive Host from the URL; the planned authority always travels here too.
+        headers.set("x-forwarded-host", plan.upstreamRequest.authority);
         for (const [k, v] of target.headers) headers.set(k, v);
         headers.set("traceparent", formatTraceparent(span.spanContext()));
         if (retries > 0) headers.set("x-envoy-attempt-count", String(retries + 1));
-        const attempt = attemptSignal(overall.signal, plan.retry.perTryTimeoutMs);
+        attempt = attemptSignal(overall.signal, plan.retry.perTryTimeoutMs);
         try {
           response = await platform.fetch(new Request(target.url, { method: i.method, headers, body: i.body, redirect: "manual", signal: attempt.signal }));
         } finally {
@@ -115,7 +118,7 @@ export async function forward(i: ForwardInput): Promise<ForwardResult> {
           span.end();
           return { local: REPLY.connectFailure(["UF"], err.message), flags: ["UF"], attempts: retries + 1, endpoint: ep };
         }
-        const timedOut = err instanceof PerTryTimeout || (err instanceof DOMException && err.name === "AbortError") || (err as { name?: string })?.name === "AbortError" || reason instanceof PerTryTimeout;
+        const timedOut = attempt?.timedOut() === true || err instanceof PerTryTimeout || reason instanceof PerTryTimeout;
         outcome = timedOut ? { kind: "per-try-timeout" } : { kind: "connect-failure" };
         failure = timedOut ? "per-try timeout" : err instanceof Error ? err.message : String(err);
         span.setStatus({ code: SpanStatusCode.ERROR, message: failure });
