@@ -12,7 +12,7 @@
  */
 import { importJWK, type JWK } from "jose";
 import type { Clock } from "../../core/clock.ts";
-import { SnapshotReader, SnapshotVerificationError, type SignedHead, type VerificationKeyLookup } from "../../core/snapshot/snapshot-reader.ts";
+import { SnapshotReader, SnapshotVerificationError, type SignedHead, type SnapshotSource, type VerificationKeyLookup } from "../../core/snapshot/snapshot-reader.ts";
 import type { NodeSnapshot } from "../../core/snapshot/snapshot-model.ts";
 import type { ProxyLogger, TrustBundleView } from "../context.ts";
 import type { ControlApi } from "../identity/control-api.ts";
@@ -51,13 +51,64 @@ function isHead(v: unknown): v is SignedHead {
   return typeof o.version === "number" && typeof o.jws === "string";
 }
 
-/** Remembers the last head the source returned, so the signed form can be persisted. */
+/**
+ * What snapshot.json holds: the signed head exactly as published and the content-addressed
+ * blobs its manifest names (base64). Nothing in it is trusted: a restore verifies it again.
+ */
+interface PersistedSnapshot {
+  head: SignedHead;
+  blobs: Record<string, string>;
+}
+
+function isPersisted(v: unknown): v is PersistedSnapshot {
+  if (typeof v !== "object" || v === null) return false;
+  const o = v as Record<string, unknown>;
+  return isHead(o.head) && typeof o.blobs === "object" && o.blobs !== null;
+}
+
+/** Every SHA-256 string in the (already verified) JWS payload: the blobs the manifest names, whatever its shape. */
+function referencedHashes(jws: string): Set<string> {
+  const out = new Set<string>();
+  let payload: unknown;
+  try {
+    payload = JSON.parse(Buffer.from(jws.split(".")[1] ?? "", "base64url").toString("utf8"));
+  } catch {
+    return out;
+  }
+  const walk = (v: unknown): void => {
+    if (typeof v === "string" && /^[0-9a-f]{64}$/.test(v)) out.add(v);
+    else if (Array.isArray(v)) v.forEach(walk);
+    else if (typeof v === "object" && v !== null) Object.values(v).forEach(walk);
+  };
+  walk(payload);
+  return out;
+}
+
+/** Remembers the last head and the blobs the source returned, so the signed form can be persisted. */
 class RecordingSource extends HttpSnapshotSource {
   last: SignedHead | undefined;
+  readonly blobs = new Map<string, Uint8Array>();
   override async head(...args: Parameters<HttpSnapshotSource["head"]>): ReturnType<HttpSnapshotSource["head"]> {
     const h = await super.head(...args);
     if (h !== null && typeof h === "object") this.last = h;
     return h;
+  }
+  override async blob(hash: string): Promise<Uint8Array | null> {
+    const b = await super.blob(hash);
+    if (b !== null) this.blobs.set(hash, b);
+    return b;
+  }
+}
+
+/** The state directory as a snapshot source, for the restore (same verification as the network). */
+class PersistedSource implements SnapshotSource {
+  constructor(private readonly p: PersistedSnapshot) {}
+  async head(): Promise<SignedHead> {
+    return this.p.head;
+  }
+  async blob(hash: string): Promise<Uint8Array | null> {
+    const b = Object.hasOwn(this.p.blobs, hash) ? this.p.blobs[hash] : undefined;
+    return typeof b === "string" ? new Uint8Array(Buffer.from(b, "base64")) : null;
   }
 }
 
@@ -97,11 +148,13 @@ export class ConfigWatcher {
 
   /** Restores the last-known-good snapshot from disk, if there is one that still verifies. */
   async restore(): Promise<boolean> {
-    const head = await this.o.store.read("snapshot.json");
-    if (!isHead(head)) return false;
+    const persisted = await this.o.store.read("snapshot.json");
+    if (!isPersisted(persisted)) return false;
     try {
-      const verified = await this.reader.verify(head);
+      const reader = new SnapshotReader<NodeSnapshot>({ source: new PersistedSource(persisted), target: this.source.target, keys: this.keys, type: "node" });
+      const verified = await reader.verify(persisted.head);
       await this.o.state.swap(verified, "disk");
+      for (const [hash, b64] of Object.entries(persisted.blobs)) this.source.blobs.set(hash, new Uint8Array(Buffer.from(b64, "base64")));
       this.o.logger.info("config restored from the state directory", { version: verified.version });
       return true;
     } catch (err) {
@@ -138,8 +191,7 @@ export class ConfigWatcher {
       this.connected = true;
       if (verified !== undefined) {
         await this.o.state.swap(verified, "control");
-        const head = this.source.last;
-        if (head !== undefined && head.version === verified.version) await this.o.store.write("snapshot.json", head);
+        await this.persist(verified.version);
         this.o.logger.info("config applied", { version: verified.version, hash: verified.hash });
         await this.report();
       }
@@ -160,6 +212,24 @@ export class ConfigWatcher {
       this.failures += 1;
       if (this.failures === 1 || this.failures % 10 === 0) this.o.logger.warn("control plane unreachable; serving the last good config", { error: message, failures: this.failures });
       return false;
+    }
+  }
+
+  /** Writes the live snapshot's signed head and its blobs (and forgets blobs no longer named). */
+  private async persist(version: number): Promise<void> {
+    const head = this.source.last;
+    if (head === undefined || head.version !== version) return;
+    const referenced = referencedHashes(head.jws);
+    const blobs: Record<string, string> = {};
+    for (const [hash, bytes] of this.source.blobs) {
+      if (referenced.has(hash)) blobs[hash] = Buffer.from(bytes).toString("base64");
+      else this.source.blobs.delete(hash);
+    }
+    const doc: PersistedSnapshot = { head, blobs };
+    try {
+      await this.o.store.write("snapshot.json", doc);
+    } catch (err) {
+      this.o.logger.error("cannot persist the snapshot to the state directory", { error: err instanceof Error ? err.message : String(err) });
     }
   }
 

@@ -1,8 +1,9 @@
 /**
  * The proxy's ONE snapshot reader module: a `SnapshotSource` over the control API's
  * long-poll (`GET /v1/snapshots/nodes/<cluster>/<node>` with `If-None-Match` and
- * `?wait=`, the node's JWT-SVID as bearer). It only fetches; verification is the
- * core `SnapshotReader`'s job.
+ * `?wait=`, the node's JWT-SVID as bearer) and the content-addressed blobs a manifest names
+ * (`GET /v1/snapshots/blobs/<sha256>`). It only fetches; verification (signature, blob
+ * hashes) is the core `SnapshotReader`'s job.
  */
 import { NOT_MODIFIED, type HeadOptions, type SignedHead, type SnapshotSource } from "../../core/snapshot/snapshot-reader.ts";
 import { snapshotTarget } from "../../core/snapshot/snapshot-model.ts";
@@ -27,5 +28,9 @@ export class HttpSnapshotSource implements SnapshotSource {
     });
     if (answer === "not-modified") return NOT_MODIFIED;
     return answer;
+  }
+
+  blob(hash: string): Promise<Uint8Array | null> {
+    return this.api.snapshotBlob(hash);
   }
 }

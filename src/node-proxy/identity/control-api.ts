@@ -162,6 +162,15 @@ export class ControlApi {
     return { version: body.version, jws: body.jws, hash: typeof body.hash === "string" ? body.hash : "", revision: typeof body.revision === "number" ? body.revision : 0 };
   }
 
+  /** A content-addressed snapshot blob by its SHA-256 (`null` when the control plane has none). */
+  async snapshotBlob(hash: string, signal?: AbortSignal): Promise<Uint8Array | null> {
+    if (!/^[0-9a-f]{64}$/.test(hash)) throw new ControlApiError(`blob: ${JSON.stringify(hash)} is not a SHA-256`, undefined);
+    const res = await this.call(`/v1/snapshots/blobs/${hash}`, { ...(signal === undefined ? {} : { signal }) });
+    if (res.status === 404) return null;
+    if (!res.ok) throw await failure(res, "blob");
+    return new Uint8Array(await res.arrayBuffer());
+  }
+
   async reportStatus(version: number, hash: string): Promise<void> {
     const res = await this.call("/v1/proxies/status", { json: { version, hash } });
     await this.json(res, "proxies/status");
