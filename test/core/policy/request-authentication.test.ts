@@ -309,3 +309,24 @@ test("verified tokens are cached per rule, and a cached token still expires", as
   c.advance(60_000);
   expectInvalid(await call(), "Jwt is expired");
 });
+
+test("presence: REQUIRED (istio/istio#60830): the token must be present; with several rules all required tokens", async () => {
+  const one = authn([rule({ presence: "REQUIRED" })]);
+  expectInvalid(await run(one, {}), "Jwt is missing");
+  expectAuthenticated(await run(one, { authorization: `Bearer ${await sign(k1, { iss: ISS, sub: "r" })}` }));
+
+  const idp = rule({ fromHeaders: [{ name: "authorization", prefix: "Bearer " }], presence: "REQUIRED" });
+  const scope = { issuer: OTHER, jwks: jwks(k2), fromHeaders: [{ name: "x-scope-token" }], presence: "REQUIRED" as const };
+  const both = authn([idp, scope]);
+  const idToken = await sign(k1, { iss: ISS, sub: "id" });
+  const scopeToken = await sign(k2, { iss: OTHER, sub: "scope" });
+  expectInvalid(await run(both, { authorization: `Bearer ${idToken}` }), "Jwt is missing");
+  expectInvalid(await run(both, { "x-scope-token": scopeToken }), "Jwt is missing");
+  expectAuthenticated(await run(both, { authorization: `Bearer ${idToken}`, "x-scope-token": scopeToken }));
+
+  // Mixed: the optional rule may be missing, but a present optional token must still be valid.
+  const mixed = authn([idp, { ...scope, presence: "OPTIONAL" }]);
+  expectAuthenticated(await run(mixed, { authorization: `Bearer ${idToken}` }));
+  expectInvalid(await run(mixed, { "x-scope-token": scopeToken }), "Jwt is missing");
+  expectInvalid(await run(mixed, { authorization: `Bearer ${idToken}`, "x-scope-token": "garbage" }), "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections");
+});

@@ -8,6 +8,10 @@
  *   — the request passes when some rule fully validates its tokens, or when
  *   every rule either validates or finds no token at its locations.
  *
+ * - any rule with `presence: REQUIRED` (istio/istio#60830): `AND(Ri)` for
+ *   required rules and `AND(Rj OR missing)` for the others, without the
+ *   outer OR — a required token must be present and valid.
+ *
  * A rule "validates" when every token found at its locations is a JWT of its
  * issuer with a good signature, time and audience (several tokens: all must
  * be valid, as in Envoy). A token whose issuer no rule accepts fails (401).
@@ -19,7 +23,7 @@ import type { RequestAuthenticationSpec } from "../../config/kinds/request-authe
 import type { CompiledPolicy } from "../../snapshot/snapshot-model.ts";
 import type { JwksResolver } from "../jwks-resolver.ts";
 import { claimByPath, claimHeaderValue, normalizeClaims } from "./claims.ts";
-import { compileJwtRule, type CompiledJwtRule, type VerifiedToken } from "./jwt-rule.ts";
+import { compileJwtRule, JWT_MESSAGES, type CompiledJwtRule, type VerifiedToken } from "./jwt-rule.ts";
 import { RequestTokens, type FoundToken } from "./token-locations.ts";
 import type { AuthnHeaderOp, AuthnRequest, AuthnResult, RequestAuthenticator } from "./types.ts";
 
@@ -86,6 +90,7 @@ export function compileRequestAuthentication(
   // request that satisfies several rules comes from the first.
   rules.sort((a, b) => (a.issuer < b.issuer ? -1 : a.issuer > b.issuer ? 1 : 0));
 
+  const anyRequired = rules.some((r) => r.rule.presence === "REQUIRED");
   const sanitized = new Set<string>();
   for (const r of rules) {
     if (r.rule.outputPayloadToHeader !== undefined) sanitized.add(r.rule.outputPayloadToHeader.toLowerCase());
@@ -102,10 +107,11 @@ export function compileRequestAuthentication(
       const outcomes = await Promise.all(rules.map((r) => runRule(r, tokens)));
       const anyOk = outcomes.some((o) => o.status === "ok");
       const allOkOrMissing = outcomes.every((o) => o.status !== "fail");
-      const pass = rules.length === 1 ? allOkOrMissing : anyOk || allOkOrMissing;
+      const missingRequired = outcomes.some((o, i) => o.status === "missing" && rules[i]!.rule.presence === "REQUIRED");
+      const pass = anyRequired ? allOkOrMissing && !missingRequired : rules.length === 1 ? allOkOrMissing : anyOk || allOkOrMissing;
       if (!pass) {
         const failed = outcomes.find((o): o is Extract<RuleOutcome, { status: "fail" }> => o.status === "fail");
-        return { kind: "invalid", message: failed?.message ?? "Jwt verification fails" };
+        return { kind: "invalid", message: failed?.message ?? JWT_MESSAGES.missing };
       }
       if (!anyOk) return { kind: "anonymous", requestHeaders: [...sanitizeOps] };
 

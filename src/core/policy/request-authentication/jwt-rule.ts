@@ -12,6 +12,7 @@ import { locationsOf, type TokenLocation } from "./token-locations.ts";
 
 /** Envoy's status strings, so 401 bodies read like Istio's. */
 export const JWT_MESSAGES = {
+  missing: "Jwt is missing",
   badFormat: "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections",
   unknownIssuer: "Jwt issuer is not configured",
   expired: "Jwt is expired",
