@@ -4,7 +4,7 @@
  * (istio.io "Istio Standard Metrics"); a proxy reports as `destination` on inbound
  * and `source` on outbound, like Envoy and ztunnel.
  */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { ProxyMetrics, RequestMetricLabels, TcpMetricLabels } from "../context.ts";
 
 const REQUEST_LABELS = [
@@ -57,7 +57,27 @@ export class PrometheusProxyMetrics implements ProxyMetrics {
     this.tcpClosedTotal = new Counter({ name: "istio_tcp_connections_closed_total", help: "TCP connections closed", labelNames: tcp, registers });
     this.tcpSent = new Counter({ name: "istio_tcp_sent_bytes_total", help: "Bytes sent during TCP connections (response direction)", labelNames: tcp, registers });
     this.tcpReceived = new Counter({ name: "istio_tcp_received_bytes_total", help: "Bytes received during TCP connections (request direction)", labelNames: tcp, registers });
-    if (o.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    // Two process figures (RSS and CPU) instead of prom-client's default set, whose
+    // `nodejs_active_*_total` gauges fail promtool's lint (a gauge must not end in _total).
+    if (o.processMetrics !== false) {
+      new Gauge({
+        name: "process_resident_memory_bytes",
+        help: "Resident memory size in bytes",
+        registers,
+        collect() {
+          this.set(process.memoryUsage.rss());
+        },
+      });
+      new Gauge({
+        name: "process_cpu_seconds",
+        help: "User and system CPU time spent, in seconds (cumulative)",
+        registers,
+        collect() {
+          const u = process.cpuUsage();
+          this.set((u.user + u.system) / 1e6);
+        },
+      });
+    }
   }
 
   private requestLabels(l: RequestMetricLabels): LabelValues {
