@@ -35,6 +35,8 @@ import type {
 
 export interface StaticCa {
   trustDomain: string;
+  /** The signing intermediate's PEMs (handed to child processes in the benchmark). */
+  intermediate?: { certificatePem: string; privateKeyPem: string };
   rootPem: string;
   ca: SigningCa;
   chainPem: string;
@@ -43,7 +45,7 @@ export interface StaticCa {
 export async function createStaticCa(trustDomain = "strait.local", clock: Clock = systemClock): Promise<StaticCa> {
   const root = await createRootCa({ trustDomain, clock, ttlSeconds: 2 * 86400 });
   const inter = await createIntermediateCa(root, { trustDomain, clock, ttlSeconds: 86400 });
-  return { trustDomain, rootPem: root.certificatePem, ca: await loadSigningCa(inter), chainPem: inter.certificatePem };
+  return { trustDomain, rootPem: root.certificatePem, ca: await loadSigningCa(inter), chainPem: inter.certificatePem, intermediate: inter };
 }
 
 /** An X.509-SVID for `spiffeId`: key and CSR made here, certificate from the issuer code. */

@@ -105,6 +105,11 @@ export class OutboundHttp {
       local(res, 503, "no configuration yet");
       return;
     }
+    const target = requestTarget(req);
+    if ("error" in target) {
+      local(res, 400, target.error);
+      return;
+    }
     const src = sourceWorkload(view, req.socket.remoteAddress, headerValue(req.headers["proxy-authorization"]));
     if (src.kind === "unknown") {
       local(res, 403, `unknown source workload: ${src.message}`);
@@ -112,11 +117,6 @@ export class OutboundHttp {
       return;
     }
     const w = src.workload;
-    const target = requestTarget(req);
-    if ("error" in target) {
-      local(res, 400, target.error);
-      return;
-    }
     const headers = headerMap(req.headers);
     const plan: RequestPlan = planRequest(
       meshRoutesFor(view, w),
@@ -265,7 +265,7 @@ export class OutboundHttp {
         const remaining = deadline === undefined ? undefined : deadline - performance.now();
         const perTry = plan.retry.perTryTimeoutMs;
         const tryTimeout = perTry === undefined ? remaining : remaining === undefined ? perTry : Math.min(perTry, remaining);
-        const result = await this.tryOnce(ep, w, req.method ?? "GET", plan.upstreamRequest.path, headers, body, tryTimeout, req);
+        const result = await this.tryOnce(ep, w, req.method ?? "GET", plan.upstreamRequest.path, headers, body, tryTimeout, res);
         if (result.kind !== "response") rt.lb.release(ep);
         const routeTimedOut = deadline !== undefined && performance.now() >= deadline;
         const outcome: AttemptOutcome = result.kind === "response" ? { kind: "response", status: result.res.statusCode ?? 502, headers: headerMap(result.res.headers) } : { kind: result.kind };
@@ -331,7 +331,7 @@ export class OutboundHttp {
     headers: OutgoingHttpHeaders,
     body: RequestBody,
     timeoutMs: number | undefined,
-    downstream: IncomingMessage,
+    downstream: ServerResponse,
   ): Promise<{ kind: "response"; res: IncomingMessage } | { kind: "connect-failure" | "reset" | "per-try-timeout" }> {
     return new Promise((resolve) => {
       let settled = false;
@@ -352,9 +352,12 @@ export class OutboundHttp {
           up.destroy();
         }, Math.max(timeoutMs, 0));
       }
-      downstream.once("close", () => {
-        if (!settled && downstream.destroyed) up.destroy();
-      });
+      // The client went away before an answer: abandon the try (Envoy's DC).
+      const onGone = () => {
+        if (!settled && !downstream.writableFinished) up.destroy();
+      };
+      downstream.once("close", onGone);
+      up.once("close", () => downstream.off("close", onGone));
       if (body.kind === "buffered") up.end(body.data);
       else body.stream.pipe(up);
     });
