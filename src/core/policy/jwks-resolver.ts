@@ -29,6 +29,11 @@ export interface JwksResolver {
   resolveKey(uri: string, header: JWSHeaderParameters, options?: { timeoutMs?: number }): Promise<CryptoKey | Uint8Array>;
   /** Fetches `uri` now unless a fetch happened within `minRefetchIntervalMs` (e.g. when a snapshot names a new URI). */
   prefetch(uri: string, options?: { timeoutMs?: number }): Promise<void>;
+  /**
+   * The `jwks_uri` of an issuer by OpenID Connect discovery (`<issuer>/.well-known/openid-configuration`),
+   * what Istio does for a rule with neither `jwks` nor `jwksUri`. Cached like key sets; rejects with `JwksError`.
+   */
+  discoverJwksUri(issuer: string, options?: { timeoutMs?: number }): Promise<string>;
 }
 
 export type JwksFetch = (input: string, init?: RequestInit) => Promise<Response>;
@@ -51,6 +56,8 @@ export interface JwksResolverOptions {
 
 interface CacheEntry {
   keys?: KeyLookup;
+  /** For discovery entries: the issuer's `jwks_uri`. */
+  jwksUri?: string;
   fetchedAt: number;
   lastAttempt: number;
   lastError?: string;
@@ -74,6 +81,25 @@ function parseJwks(text: string): JSONWebKeySet {
   }
   if (doc === null || typeof doc !== "object" || !Array.isArray((doc as { keys?: unknown }).keys)) throw new Error('JWKS has no "keys" array');
   return doc as JSONWebKeySet;
+}
+
+function parseDiscovery(text: string): string {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    throw new Error("OpenID configuration is not valid JSON");
+  }
+  const uri = doc !== null && typeof doc === "object" ? (doc as { jwks_uri?: unknown }).jwks_uri : undefined;
+  if (typeof uri !== "string") throw new Error(`invalid jwks_uri ${JSON.stringify(uri)} in the OpenID configuration`);
+  let parsed: URL;
+  try {
+    parsed = new URL(uri);
+  } catch {
+    throw new Error(`invalid jwks_uri ${JSON.stringify(uri)} in the OpenID configuration`);
+  }
+  if (parsed.protocol !== "https:" && parsed.protocol !== "http:") throw new Error(`jwks_uri ${JSON.stringify(uri)} is not http(s)`);
+  return parsed.href;
 }
 
 /** Selects the verification key for a token header from a key set. */
@@ -111,7 +137,7 @@ export function createJwksResolver(options: JwksResolverOptions): JwksResolver {
   const doFetch: JwksFetch = options.fetch ?? ((input, init) => fetch(input, init));
   const cache = new Map<string, CacheEntry>();
 
-  async function load(uri: string, entry: CacheEntry, timeoutMs: number): Promise<void> {
+  async function load(uri: string, entry: CacheEntry, timeoutMs: number, kind: "jwks" | "discovery"): Promise<void> {
     entry.lastAttempt = o.clock.now();
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), timeoutMs);
@@ -128,7 +154,8 @@ export function createJwksResolver(options: JwksResolverOptions): JwksResolver {
       }
       const text = await res.text();
       if (text.length > o.maxBytes) throw new Error(`JWKS is larger than ${o.maxBytes} bytes`);
-      entry.keys = keyLookup(parseJwks(text));
+      if (kind === "jwks") entry.keys = keyLookup(parseJwks(text));
+      else entry.jwksUri = parseDiscovery(text);
       entry.fetchedAt = o.clock.now();
       delete entry.lastError;
     } catch (err) {
@@ -139,18 +166,19 @@ export function createJwksResolver(options: JwksResolverOptions): JwksResolver {
   }
 
   /** One fetch per URI at a time; concurrent callers share it. */
-  function refresh(uri: string, entry: CacheEntry, timeoutMs: number): Promise<void> {
-    entry.inflight ??= load(uri, entry, timeoutMs).finally(() => {
+  function refresh(uri: string, entry: CacheEntry, timeoutMs: number, kind: "jwks" | "discovery" = "jwks"): Promise<void> {
+    entry.inflight ??= load(uri, entry, timeoutMs, kind).finally(() => {
       delete entry.inflight;
     });
     return entry.inflight;
   }
 
-  function entryFor(uri: string): CacheEntry {
-    let entry = cache.get(uri);
+  const discovery = new Map<string, CacheEntry>();
+  function entryFor(uri: string, map: Map<string, CacheEntry> = cache): CacheEntry {
+    let entry = map.get(uri);
     if (entry === undefined) {
       entry = { fetchedAt: -Infinity, lastAttempt: -Infinity };
-      cache.set(uri, entry);
+      map.set(uri, entry);
     }
     return entry;
   }
@@ -189,6 +217,28 @@ export function createJwksResolver(options: JwksResolverOptions): JwksResolver {
         }
       }
       throw new JwksError("Jwks has no key for the token", "no-key");
+    },
+    async discoverJwksUri(issuer, opts) {
+      let url: URL;
+      try {
+        let end = issuer.length;
+        while (end > 0 && issuer.charCodeAt(end - 1) === 47) end--;
+        url = new URL(`${issuer.slice(0, end)}/.well-known/openid-configuration`);
+      } catch {
+        throw new JwksError(`issuer ${JSON.stringify(issuer)} is not a URL; OpenID Connect discovery needs one`, "fetch");
+      }
+      if (url.protocol !== "https:" && url.protocol !== "http:") throw new JwksError(`issuer ${JSON.stringify(issuer)} is not an http(s) URL`, "fetch");
+      const entry = entryFor(issuer, discovery);
+      const now = o.clock.now();
+      if (now - entry.fetchedAt > o.refreshIntervalMs && now - entry.lastAttempt >= Math.min(o.minRefetchIntervalMs, o.refreshIntervalMs)) {
+        await refresh(url.href, entry, opts?.timeoutMs ?? o.timeoutMs, "discovery");
+      } else if (entry.inflight !== undefined) {
+        await entry.inflight;
+      }
+      if (entry.jwksUri === undefined || o.clock.now() - entry.fetchedAt > o.refreshIntervalMs + o.maxStaleMs) {
+        throw new JwksError(`OpenID Connect discovery failed${entry.lastError === undefined ? "" : `: ${entry.lastError}`}`, "fetch");
+      }
+      return entry.jwksUri;
     },
     async prefetch(uri, opts) {
       const entry = entryFor(uri);

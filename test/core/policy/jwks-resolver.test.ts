@@ -17,6 +17,7 @@ const ISS = "https://issuer.test";
 /** What the JWKS server answers next: a document, a status, or silence (to hit the timeout). */
 let mode: { kind: "ok"; body: string } | { kind: "status"; status: number } | { kind: "hang" } | { kind: "junk" };
 let hits = 0;
+let discoveryHits = 0;
 let server: Server;
 let base: string;
 let k1: TestKey;
@@ -26,6 +27,15 @@ before(async () => {
   k1 = await makeKey("k1");
   k2 = await makeKey("k2", "ES256");
   server = createServer((req, res) => {
+    if (req.url === "/oidc/.well-known/openid-configuration") {
+      discoveryHits++;
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ issuer: `${base}/oidc`, jwks_uri: `${base}/oidc/keys` }));
+      return;
+    }
+    if (req.url === "/bad-oidc/.well-known/openid-configuration") {
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ issuer: "x", jwks_uri: "ftp://nope" }));
+      return;
+    }
     hits++;
     if (mode.kind === "hang") return; // never answers; the client times out
     if (mode.kind === "status") {
@@ -138,4 +148,32 @@ test("prefetch warms the cache", async () => {
   mode = { kind: "status", status: 500 };
   assert.equal(await auth(await sign(k1, { iss: ISS, sub: "p", exp: Math.floor(c.now() / 1000) + 60 })), `ok: ${ISS}/p`);
   assert.equal(hits, 1);
+});
+
+test("OpenID Connect discovery when a rule has neither jwks nor jwksUri", async () => {
+  mode = { kind: "ok", body: jwks(k1) };
+  hits = 0;
+  discoveryHits = 0;
+  const c = clock();
+  const resolver = createJwksResolver({ clock: c });
+  const issuer = `${base}/oidc`;
+  const authn = compileRequestAuthentication([requestAuthn({ jwtRules: [{ issuer }] })], { jwks: resolver, clock: c });
+  const call = async (sub: string) => {
+    const token = await sign(k1, { iss: issuer, sub, exp: Math.floor(c.now() / 1000) + 3600 });
+    const r = await authn.authenticate({ url: "/", headers: headers({ authorization: `Bearer ${token}` }) });
+    return r.kind === "authenticated" ? r.principal : r.kind === "invalid" ? `invalid: ${r.message}` : r.kind;
+  };
+  assert.equal(await call("a"), `${issuer}/a`);
+  assert.equal(await call("b"), `${issuer}/b`);
+  assert.equal(discoveryHits, 1, "discovery document cached");
+  assert.equal(hits, 1, "key set cached");
+  // A discovery document with a bad jwks_uri: tokens are rejected.
+  const bad = compileRequestAuthentication([requestAuthn({ jwtRules: [{ issuer: `${base}/bad-oidc` }] })], { jwks: resolver, clock: c });
+  const token = await sign(k1, { iss: `${base}/bad-oidc`, exp: Math.floor(c.now() / 1000) + 3600 });
+  const r = await bad.authenticate({ url: "/", headers: headers({ authorization: `Bearer ${token}` }) });
+  assert.deepEqual(r, { kind: "invalid", message: "Jwks remote fetch is failed" });
+  // An issuer that is not a URL cannot be discovered.
+  const plain = compileRequestAuthentication([requestAuthn({ jwtRules: [{ issuer: "issuer-foo" }] })], { jwks: resolver, clock: c });
+  const t2 = await sign(k1, { iss: "issuer-foo", exp: Math.floor(c.now() / 1000) + 3600 });
+  assert.deepEqual(await plain.authenticate({ url: "/", headers: headers({ authorization: `Bearer ${t2}` }) }), { kind: "invalid", message: "Jwks remote fetch is failed" });
 });

@@ -71,9 +71,9 @@ export function compileJwtRule(rule: JWTRule, policy: string, ctx: JwtRuleContex
     const uri = rule.jwksUri;
     getKey = (header) => ctx.jwks.resolveKey(uri, header, timeoutMs === undefined ? undefined : { timeoutMs });
   } else {
-    // No key source: Istio would discover one through OpenID Connect; Strait requires jwks or jwksUri.
-    problem = "jwks or jwksUri is required (OpenID Connect discovery is not supported)";
-    getKey = () => Promise.reject(new JwksError(JWT_MESSAGES.noValidKeys, "no-key"));
+    // Neither: the key set comes from the issuer's OpenID Connect discovery document, as in Istio.
+    const opts = timeoutMs === undefined ? undefined : { timeoutMs };
+    getKey = async (header) => ctx.jwks.resolveKey(await ctx.jwks.discoverJwksUri(rule.issuer, opts), header, opts);
   }
   const audiences = rule.audiences ?? [];
   // Verified tokens, as Envoy's per-provider jwt_cache: a hit re-checks only the time claims
