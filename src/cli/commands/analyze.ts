@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import type { KubeObject } from "../../core/config/kube-context.ts";
 import type { AnyResource } from "../../core/config/resource.ts";
 import type { CliContext } from "../context.ts";
 import { findingsFromResponse, formatFinding, sortFindings, type FindingView } from "../findings.ts";
@@ -53,28 +54,45 @@ async function storedFindings(ctx: CliContext, cmd: Command): Promise<FindingVie
   return findingsFromResponse(await ctx.client(cmd).request("GET", "/v1/analyze"));
 }
 
+/**
+ * Offline analysis of files, like `istioctl analyze` on local files: each
+ * document is validated (a failure is IST0106, and what still parses of it
+ * joins the analysis); Kubernetes Services, Pods and Namespaces are read as
+ * context (hosts, endpoints, workloads) and never sent anywhere.
+ */
 async function fileFindings(ctx: CliContext, opts: AnalyzeOptions): Promise<FindingView[]> {
   const sources = await readManifestSources(opts.filename ?? [], { readStdin: ctx.io.readStdin, recursive: opts.recursive ?? false });
   const docs = parseManifestSources(sources);
   // Loaded on demand: the validators and analyzers are only needed offline.
-  const [{ validateResource }, { analyze }] = await Promise.all([import("../../core/config/validate.ts"), import("../../core/config/analyze.ts")]);
-  const valid: AnyResource[] = [];
+  const [{ validateResource }, { analyze }, kube] = await Promise.all([
+    import("../../core/config/validate.ts"),
+    import("../../core/config/analyze.ts"),
+    import("../../core/config/kube-context.ts"),
+  ]);
+  const resources: AnyResource[] = [];
+  const context: KubeObject[] = [];
   const findings: FindingView[] = [];
+  const schemaError = (d: (typeof docs)[number], e: { path: string; message: string }): FindingView => ({
+    code: SCHEMA_VALIDATION_ERROR,
+    level: "Error",
+    message: `Schema validation error: ${e.path === "" ? "" : `${e.path}: `}${e.message} (${d.source} document ${d.index})`,
+    resource: labelOf(d.doc),
+    field: e.path,
+  });
   for (const d of docs) {
-    const result = validateResource(d.doc);
-    if (result.ok) {
-      valid.push(result.resource);
+    if (kube.isKubeContextDocument(d.doc)) {
+      const k = kube.readKubeContextObject(d.doc, "default");
+      if (k.ok) context.push(k.object);
+      else findings.push(...k.errors.map((e) => schemaError(d, e)));
       continue;
     }
-    for (const e of result.errors) {
-      findings.push({
-        code: SCHEMA_VALIDATION_ERROR,
-        level: "Error",
-        message: `Schema validation error: ${e.path}: ${e.message} (${d.source} document ${d.index})`,
-        resource: labelOf(d.doc),
-        field: e.path,
-      });
+    const result = validateResource(d.doc);
+    if (result.ok) {
+      resources.push(result.resource);
+      continue;
     }
+    findings.push(...result.errors.map((e) => schemaError(d, e)));
+    if (result.partial !== undefined) resources.push(result.partial);
   }
-  return [...findings, ...analyze(valid, { rootNamespace: opts.rootNamespace })];
+  return [...findings, ...analyze(resources, { rootNamespace: opts.rootNamespace, kube: kube.kubeContextOf(context) })];
 }

@@ -10,6 +10,7 @@ import { checkConflictingMeshVirtualServices } from "./analysis/virtual-service-
 import { checkVirtualServiceReferences } from "./analysis/virtual-service-references.ts";
 import { checkRootNamespacePeerAuthentication, checkWorkloadSelectors } from "./analysis/workload-selectors.ts";
 import { DEFAULT_DOMAIN_SUFFIX } from "./hosts.ts";
+import type { KubeContext } from "./kube-context.ts";
 import type { AnyResource } from "./resource.ts";
 
 export type { Finding } from "./analysis/finding.ts";
@@ -22,6 +23,8 @@ export interface AnalyzeOptions {
   rootNamespace?: string;
   /** Suffix for short host names. Default "svc.cluster.local". */
   domainSuffix?: string;
+  /** Kubernetes Services, Pods and Namespaces read as context (`analyze -f`), never stored. */
+  kube?: KubeContext;
 }
 
 const ANALYZERS: readonly ((ctx: AnalysisContext) => Finding[])[] = [
@@ -47,6 +50,7 @@ export function analyze(resources: readonly AnyResource[], options?: AnalyzeOpti
   const ctx = new AnalysisContext(resources, {
     rootNamespace: options?.rootNamespace ?? DEFAULT_ROOT_NAMESPACE,
     domainSuffix: options?.domainSuffix ?? DEFAULT_DOMAIN_SUFFIX,
+    ...(options?.kube === undefined ? {} : { kube: options.kube }),
   });
   return ANALYZERS.flatMap((a) => a(ctx)).sort(compareFindings);
 }

@@ -18,3 +18,4 @@ export * from "./regex.ts";
 export * from "./validate.ts";
 export * from "./parse-documents.ts";
 export * from "./analyze.ts";
+export * from "./kube-context.ts";

@@ -1,6 +1,7 @@
 import type { FieldError } from "./field-error.ts";
 import { findKind, KINDS, storageApiVersion, type AnyResource, type Kind, type ObjectMeta, type SpecByKind } from "./resource.ts";
-import { checkShape, isPlainObject } from "./validation/check-shape.ts";
+import { isKubeContextDocument } from "./kube-context.ts";
+import { checkShape, isPlainObject, PRUNED } from "./validation/check-shape.ts";
 import { checkDns1123Label, checkDns1123Subdomain, isLabelKey } from "./validation/common.ts";
 import { authorizationPolicyValidator } from "./validation/authorization-policy.ts";
 import { destinationRuleValidator } from "./validation/destination-rule.ts";
@@ -18,7 +19,12 @@ import { int, map, obj, req, str } from "./validation/shape.ts";
 
 export type { FieldError } from "./field-error.ts";
 
-export type ValidationResult = { ok: true; resource: AnyResource; warnings: FieldError[] } | { ok: false; errors: FieldError[] };
+/**
+ * On failure, `partial` holds what still parses of the document (fields with a
+ * wrong type, and list items missing a required field, dropped) when its kind
+ * and metadata are sound: analysis can still use it, nothing may store it.
+ */
+export type ValidationResult = { ok: true; resource: AnyResource; warnings: FieldError[] } | { ok: false; errors: FieldError[]; partial?: AnyResource };
 
 export const DEFAULT_NAMESPACE = "default";
 
@@ -73,6 +79,13 @@ export function validateResource(doc: unknown, options?: { defaultNamespace?: st
   if (typeof apiVersion !== "string" || typeof kind !== "string" || apiVersion === "" || kind === "") return { ok: false, errors: report.errors };
 
   const info = findKind(apiVersion, kind);
+  if (info === undefined && isKubeContextDocument(doc)) {
+    report.error(
+      "kind",
+      `Kubernetes ${kind} objects are not stored by Strait: they are context for \`strait analyze -f\` only (as with istioctl analyze on local files); apply Istio kinds (${KINDS.map((k) => k.kind).join(", ")})`,
+    );
+    return { ok: false, errors: report.errors };
+  }
   if (info === undefined) {
     const sameKind = KINDS.find((k) => k.kind === kind);
     if (sameKind === undefined) {
@@ -94,7 +107,12 @@ export function validateResource(doc: unknown, options?: { defaultNamespace?: st
   if (report.structuralErrors === structuralBefore && metadata !== undefined) {
     validator.check(spec, { namespace: metadata.namespace, name: metadata.name, report });
   }
-  if (report.errors.length > 0 || metadata === undefined) return { ok: false, errors: report.errors };
+  if (metadata === undefined) return { ok: false, errors: report.errors };
+  if (report.errors.length > 0) {
+    const sound = report.structuralErrors === structuralBefore ? spec : checkShape(specValue, validator.shape, "spec", new Report(), { prune: true });
+    if (sound === PRUNED || sound === undefined) return { ok: false, errors: report.errors };
+    return { ok: false, errors: report.errors, partial: { apiVersion: storageApiVersion(info.kind), kind: info.kind, metadata, spec: sound } as AnyResource };
+  }
   const resource = { apiVersion: storageApiVersion(info.kind), kind: info.kind, metadata, spec } as AnyResource;
   return { ok: true, resource, warnings: report.warnings };
 }

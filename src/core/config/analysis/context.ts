@@ -1,7 +1,8 @@
 import { fqdn, hostMatches } from "../hosts.ts";
+import { EMPTY_KUBE_CONTEXT, type KubeContext, type KubeService } from "../kube-context.ts";
 import { resourceKey, type AnyResource, type Kind, type ResourceOf } from "../resource.ts";
 
-/** A workload as the analyzer sees it: a WorkloadEntry, a ServiceEntry endpoint, or a gateway's selector. */
+/** A workload as the analyzer sees it: a WorkloadEntry, a ServiceEntry endpoint, a Kubernetes Pod (context), or a gateway's selector. */
 export interface Workload {
   namespace: string;
   labels: Readonly<Record<string, string>>;
@@ -15,13 +16,23 @@ export class AnalysisContext {
   readonly domainSuffix: string;
   readonly resources: readonly AnyResource[];
   readonly workloads: readonly Workload[];
+  /** Kubernetes Services, Pods and Namespaces given as context (`analyze -f`). */
+  readonly kube: KubeContext;
 
-  constructor(resources: readonly AnyResource[], o: { rootNamespace: string; domainSuffix: string }) {
+  constructor(resources: readonly AnyResource[], o: { rootNamespace: string; domainSuffix: string; kube?: KubeContext }) {
     this.rootNamespace = o.rootNamespace;
     this.domainSuffix = o.domainSuffix;
+    this.kube = o.kube ?? EMPTY_KUBE_CONTEXT;
     // Sorted so that messages listing several resources do not depend on input order.
     this.resources = [...resources].sort((a, b) => compareKeys(resourceKey(a), resourceKey(b)));
-    this.workloads = collectWorkloads(this.resources);
+    this.workloads = [...collectWorkloads(this.resources), ...this.kube.pods.map((p) => ({ namespace: p.namespace, labels: p.labels, anyNamespace: false }))];
+  }
+
+  /** Kubernetes Services whose host (`<name>.<ns>.svc.<suffix>`) is `host`; only those visible from `fromNamespace` when given. */
+  servicesFor(host: string, fromNamespace?: string): KubeService[] {
+    return this.kube.services.filter(
+      (s) => hostMatches(`${s.name}.${s.namespace}.${this.domainSuffix}`, host) && (fromNamespace === undefined || isExportedTo(s.exportTo, s.namespace, fromNamespace)),
+    );
   }
 
   of<K extends Kind>(kind: K): ResourceOf<K>[] {
@@ -59,6 +70,11 @@ export class AnalysisContext {
           if (we.metadata.namespace === se.metadata.namespace && labelsMatch(sel, labels)) out.push(labels);
         }
       }
+    }
+    for (const svc of this.servicesFor(host)) {
+      if (svc.selector === undefined) continue;
+      any = true;
+      for (const pod of this.kube.pods) if (pod.namespace === svc.namespace && labelsMatch(svc.selector, pod.labels)) out.push(pod.labels);
     }
     return any ? out : undefined;
   }

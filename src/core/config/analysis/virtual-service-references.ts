@@ -51,12 +51,15 @@ export function destinations(vs: ResourceOf<"VirtualService">): [Destination, st
 function checkDestination(ctx: AnalysisContext, vs: ResourceOf<"VirtualService">, dest: Destination, field: string): Finding[] {
   const ns = vs.metadata.namespace;
   const host = ctx.fqdn(dest.host, ns);
-  if (ctx.serviceEntriesFor(host, ns).length === 0) {
+  if (ctx.serviceEntriesFor(host, ns).length === 0 && ctx.servicesFor(host, ns).length === 0) {
     const hidden = ctx.serviceEntriesFor(host)[0];
+    const hiddenService = ctx.servicesFor(host)[0];
     const why =
-      hidden === undefined
-        ? "no ServiceEntry provides it"
-        : `ServiceEntry ${hidden.metadata.namespace}/${hidden.metadata.name} provides it but is not exported to namespace ${ns}`;
+      hidden !== undefined
+        ? `ServiceEntry ${hidden.metadata.namespace}/${hidden.metadata.name} provides it but is not exported to namespace ${ns}`
+        : hiddenService !== undefined
+          ? `Service ${hiddenService.namespace}/${hiddenService.name} provides it but is not exported to namespace ${ns}`
+          : "no ServiceEntry or Service provides it";
     return [finding("IST0101", vs, `Referenced host not found: "${host}" (${why})`, `${field}.host`)];
   }
   if (dest.subset === undefined) return [];

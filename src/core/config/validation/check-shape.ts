@@ -5,15 +5,28 @@ import type { Shape } from "./shape.ts";
 /** Durations below this are refused, as Istio does. */
 const MIN_DURATION_MS = 1;
 
+/** Returned in prune mode for a value whose structure is unsound; its parent drops it. */
+export const PRUNED: unique symbol = Symbol("pruned");
+
 /**
  * Checks `value` against `shape`, reporting type errors, unknown fields,
  * missing required fields, bad enums and durations under `path`. Returns the
  * value with `null` fields removed (YAML `key:` means "unset", as in Kubernetes),
  * or `undefined` when the value itself was absent.
+ *
+ * With `prune`, a value with a wrong type, or an object missing a required
+ * field, comes back as {@link PRUNED} and is dropped from its parent (a list
+ * item, a map entry or an optional field; a required one prunes the parent in
+ * turn), so what remains is structurally sound: the parts of an invalid
+ * document that still parse.
  */
-export function checkShape(value: unknown, shape: Shape, path: string, report: Report): unknown {
+export function checkShape(value: unknown, shape: Shape, path: string, report: Report, o: { prune?: boolean } = {}): unknown {
+  const prune = o.prune === true;
   if (value === null || value === undefined) {
-    if (shape.required === true) report.structural(path, "required field is missing");
+    if (shape.required === true) {
+      report.structural(path, "required field is missing");
+      if (prune) return PRUNED;
+    }
     return undefined;
   }
   if (shape.deprecated !== undefined) report.warn(path, `deprecated: ${shape.deprecated}`);
@@ -21,7 +34,7 @@ export function checkShape(value: unknown, shape: Shape, path: string, report: R
     case "any":
       return value;
     case "string": {
-      if (typeof value !== "string") return mismatch(path, "a string", value, report);
+      if (typeof value !== "string") return mismatch(path, "a string", value, report, prune);
       if (shape.enum !== undefined && !shape.enum.includes(value)) {
         report.error(path, `must be one of ${shape.enum.join(", ")} (got ${JSON.stringify(value)})`);
       } else if (shape.format !== undefined) {
@@ -32,39 +45,42 @@ export function checkShape(value: unknown, shape: Shape, path: string, report: R
       return value;
     }
     case "boolean":
-      return typeof value === "boolean" ? value : mismatch(path, "a boolean", value, report);
+      return typeof value === "boolean" ? value : mismatch(path, "a boolean", value, report, prune);
     case "number": {
-      if (typeof value !== "number" || !Number.isFinite(value)) return mismatch(path, "a number", value, report);
+      if (typeof value !== "number" || !Number.isFinite(value)) return mismatch(path, "a number", value, report, prune);
       if (shape.integer === true && !Number.isInteger(value)) report.error(path, `must be an integer (got ${value})`);
       else if (shape.min !== undefined && value < shape.min) report.error(path, `must be >= ${shape.min} (got ${value})`);
       else if (shape.max !== undefined && value > shape.max) report.error(path, `must be <= ${shape.max} (got ${value})`);
       return value;
     }
     case "array": {
-      if (!Array.isArray(value)) return mismatch(path, "a list", value, report);
-      return value.map((item, i) => {
+      if (!Array.isArray(value)) return mismatch(path, "a list", value, report, prune);
+      const items = value.map((item, i) => {
         if (item === null || item === undefined) {
           report.structural(index(path, i), "must not be null");
-          return item;
+          return prune ? PRUNED : item;
         }
-        return checkShape(item, shape.items, index(path, i), report);
+        return checkShape(item, shape.items, index(path, i), report, o);
       });
+      return prune ? items.filter((x) => x !== PRUNED) : items;
     }
     case "map": {
-      if (!isPlainObject(value)) return mismatch(path, "a mapping", value, report);
+      if (!isPlainObject(value)) return mismatch(path, "a mapping", value, report, prune);
       const out: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(value)) {
         if (v === null || v === undefined) {
           report.error(field(path, k), "must not be null");
           continue;
         }
-        out[k] = checkShape(v, shape.values, field(path, k), report);
+        const checked = checkShape(v, shape.values, field(path, k), report, o);
+        if (checked !== PRUNED) out[k] = checked;
       }
       return out;
     }
     case "object": {
-      if (!isPlainObject(value)) return mismatch(path, "an object", value, report);
+      if (!isPlainObject(value)) return mismatch(path, "an object", value, report, prune);
       const out: Record<string, unknown> = {};
+      let unsound = false;
       for (const [k, v] of Object.entries(value)) {
         const sub = Object.hasOwn(shape.fields, k) ? shape.fields[k] : undefined;
         if (sub === undefined) {
@@ -72,13 +88,18 @@ export function checkShape(value: unknown, shape: Shape, path: string, report: R
           report.error(field(path, k), `unknown field "${k}"${hint === undefined ? "" : ` (did you mean "${hint}"?)`}`);
           continue;
         }
-        const checked = checkShape(v, sub, field(path, k), report);
-        if (checked !== undefined) out[k] = checked;
+        const checked = checkShape(v, sub, field(path, k), report, o);
+        if (checked === PRUNED) {
+          if (sub.required === true) unsound = true;
+        } else if (checked !== undefined) out[k] = checked;
       }
       for (const [k, sub] of Object.entries(shape.fields)) {
-        if (sub.required === true && !Object.hasOwn(value, k)) report.structural(field(path, k), "required field is missing");
+        if (sub.required === true && !Object.hasOwn(value, k)) {
+          report.structural(field(path, k), "required field is missing");
+          unsound = true;
+        }
       }
-      return out;
+      return prune && unsound ? PRUNED : out;
     }
   }
 }
@@ -87,9 +108,9 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-function mismatch(path: string, expected: string, value: unknown, report: Report): undefined {
+function mismatch(path: string, expected: string, value: unknown, report: Report, prune: boolean): undefined | typeof PRUNED {
   report.structural(path, `must be ${expected} (got ${describe(value)})`);
-  return undefined;
+  return prune ? PRUNED : undefined;
 }
 
 function describe(v: unknown): string {
