@@ -4,12 +4,12 @@
 // bad admin input, and a restart from the state directory while the control plane is stopped.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { request } from "node:http";
-import { startControlWorker, type StartedWorker } from "../support/control-worker.ts";
+import { projectRoot, startControlWorker, type StartedWorker } from "../support/control-worker.ts";
 import { createThrowawayCa, type ThrowawayCa } from "../support/throwaway-ca.ts";
 import { controlClient } from "../support/control-client.ts";
 import { startProxy, type RunningProxy } from "../../src/node-proxy/main.ts";
@@ -210,5 +210,54 @@ describe("strait-proxy base: admin and metrics", () => {
     assert.equal(dump.watcher.connected, false);
     const certs = JSON.parse((await get("admin", "/certs")).text);
     assert.ok(certs.identities.every((i: { state: string }) => i.state === "valid"));
+  });
+
+  test("the strait-proxy bin starts from the state directory, serves /ready, and exits 0 on SIGTERM", async () => {
+    await proxy?.close();
+    proxy = undefined;
+    const child = spawn(process.execPath, [join(projectRoot, "bin/strait-proxy.mjs"), "--control-url", controlUrl.href, "--cluster", "c1", "--node", "a", "--state-dir", stateDir, "--access-log", "off",
+      ...["outbound", "inbound-plaintext", "hbone", "edge-ingress", "admin", "metrics"].flatMap((n) => [`--${n}-addr`, "127.0.0.1:0"])], { stdio: ["ignore", "pipe", "pipe"] });
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    let stderr = "";
+    const started = await new Promise<{ listening: Record<string, number> }>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no start line: ${stderr}`)), 60_000);
+      child.stderr.on("data", (d: Buffer) => {
+        stderr += d.toString();
+        for (const line of stderr.split("\n")) {
+          if (!line.includes('"strait-proxy started"')) continue;
+          clearTimeout(t);
+          resolve(JSON.parse(line));
+          return;
+        }
+      });
+      child.once("exit", () => reject(new Error(`exited early: ${stderr}`)));
+    });
+    try {
+      const admin = started.listening.admin;
+      const ready = await fetch(`http://127.0.0.1:${admin}/ready`);
+      assert.equal(ready.status, 200, await ready.text());
+      const dump = (await (await fetch(`http://127.0.0.1:${admin}/config_dump`)).json()) as { config: { origin: string } };
+      assert.equal(dump.config.origin, "disk");
+    } finally {
+      child.kill("SIGTERM");
+    }
+    assert.equal(await exited, 0, stderr);
+    assert.match(stderr, /"shutting down".*"SIGTERM"/);
+  });
+
+  test("the bin refuses bad flags with exit code 2 and names the flag", async () => {
+    const run = (args: string[]) =>
+      new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        execFile(process.execPath, [join(projectRoot, "bin/strait-proxy.mjs"), ...args], { env: { PATH: process.env.PATH ?? "" } }, (err, _out, stderr) =>
+          resolve({ code: err === null ? 0 : typeof err.code === "number" ? err.code : null, stderr }));
+      });
+    const missing = await run(["--cluster", "c1", "--node", "a"]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /--control-url/);
+    const badAddr = await run(["--control-url", "http://127.0.0.1:1", "--cluster", "c1", "--node", "a", "--admin-addr", "nonsense"]);
+    assert.equal(badAddr.code, 2);
+    assert.match(badAddr.stderr, /--admin-addr/);
+    const unknown = await run(["--frobnicate", "1"]);
+    assert.equal(unknown.code, 2);
   });
 });
