@@ -48,19 +48,41 @@ export const revisionChanges = sqliteTable(
   (t) => [primaryKey({ columns: [t.revision, t.seq] }), index("revision_changes_resource").on(t.kind, t.namespace, t.name)],
 );
 
-/** Metadata of the compiled snapshots written to KV. */
+/** Per publish target: its current signed manifest in KV and how its publishing is going. */
 export const snapshots = sqliteTable(
   "snapshots",
   {
     /** "gateway" or "node:<cluster>/<node>". */
     target: text("target").primaryKey(),
+    /** Version of the manifest in KV (0: never published). */
     version: integer("version").notNull(),
+    /** Revision that manifest was compiled from. */
     revision: integer("revision").notNull(),
+    /** Snapshot hash (manifest `hash`); "" when never published. */
     hash: text("hash").notNull(),
+    /** Bytes of the manifest's JWS. */
     size: integer("size").notNull(),
     updatedAt: integer("updated_at").notNull(),
+    /** Newest revision this target is known to reflect (published or found unchanged). */
+    syncedRevision: integer("synced_revision").notNull().default(0),
+    /** Why the last publish of this target failed; null when it succeeded. */
+    error: text("error"),
+    /** Revision whose publish failed for this target (null when none). */
+    failedRevision: integer("failed_revision"),
+    /** Consecutive failed publishes of this target. */
+    failures: integer("failures").notNull().default(0),
   },
 );
+
+/** Admin-set quota overrides per namespace (defaults come from vars NAMESPACE_MAX_RESOURCES / NAMESPACE_MAX_BYTES). */
+export const namespaceQuotas = sqliteTable("namespace_quotas", {
+  namespace: text("namespace").primaryKey(),
+  /** Most resources the namespace may hold (every kind together). */
+  maxResources: integer("max_resources").notNull(),
+  /** Most bytes of stored JSON (spec + labels + annotations) the namespace may hold. */
+  maxBytes: integer("max_bytes").notNull(),
+  updatedAt: integer("updated_at").notNull(),
+});
 
 /** What each node proxy reported it applied. */
 export const proxyStatus = sqliteTable(

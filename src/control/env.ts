@@ -2,6 +2,16 @@
 export interface ControlEnv {
   CONFIG: KVNamespace;
   DB: D1Database;
+  /** The snapshot publisher Durable Object (src/control/publishing/config-publisher.ts). */
+  PUBLISHER: DurableObjectNamespace;
+  /** Publisher and long-poll limits (src/control/publishing/publisher-settings.ts). */
+  SNAPSHOT_MAX_BLOB_BYTES?: string;
+  SNAPSHOT_LONGPOLL_MAX_SECONDS?: string;
+  SNAPSHOT_LONGPOLL_MAX_PER_CREDENTIAL?: string;
+  PUBLISH_WAIT_MAX_SECONDS?: string;
+  /** Default per-namespace quotas (src/control/config/namespace-quotas.ts). */
+  NAMESPACE_MAX_RESOURCES?: string;
+  NAMESPACE_MAX_BYTES?: string;
   TRUST_DOMAIN?: string;
   ROOT_NAMESPACE?: string;
   X509_SVID_TTL_SECONDS?: string;

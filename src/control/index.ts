@@ -11,3 +11,4 @@ export default {
   },
 } satisfies ExportedHandler<ControlEnv>;
 export { GatewaySvidEntrypoint } from "./identity/gateway-svid-routes.ts";
+export { ConfigPublisher } from "./publishing/config-publisher.ts";

@@ -1,19 +1,25 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
-import { compactVerify, decodeProtectedHeader, importJWK, type JWK } from "jose";
+import { decodeProtectedHeader } from "jose";
 import { getPlatformProxy } from "wrangler";
 import { join } from "node:path";
 import { projectRoot, startControlWorker, type StartedWorker } from "../support/control-worker.ts";
 import { createThrowawayCa, opensslCsr, type ThrowawayCa } from "../support/throwaway-ca.ts";
-import { bearer, controlClient } from "../support/control-client.ts";
-import { canonicalJson } from "../../src/core/snapshot/canonical-json.ts";
+import { bearer, controlClient, applyYaml } from "../support/control-client.ts";
+import { bundleKeys, httpSnapshotSource } from "../support/snapshot-client.ts";
+import { SnapshotReader } from "../../src/core/snapshot/snapshot-reader.ts";
 
 let w: StartedWorker;
 let ca: ThrowawayCa;
 const nodes: Record<string, { jwt: string; spiffeId: string }> = {};
 
-const { json, attest, apply } = controlClient<Record<string, any>>(() => w, () => ca.adminToken);
+const { json, attest } = controlClient<Record<string, any>>(() => w, () => ca.adminToken);
+/** Applies and waits until the revision is published (publishing is asynchronous). */
+const apply = async (yaml: string) => {
+  const out = await applyYaml<Record<string, any>>({ ...w, fetch: (path, init) => w.fetch(path.startsWith("/v1/apply") ? "/v1/apply?wait=30" : path, init) }, ca.adminToken, yaml);
+  if (out.revision !== null) assert.equal(out.publish?.state, "Published", JSON.stringify(out.publish));
+  return out;
+};
 
 const CONFIG = `apiVersion: networking.istio.io/v1
 kind: ServiceEntry
@@ -79,24 +85,18 @@ spec:
   rules: [{from: [{source: {principals: [cluster.local/ns/shop/sa/web]}}]}]
 `;
 
-async function bundleKey(kid: string) {
-  const bundle = await json(await w.fetch("/.well-known/spiffe-bundle"));
-  const jwk = bundle.keys.find((k: any) => k.use === "jwt-svid" && k.kid === kid);
-  assert.ok(jwk, `kid ${kid} is published in the trust bundle`);
-  return importJWK(jwk as JWK, "ES256");
-}
-
-/** Verifies a snapshot answer against the public bundle and returns the envelope. */
-async function verified(body: Record<string, any>) {
+/** Verifies a snapshot answer like a data plane: manifest signature against the public bundle, then every blob against its hash. */
+async function verified(body: Record<string, any>): Promise<{ target: string; version: number; hash: string; snapshot: any }> {
   const header = decodeProtectedHeader(body.jws);
   assert.equal(header.typ, "strait-snapshot+jws");
   assert.equal(header.alg, "ES256");
-  const { payload } = await compactVerify(body.jws, await bundleKey(String(header.kid)));
-  const envelope = JSON.parse(new TextDecoder().decode(payload));
-  assert.equal(envelope.version, body.version);
-  assert.equal(envelope.hash, body.hash);
-  assert.equal(createHash("sha256").update(canonicalJson(envelope.snapshot)).digest("hex"), body.hash, "hash is SHA-256 of the canonical snapshot");
-  return envelope;
+  const manifest = JSON.parse(Buffer.from(body.jws.split(".")[1], "base64url").toString("utf8"));
+  const type = manifest.target === "gateway" ? "gateway" : "node";
+  const reader = new SnapshotReader({ source: httpSnapshotSource(w, () => ca.adminToken), target: manifest.target, keys: bundleKeys(w), type });
+  const v = await reader.verify(body as any);
+  assert.equal(v.version, body.version);
+  assert.equal(v.hash, body.hash);
+  return v;
 }
 
 before(async () => {
@@ -115,11 +115,11 @@ describe("snapshots", () => {
     const proxy = await getPlatformProxy({ configPath: join(projectRoot, "wrangler.toml"), environment: "control", envFiles: [".strait-tests-load-no-env-file"], persist: { path: join(w.persistDir, "v3") }, remoteBindings: false });
     let kvBody: Record<string, any> | null;
     try {
-      kvBody = await (proxy.env as { CONFIG: KVNamespace }).CONFIG.get<Record<string, any>>("snapshot:node:c1/a", "json");
+      kvBody = await (proxy.env as { CONFIG: KVNamespace }).CONFIG.get<Record<string, any>>("manifest:node:c1/a", "json");
     } finally {
       await proxy.dispose();
     }
-    assert.ok(kvBody !== null, "snapshot:node:c1/a is in KV");
+    assert.ok(kvBody !== null, "manifest:node:c1/a is in KV");
 
     const r = await w.fetch("/v1/snapshots/nodes/c1/a", { headers: bearer(nodes.a!.jwt) });
     assert.equal(r.status, 200);

@@ -42,10 +42,15 @@ applyRoutes.post("/v1/apply", async (c) => {
       return c.json({ revision: null, dryRun, results: plan.map((p) => describe(p, p.current?.resourceVersion)) });
     }
     const touched = [...new Set(changes.map((ch) => (ch.op === "delete" ? ch.before.namespace : ch.draft.namespace)))].sort();
-    const { revision } = await landChanges(c, database, changes, {
+    const { revision, publish } = await landChanges(c, database, changes, {
       operation: "apply",
       audit: { action: "config.apply", target: touched.join(","), detail: { documents: plan.length } },
     });
-    return c.json({ revision, dryRun, results: plan.map((p) => describe(p, p.action === "unchanged" ? p.current?.resourceVersion : revision)) });
+    return c.json({
+      revision,
+      dryRun,
+      results: plan.map((p) => describe(p, p.action === "unchanged" ? p.current?.resourceVersion : revision)),
+      ...(publish === undefined ? {} : { publish }),
+    });
   });
 });

@@ -1,4 +1,4 @@
-import { ConflictError } from "../../core/errors.ts";
+import { ConflictError, ForbiddenError } from "../../core/errors.ts";
 
 /** POST of a name that already exists (Kubernetes "AlreadyExists"). */
 export class AlreadyExistsError extends ConflictError {
@@ -11,4 +11,9 @@ export class StaleResourceVersionError extends ConflictError {
   constructor(message: string) {
     super(message, { field: "metadata.resourceVersion" });
   }
+}
+
+/** The write would take a namespace over its quota (Kubernetes answers "exceeded quota" with 403 too). */
+export class QuotaExceededError extends ForbiddenError {
+  override readonly code: string = "ERR_QUOTA_EXCEEDED";
 }

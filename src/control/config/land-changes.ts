@@ -4,8 +4,12 @@ import type { ControlApp } from "../types.ts";
 import { actorOf } from "../auth.ts";
 import { database, type Database } from "../db.ts";
 import { commitChanges, type CommitRequest, type CommitResult, type ResourceChange } from "./resource-writer.ts";
-import { publishAfterWrite } from "./snapshot-publisher.ts";
+import { ValidationError } from "../../core/errors.ts";
+import { publisher, requestPublish } from "../publishing/publisher-client.ts";
+import { publisherSettings } from "../publishing/publisher-settings.ts";
+import type { WaitForRevisionAnswer } from "../publishing/publisher-api.ts";
 import { AlreadyExistsError, StaleResourceVersionError } from "./errors.ts";
+import { enforceQuotas } from "./namespace-quotas.ts";
 
 /** How often an unconditional write is re-planned after losing a race before the 409 reaches the client. */
 const MAX_PLAN_ATTEMPTS = 4;
@@ -28,13 +32,37 @@ export async function replanOnConflict<T>(unconditional: boolean, attempt: () =>
   }
 }
 
-/** Lands `changes` for the calling principal, then republishes snapshots. */
+/**
+ * `?wait=<seconds>` of a write: how long to wait for the revision to be published (like
+ * `kubectl rollout status`), capped by PUBLISH_WAIT_MAX_SECONDS; undefined when absent.
+ * Checked before anything is written.
+ */
+export function publishWaitMs(c: Context<ControlApp>): number | undefined {
+  const raw = c.req.query("wait");
+  if (raw === undefined) return undefined;
+  const max = publisherSettings(c.env).maxPublishWaitSeconds;
+  if (!/^[0-9]{1,9}(\.[0-9]{1,9})?$/.test(raw)) throw new ValidationError(`wait: expected seconds from 0 to ${max}, got ${raw}`, { field: "wait" });
+  return Math.round(Math.min(Number(raw), max) * 1000);
+}
+
+export interface LandResult extends CommitResult {
+  /** With `?wait=`: whether the revision was published in time, and which targets failed. */
+  publish?: WaitForRevisionAnswer;
+}
+
+/**
+ * Lands `changes` for the calling principal (after the namespace quotas allow them) and asks the
+ * publisher to publish; answers at once with the revision, or, with `?wait=`, once the revision
+ * is published (or failed, or the wait ran out). The state goes in header `X-Strait-Publish`.
+ */
 export async function landChanges(
   c: Context<ControlApp>,
   db: Database,
   changes: readonly ResourceChange[],
   req: Pick<CommitRequest, "operation" | "audit" | "message">,
-): Promise<CommitResult> {
+): Promise<LandResult> {
+  const waitMs = publishWaitMs(c);
+  await enforceQuotas(db, c.env, changes);
   const now = systemClock.now();
   const result = await commitChanges(db, changes, {
     ...req,
@@ -42,8 +70,18 @@ export async function landChanges(
     at: now,
     trustDomain: c.env.TRUST_DOMAIN ?? "strait.local",
   });
-  await publishAfterWrite(c.env, db, now);
-  return result;
+  await requestPublish(c.env);
+  c.header("X-Strait-Revision", String(result.revision));
+  if (waitMs === undefined) return result;
+  let publish: WaitForRevisionAnswer;
+  try {
+    publish = await publisher(c.env).waitForRevision(result.revision, waitMs);
+  } catch (err) {
+    console.error("waiting for the publish failed", err instanceof Error ? err.message : String(err));
+    publish = { state: "Pending", revision: result.revision, publishedRevision: 0 };
+  }
+  c.header("X-Strait-Publish", publish.state);
+  return { ...result, publish };
 }
 
 export function db(c: Context<ControlApp>): Database {

@@ -1,4 +1,4 @@
-import { and, eq, inArray } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Database } from "../db.ts";
 import { workloadRegistrations } from "../../../schema/identity.ts";
@@ -21,36 +21,73 @@ export function registrationOf(we: StoredResource, trustDomain: string): { spiff
   };
 }
 
-// D1 allows at most 100 bound parameters per statement; a row here has 6.
-const ROWS_PER_INSERT = 16;
-const REFS_PER_DELETE = 90;
+/** One WorkloadEntry change as registration sync sees it: the entry before and after the write. */
+export interface WorkloadEntryChange {
+  ref: string;
+  namespace: string;
+  before: StoredResource | undefined;
+  after: StoredResource | undefined;
+}
+
+type Registration = NonNullable<ReturnType<typeof registrationOf>>;
+
+const samePair = (a: Registration | undefined, b: Registration | undefined) =>
+  a === b || (a !== undefined && b !== undefined && a.spiffeId === b.spiffeId && a.nodeSpiffeId === b.nodeSpiffeId);
 
 /**
- * Statements that bring `workload_registrations` in line with the WorkloadEntries
- * after a write, for the batch of that write. `touchedRefs` are the
- * `<ns>/<name>` of changed WorkloadEntries; `namespaceState` is every
- * WorkloadEntry of the affected namespaces as it will be after the write.
- * Rows of touched entries are deleted, then every wanted pair is inserted
- * unless it already exists (two entries with one identity on one node share a row).
+ * Statements that keep `workload_registrations` in line with the WorkloadEntries, for the batch
+ * of a write. Only entries whose identity or placement changed produce statements: the old
+ * pair's row of that entry is deleted (and re-created for another entry of the namespace that
+ * still implies it, as two entries with one identity on one node share a row), the new pair is
+ * inserted unless it exists. `namespaceState` (every WorkloadEntry of a namespace as it will be
+ * after the write) is read only when a pair goes away.
  */
-export function registrationStatements(
+export async function registrationStatements(
   db: Database,
-  touchedRefs: readonly string[],
-  namespaceState: readonly StoredResource[],
+  changes: readonly WorkloadEntryChange[],
+  namespaceState: (namespaces: readonly string[]) => Promise<readonly StoredResource[]>,
   trustDomain: string,
   at: number,
-): BatchItem<"sqlite">[] {
-  if (touchedRefs.length === 0) return [];
+): Promise<BatchItem<"sqlite">[]> {
   const out: BatchItem<"sqlite">[] = [];
-  for (let i = 0; i < touchedRefs.length; i += REFS_PER_DELETE) {
-    const refs = touchedRefs.slice(i, i + REFS_PER_DELETE);
-    out.push(db.delete(workloadRegistrations).where(and(eq(workloadRegistrations.source, REGISTRATION_SOURCE), inArray(workloadRegistrations.sourceRef, refs))));
+  const removed: { ref: string; namespace: string; pair: Registration }[] = [];
+  const added: Registration[] = [];
+  for (const ch of changes) {
+    const before = ch.before === undefined ? undefined : registrationOf(ch.before, trustDomain);
+    const after = ch.after === undefined ? undefined : registrationOf(ch.after, trustDomain);
+    if (samePair(before, after)) continue;
+    if (before !== undefined) {
+      removed.push({ ref: ch.ref, namespace: ch.namespace, pair: before });
+      out.push(
+        db
+          .delete(workloadRegistrations)
+          .where(
+            and(
+              eq(workloadRegistrations.source, REGISTRATION_SOURCE),
+              eq(workloadRegistrations.sourceRef, ch.ref),
+              eq(workloadRegistrations.spiffeId, before.spiffeId),
+              eq(workloadRegistrations.nodeSpiffeId, before.nodeSpiffeId),
+            ),
+          ),
+      );
+    }
+    if (after !== undefined) added.push(after);
   }
-  const rows = namespaceState
-    .flatMap((we) => registrationOf(we, trustDomain) ?? [])
-    .map((r) => ({ id: crypto.randomUUID(), spiffeId: r.spiffeId, nodeSpiffeId: r.nodeSpiffeId, source: REGISTRATION_SOURCE, sourceRef: r.sourceRef, createdAt: at }));
-  for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
-    out.push(db.insert(workloadRegistrations).values(rows.slice(i, i + ROWS_PER_INSERT)).onConflictDoNothing());
+  if (removed.length > 0) {
+    const state = await namespaceState([...new Set(removed.map((r) => r.namespace))]);
+    const changedRefs = new Set(removed.map((r) => r.ref));
+    for (const r of removed) {
+      const heir = state.find((we) => !changedRefs.has(`${we.namespace}/${we.name}`) && samePair(registrationOf(we, trustDomain), r.pair));
+      if (heir !== undefined) added.push(registrationOf(heir, trustDomain)!);
+    }
+  }
+  for (const r of added) {
+    out.push(
+      db
+        .insert(workloadRegistrations)
+        .values({ id: crypto.randomUUID(), spiffeId: r.spiffeId, nodeSpiffeId: r.nodeSpiffeId, source: REGISTRATION_SOURCE, sourceRef: r.sourceRef, createdAt: at })
+        .onConflictDoNothing(),
+    );
   }
   return out;
 }

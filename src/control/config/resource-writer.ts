@@ -6,7 +6,7 @@ import { auditInsert, type AuditEvent } from "../audit.ts";
 import { keyString, manifestOf, type ResourceDraft, type StoredResource } from "./resource-record.ts";
 import { AlreadyExistsError, StaleResourceVersionError } from "./errors.ts";
 import { jsonEqual } from "./field-diff.ts";
-import { registrationStatements } from "./registration-sync.ts";
+import { registrationStatements, type WorkloadEntryChange } from "./registration-sync.ts";
 import { loadNamespaceWorkloadEntries } from "./resource-queries.ts";
 
 /**
@@ -129,26 +129,25 @@ export async function commitChanges(db: Database, changes: readonly ResourceChan
     statements.push(mutation(db, c, after[i] ?? null), changeLogEntry(db, i, c, after[i] ?? null));
   });
 
-  const touchedWorkloads = changes.filter((c) => keyOf(c).kind === "WorkloadEntry");
-  if (touchedWorkloads.length > 0) {
-    const namespaces = [...new Set(touchedWorkloads.map((c) => keyOf(c).namespace))];
-    const state = new Map<string, StoredResource>();
-    for (const we of await loadNamespaceWorkloadEntries(db, namespaces)) state.set(keyString(we), we);
-    changes.forEach((c, i) => {
-      const a = after[i];
-      if (keyOf(c).kind !== "WorkloadEntry") return;
-      if (a === null || a === undefined) state.delete(keyString(keyOf(c) as StoredResource));
-      else state.set(keyString(a), a);
-    });
-    statements.push(
-      ...registrationStatements(
-        db,
-        touchedWorkloads.map((c) => `${keyOf(c).namespace}/${keyOf(c).name}`),
-        [...state.values()],
-        req.trustDomain,
-        req.at,
-      ),
-    );
+  const workloadChanges: WorkloadEntryChange[] = [];
+  changes.forEach((c, i) => {
+    const k = keyOf(c);
+    if (k.kind !== "WorkloadEntry") return;
+    workloadChanges.push({ ref: `${k.namespace}/${k.name}`, namespace: k.namespace, before: c.op === "create" ? undefined : c.before, after: after[i] ?? undefined });
+  });
+  if (workloadChanges.length > 0) {
+    const namespaceState = async (namespaces: readonly string[]) => {
+      const state = new Map<string, StoredResource>();
+      for (const we of await loadNamespaceWorkloadEntries(db, namespaces)) state.set(keyString(we), we);
+      changes.forEach((c, i) => {
+        const a = after[i];
+        if (keyOf(c).kind !== "WorkloadEntry") return;
+        if (a === null || a === undefined) state.delete(keyString(keyOf(c) as StoredResource));
+        else state.set(keyString(a), a);
+      });
+      return [...state.values()];
+    };
+    statements.push(...(await registrationStatements(db, workloadChanges, namespaceState, req.trustDomain, req.at)));
   }
   statements.push(
     auditInsert(db, { actor: req.actor, action: req.audit.action, target: req.audit.target, outcome: "success", detail: { ...req.audit.detail, changes: changes.length } }, req.at),

@@ -59,10 +59,10 @@ revisionRoutes.post("/v1/rollback", async (c) => {
     return { kind: k.kind, namespace: k.namespace, name: k.name, action: ch.op === "create" ? "created" : ch.op === "update" ? "configured" : "deleted" };
   });
   if (changes.length === 0) return c.json({ revision: null, rolledBackTo: target, results });
-  const { revision } = await landChanges(c, database, changes, {
+  const { revision, publish } = await landChanges(c, database, changes, {
     operation: "rollback",
     message: `rollback to revision ${target}`,
     audit: { action: "config.rollback", target: `revision/${target}` },
   });
-  return c.json({ revision, rolledBackTo: target, results });
+  return c.json({ revision, rolledBackTo: target, results, ...(publish === undefined ? {} : { publish }) });
 });

@@ -6,6 +6,8 @@ import { revisionRoutes } from "./revision-routes.ts";
 import { snapshotRoutes } from "./snapshot-routes.ts";
 import { proxyStatusRoutes } from "./proxy-status-routes.ts";
 import { analyzeRoutes } from "./analyze-routes.ts";
+import { publishRoutes } from "./publish-routes.ts";
+import { quotaRoutes } from "./quota-routes.ts";
 
 /** Config API routes (Kubernetes-style REST, apply, revisions, snapshots, proxy status, analyze). */
 export const configRoutes = new Hono<ControlApp>();
@@ -15,3 +17,5 @@ configRoutes.route("/", revisionRoutes);
 configRoutes.route("/", snapshotRoutes);
 configRoutes.route("/", proxyStatusRoutes);
 configRoutes.route("/", analyzeRoutes);
+configRoutes.route("/", publishRoutes);
+configRoutes.route("/", quotaRoutes);

@@ -1,32 +1,29 @@
 import { Hono, type Context } from "hono";
-import { eq } from "drizzle-orm";
-import type { ControlApp } from "../types.ts";
-import type { ControlEnv } from "../env.ts";
+import type { ControlApp, Principal } from "../types.ts";
 import { requireAccess } from "../auth.ts";
 import { ForbiddenError, NotFoundError, UnauthenticatedError, ValidationError } from "../../core/errors.ts";
-import { snapshots } from "../../../schema/config.ts";
 import { snapshotTarget } from "../../core/snapshot/snapshot-model.ts";
-import { publishAfterWrite, snapshotKvKey, type StoredSnapshot } from "./snapshot-publisher.ts";
-import { systemClock } from "../../core/clock.ts";
-import { db } from "./land-changes.ts";
+import { blobKey } from "../../core/snapshot/kv-layout.ts";
+import { SHA256_HEX } from "../../core/snapshot/sha256.ts";
+import { publisher } from "../publishing/publisher-client.ts";
+import { publisherSettings } from "../publishing/publisher-settings.ts";
+import type { HeadAnswer } from "../publishing/publisher-api.ts";
 
-/** Snapshot distribution with `If-None-Match` long-poll. */
+/**
+ * Snapshot distribution: `GET` a target's signed manifest head, with `If-None-Match` + `?wait=`
+ * long-poll (304 when nothing newer arrives in time), and `GET /v1/snapshots/blobs/<hash>` for the
+ * blobs a manifest names. Waiting polls are held by the publisher object, which answers them the
+ * moment a new version is published; waiting costs no D1 or KV read.
+ */
 export const snapshotRoutes = new Hono<ControlApp>();
 
 const DEFAULT_WAIT_SECONDS = 30;
-const DEFAULT_MAX_WAIT_SECONDS = 60;
-const POLL_INTERVAL_MS = 250;
-
-/** Upper bound of `?wait=`: var SNAPSHOT_LONGPOLL_MAX_SECONDS, default 60. */
-function maxWaitSeconds(env: ControlEnv): number {
-  const raw = (env as ControlEnv & { SNAPSHOT_LONGPOLL_MAX_SECONDS?: string }).SNAPSHOT_LONGPOLL_MAX_SECONDS;
-  const n = raw === undefined ? Number.NaN : Number(raw);
-  return Number.isFinite(n) && n >= 0 ? n : DEFAULT_MAX_WAIT_SECONDS;
-}
+/** Slack the route gives the publisher object beyond the wait before answering 304 itself. */
+const ROUTE_SLACK_MS = 1500;
 
 function waitSeconds(c: Context<ControlApp>): number {
   const raw = c.req.query("wait");
-  const max = maxWaitSeconds(c.env);
+  const max = publisherSettings(c.env).maxWaitSeconds;
   if (raw === undefined) return Math.min(DEFAULT_WAIT_SECONDS, max);
   if (!/^[0-9]{1,9}(\.[0-9]{1,9})?$/.test(raw)) throw new ValidationError(`wait: expected seconds from 0 to ${max}, got ${raw}`, { field: "wait" });
   return Math.min(Number(raw), max);
@@ -42,42 +39,59 @@ function knownVersion(c: Context<ControlApp>): number | undefined {
   return Number(m[1]);
 }
 
-async function readLatest(c: Context<ControlApp>, target: string): Promise<StoredSnapshot | undefined> {
-  const rows = await db(c).select({ version: snapshots.version }).from(snapshots).where(eq(snapshots.target, target)).limit(1);
-  const row = rows[0];
-  if (row === undefined) return undefined;
-  const body = await c.env.CONFIG.get<StoredSnapshot>(snapshotKvKey(target), "json");
-  // KV may lag D1 (eventual consistency): only what KV holds can be served.
-  return body ?? undefined;
+/** Who holds a wait, for the per-credential cap. */
+function credentialOf(p: Principal): string {
+  switch (p.type) {
+    case "admin":
+      return "admin";
+    case "node":
+      return `node:${p.spiffeId}`;
+    case "token":
+      return `token:${p.tokenId}`;
+  }
 }
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 /**
- * Answers at once when a version newer than `If-None-Match` exists; otherwise
- * polls until `?wait=` seconds pass and answers 304.
+ * Answers at once when a version newer than `If-None-Match` exists; otherwise waits, wall-clock
+ * bounded by `?wait=` (capped by SNAPSHOT_LONGPOLL_MAX_SECONDS), and answers 304. A credential
+ * holding SNAPSHOT_LONGPOLL_MAX_PER_CREDENTIAL waits already gets 429.
  */
 async function serveSnapshot(c: Context<ControlApp>, target: string): Promise<Response> {
   const known = knownVersion(c);
   // Checked even when unused, so a typo is reported instead of silently ignored.
   const requestedWait = waitSeconds(c);
-  const wait = known === undefined ? 0 : requestedWait;
-  // A node attested after the last config change has no snapshot yet: compile it now rather than 404.
-  if ((await readLatest(c, target)) === undefined) await publishAfterWrite(c.env, db(c), systemClock.now());
-  // Counted in polls, not wall time: the Workers clock only moves on I/O.
-  const polls = Math.floor((wait * 1000) / POLL_INTERVAL_MS);
-  for (let i = 0; ; i++) {
-    const latest = await readLatest(c, target);
-    if (latest !== undefined && (known === undefined || latest.version > known)) {
-      c.header("ETag", `"${latest.version}"`);
+  const waitMs = Math.round((known === undefined ? 0 : requestedWait) * 1000);
+  const settings = publisherSettings(c.env);
+  const principal = c.get("principal");
+  if (principal === undefined) throw new UnauthenticatedError("authentication required");
+  const credential = credentialOf(principal);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<HeadAnswer>((resolve) => {
+    // The route's own bound: answered in time even if the publisher object is busy.
+    timer = setTimeout(() => resolve({ status: 304, version: known ?? 0 }), waitMs + ROUTE_SLACK_MS + (known === undefined ? 20_000 : 0));
+  });
+  let answer: HeadAnswer;
+  try {
+    answer = await Promise.race([publisher(c.env).head(target, known, waitMs, credential, settings.maxWaitsPerCredential), deadline]);
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+  }
+  switch (answer.status) {
+    case 200:
+      c.header("ETag", `"${answer.head.version}"`);
       c.header("Cache-Control", "no-store");
-      return c.json({ version: latest.version, hash: latest.hash, revision: latest.revision, jws: latest.jws });
-    }
-    if (known === undefined) throw new NotFoundError(`no snapshot has been published for ${target} yet`);
-    if (i >= polls) {
-      return new Response(null, { status: 304, headers: { ETag: `"${latest?.version ?? known}"`, "Cache-Control": "no-store" } });
-    }
-    await sleep(POLL_INTERVAL_MS);
+      return c.json({ version: answer.head.version, hash: answer.head.hash, revision: answer.head.revision, jws: answer.head.jws });
+    case 304:
+      if (known === undefined) throw new NotFoundError(`no snapshot has been published for ${target} yet`);
+      return new Response(null, { status: 304, headers: { ETag: `"${answer.version}"`, "Cache-Control": "no-store" } });
+    case 404:
+      throw new NotFoundError(`no snapshot has been published for ${target} yet`);
+    case 429:
+      return c.json(
+        { error: { code: "ERR_TOO_MANY_WAITS", message: `this credential already holds ${settings.maxWaitsPerCredential} waiting snapshot requests (SNAPSHOT_LONGPOLL_MAX_PER_CREDENTIAL); retry when one answers` } },
+        429,
+        { "Retry-After": "1" },
+      );
   }
 }
 
@@ -93,6 +107,27 @@ function authorizeNode(c: Context<ControlApp>, cluster: string, node: string): v
 snapshotRoutes.get("/v1/snapshots/gateway", async (c) => {
   requireAccess(c, "*", "read");
   return serveSnapshot(c, snapshotTarget());
+});
+
+/**
+ * A blob by its SHA-256. A node reads only blobs of its own live manifest; the admin and
+ * mesh-wide readers any blob. Blobs are immutable: cacheable forever.
+ */
+snapshotRoutes.get("/v1/snapshots/blobs/:hash", async (c) => {
+  const hash = c.req.param("hash");
+  if (!SHA256_HEX.test(hash)) throw new ValidationError("hash: expected a lowercase hex SHA-256", { field: "hash" });
+  const p = c.get("principal");
+  if (p === undefined) throw new UnauthenticatedError("authentication required: send Authorization: Bearer <credential>");
+  if (p.type === "node") {
+    if (!(await publisher(c.env).hasBlob(snapshotTarget({ cluster: p.cluster, node: p.node }), hash))) {
+      throw new NotFoundError(`blob ${hash} is not part of node ${p.cluster}/${p.node}'s snapshot`, { field: "hash" });
+    }
+  } else {
+    requireAccess(c, "*", "read");
+  }
+  const body = await c.env.CONFIG.get(blobKey(hash), "arrayBuffer");
+  if (body === null) throw new NotFoundError(`blob ${hash} is not stored`, { field: "hash" });
+  return new Response(body, { headers: { "Content-Type": "application/json", "Cache-Control": "private, max-age=31536000, immutable", ETag: `"${hash}"` } });
 });
 
 snapshotRoutes.get("/v1/snapshots/nodes/:cluster/:node", async (c) => {

@@ -1,7 +1,9 @@
 /** Public surface of the runtime-free snapshot compiler. */
 export * from "./snapshot-model.ts";
-export * from "./canonical-json.ts";
-export * from "./content-hash.ts";
+export * from "./sha256.ts";
+export * from "./snapshot-layout.ts";
+export * from "./kv-layout.ts";
+export * from "./snapshot-reader.ts";
 export { compileSnapshots, targetNodes, type CompiledSnapshots } from "./compile-snapshots.ts";
 export { prepareContext, DEFAULT_ROOT_NAMESPACE, type CompileInput, type CompileContext } from "./compile-context.ts";
 export { compileGatewaySnapshot } from "./compile-gateway.ts";

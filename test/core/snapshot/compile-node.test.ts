@@ -1,7 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { compileSnapshots, targetNodes } from "../../../src/core/snapshot/compile-snapshots.ts";
-import { contentHash } from "../../../src/core/snapshot/content-hash.ts";
 import type { NodeSnapshot } from "../../../src/core/snapshot/snapshot-model.ts";
 import { resources } from "./fixtures.ts";
 
@@ -178,12 +177,12 @@ test("node: a node without workloads gets an empty snapshot, not an error", () =
   assert.deepEqual([empty.workloads, empty.outbound, empty.routes, empty.authorizationPolicies], [[], [], [], []]);
 });
 
-test("compile is deterministic: input order does not change the hash", async () => {
+test("compile is deterministic: input order does not change the serialised snapshots", () => {
   const rs = resources(MESH);
   const a = compileSnapshots({ resources: rs, trustDomain: "strait.local" });
   const b = compileSnapshots({ resources: [...rs].reverse(), trustDomain: "strait.local" });
-  assert.equal(await contentHash(a.gateway), await contentHash(b.gateway));
-  for (let i = 0; i < a.nodes.length; i++) assert.equal(await contentHash(a.nodes[i]), await contentHash(b.nodes[i]));
+  assert.equal(JSON.stringify(a.gateway), JSON.stringify(b.gateway));
+  for (let i = 0; i < a.nodes.length; i++) assert.equal(JSON.stringify(a.nodes[i]), JSON.stringify(b.nodes[i]));
 });
 
 test("weird-but-valid configs compile without throwing", () => {

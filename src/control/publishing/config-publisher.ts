@@ -1,0 +1,284 @@
+/**
+ * The publisher: one Durable Object (name "mesh") owns publishing and the waiting long-polls.
+ *
+ * - `requestPublish()` (after every landed write or revocation) only marks work and sets an
+ *   alarm; bursts coalesce: a run starts at most every {@link MIN_RUN_INTERVAL_MS} and covers
+ *   every revision committed before it started.
+ * - `alarm()` runs one publish (publish-run.ts), records per-target status in D1 and answers the
+ *   long-polls of every target as soon as its manifest is in KV. A run with a failure is retried
+ *   with exponential backoff, and a run is always followed by another when writes arrived
+ *   meanwhile, so publishing converges to the newest revision.
+ * - `head()` serves the long-poll from memory: no D1 or KV read while a proxy waits.
+ */
+import { DurableObject } from "cloudflare:workers";
+import type { ControlEnv } from "../env.ts";
+import { database } from "../db.ts";
+import { getControlSigner } from "../signer.ts";
+import { attestedNodes, revocations } from "../../../schema/identity.ts";
+import { asAnyResource } from "../config/resource-record.ts";
+import { latestRevision, loadAllResources } from "../config/resource-queries.ts";
+import { blobKey, manifestKey } from "../../core/snapshot/kv-layout.ts";
+import { SNAPSHOT_TYP } from "../../core/snapshot/snapshot-reader.ts";
+import { runPublish, type PublishedHead, type PublishRunReport } from "./publish-run.ts";
+import { HeadWaiters } from "./head-waiters.ts";
+import { listTargetStatus, recordRun } from "./publish-status.ts";
+import { publisherSettings } from "./publisher-settings.ts";
+import type { HeadAnswer, PublisherStatus, WaitForRevisionAnswer } from "./publisher-api.ts";
+
+/** Delay from a request to the run it triggers when the publisher was idle. */
+export const DEBOUNCE_MS = 10;
+/** Runs start at least this far apart: a burst of writes becomes a handful of runs. */
+export const MIN_RUN_INTERVAL_MS = 200;
+/** Backoff after a failed run: 1 s doubling to 5 min. */
+const BACKOFF_BASE_MS = 1000;
+const BACKOFF_MAX_MS = 5 * 60 * 1000;
+/** How long a first read of a target nobody compiled yet waits for a run. */
+const FIRST_PUBLISH_WAIT_MS = 15_000;
+
+interface RunSummary {
+  revision: number;
+  startedAt: number;
+  durationMs: number;
+  published: number;
+  unchanged: number;
+  failed: { target: string; error: string }[];
+  blobsWritten: number;
+  bytesWritten: number;
+}
+
+interface RevisionWaiter {
+  revision: number;
+  settle(answer: WaitForRevisionAnswer): void;
+}
+
+export class ConfigPublisher extends DurableObject<ControlEnv> {
+  private readonly heads = new Map<string, PublishedHead>();
+  private readonly storedBlobs = new Set<string>();
+  private loading: Promise<void> | undefined;
+  private requested = 0;
+  private running = false;
+  private lastStart = 0;
+  private failedRuns = 0;
+  private publishedRevision = 0;
+  private runs = 0;
+  private lastRun: RunSummary | undefined;
+  private lastError: string | undefined;
+  private readonly waiters = new HeadWaiters<PublishedHead>();
+  private revisionWaiters: RevisionWaiter[] = [];
+
+  /** Asks for a publish of everything committed so far; returns at once. */
+  async requestPublish(): Promise<void> {
+    await this.load();
+    this.requested++;
+    await this.schedule();
+  }
+
+  /**
+   * Answers when a run that started after `revision` was committed finished: Published when every
+   * target published or was unchanged, Failed (with the failing targets) otherwise; Pending when
+   * `waitMs` pass first.
+   */
+  async waitForRevision(revision: number, waitMs: number): Promise<WaitForRevisionAnswer> {
+    await this.load();
+    const now = this.answerFor(revision);
+    if (now !== undefined) return now;
+    await this.schedule();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.revisionWaiters = this.revisionWaiters.filter((w) => w !== waiter);
+        resolve({ state: "Pending", revision, publishedRevision: this.publishedRevision });
+      }, Math.max(0, waitMs));
+      const waiter: RevisionWaiter = {
+        revision,
+        settle: (answer) => {
+          clearTimeout(timer);
+          resolve(answer);
+        },
+      };
+      this.revisionWaiters.push(waiter);
+    });
+  }
+
+  /**
+   * The target's head: at once when newer than `known` (or `known` is absent), otherwise held
+   * until a newer one is published or `waitMs` pass. At most `maxPerCredential` held per credential.
+   */
+  async head(target: string, known: number | undefined, waitMs: number, credential: string, maxPerCredential: number): Promise<HeadAnswer> {
+    await this.load();
+    const h = this.heads.get(target);
+    if (h !== undefined && (known === undefined || h.version > known)) return { status: 200, head: publicHead(h) };
+    if (known === undefined) {
+      // Nothing published for it yet (a node attested after the last run): publish, then answer.
+      this.requested++;
+      await this.schedule();
+      const answer = await this.waiters.wait(target, 0, `first:${credential}`, Math.min(waitMs > 0 ? waitMs : FIRST_PUBLISH_WAIT_MS, FIRST_PUBLISH_WAIT_MS), maxPerCredential);
+      if (answer.kind === "head") return { status: 200, head: publicHead(answer.head) };
+      if (answer.kind === "too-many") return { status: 429 };
+      return { status: 404 };
+    }
+    const answer = await this.waiters.wait(target, known, credential, waitMs, maxPerCredential);
+    if (answer.kind === "head") return { status: 200, head: publicHead(answer.head) };
+    if (answer.kind === "too-many") return { status: 429 };
+    return { status: 304, version: this.heads.get(target)?.version ?? known };
+  }
+
+  /** True when `hash` is one of the blobs of the target's live manifest. */
+  async hasBlob(target: string, hash: string): Promise<boolean> {
+    await this.load();
+    return this.heads.get(target)?.blobs.includes(hash) ?? false;
+  }
+
+  async status(): Promise<PublisherStatus> {
+    await this.load();
+    const alarm = await this.ctx.storage.getAlarm();
+    return {
+      publishedRevision: this.publishedRevision,
+      running: this.running,
+      nextRunAt: alarm === null ? null : new Date(alarm).toISOString(),
+      runs: this.runs,
+      failedRuns: this.failedRuns,
+      lastError: this.lastError ?? null,
+      lastRun: this.lastRun === undefined ? null : { ...this.lastRun, startedAt: new Date(this.lastRun.startedAt).toISOString() },
+      waiting: this.waiters.size,
+      targets: this.heads.size,
+    };
+  }
+
+  override async alarm(): Promise<void> {
+    await this.load();
+    if (this.running) return;
+    this.running = true;
+    const seen = this.requested;
+    const startedAt = Date.now();
+    this.lastStart = startedAt;
+    let failed = false;
+    try {
+      const summary = await this.publishOnce(startedAt);
+      failed = summary.failed.length > 0;
+      this.lastRun = summary;
+      this.lastError = failed ? summary.failed.map((f) => `${f.target}: ${f.error}`).join("; ") : undefined;
+      if (!failed) this.publishedRevision = Math.max(this.publishedRevision, summary.revision);
+      this.settleRevisionWaiters(summary);
+    } catch (err) {
+      failed = true;
+      this.lastError = err instanceof Error ? err.message : String(err);
+      console.error("snapshot publish failed", this.lastError);
+    } finally {
+      this.running = false;
+      this.runs++;
+    }
+    this.failedRuns = failed ? this.failedRuns + 1 : 0;
+    await this.ctx.storage.put("state", { publishedRevision: this.publishedRevision, runs: this.runs });
+    if (this.requested > seen) await this.schedule();
+    else if (failed) await this.ctx.storage.setAlarm(Date.now() + Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** Math.min(this.failedRuns - 1, 20)));
+  }
+
+  private answerFor(revision: number): WaitForRevisionAnswer | undefined {
+    if (this.publishedRevision >= revision) return { state: "Published", revision, publishedRevision: this.publishedRevision };
+    const last = this.lastRun;
+    if (last !== undefined && last.revision >= revision && last.failed.length > 0) {
+      return { state: "Failed", revision, publishedRevision: this.publishedRevision, failed: last.failed };
+    }
+    return undefined;
+  }
+
+  private settleRevisionWaiters(summary: RunSummary): void {
+    const keep: RevisionWaiter[] = [];
+    for (const w of this.revisionWaiters) {
+      if (w.revision > summary.revision) keep.push(w);
+      else if (summary.failed.length > 0) w.settle({ state: "Failed", revision: w.revision, publishedRevision: this.publishedRevision, failed: summary.failed });
+      else w.settle({ state: "Published", revision: w.revision, publishedRevision: this.publishedRevision });
+    }
+    this.revisionWaiters = keep;
+  }
+
+  private async schedule(): Promise<void> {
+    if (this.running) return; // the running alarm schedules the next run when it ends
+    const at = Math.max(Date.now() + DEBOUNCE_MS, this.lastStart + MIN_RUN_INTERVAL_MS);
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
+  }
+
+  private load(): Promise<void> {
+    this.loading ??= (async () => {
+      const [heads, state] = await Promise.all([
+        this.ctx.storage.list<PublishedHead>({ prefix: "head:" }),
+        this.ctx.storage.get<{ publishedRevision: number; runs: number }>("state"),
+      ]);
+      for (const h of heads.values()) {
+        this.heads.set(h.target, h);
+        for (const b of h.blobs) this.storedBlobs.add(b);
+      }
+      this.publishedRevision = state?.publishedRevision ?? 0;
+      this.runs = state?.runs ?? 0;
+      // A fresh object (first deployment, or state lost) converges by publishing once.
+      if (state === undefined) {
+        this.requested++;
+        await this.schedule();
+      }
+    })();
+    return this.loading;
+  }
+
+  private async publishOnce(startedAt: number): Promise<RunSummary> {
+    const env = this.env;
+    const db = database(env);
+    const settings = publisherSettings(env);
+    // The revision first: the resources read after it reflect at least that revision.
+    const revision = await latestRevision(db);
+    const [stored, nodes, revoked, status] = await Promise.all([
+      loadAllResources(db),
+      db.select({ cluster: attestedNodes.cluster, node: attestedNodes.node }).from(attestedNodes),
+      db.select({ spiffeId: revocations.spiffeId, revokedAt: revocations.revokedAt }).from(revocations),
+      listTargetStatus(db),
+    ]);
+    const previous = new Map<string, { version: number; hash: string }>();
+    // D1 first (a fresh object), then what this object itself published (authoritative).
+    for (const s of status) if (s.version > 0) previous.set(s.target, { version: s.version, hash: s.hash });
+    for (const h of this.heads.values()) previous.set(h.target, { version: h.version, hash: h.hash });
+    let signer: Awaited<ReturnType<typeof getControlSigner>> | undefined;
+    const sizes = new Map<string, number>();
+    const report: PublishRunReport = await runPublish({
+      inputs: { resources: stored.map(asAnyResource), nodes, revocations: revoked, revision },
+      trustDomain: env.TRUST_DOMAIN ?? "strait.local",
+      rootNamespace: env.ROOT_NAMESPACE ?? "strait-system",
+      previous,
+      storedBlobs: this.storedBlobs,
+      maxBlobBytes: settings.maxBlobBytes,
+      store: {
+        putBlob: (hash, bytes) => env.CONFIG.put(blobKey(hash), bytes),
+        putManifest: async (head) => {
+          await env.CONFIG.put(manifestKey(head.target), JSON.stringify({ version: head.version, revision: head.revision, hash: head.hash, jws: head.jws }));
+          await this.ctx.storage.put(`head:${head.target}`, head);
+          this.heads.set(head.target, head);
+          sizes.set(head.target, head.jws.length);
+        },
+      },
+      sign: async (payload) => {
+        signer ??= await getControlSigner(env);
+        return signer.signJws(payload, SNAPSHOT_TYP);
+      },
+      onTarget: (_outcome, head) => {
+        if (head !== undefined) this.waiters.notify(head.target, head);
+      },
+    });
+    const live = new Set(report.targets.map((t) => t.target));
+    await recordRun(db, report, sizes, Date.now(), status.map((s) => s.target).filter((t) => !live.has(t)));
+    const failed = report.targets.filter((t) => t.state === "failed").map((t) => ({ target: t.target, error: t.error ?? "publish failed" }));
+    for (const f of failed) console.error("snapshot publish failed", f.target, f.error);
+    return {
+      revision,
+      startedAt,
+      durationMs: Date.now() - startedAt,
+      published: report.targets.filter((t) => t.state === "published").length,
+      unchanged: report.targets.filter((t) => t.state === "unchanged").length,
+      failed,
+      blobsWritten: report.targets.reduce((n, t) => n + t.blobsWritten, 0),
+      bytesWritten: report.targets.reduce((n, t) => n + t.bytesWritten + t.manifestBytes, 0),
+    };
+  }
+}
+
+function publicHead(h: PublishedHead): { version: number; revision: number; hash: string; jws: string } {
+  return { version: h.version, revision: h.revision, hash: h.hash, jws: h.jws };
+}

@@ -1,0 +1,151 @@
+/**
+ * One publish: compiles the stored config into the gateway snapshot and one snapshot per node,
+ * splits each into content-addressed blobs, writes the blobs not stored yet and, for every target
+ * whose snapshot hash changed, signs and writes a new manifest. Targets are independent: one
+ * target's failure (a blob over the size limit, a KV error) is reported for that target and the
+ * others still publish. All I/O goes through `PublishRunOptions`, so the same code runs in the
+ * publisher Durable Object and, for the heap benchmark, in Node.
+ *
+ * Memory: targets are compiled, split and written one at a time; only the shared compile
+ * context, each item's JSON text (once per publish) and the hashes stay alive.
+ */
+import type { AnyResource } from "../../core/config/resource.ts";
+import { prepareContext } from "../../core/snapshot/compile-context.ts";
+import { compileGatewaySnapshot } from "../../core/snapshot/compile-gateway.ts";
+import { compileNodeSnapshot } from "../../core/snapshot/compile-node.ts";
+import { targetNodes } from "../../core/snapshot/compile-snapshots.ts";
+import { snapshotTarget, type Revocation, type Snapshot } from "../../core/snapshot/snapshot-model.ts";
+import { MANIFEST_FORMAT, SnapshotSplitter, blobHashes, type SnapshotManifest } from "../../core/snapshot/snapshot-layout.ts";
+
+/** What KV's `manifest:<target>` holds, plus the blob list the publisher keeps for itself. */
+export interface PublishedHead {
+  target: string;
+  version: number;
+  revision: number;
+  hash: string;
+  jws: string;
+  /** Every blob the manifest references. */
+  blobs: string[];
+}
+
+export interface PublishInputs {
+  resources: readonly AnyResource[];
+  nodes: readonly { cluster: string; node: string }[];
+  revocations: readonly Revocation[];
+  /** Newest revision the resources reflect. */
+  revision: number;
+}
+
+export interface PublishStore {
+  putBlob(hash: string, bytes: Uint8Array): Promise<void>;
+  putManifest(head: PublishedHead): Promise<void>;
+}
+
+export interface TargetOutcome {
+  target: string;
+  state: "published" | "unchanged" | "failed";
+  /** Version now live for the target (0 when it never published). */
+  version: number;
+  hash?: string;
+  error?: string;
+  blobsWritten: number;
+  bytesWritten: number;
+  manifestBytes: number;
+}
+
+export interface PublishRunOptions {
+  inputs: PublishInputs;
+  trustDomain: string;
+  rootNamespace: string;
+  /** Each target's live version and hash (the publisher is the only writer, so these are authoritative). */
+  previous: ReadonlyMap<string, { version: number; hash: string }>;
+  /** Blobs known to be in the store; hashes are added as they are written. */
+  storedBlobs: Set<string>;
+  store: PublishStore;
+  /** Compact JWS over the manifest bytes. */
+  sign(payload: Uint8Array): Promise<string>;
+  maxBlobBytes: number;
+  /** Called as soon as a target's outcome is known (the manifest, when published, is already in the store). */
+  onTarget?(outcome: TargetOutcome, head: PublishedHead | undefined): void;
+  /** Blob writes in flight at once (default 8). */
+  concurrency?: number;
+}
+
+export interface PublishRunReport {
+  revision: number;
+  targets: TargetOutcome[];
+}
+
+const encoder = new TextEncoder();
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+async function writeAll(blobs: { hash: string; bytes: Uint8Array }[], o: PublishRunOptions): Promise<number> {
+  let bytes = 0;
+  const queue = [...blobs];
+  const workers = Array.from({ length: Math.min(o.concurrency ?? 8, queue.length) }, async () => {
+    for (let b = queue.shift(); b !== undefined; b = queue.shift()) {
+      await o.store.putBlob(b.hash, b.bytes);
+      o.storedBlobs.add(b.hash);
+      bytes += b.bytes.byteLength;
+    }
+  });
+  await Promise.all(workers);
+  return bytes;
+}
+
+export async function runPublish(o: PublishRunOptions): Promise<PublishRunReport> {
+  const { inputs } = o;
+  const ctx = prepareContext({ resources: inputs.resources, nodes: inputs.nodes, revocations: inputs.revocations, trustDomain: o.trustDomain, rootNamespace: o.rootNamespace });
+  const splitter = new SnapshotSplitter({ maxBlobBytes: o.maxBlobBytes, isStored: (h) => o.storedBlobs.has(h) });
+  const targets: { target: string; compile: () => Snapshot }[] = [
+    { target: snapshotTarget(), compile: () => compileGatewaySnapshot(ctx) },
+    ...targetNodes({ resources: inputs.resources, nodes: inputs.nodes, trustDomain: o.trustDomain }).map((n) => ({
+      target: snapshotTarget(n),
+      compile: () => compileNodeSnapshot(ctx, n),
+    })),
+  ];
+  const report: PublishRunReport = { revision: inputs.revision, targets: [] };
+  for (const { target, compile } of targets) {
+    const prev = o.previous.get(target);
+    const outcome: TargetOutcome = { target, state: "unchanged", version: prev?.version ?? 0, blobsWritten: 0, bytesWritten: 0, manifestBytes: 0 };
+    let head: PublishedHead | undefined;
+    try {
+      const { layout, blobs } = await splitter.split(compile());
+      outcome.hash = layout.hash;
+      if (prev !== undefined && prev.version > 0 && prev.hash === layout.hash) {
+        report.targets.push(outcome);
+        o.onTarget?.(outcome, undefined);
+        continue;
+      }
+      outcome.bytesWritten = await writeAll(blobs, o);
+      outcome.blobsWritten = blobs.length;
+      const version = (prev?.version ?? 0) + 1;
+      const manifest: SnapshotManifest = {
+        format: MANIFEST_FORMAT,
+        target,
+        type: target === "gateway" ? "gateway" : "node",
+        version,
+        revision: inputs.revision,
+        hash: layout.hash,
+        base: layout.base,
+        parts: layout.parts,
+      };
+      const jws = await o.sign(encoder.encode(JSON.stringify(manifest)));
+      head = { target, version, revision: inputs.revision, hash: layout.hash, jws, blobs: [...new Set(blobHashes(layout))] };
+      await o.store.putManifest(head);
+      outcome.state = "published";
+      outcome.version = version;
+      outcome.manifestBytes = jws.length;
+    } catch (err) {
+      outcome.state = "failed";
+      outcome.error = message(err);
+      head = undefined;
+    }
+    report.targets.push(outcome);
+    o.onTarget?.(outcome, head);
+  }
+  return report;
+}

@@ -1,0 +1,49 @@
+/** What the publisher object answers (shared by the object and the worker routes that call it). */
+
+export interface PublicHead {
+  version: number;
+  revision: number;
+  hash: string;
+  jws: string;
+}
+
+export type HeadAnswer = { status: 200; head: PublicHead } | { status: 304; version: number } | { status: 404 } | { status: 429 };
+
+export interface WaitForRevisionAnswer {
+  state: "Published" | "Failed" | "Pending";
+  revision: number;
+  /** Newest revision whose run published every target. */
+  publishedRevision: number;
+  failed?: { target: string; error: string }[];
+}
+
+export interface PublisherStatus {
+  publishedRevision: number;
+  running: boolean;
+  nextRunAt: string | null;
+  runs: number;
+  failedRuns: number;
+  lastError: string | null;
+  lastRun: {
+    revision: number;
+    startedAt: string;
+    durationMs: number;
+    published: number;
+    unchanged: number;
+    failed: { target: string; error: string }[];
+    blobsWritten: number;
+    bytesWritten: number;
+  } | null;
+  /** Long-polls held now. */
+  waiting: number;
+  targets: number;
+}
+
+/** The publisher object's RPC surface, as the worker sees it through its stub. */
+export interface PublisherRpc {
+  requestPublish(): Promise<void>;
+  waitForRevision(revision: number, waitMs: number): Promise<WaitForRevisionAnswer>;
+  head(target: string, known: number | undefined, waitMs: number, credential: string, maxPerCredential: number): Promise<HeadAnswer>;
+  hasBlob(target: string, hash: string): Promise<boolean>;
+  status(): Promise<PublisherStatus>;
+}

@@ -1,0 +1,27 @@
+import type { ControlEnv } from "../env.ts";
+
+/** Vars of the publisher and the long-poll (wrangler.toml `[env.control.vars]`). */
+export interface PublisherSettings {
+  /** Largest blob, bytes: SNAPSHOT_MAX_BLOB_BYTES, default 20 MiB (KV's value limit is 25 MiB). */
+  maxBlobBytes: number;
+  /** Longest `?wait=` of a snapshot long-poll: SNAPSHOT_LONGPOLL_MAX_SECONDS, default 60. */
+  maxWaitSeconds: number;
+  /** Long-polls one credential may hold at once: SNAPSHOT_LONGPOLL_MAX_PER_CREDENTIAL, default 4. */
+  maxWaitsPerCredential: number;
+  /** Longest `?wait=` of a write waiting for its publish: PUBLISH_WAIT_MAX_SECONDS, default 120. */
+  maxPublishWaitSeconds: number;
+}
+
+function positive(raw: string | undefined, fallback: number, min = 0): number {
+  const n = raw === undefined || raw.trim() === "" ? Number.NaN : Number(raw);
+  return Number.isFinite(n) && n >= min ? n : fallback;
+}
+
+export function publisherSettings(env: ControlEnv): PublisherSettings {
+  return {
+    maxBlobBytes: Math.floor(positive(env.SNAPSHOT_MAX_BLOB_BYTES, 20 * 1024 * 1024, 1024)),
+    maxWaitSeconds: positive(env.SNAPSHOT_LONGPOLL_MAX_SECONDS, 60),
+    maxWaitsPerCredential: Math.floor(positive(env.SNAPSHOT_LONGPOLL_MAX_PER_CREDENTIAL, 4, 1)),
+    maxPublishWaitSeconds: positive(env.PUBLISH_WAIT_MAX_SECONDS, 120),
+  };
+}

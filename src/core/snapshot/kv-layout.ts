@@ -1,0 +1,40 @@
+/**
+ * Where the control plane stores published snapshots in KV, and a `SnapshotSource` over any
+ * store with KV's `get` (the gateway passes its KV binding; tests pass a Miniflare one).
+ *
+ * - `manifest:<target>` -> JSON `{ version, revision, hash, jws }` (the signed head)
+ * - `blob:<sha256>`    -> the blob's bytes (immutable; never rewritten)
+ */
+import type { SignedHead, SnapshotSource } from "./snapshot-reader.ts";
+
+export function manifestKey(target: string): string {
+  return `manifest:${target}`;
+}
+
+export function blobKey(hash: string): string {
+  return `blob:${hash}`;
+}
+
+/** The part of a KV binding the source reads with (structural, so core stays runtime-free). */
+export interface KeyValueReader {
+  get(key: string, type: "text"): Promise<string | null>;
+  get(key: string, type: "arrayBuffer"): Promise<ArrayBuffer | null>;
+}
+
+/**
+ * Reads heads and blobs straight from KV (no long-poll: KV has no wait; callers poll, and the
+ * reader fetches only blobs it lacks, so an unchanged head costs one small read).
+ */
+export function kvSnapshotSource(kv: KeyValueReader): SnapshotSource {
+  return {
+    async head(target) {
+      const text = await kv.get(manifestKey(target), "text");
+      if (text === null) return null;
+      return JSON.parse(text) as SignedHead;
+    },
+    async blob(hash) {
+      const buf = await kv.get(blobKey(hash), "arrayBuffer");
+      return buf === null ? null : new Uint8Array(buf);
+    },
+  };
+}

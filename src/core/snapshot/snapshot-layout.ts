@@ -1,0 +1,214 @@
+/**
+ * The published layout of a snapshot: content-addressed blobs plus one small signed manifest per
+ * target (docs/control-plane.md, "Snapshot format").
+ *
+ * - Every array field of a snapshot (`outbound`, `routes`, `services`, `workloads`, ...) is cut
+ *   into chunks at content-defined boundaries: an item ends a chunk when the FNV-1a hash of its
+ *   JSON text has its low bits zero (about one item in {@link AVERAGE_CHUNK_ITEMS}), or when the
+ *   chunk reaches {@link MAX_CHUNK_ITEMS} items or {@link SOFT_CHUNK_BYTES} bytes. A chunk's blob
+ *   is the JSON array of its items; its name is the SHA-256 of exactly those bytes. Boundaries
+ *   depend only on the items, so a change rewrites the chunk it falls in (rarely a neighbour),
+ *   and equal runs of items give the same blob on every target: the mesh-wide registry is
+ *   stored once for the gateway and every node that sees it, per-node parts (workloads,
+ *   inbound, policies) separately.
+ * - The non-array fields (`type`, `trustDomain`, `node`) form the `base` blob.
+ * - The manifest names the base and, per field in order, its chunk hashes; its `hash` is the
+ *   SHA-256 of `JSON.stringify({base, parts})`, so two equal snapshots have the same hash.
+ *
+ * Serialisation happens once: each item's JSON text is produced once per publish (cached by
+ * object identity, so a service shared by 100 node views is stringified once), the blob bytes
+ * are those texts joined, and the hash covers exactly the stored bytes.
+ */
+import { StraitError, type ErrorCategory } from "../errors.ts";
+import type { Snapshot } from "./snapshot-model.ts";
+import { sha256Hex } from "./sha256.ts";
+
+/** `format` of a manifest this module writes and reads. */
+export const MANIFEST_FORMAT = "strait-snapshot-manifest/1";
+
+/** About one item in this many ends a chunk (a power of two). */
+export const AVERAGE_CHUNK_ITEMS = 32;
+/** A chunk never holds more items than this. */
+export const MAX_CHUNK_ITEMS = 256;
+/** A chunk is closed once its JSON reaches this many bytes (UTF-16 units, close enough). */
+export const SOFT_CHUNK_BYTES = 256 * 1024;
+
+/** The signed part of a published snapshot: the JWS payload is exactly `JSON.stringify` of this. */
+export interface SnapshotManifest {
+  format: typeof MANIFEST_FORMAT;
+  target: string;
+  type: Snapshot["type"];
+  version: number;
+  /** Config revision the snapshot was compiled from. */
+  revision: number;
+  /** SHA-256 of `JSON.stringify({base, parts})`: the snapshot's identity. */
+  hash: string;
+  /** Blob of the non-array fields. */
+  base: string;
+  /** Per array field, in the snapshot's field order, the hashes of its chunks in order. */
+  parts: Record<string, string[]>;
+}
+
+/** The blob-level shape of one snapshot, before it gets a version. */
+export interface SnapshotLayout {
+  hash: string;
+  base: string;
+  parts: Record<string, string[]>;
+}
+
+/** A blob to store: its name and exact bytes. */
+export interface SnapshotBlob {
+  hash: string;
+  bytes: Uint8Array;
+}
+
+/** One item (or one base) serialises to more bytes than a blob may hold. */
+export class BlobTooLargeError extends StraitError {
+  readonly code: string = "ERR_BLOB_TOO_LARGE";
+  readonly category: ErrorCategory = "too_large";
+}
+
+/** Every blob hash a manifest or layout references (base first). */
+export function blobHashes(m: Pick<SnapshotLayout, "base" | "parts">): string[] {
+  const out = [m.base];
+  for (const hashes of Object.values(m.parts)) out.push(...hashes);
+  return out;
+}
+
+/** The snapshot identity of a layout: SHA-256 of `JSON.stringify({base, parts})`. */
+export function layoutDigest(base: string, parts: Record<string, string[]>): Promise<string> {
+  return sha256Hex(JSON.stringify({ base, parts }));
+}
+
+/** 32-bit FNV-1a over UTF-16 code units: cheap, stable boundary decisions. */
+function fnv1a(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+interface ItemText {
+  id: number;
+  text: string;
+  boundary: boolean;
+}
+
+const encoder = new TextEncoder();
+
+export interface SnapshotSplitterOptions {
+  /** Largest blob, bytes (KV allows 25 MiB per value). */
+  maxBlobBytes: number;
+  /** True when a blob is already stored: its bytes are then not built again. */
+  isStored?: (hash: string) => boolean;
+}
+
+/**
+ * Splits snapshots into blobs. One splitter lives for one publish: it caches each item's JSON
+ * text by object identity and each chunk's hash by the identities of its items, so the parts
+ * shared by many targets are serialised and hashed once.
+ */
+export class SnapshotSplitter {
+  private readonly items = new WeakMap<object, ItemText>();
+  private readonly chunkHashes = new Map<string, string>();
+  private nextId = 1;
+
+  constructor(private readonly o: SnapshotSplitterOptions) {}
+
+  /** The layout of `snapshot` and the blobs it needs that are not stored yet (by `isStored`). */
+  async split(snapshot: Snapshot): Promise<{ layout: SnapshotLayout; blobs: SnapshotBlob[] }> {
+    const blobs: SnapshotBlob[] = [];
+    const seen = new Set<string>();
+    const base: Record<string, unknown> = {};
+    const parts: Record<string, string[]> = {};
+    for (const [field, value] of Object.entries(snapshot)) {
+      if (!Array.isArray(value)) {
+        base[field] = value;
+        continue;
+      }
+      const hashes: string[] = [];
+      for (const chunk of this.chunks(value)) hashes.push(await this.chunkBlob(chunk, field, blobs, seen));
+      parts[field] = hashes;
+    }
+    const baseBytes = encoder.encode(JSON.stringify(base));
+    if (baseBytes.byteLength > this.o.maxBlobBytes) throw new BlobTooLargeError(`snapshot base is ${baseBytes.byteLength} bytes, over the blob limit of ${this.o.maxBlobBytes}`);
+    const baseHash = await sha256Hex(baseBytes);
+    if (!this.stored(baseHash) && !seen.has(baseHash)) blobs.push({ hash: baseHash, bytes: baseBytes });
+    return { layout: { hash: await layoutDigest(baseHash, parts), base: baseHash, parts }, blobs };
+  }
+
+  private stored(hash: string): boolean {
+    return this.o.isStored?.(hash) ?? false;
+  }
+
+  private textOf(item: unknown): ItemText {
+    if (item === null || typeof item !== "object") {
+      const text = JSON.stringify(item) ?? "null";
+      return { id: 0, text, boundary: (fnv1a(text) & (AVERAGE_CHUNK_ITEMS - 1)) === 0 };
+    }
+    let t = this.items.get(item);
+    if (t === undefined) {
+      const text = JSON.stringify(item);
+      t = { id: this.nextId++, text, boundary: (fnv1a(text) & (AVERAGE_CHUNK_ITEMS - 1)) === 0 };
+      this.items.set(item, t);
+    }
+    return t;
+  }
+
+  /** Content-defined chunks of `items`. */
+  private *chunks(items: readonly unknown[]): Generator<ItemText[]> {
+    let chunk: ItemText[] = [];
+    let bytes = 0;
+    for (const item of items) {
+      const t = this.textOf(item);
+      chunk.push(t);
+      bytes += t.text.length + 1;
+      if (t.boundary || chunk.length >= MAX_CHUNK_ITEMS || bytes >= SOFT_CHUNK_BYTES) {
+        yield chunk;
+        chunk = [];
+        bytes = 0;
+      }
+    }
+    if (chunk.length > 0) yield chunk;
+  }
+
+  private async chunkBlob(chunk: ItemText[], field: string, out: SnapshotBlob[], seen: Set<string>): Promise<string> {
+    // Items without identity (scalars) make the key content-based, which is still exact.
+    const key = chunk.map((t) => (t.id === 0 ? `#${t.text}` : t.id)).join(",");
+    const cached = this.chunkHashes.get(key);
+    if (cached !== undefined && (this.stored(cached) || seen.has(cached))) return cached;
+    let text = "[";
+    for (let i = 0; i < chunk.length; i++) text += (i === 0 ? "" : ",") + chunk[i]!.text;
+    text += "]";
+    const bytes = encoder.encode(text);
+    if (bytes.byteLength > this.o.maxBlobBytes) {
+      throw new BlobTooLargeError(`${field}: an item serialises to ${bytes.byteLength} bytes, over the blob limit of ${this.o.maxBlobBytes}`, { field });
+    }
+    const hash = await sha256Hex(bytes);
+    this.chunkHashes.set(key, hash);
+    if (!this.stored(hash) && !seen.has(hash)) {
+      seen.add(hash);
+      out.push({ hash, bytes });
+    }
+    return hash;
+  }
+}
+
+/**
+ * Rebuilds the snapshot a layout describes from its decoded blobs: the base object with every
+ * array field the concatenation of its chunks. Blobs must already be verified.
+ */
+export function assembleSnapshot(base: Record<string, unknown>, parts: Record<string, string[]>, chunk: (hash: string) => unknown[]): Snapshot {
+  const out: Record<string, unknown> = { ...base };
+  for (const [field, hashes] of Object.entries(parts)) {
+    const items: unknown[] = [];
+    for (const h of hashes) {
+      const c = chunk(h);
+      for (let i = 0; i < c.length; i++) items.push(c[i]);
+    }
+    out[field] = items;
+  }
+  return out as unknown as Snapshot;
+}
