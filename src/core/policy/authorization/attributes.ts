@@ -136,9 +136,24 @@ export function requestClaim(key: string, path: readonly string[]): Attribute {
   return attr(key, true, (value) => claimPredicate(value, (v) => claimAt(v, path)));
 }
 
+/** Envoy exposes these pseudo-headers to header matchers; `host` is `:authority` there. */
+function headerReader(lower: string): (v: ContextView) => string | undefined {
+  switch (lower) {
+    case ":authority":
+    case "host":
+      return (v) => v.ctx.request?.host;
+    case ":method":
+      return (v) => v.ctx.request?.method;
+    case ":path":
+      return (v) => v.ctx.request?.path;
+    default:
+      return (v) => v.ctx.request?.headers.get(lower);
+  }
+}
+
 export function requestHeader(key: string, name: string): Attribute {
-  const lower = name.toLowerCase();
-  return attr(key, true, (value) => headerValuePredicate(value, (v) => v.ctx.request?.headers.get(lower)));
+  const read = headerReader(name.toLowerCase());
+  return attr(key, true, (value) => headerValuePredicate(value, read));
 }
 
 export const HOSTS = attr("hosts", true, (value) => {
