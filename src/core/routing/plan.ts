@@ -43,7 +43,7 @@ function destinationRef(dest: Destination, cluster: { host: string; port?: numbe
  */
 export function planRequest(table: RouteTable, facts: RequestFacts, rng: () => number = Math.random): RequestPlan {
   const view = new RequestView(facts);
-  const found = findRoute(table, view);
+  const found = findRoute(table, facts, view);
   if (found.kind === "no-route") return { kind: "no-route", status: 404, flag: "NR", reason: found.reason };
   if (found.kind === "https-redirect") return { kind: "redirect", status: 301, location: found.location, responseHeaderOps: [] };
   const r: CompiledRoute = found.route;

@@ -29,12 +29,12 @@ interface PrefixBuckets<R> {
   byHash: Map<number, { prefix: string; entries: IndexedEntry<R>[] }[]>;
 }
 
-/** FNV-1a step (32-bit). */
+/** FNV-1a step, kept in int32 range (`| 0`) so the hot loop never allocates heap numbers. */
 function step(h: number, c: number): number {
-  return Math.imul(h ^ c, 0x01000193) >>> 0;
+  return Math.imul(h ^ c, 0x01000193) | 0;
 }
 
-const FNV_OFFSET = 0x811c9dc5;
+const FNV_OFFSET = 0x811c9dc5 | 0;
 
 function prefixHash(s: string): number {
   let h = FNV_OFFSET;
@@ -51,6 +51,8 @@ export class RouteIndex<R> {
   private readonly scan: IndexedEntry<R>[] = [];
   private next = 0;
   private hasCi = false;
+  /** Exact paths whose answer needs nothing but the path (see `buildStatic`); built on first use. */
+  private staticMap: Map<string, IndexedEntry<R>> | undefined;
 
   get size(): number {
     return this.next;
@@ -58,6 +60,7 @@ export class RouteIndex<R> {
 
   /** Adds an entry after every entry added so far. */
   add(match: CompiledMatch, value: R): void {
+    this.staticMap = undefined;
     const entry: IndexedEntry<R> = { ordinal: this.next++, value, conditions: match.conditions };
     const key = match.uriKey;
     if (key.kind === "exact") {
@@ -83,6 +86,36 @@ export class RouteIndex<R> {
   }
 
   /**
+   * The answer for a query-less path that an unconditional exact entry
+   * decides on its own, or `undefined` when the full match is needed. Like
+   * Hono's static map, but only where Istio's first-match order allows it.
+   */
+  staticMatch(path: string): IndexedEntry<R> | undefined {
+    return (this.staticMap ??= this.buildStatic()).get(path);
+  }
+
+  /**
+   * An exact path E goes into the static map when its first exact entry has no
+   * other conditions and no earlier entry could match E: no earlier prefix
+   * (either case mode) that E starts with, no earlier case-insensitive exact
+   * entry for E, no earlier entry the index must scan.
+   */
+  private buildStatic(): Map<string, IndexedEntry<R>> {
+    const out = new Map<string, IndexedEntry<R>>();
+    const firstScan = this.scan[0]?.ordinal ?? Infinity;
+    for (const [path, list] of this.exact) {
+      const first = list[0]!;
+      if (first.conditions.length > 0 || first.ordinal > firstScan) continue;
+      const lower = path.toLowerCase();
+      const earlier = (entries: readonly IndexedEntry<R>[] | undefined) => entries !== undefined && entries[0]!.ordinal < first.ordinal;
+      if (earlier(this.exactCi.get(lower))) continue;
+      const blocked = earlierPrefix(this.prefix, path, first.ordinal) || earlierPrefix(this.prefixCi, lower, first.ordinal);
+      if (!blocked) out.set(path, first);
+    }
+    return out;
+  }
+
+  /**
    * The first entry (in add order) whose uri and conditions match: the
    * smallest ordinal over each candidate list's first passing entry. A list
    * stops being scanned at the best ordinal found so far.
@@ -105,26 +138,39 @@ function push<R>(map: Map<string, IndexedEntry<R>[]>, key: string, entry: Indexe
   else list.push(entry);
 }
 
-function bestPrefix<R>(b: PrefixBuckets<R>, path: string, view: RequestView, best: IndexedEntry<R> | undefined): IndexedEntry<R> | undefined {
-  if (b.max < 0) return best;
-  const lengths = b.lengths;
-  let next = 0;
+/** True when some prefix entry that `path` starts with comes before `ordinal`. */
+function earlierPrefix<R>(b: PrefixBuckets<R>, path: string, ordinal: number): boolean {
   let h = FNV_OFFSET;
-  const limit = Math.min(b.max, path.length);
-  for (let len = 0; ; len++) {
-    if (len === lengths[next]) {
-      next++;
-      const bucket = b.byHash.get(step(h, len));
-      if (bucket !== undefined) {
-        for (let i = 0; i < bucket.length; i++) {
-          const slot = bucket[i]!;
-          if (slot.prefix.length === len && path.startsWith(slot.prefix)) best = firstBelow(slot.entries, view, best);
-        }
-      }
+  let len = 0;
+  for (const target of b.lengths) {
+    if (target > path.length) return false;
+    for (; len < target; len++) h = step(h, path.charCodeAt(len));
+    for (const slot of b.byHash.get(step(h, len)) ?? []) {
+      if (slot.prefix.length === len && path.startsWith(slot.prefix) && slot.entries[0]!.ordinal < ordinal) return true;
     }
-    if (len >= limit || next >= lengths.length) return best;
-    h = step(h, path.charCodeAt(len));
   }
+  return false;
+}
+
+function bestPrefix<R>(b: PrefixBuckets<R>, path: string, view: RequestView, best: IndexedEntry<R> | undefined): IndexedEntry<R> | undefined {
+  const lengths = b.lengths;
+  const n = lengths.length;
+  if (n === 0) return best;
+  const limit = path.length < b.max ? path.length : b.max;
+  let h = FNV_OFFSET;
+  let len = 0;
+  for (let next = 0; next < n; next++) {
+    const target = lengths[next]!;
+    if (target > limit) return best;
+    for (; len < target; len++) h = step(h, path.charCodeAt(len));
+    const bucket = b.byHash.get(step(h, len));
+    if (bucket === undefined) continue;
+    for (let i = 0; i < bucket.length; i++) {
+      const slot = bucket[i]!;
+      if (slot.prefix.length === len && path.startsWith(slot.prefix)) best = firstBelow(slot.entries, view, best);
+    }
+  }
+  return best;
 }
 
 function passes<R>(entry: IndexedEntry<R>, view: RequestView): boolean {

@@ -68,6 +68,33 @@ interface TableBase {
   readonly scope: ClusterScope;
   /** Clusters resolved so far, by `host|port|subset` (filled lazily, never changes a result). */
   readonly clusters: Map<string, ClusterResult>;
+  /** `Host` header -> normalized host (lowercase, no port); bounded, a pure memo. */
+  readonly hostCache: Map<string, string>;
+}
+
+const HOST_CACHE_LIMIT = 1024;
+
+/** Virtual host for a `Host` value, memoized per host index (bounded like the host memo). */
+function vhostFor(table: TableBase, vhosts: VirtualHostIndex<VirtualHost>, authority: string): VirtualHost | undefined {
+  const memo = vhosts.memo;
+  const hit = memo.get(authority);
+  if (hit !== undefined) return hit === null ? undefined : hit;
+  const v = vhosts.lookupHost(normalizedHost(table, authority));
+  if (memo.size >= HOST_CACHE_LIMIT) memo.clear();
+  memo.set(authority, v ?? null);
+  return v;
+}
+
+/** `stripPort` memoized per table: a gateway sees few distinct Host values, and the native string hash is cheaper than a scan. */
+function normalizedHost(table: TableBase, authority: string): string {
+  let host = table.hostCache.get(authority);
+  if (host === undefined) {
+    host = stripPort(authority);
+    // Many distinct Host values (a scan, an attack) just reset the memo; it never grows past the limit.
+    if (table.hostCache.size >= HOST_CACHE_LIMIT) table.hostCache.clear();
+    table.hostCache.set(authority, host);
+  }
+  return host;
 }
 
 export interface GatewayRouteTable extends TableBase {
@@ -209,6 +236,7 @@ export function compileGatewayRoutes(snapshot: GatewaySnapshot, options: Gateway
     byScheme,
     scope: { services: snapshot.services, destinationRules: snapshot.destinationRules, clientNamespace, rootNamespace },
     clusters: new Map(),
+    hostCache: new Map(),
   };
 }
 
@@ -252,26 +280,32 @@ export function compileMeshRoutes(snapshot: NodeSnapshot, sourceNamespace: strin
   }
   const scope: ClusterScope = { services, destinationRules: snapshot.destinationRules, clientNamespace: sourceNamespace, rootNamespace };
   if (options.sourceLabels !== undefined) scope.clientLabels = options.sourceLabels;
-  return { kind: "mesh", sourceNamespace, issues, vhosts, scope, clusters: new Map() };
+  return { kind: "mesh", sourceNamespace, issues, vhosts, scope, clusters: new Map(), hostCache: new Map() };
 }
 
-/** Internal lookup over a prepared view (planRequest shares the view). */
-export function findRoute(table: RouteTable, view: RequestView): RouteLookup {
-  const facts = view.facts;
-  const host = stripPort(facts.authority);
+/**
+ * Internal lookup. `view` is created only when the path alone does not
+ * decide the route; planRequest passes its own to share the parsed values.
+ */
+export function findRoute(table: RouteTable, facts: RequestFacts, given?: RequestView): RouteLookup {
   let vhosts: VirtualHostIndex<VirtualHost>;
   if (table.kind === "gateway") {
     const listener = table.listeners.get(facts.port) ?? table.byScheme[facts.scheme];
-    if (facts.scheme === "http" && !listener.redirects.empty && listener.redirects.lookupHost(host) !== undefined) {
-      return { kind: "https-redirect", location: httpsRedirectLocation(view) };
+    if (facts.scheme === "http" && !listener.redirects.empty && listener.redirects.lookupHost(normalizedHost(table, facts.authority)) !== undefined) {
+      return { kind: "https-redirect", location: httpsRedirectLocation(given ?? new RequestView(facts)) };
     }
     vhosts = listener.vhosts;
   } else {
     vhosts = table.vhosts;
   }
-  const vhost = vhosts.lookupHost(host);
+  const vhost = vhostFor(table, vhosts, facts.authority);
   if (vhost === undefined) return { kind: "no-route", reason: `no virtual host for ${facts.authority}` };
-  const hit = vhost.index.match(view);
+  const path = facts.path;
+  if (path.length > 0 && path.indexOf("?") < 0) {
+    const quick = vhost.index.staticMatch(path);
+    if (quick !== undefined) return quick.value.found;
+  }
+  const hit = vhost.index.match(given ?? new RequestView(facts));
   if (hit === undefined) return { kind: "no-route", reason: `no route of ${vhost.host} matches` };
   return hit.value.found;
 }
@@ -281,5 +315,5 @@ export function findRoute(table: RouteTable, view: RequestView): RouteLookup {
  * or no route (404 NR).
  */
 export function lookupRoute(table: RouteTable, facts: RequestFacts): RouteLookup {
-  return findRoute(table, new RequestView(facts));
+  return findRoute(table, facts);
 }

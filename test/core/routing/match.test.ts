@@ -177,3 +177,45 @@ test("match: a ReDoS pattern stays linear (RE2): (a+)+$ against 'a'*50000+'b'", 
   assert.equal(name(req({ path: `/${evil}` })), "rest");
   assert.equal(name(req({ headers: { "x-evil": "a".repeat(50_000) } })), "redos");
 });
+
+test("match: an exact route after a prefix that covers it loses to the prefix (first match wins, static shortcut or not)", () => {
+  const t = gatewayTable(
+    docs(
+      GATEWAY,
+      gatewayVs(`  - name: wide
+    match: [{uri: {prefix: /exa}}]
+    route: [{destination: {host: web}}]
+  - name: narrow
+    match: [{uri: {exact: /exact}}, {uri: {exact: /other}}]
+    route: [{destination: {host: web}}]
+  - name: nocase
+    match: [{uri: {exact: /OTHER2}, ignoreUriCase: true}]
+    route: [{destination: {host: web}}]
+  - name: late
+    match: [{uri: {exact: /other2}}]
+    route: [{destination: {host: web}}]
+  - name: conditional
+    match: [{uri: {exact: /cond}, headers: {x-a: {exact: "1"}}}]
+    route: [{destination: {host: web}}]
+  - name: regex
+    match: [{uri: {regex: "/co.*"}}]
+    route: [{destination: {host: web}}]
+  - name: after-regex
+    match: [{uri: {exact: /cond2}}]
+    route: [{destination: {host: web}}]
+`),
+      service("web", "shop"),
+    ),
+  );
+  const name = (f: RequestFacts) => {
+    const r = lookupRoute(t, f);
+    return r.kind === "route" ? r.route.ref.name : r.kind;
+  };
+  assert.equal(name(req({ path: "/exact" })), "wide");
+  assert.equal(name(req({ path: "/other" })), "narrow");
+  assert.equal(name(req({ path: "/other?x" })), "narrow");
+  assert.equal(name(req({ path: "/other2" })), "nocase", "an earlier case-insensitive exact entry wins");
+  assert.equal(name(req({ path: "/cond" })), "regex", "a conditional exact entry falls through when its header is absent");
+  assert.equal(name(req({ path: "/cond", headers: { "x-a": "1" } })), "conditional");
+  assert.equal(name(req({ path: "/cond2" })), "regex", "an earlier regex entry that matches wins");
+});
