@@ -235,6 +235,33 @@ export const AUTHZ_CASES: AuthzCase[] = [
   { name: "fields in one source are ANDed", policies: [{ spec: { rules: [{ from: [{ source: { namespaces: ["default"], ipBlocks: ["192.168.0.0/16"] } }] }] } }], ctx: get("/"), expect: { allow: false } },
   { name: "from and to are ANDed", policies: [{ spec: { rules: [{ from: [{ source: { namespaces: ["default"] } }], to: [{ operation: { methods: ["POST"] } }] }] } }], ctx: get("/"), expect: { allow: false } },
 
+  // ---- the AuthorizationPolicy reference example (istio/api authorization_policy.proto) ----
+  ...((): AuthzCase[] => {
+    const reference: PolicyInput = {
+      name: "httpbin",
+      spec: {
+        action: "ALLOW",
+        rules: [
+          {
+            from: [{ source: { principals: ["cluster.local/ns/default/sa/sleep"] } }, { source: { namespaces: ["test"] } }],
+            to: [{ operation: { methods: ["GET"], paths: ["/info*"] } }, { operation: { methods: ["POST"], paths: ["/data"] } }],
+            when: [{ key: "request.auth.claims[iss]", values: ["https://accounts.google.com"] }],
+          },
+        ],
+      },
+    };
+    const google = { principal: "https://accounts.google.com/u1", claims: { iss: "https://accounts.google.com", sub: "u1" } };
+    const TEST = "spiffe://cluster.local/ns/test/sa/anyone";
+    return [
+      { name: "reference example: sleep GET /info with a Google token", policies: [reference], ctx: get("/info/x", { auth: google }), expect: { allow: true, policy: "foo/httpbin" } },
+      { name: "reference example: namespace test POST /data", policies: [reference], ctx: { source: { principal: TEST }, request: { method: "POST", path: "/data", auth: google } }, expect: { allow: true, policy: "foo/httpbin" } },
+      { name: "reference example: POST /info is not listed", policies: [reference], ctx: get("/info", { method: "POST", auth: google }), expect: { allow: false } },
+      { name: "reference example: no token, no match", policies: [reference], ctx: get("/info"), expect: { allow: false } },
+      { name: "reference example: other namespace", policies: [reference], ctx: { source: { principal: DEV }, request: { path: "/info", auth: google } }, expect: { allow: false } },
+    ];
+  })(),
+  { name: "reference DENY example: dev namespace POST", policies: [{ spec: { action: "DENY", rules: [{ from: [{ source: { namespaces: ["dev"] } }], to: [{ operation: { methods: ["POST"] } }] }] } }], ctx: { source: { principal: DEV }, request: { method: "POST" } }, expect: { allow: false, policy: "foo/p0" } },
+
   // ---- AUDIT ----
   { name: "AUDIT marks and does not decide", policies: [{ name: "audit", spec: { action: "AUDIT", rules: [{ to: [{ operation: { methods: ["GET"] } }] }] } }], ctx: get("/"), expect: { allow: true, audit: true } },
   { name: "AUDIT marks denied requests too", policies: [{ name: "audit", spec: { action: "AUDIT", rules: [{}] } }, { spec: {} }], ctx: get("/"), expect: { allow: false, audit: true } },
