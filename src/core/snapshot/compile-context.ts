@@ -16,6 +16,7 @@ import { boundTo, httpRoutesFor } from "./route-binding.ts";
 import { buildServices, indexWorkloads, type WorkloadIndex } from "./service-registry.ts";
 import { resolveExportTo } from "./export-visibility.ts";
 import { byAge, compare } from "./ordering.ts";
+import { indexSidecars, type SidecarIndex } from "./sidecar-scope.ts";
 
 /** Everything the compiler needs; all of it is data, nothing is fetched. */
 export interface CompileInput {
@@ -56,6 +57,8 @@ export interface CompileContext {
   /** Routing of every VirtualService bound to the mesh, per host (filtered per node by `exportTo`). */
   meshRoutes: MeshRouteTable[];
   revocations: Revocation[];
+  /** Sidecar resources by namespace, for per-workload egress scoping. */
+  sidecars: SidecarIndex;
 }
 
 export function prepareContext(input: CompileInput): CompileContext {
@@ -77,9 +80,10 @@ export function prepareContext(input: CompileInput): CompileContext {
     else list.push(we);
   }
   const virtualServices = ofKind("VirtualService");
+  const rootNamespace = input.rootNamespace ?? DEFAULT_ROOT_NAMESPACE;
   return {
     trustDomain: input.trustDomain,
-    rootNamespace: input.rootNamespace ?? DEFAULT_ROOT_NAMESPACE,
+    rootNamespace,
     domainSuffix,
     gateways: ofKind("Gateway"),
     virtualServices,
@@ -101,6 +105,7 @@ export function prepareContext(input: CompileInput): CompileContext {
     placed,
     meshRoutes: meshRouteTables(virtualServices, domainSuffix),
     revocations: [...(input.revocations ?? [])].sort((a, b) => compare(a.spiffeId, b.spiffeId)),
+    sidecars: indexSidecars(ofKind("Sidecar"), rootNamespace),
   };
 }
 

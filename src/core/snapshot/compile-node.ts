@@ -3,17 +3,42 @@ import type { NodeRef, NodeSnapshot, NodeWorkload } from "./snapshot-model.ts";
 import { workloadSpiffeId } from "./workload-placement.ts";
 import { matchesLabels } from "./label-match.ts";
 import { policyForWorkloads, type PolicySubject } from "./policy-scope.ts";
+import { visibleFrom } from "./export-visibility.ts";
+import { egressAllows, egressOverlaps, scopeOf, sidecarFor, type SidecarScope } from "./sidecar-scope.ts";
 
 /**
  * One node proxy's snapshot: the WorkloadEntries placed on it with their
  * identities, the services they serve (inbound) and may call (outbound, per
  * `exportTo`), mesh-bound routes and DestinationRules visible to their
  * namespaces, the policies that select them, and the revocation list.
+ *
+ * The outbound view (services, routes, DestinationRules) holds only what the
+ * workloads' Sidecars allow (sidecar-scope.ts): an item is kept when some
+ * workload both sees it (`exportTo`) and may reach it through its Sidecar's
+ * egress hosts; a workload without a Sidecar sees everything exported to it.
  */
 export function compileNodeSnapshot(ctx: CompileContext, node: NodeRef): NodeSnapshot {
   const placed = ctx.placed.get(`${node.cluster}/${node.node}`) ?? [];
-  const namespaces = new Set(placed.map((we) => we.metadata.namespace));
-  const visible = (exportTo: readonly string[]) => exportTo.includes("*") || exportTo.some((ns) => namespaces.has(ns));
+  // Distinct (namespace, Sidecar) views of the node's workloads: usually a handful.
+  const scopes = new Map<string, SidecarScope>();
+  const viewers = new Map<string, { namespace: string; scope: SidecarScope | undefined }>();
+  const scopeFor = (ns: string, labels: Readonly<Record<string, string>>): SidecarScope | undefined => {
+    const sc = sidecarFor(ctx.sidecars, ns, labels);
+    if (sc === undefined) return undefined;
+    const key = `${sc.metadata.namespace}/${sc.metadata.name}`;
+    let scope = scopes.get(key);
+    if (scope === undefined) {
+      scope = scopeOf(sc);
+      scopes.set(key, scope);
+    }
+    return scope;
+  };
+  const sees = (exportTo: readonly string[], ns: string, host: string, allows: (s: SidecarScope, ns: string, host: string) => boolean) => {
+    for (const v of viewers.values()) {
+      if (visibleFrom(exportTo, v.namespace) && (v.scope === undefined || allows(v.scope, ns, host))) return true;
+    }
+    return false;
+  };
 
   const workloads: NodeWorkload[] = placed.map((we) => {
     const ns = we.metadata.namespace;
@@ -27,6 +52,12 @@ export function compileNodeSnapshot(ctx: CompileContext, node: NodeRef): NodeSna
       serves: [...new Set(ctx.serves.get(`${ns}/${we.metadata.name}`) ?? [])].sort(),
     };
     if (we.spec.address !== undefined) w.address = we.spec.address;
+    const scope = scopeFor(ns, w.labels);
+    if (scope !== undefined) {
+      w.sidecar = scope.source;
+      if (scope.outboundTrafficPolicy !== undefined) w.outboundTrafficPolicy = scope.outboundTrafficPolicy;
+    }
+    viewers.set(`${ns}|${scope?.source ?? ""}`, { namespace: ns, scope });
     return w;
   });
   const served = new Set(workloads.flatMap((w) => w.serves.map((h) => `${w.namespace}/${h}`)));
@@ -34,7 +65,7 @@ export function compileNodeSnapshot(ctx: CompileContext, node: NodeRef): NodeSna
 
   const subjects: PolicySubject[] = workloads.map((w) => ({ key: `${w.namespace}/${w.name}`, namespace: w.namespace, labels: w.labels }));
   const destinationRules = ctx.destinationRules.filter((dr) => {
-    if (!visible(dr.exportTo)) return false;
+    if (!sees(dr.exportTo, dr.source.namespace, dr.host, egressOverlaps)) return false;
     const sel = dr.spec.workloadSelector?.matchLabels;
     return sel === undefined || subjects.some((s) => s.namespace === dr.source.namespace && matchesLabels(sel, s.labels));
   });
@@ -46,8 +77,8 @@ export function compileNodeSnapshot(ctx: CompileContext, node: NodeRef): NodeSna
     node,
     workloads,
     inbound,
-    outbound: none ? [] : ctx.services.filter((s) => visible(s.exportTo)),
-    routes: none ? [] : ctx.meshRoutes.filter((r) => visible(r.exportTo)),
+    outbound: none ? [] : ctx.services.filter((s) => sees(s.exportTo, s.namespace, s.host, egressAllows)),
+    routes: none ? [] : ctx.meshRoutes.filter((r) => sees(r.exportTo, r.source.namespace, r.host, egressAllows)),
     destinationRules: none ? [] : destinationRules,
     authorizationPolicies: ctx.authorizationPolicies.flatMap((p) => policyForWorkloads(p, subjects, ctx.rootNamespace) ?? []),
     peerAuthentications: ctx.peerAuthentications.flatMap((p) => policyForWorkloads(p, subjects, ctx.rootNamespace) ?? []),

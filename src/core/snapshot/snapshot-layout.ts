@@ -161,11 +161,20 @@ export class SnapshotSplitter {
   private *chunks(items: readonly unknown[]): Generator<ItemText[]> {
     let chunk: ItemText[] = [];
     let bytes = 0;
+    // Bytes are counted in UTF-16 units; 1/4 headroom keeps multi-byte text under the hard limit.
+    const soft = Math.min(SOFT_CHUNK_BYTES, Math.floor(this.o.maxBlobBytes / 4));
     for (const item of items) {
       const t = this.textOf(item);
+      // Never let a chunk grow past the limit because of the item being added: only an item that is
+      // too large on its own makes a blob too large.
+      if (chunk.length > 0 && bytes + t.text.length + 1 > soft) {
+        yield chunk;
+        chunk = [];
+        bytes = 0;
+      }
       chunk.push(t);
       bytes += t.text.length + 1;
-      if (t.boundary || chunk.length >= MAX_CHUNK_ITEMS || bytes >= SOFT_CHUNK_BYTES) {
+      if (t.boundary || chunk.length >= MAX_CHUNK_ITEMS || bytes >= soft) {
         yield chunk;
         chunk = [];
         bytes = 0;

@@ -77,6 +77,10 @@ export interface NodeWorkload {
   spiffeId: string;
   /** FQDNs of the services this workload serves. */
   serves: string[];
+  /** `<ns>/<name>` of the Sidecar that scopes this workload's egress, when one applies. */
+  sidecar?: string;
+  /** The Sidecar's `outboundTrafficPolicy.mode`: REGISTRY_ONLY refuses hosts outside the outbound view. */
+  outboundTrafficPolicy?: "REGISTRY_ONLY" | "ALLOW_ANY";
 }
 
 /** An HTTP route with its origin, its destinations' hosts already made fully qualified. */
@@ -177,7 +181,7 @@ export interface NodeSnapshot {
   workloads: NodeWorkload[];
   /** Services the node's workloads serve (inbound). */
   inbound: Service[];
-  /** Services visible to at least one namespace of the node's workloads (outbound). */
+  /** Services visible to at least one of the node's workloads (`exportTo`) and allowed by its Sidecar (outbound). */
   outbound: Service[];
   routes: MeshRouteTable[];
   destinationRules: CompiledDestinationRule[];

@@ -120,7 +120,7 @@ test("gateway: policies apply by targetRef, selector within the gateway selector
 kind: AuthorizationPolicy
 metadata: {name: by-ref, namespace: ingress}
 spec:
-  targetRefs: [{kind: Gateway, group: networking.istio.io, name: edge}]
+  targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: edge}]
   action: DENY
   rules: [{to: [{operation: {paths: [/admin]}}]}]
 ---

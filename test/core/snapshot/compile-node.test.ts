@@ -213,7 +213,7 @@ spec: {network: vpc-2}
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: {name: wild, namespace: x}
-spec: {host: "*.example.com", exportTo: ["~"]}
+spec: {host: "*.example.com", exportTo: ["."]}
 `;
   const out = compile(weird, { nodes: [{ cluster: "c", node: "n" }] });
   assert.equal(out.nodes.length, 1, "a WorkloadEntry with only one placement label is not placed");
