@@ -290,5 +290,7 @@ export const AUTHZ_CASES: AuthzCase[] = [
   { name: "malformed: bad CIDR in ALLOW drops the rule", policies: [{ raw: true, spec: { rules: [{ from: [{ source: { ipBlocks: ["10.0.0.0/33"] } }] }] } }], ctx: get("/"), expect: { allow: false, problems: 1 } },
   { name: "malformed: bad CIDR in DENY is ignored (denies more)", policies: [{ raw: true, spec: { action: "DENY", rules: [{ from: [{ source: { ipBlocks: ["nonsense"] } }] }] } }], ctx: get("/"), expect: { allow: false, policy: "foo/p0", problems: 1 } },
   { name: "malformed: unknown action denies everything", policies: [{ raw: true, spec: { action: "MAYBE", rules: [{ to: [{ operation: { paths: ["/x"] } }] }] } }], ctx: get("/"), expect: { allow: false, policy: "foo/p0", problems: 1 } },
+  { name: "malformed: a DENY rule of the wrong shape denies everything", policies: [{ raw: true, spec: { action: "DENY", rules: [{ from: "everyone" }] } }], ctx: get("/"), expect: { allow: false, policy: "foo/p0", problems: 1 } },
+  { name: "malformed: an ALLOW rule of the wrong shape never matches", policies: [{ raw: true, spec: { rules: [{ to: { operation: {} } }] } }], ctx: get("/"), expect: { allow: false, problems: 1 } },
   { name: "malformed: DENY without rules denies everything", policies: [{ raw: true, spec: { action: "DENY" } }], ctx: get("/"), expect: { allow: false, policy: "foo/p0", problems: 1 } },
 ];

@@ -330,3 +330,14 @@ test("presence: REQUIRED (istio/istio#60830): the token must be present; with se
   expectInvalid(await run(mixed, { "x-scope-token": scopeToken }), "Jwt is missing");
   expectInvalid(await run(mixed, { authorization: `Bearer ${idToken}`, "x-scope-token": "garbage" }), "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections");
 });
+
+test("a jwtRule of the wrong shape is reported and tokens at the default locations are rejected", async () => {
+  const a = compileRequestAuthentication(
+    [{ source: { kind: "RequestAuthentication", namespace: "foo", name: "bad" }, scope: "workload", appliesTo: ["foo/httpbin"], spec: { jwtRules: [{ issuer: ISS, fromHeaders: "x-token" } as unknown as JWTRule] } }],
+    { jwks: noRemote, clock: clock() },
+  );
+  assert.equal(a.problems.length, 1);
+  assert.match(a.problems[0]!.message, /^malformed rule/);
+  assert.equal((await run(a, { authorization: `Bearer ${await sign(k1, { iss: ISS })}` })).kind, "invalid");
+  assert.equal((await run(a, {})).kind, "anonymous");
+});

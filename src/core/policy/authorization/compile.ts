@@ -49,7 +49,13 @@ function compilePolicy(policy: CompiledPolicy<AuthorizationPolicySpec>, problems
       ruleProblems.push({ field: `spec.rules[${i}]`, message: "rule is not an object" });
       return mode === "narrow" ? { http: undefined, tcp: undefined } : ALWAYS_RULE;
     }
-    return compileRule(rule, `spec.rules[${i}]`, mode, policy.source.namespace, ruleProblems);
+    try {
+      return compileRule(rule, `spec.rules[${i}]`, mode, policy.source.namespace, ruleProblems);
+    } catch (err) {
+      // A rule of the wrong shape (a snapshot not produced by the validator): fail closed.
+      ruleProblems.push({ field: `spec.rules[${i}]`, message: `malformed rule: ${err instanceof Error ? err.message : String(err)}` });
+      return mode === "narrow" ? { http: undefined, tcp: undefined } : ALWAYS_RULE;
+    }
   });
   for (const p of ruleProblems) report(p.field, p.message);
   if ((action === "DENY" || action === "CUSTOM") && rules.length === 0) {

@@ -81,7 +81,14 @@ export function compileRequestAuthentication(
     if (options.forWorkload !== undefined && !policy.appliesTo.includes(options.forWorkload)) continue;
     const name = `${policy.source.namespace}/${policy.source.name}`;
     (policy.spec.jwtRules ?? []).forEach((rule, i) => {
-      const compiled = compileJwtRule(rule, name, ctx);
+      let compiled: ReturnType<typeof compileJwtRule>;
+      try {
+        compiled = compileJwtRule(rule, name, ctx);
+      } catch (err) {
+        // A rule of the wrong shape (not from the validator): its tokens (default locations) are rejected.
+        compiled = compileJwtRule({ issuer: typeof rule?.issuer === "string" ? rule.issuer : "", jwks: "{}" }, name, ctx);
+        compiled.problem = `malformed rule: ${err instanceof Error ? err.message : String(err)}`;
+      }
       if (compiled.problem !== undefined) problems.push({ policy: name, field: `spec.jwtRules[${i}]`, message: compiled.problem });
       rules.push(compiled.rule);
     });
