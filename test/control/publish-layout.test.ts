@@ -10,7 +10,7 @@ import { runPublish, type PublishedHead, type PublishRunReport } from "../../src
 import { NOT_MODIFIED, SnapshotReader, SnapshotVerificationError, type SnapshotSource } from "../../src/core/snapshot/snapshot-reader.ts";
 import { compileSnapshots } from "../../src/core/snapshot/compile-snapshots.ts";
 import type { AnyResource } from "../../src/core/config/resource.ts";
-import type { Snapshot } from "../../src/core/snapshot/snapshot-model.ts";
+import type { NodeSnapshot, Snapshot } from "../../src/core/snapshot/snapshot-model.ts";
 import { syntheticMesh, withEndpointPort } from "../core/snapshot/synthetic-mesh.ts";
 
 const { privateKey, publicKey } = await generateKeyPair("ES256", { extractable: true });
@@ -126,7 +126,7 @@ test("a reader fetches only the blobs it does not hold", async () => {
   const mesh = syntheticMesh(1000, 10);
   await h.publish(mesh);
   const src = h.source();
-  const r = reader(src, "node:c1/n3", "node");
+  const r = reader<NodeSnapshot>(src, "node:c1/n3", "node");
   const v1 = await r.poll();
   assert.ok(v1 !== undefined);
   const first = src.blobReads;
