@@ -1,33 +1,83 @@
 /**
  * `npm start`: runs the local mesh on this machine.
  *
- *  1. creates a local CA, JWT key and admin token on first run (scripts/bootstrap-ca.ts -> .dev.vars, .strait/ca/)
+ *  1. creates a local CA, JWT key and admin token on first run (scripts/bootstrap-ca.ts -> .strait/ca/, .dev.vars)
  *  2. applies the D1 migrations to the local state in .wrangler/state
  *  3. starts the control API (wrangler env "control") and the edge gateway under workerd,
  *     sharing that state, so the gateway reads the snapshots the control API writes to KV
- *  4. prints where to look, and runs until Ctrl-C.
+ *  4. prints where to look, and runs until Ctrl-C / SIGTERM, which stop every child.
  *
- * Ports: STRAIT_CONTROL_PORT (8787) and STRAIT_GATEWAY_PORT (8788), bound to 127.0.0.1.
+ * Settings (environment):
+ *   STRAIT_CONTROL_PORT  control API port on 127.0.0.1 (default 8787)
+ *   STRAIT_GATEWAY_PORT  edge gateway port on 127.0.0.1 (default 8788)
+ *   STRAIT_HOME          directory holding .strait/ca, .dev.vars and .wrangler/state (default: the checkout)
  */
 import { unstable_startWorker } from "wrangler";
 import { execFileSync } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import { createServer } from "node:net";
 import { join, resolve } from "node:path";
+import { SECRET_FILES } from "./bootstrap-ca.ts";
+import { descendantPids } from "./process-tree.ts";
 
 process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= "false";
 process.env.WRANGLER_SEND_METRICS ??= "false";
 
 const root = resolve(import.meta.dirname, "..");
-const persist = join(root, ".wrangler", "state");
-const controlPort = Number(process.env.STRAIT_CONTROL_PORT ?? 8787);
-const gatewayPort = Number(process.env.STRAIT_GATEWAY_PORT ?? 8788);
+const home = resolve(process.env.STRAIT_HOME ?? root);
+const persist = join(home, ".wrangler", "state");
 const wrangler = join(root, "node_modules/wrangler/bin/wrangler.js");
+
+interface PortSetting {
+  name: "STRAIT_CONTROL_PORT" | "STRAIT_GATEWAY_PORT";
+  what: string;
+  fallback: number;
+}
+
+function fail(message: string): never {
+  process.stderr.write(`strait: ${message}\n`);
+  process.exit(1);
+}
+
+function portFrom(s: PortSetting): number {
+  const raw = process.env[s.name];
+  if (raw === undefined || raw === "") return s.fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) fail(`${s.name}: expected a port number from 0 to 65535, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+/** Resolves when 127.0.0.1:port can be bound (then releases it); otherwise says who to blame and how to pick another. */
+function ensureFree(port: number, s: PortSetting): Promise<void> {
+  if (port === 0) return Promise.resolve();
+  return new Promise((done) => {
+    const probe = createServer();
+    probe.once("error", (err: NodeJS.ErrnoException) => {
+      const why = err.code === "EADDRINUSE" ? "is already in use" : `cannot be bound (${err.code ?? err.message})`;
+      fail(`port ${port} for the ${s.what} ${why} on 127.0.0.1.\n  Stop whatever holds it (e.g. an earlier \`npm start\`: \`lsof -i :${port}\` or \`ss -ltnp | grep :${port}\`),\n  or pick another port: ${s.name}=<port> npm start`);
+    });
+    probe.listen({ host: "127.0.0.1", port, exclusive: true }, () => probe.close(() => done()));
+  });
+}
 
 function step(msg: string): void {
   console.log(`\x1b[36m▸\x1b[0m ${msg}`);
 }
 
-step("local CA and secrets (.dev.vars)");
-execFileSync(process.execPath, ["--import", "tsx", join(root, "scripts/bootstrap-ca.ts")], { cwd: root, stdio: "inherit" });
+const CONTROL: PortSetting = { name: "STRAIT_CONTROL_PORT", what: "control API", fallback: 8787 };
+const GATEWAY: PortSetting = { name: "STRAIT_GATEWAY_PORT", what: "edge gateway", fallback: 8788 };
+const controlPort = portFrom(CONTROL);
+const gatewayPort = portFrom(GATEWAY);
+if (controlPort !== 0 && controlPort === gatewayPort) fail(`STRAIT_CONTROL_PORT and STRAIT_GATEWAY_PORT are both ${controlPort}: give them different ports`);
+await ensureFree(controlPort, CONTROL);
+await ensureFree(gatewayPort, GATEWAY);
+
+step("local CA and secrets (.strait/ca, .dev.vars)");
+execFileSync(process.execPath, ["--import", "tsx", join(root, "scripts/bootstrap-ca.ts")], { cwd: home, stdio: "inherit" });
+const secrets: Record<string, { type: "secret_text"; value: string }> = {};
+for (const [name, file] of Object.entries(SECRET_FILES)) {
+  secrets[name] = { type: "secret_text", value: (await readFile(join(home, ".strait", "ca", file), "utf8")).trim() };
+}
 
 step("D1 migrations (local)");
 execFileSync(process.execPath, [wrangler, "d1", "migrations", "apply", "DB", "--local", "--env", "control", "--persist-to", persist], {
@@ -36,11 +86,65 @@ execFileSync(process.execPath, [wrangler, "d1", "migrations", "apply", "DB", "--
   env: { ...process.env, CI: "true" },
 });
 
+type Worker = Awaited<ReturnType<typeof unstable_startWorker>>;
+const started: Worker[] = [];
+let stopping = false;
+
+/** Stops both workers, then anything they left behind (workerd, esbuild), and prints one line. */
+async function stop(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  const timeout = new Promise((r) => setTimeout(r, 5_000).unref());
+  await Promise.race([Promise.allSettled(started.map((w) => w.dispose())), timeout]);
+  for (const pid of descendantPids(process.pid)) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+  process.stdout.write(`strait: local mesh stopped (${signal})\n`);
+  process.exit(0);
+}
+process.on("SIGINT", () => void stop("SIGINT"));
+process.on("SIGTERM", () => void stop("SIGTERM"));
+process.on("SIGHUP", () => void stop("SIGHUP"));
+
 const dev = (port: number) => ({ persist, inspector: false as const, watch: false, logLevel: "warn" as const, server: { hostname: "127.0.0.1", port } });
+// A worker that cannot start (its port taken meanwhile, a build error) must not leave `npm start` hanging.
+async function startOrFail(what: string, start: () => Promise<Worker>): Promise<Worker> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not start within 120 s`)), 120_000);
+  });
+  try {
+    const w = await Promise.race([start(), limit]);
+    started.push(w);
+    await Promise.race([w.ready, limit]);
+    return w;
+  } catch (err) {
+    process.stderr.write(`strait: ${what} failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+    await stop("startup failure");
+    process.exit(1);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 step("control API (workerd)");
-const control = await unstable_startWorker({ config: join(root, "wrangler.toml"), env: "control", dev: dev(controlPort) });
+const control = await startOrFail("the control API", () =>
+  unstable_startWorker({
+    config: join(root, "wrangler.toml"),
+    env: "control",
+    // The checkout's own .dev.vars (other local vars a developer keeps there) only when it is home;
+    // the CA's secrets always come from home's .strait/ca.
+    ...(home === root ? {} : { envFiles: [".strait-no-env-file"] }),
+    bindings: secrets,
+    dev: dev(controlPort),
+  }),
+);
 step("edge gateway (workerd)");
-const gateway = await unstable_startWorker({ config: join(root, "wrangler.toml"), dev: dev(gatewayPort) });
+const gateway = await startOrFail("the edge gateway", () => unstable_startWorker({ config: join(root, "wrangler.toml"), dev: dev(gatewayPort) }));
 const controlUrl = (await control.url).href.replace(/\/$/, "");
 const gatewayUrl = (await gateway.url).href.replace(/\/$/, "");
 
@@ -51,7 +155,7 @@ Strait local mesh is up.
   trust bundle  ${controlUrl}/.well-known/spiffe-bundle
   edge gateway  ${gatewayUrl}          (health: ${gatewayUrl}/healthz)
   state         ${persist}   (local D1 + KV, shared by both workers)
-  admin token   .strait/ca/admin-token (also ADMIN_TOKEN in .dev.vars)
+  admin token   ${join(home, ".strait/ca/admin-token")} (also ADMIN_TOKEN in .dev.vars)
 
 Try:
   export STRAIT_SERVER=${controlUrl} STRAIT_TOKEN=$(cat .strait/ca/admin-token)
@@ -60,13 +164,3 @@ Try:
 
 Ctrl-C stops everything.
 `);
-
-let stopping = false;
-async function stop(): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  await Promise.allSettled([control.dispose(), gateway.dispose()]);
-  process.exit(0);
-}
-process.on("SIGINT", () => void stop());
-process.on("SIGTERM", () => void stop());
