@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { cidrContains, parseCidr, parseIp } from "../../../src/core/policy/index.ts";
-import { compilePathTemplate, normalizePolicyPath } from "../../../src/core/policy/authorization/path-match.ts";
+import { compilePathTemplate, normalizePolicyPath, normalizeRequestPath, rejectedPathReason } from "../../../src/core/policy/authorization/path-match.ts";
 import { globMatch } from "../../../src/core/policy/string-match.ts";
 
 const hex = (b: Uint8Array | undefined) => (b === undefined ? undefined : [...b].map((x) => x.toString(16).padStart(2, "0")).join(""));
@@ -65,6 +65,19 @@ test("path templates follow Envoy's uri_template", () => {
   assert.equal(compilePathTemplate("/a/{**}/{*}"), undefined, "{**} must be last");
   assert.equal(compilePathTemplate("/a/b{*}"), undefined, "operators are whole segments");
   assert.equal(compilePathTemplate("a/{*}"), undefined);
+});
+
+test("BASE normalization: unreserved escapes decoded once, backslashes, %2f kept, query kept for upstream", () => {
+  assert.equal(normalizeRequestPath("/some%2fdata/%61%62%63"), "/some%2fdata/abc", "%2f is decoded only by DECODE_AND_MERGE_SLASHES");
+  assert.equal(normalizeRequestPath("/%41%2D%5f%7E%30"), "/A-_~0");
+  assert.equal(normalizeRequestPath("/a%252e%252e/b"), "/a%252e%252e/b", "no double decoding");
+  assert.equal(normalizeRequestPath("/some\\data"), "/some/data");
+  assert.equal(normalizeRequestPath("/public/./data/abc/../xyz?q=/../x"), "/public/data/xyz?q=/../x");
+  assert.equal(normalizeRequestPath("/a/%2e%2E/b"), "/b");
+  assert.equal(normalizeRequestPath("/a%zz/%4"), "/a%zz/%4", "malformed escapes are left alone");
+  assert.equal(normalizePolicyPath("/%61dmin?x=1"), "/admin");
+  assert.equal(rejectedPathReason("/a%00b"), "the path contains an encoded NUL (%00)");
+  assert.equal(rejectedPathReason("/a?b=%00"), undefined);
 });
 
 test("policy path normalization: query dropped, dot segments resolved", () => {

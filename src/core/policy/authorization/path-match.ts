@@ -84,34 +84,83 @@ export function compilePathValue(v: string): ((path: string) => boolean) | undef
   return (path) => matchString(p, path);
 }
 
+/** Unreserved characters whose percent-encoding BASE normalization decodes (Istio's table). */
+function isUnreservedCode(c: number): boolean {
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x2d || c === 0x2e || c === 0x5f || c === 0x7e;
+}
+
+function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 65 && c <= 70) return c - 55;
+  if (c >= 97 && c <= 102) return c - 87;
+  return -1;
+}
+
+/** One pass, no double decoding: `%2e` becomes `.`, `%2f`/`%5c` stay encoded. */
+function decodeUnreserved(path: string): string {
+  if (!path.includes("%")) return path;
+  let out = "";
+  let last = 0;
+  let i = path.indexOf("%");
+  while (i >= 0 && i + 2 < path.length) {
+    const hi = hexDigit(path.charCodeAt(i + 1));
+    const lo = hexDigit(path.charCodeAt(i + 2));
+    const code = hi * 16 + lo;
+    if (hi >= 0 && lo >= 0 && isUnreservedCode(code)) {
+      out += path.slice(last, i) + String.fromCharCode(code);
+      last = i + 3;
+      i = path.indexOf("%", i + 3);
+    } else {
+      i = path.indexOf("%", i + 1);
+    }
+  }
+  return last === 0 ? path : out + path.slice(last);
+}
+
 /**
- * The path policies see: query and fragment removed, then RFC 3986 dot
- * segments resolved (Istio's default normalization, BASE: `normalize_path`
- * without merging slashes; `%2E` counts as a dot as in Envoy). Data planes
- * should forward the same normalized path upstream so policy and upstream agree.
+ * Why a request path must be refused before any policy runs (Istio answers 400), or undefined:
+ * an encoded NUL (`%00`).
  */
-export function normalizePolicyPath(raw: string): string {
+export function rejectedPathReason(raw: string): string | undefined {
+  const q = raw.indexOf("?");
+  const path = q < 0 ? raw : raw.slice(0, q);
+  for (let i = path.indexOf("%"); i >= 0; i = path.indexOf("%", i + 1)) {
+    if (path[i + 1] === "0" && path[i + 2] === "0") return "the path contains an encoded NUL (%00)";
+  }
+  return undefined;
+}
+
+/**
+ * The request path as Istio's default normalization (`BASE`) leaves it — what
+ * policies match and what the data plane should forward: percent-encoded
+ * unreserved characters decoded once (`%2e` -> `.`, `%41` -> `A`; `%2f` and
+ * `%5c` kept), backslashes turned into `/`, `.`/`..` segments resolved
+ * (RFC 3986); slashes are not merged. The query string is kept unchanged.
+ */
+export function normalizeRequestPath(raw: string): string {
   let path = raw;
+  let rest = "";
   const q = path.indexOf("?");
   const h = path.indexOf("#");
   const cut = q < 0 ? h : h < 0 ? q : Math.min(q, h);
-  if (cut >= 0) path = path.slice(0, cut);
-  if (path === "") return "/";
-  // Fast path: no dot segments possible without "." or an encoded dot.
-  if (path.charCodeAt(0) === 47 && !path.includes(".") && !path.includes("%")) return path;
+  if (cut >= 0) {
+    rest = path.slice(cut);
+    path = path.slice(0, cut);
+  }
+  if (path === "") return "/" + rest;
+  // Fast path: nothing to decode, no backslash, no dot segment possible.
+  if (path.charCodeAt(0) === 47 && !path.includes(".") && !path.includes("%") && !path.includes("\\")) return path + rest;
+  path = decodeUnreserved(path).replaceAll("\\", "/");
   const input = path.split("/");
   const out: string[] = [];
   for (let i = 0; i < input.length; i++) {
     const seg = input[i]!;
-    const lower = seg.toLowerCase();
-    const isDot = seg === "." || lower === "%2e";
-    const isDotDot = seg === ".." || lower === "%2e%2e" || lower === ".%2e" || lower === "%2e.";
     const last = i === input.length - 1;
-    if (isDot) {
+    if (seg === ".") {
       if (last) out.push("");
       continue;
     }
-    if (isDotDot) {
+    if (seg === "..") {
       if (out.length > 1) out.pop();
       if (last) out.push("");
       continue;
@@ -119,5 +168,14 @@ export function normalizePolicyPath(raw: string): string {
     out.push(seg);
   }
   const joined = out.join("/");
-  return joined.startsWith("/") ? joined : "/" + joined;
+  return (joined.startsWith("/") ? joined : "/" + joined) + rest;
+}
+
+/** The path policies match: `normalizeRequestPath` without the query string and fragment. */
+export function normalizePolicyPath(raw: string): string {
+  const normalized = normalizeRequestPath(raw);
+  const q = normalized.indexOf("?");
+  const h = normalized.indexOf("#");
+  const cut = q < 0 ? h : h < 0 ? q : Math.min(q, h);
+  return cut < 0 ? normalized : normalized.slice(0, cut);
 }
