@@ -179,18 +179,18 @@ const cases: Case[] = [
     message: /delegate VirtualService default\/reviews has hosts/,
   },
   {
-    name: "STR0005 two levels of delegation, STR0006 unused delegate",
+    // Two levels of delegation are refused by validation (Istio: "delegate HTTP route cannot contain delegate").
+    name: "STR0006 unused delegate",
     change: (docs) => {
       named(docs, "VirtualService", "bookinfo").spec.http = [{ delegate: { name: "level-1" } }];
       return [
         ...docs,
-        vs("level-1", { http: [{ delegate: { name: "level-2" } }] }),
-        vs("level-2", { http: [{ route: [{ destination: { host: "productpage" } }] }] }),
+        vs("level-1", { http: [{ route: [{ destination: { host: "productpage" } }] }] }),
         vs("orphan", { http: [{ route: [{ destination: { host: "productpage" } }] }] }),
       ];
     },
-    expected: ["STR0005 VirtualService/default/level-1 spec.http[0].delegate", "STR0006 VirtualService/default/orphan spec.hosts"],
-    message: /only one level of delegation/,
+    expected: ["STR0006 VirtualService/default/orphan spec.hosts"],
+    message: /no VirtualService delegates to it/,
   },
   {
     name: "IST0109 two mesh VirtualServices for one host",

@@ -51,11 +51,14 @@ export const MAX_RULES = 512;
 
 /** Source fields that count as "set" for the `from.source must not be empty` rule (Istio's list). */
 const SOURCE_FIELDS = [
-  "principals", "requestPrincipals", "namespaces", "ipBlocks", "remoteIpBlocks", "serviceAccounts",
-  "notPrincipals", "notRequestPrincipals", "notNamespaces", "notIpBlocks", "notRemoteIpBlocks", "notServiceAccounts",
+  "principals", "requestPrincipals", "namespaces", "ipBlocks", "remoteIpBlocks", "serviceAccounts", "trustDomains",
+  "notPrincipals", "notRequestPrincipals", "notNamespaces", "notIpBlocks", "notRemoteIpBlocks", "notServiceAccounts", "notTrustDomains",
 ] as const;
-/** Source fields that also work on TCP traffic (Istio's `tcpRulesInFrom`). */
-const TCP_SOURCE_FIELDS = ["principals", "notPrincipals", "ipBlocks", "notIpBlocks", "namespaces", "notNamespaces", "remoteIpBlocks", "notRemoteIpBlocks", "serviceAccounts", "notServiceAccounts"] as const;
+/** Source fields that also work on TCP traffic (Istio's `tcpRulesInFrom`; trust domains come from the peer certificate too). */
+const TCP_SOURCE_FIELDS = [
+  "principals", "notPrincipals", "ipBlocks", "notIpBlocks", "namespaces", "notNamespaces", "remoteIpBlocks", "notRemoteIpBlocks",
+  "serviceAccounts", "notServiceAccounts", "trustDomains", "notTrustDomains",
+] as const;
 const OPERATION_FIELDS = ["ports", "methods", "paths", "hosts", "notPorts", "notMethods", "notPaths", "notHosts"] as const;
 /** Source fields and `when` keys an ext-authz (CUSTOM) policy cannot use. */
 const CUSTOM_UNSUPPORTED_SOURCE = ["namespaces", "notNamespaces", "serviceAccounts", "notServiceAccounts", "principals", "notPrincipals", "requestPrincipals", "notRequestPrincipals"] as const;
