@@ -38,8 +38,11 @@ export interface BenchProxyOptions {
 
 type Message = { kind: string; [k: string]: unknown };
 
-function child(script: string, args: string[] = []): ChildProcess {
-  return fork(join(here, script), args, { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"], cwd: projectRoot });
+/** `BENCH_CPU_PROF=<dir>` writes a V8 CPU profile of each proxy process there (node --cpu-prof). */
+function child(script: string, args: string[] = [], profile = false): ChildProcess {
+  const prof = process.env.BENCH_CPU_PROF;
+  const execArgv = ["--import", "tsx", ...(profile && prof ? ["--cpu-prof", `--cpu-prof-dir=${prof}`] : [])];
+  return fork(join(here, script), args, { execArgv, stdio: ["ignore", "inherit", "inherit", "ipc"], cwd: projectRoot });
 }
 
 function nextMessage(c: ChildProcess, kind: string): Promise<Message> {
@@ -113,7 +116,7 @@ export async function benchProxy(options: BenchProxyOptions = {}): Promise<Recor
       const input: ProxyProcessInput = { cluster: "c1", node, trustDomain: ca.trustDomain, rootPem: ca.rootPem, intermediate: ca.intermediate!, yaml: yaml(15008) };
       const file = join(dir, `${node}.json`);
       await writeFile(file, JSON.stringify(input), { mode: 0o600 });
-      const c = child("proxy-process.ts", [file]);
+      const c = child("proxy-process.ts", [file], true);
       children.push(c);
       const m = await nextMessage(c, "listening");
       return { proc: c, addresses: m.addresses as Record<string, { port: number }> };
@@ -181,7 +184,7 @@ export async function benchProxy(options: BenchProxyOptions = {}): Promise<Recor
     for (const c of children) {
       if (c.connected) c.send({ kind: "stop" });
     }
-    await new Promise((r) => setTimeout(r, 300));
+    await new Promise((r) => setTimeout(r, 1500));
     for (const c of children) if (c.exitCode === null) c.kill();
     if (nginxDir !== undefined) await run("bash", [NGINX_SCRIPT, "stop", nginxDir]).catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
