@@ -89,17 +89,22 @@ export class TlsHboneServer implements HboneServer {
     });
     this.h2.on("stream", (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => this.onStream(stream, headers));
     this.unsubscribe = deps.identity.onChange((change) => {
+      if (change.kind === "svid" || change.kind === "expired") this.byServerName = undefined;
       if (change.kind === "revocations") this.dropRevokedPeers();
     });
   }
 
+  /** SNI -> SPIFFE ID of the held identities, rebuilt when an identity changes (not per handshake). */
+  private byServerName: Map<string, string> | undefined;
+
   private credentialsFor(servername: string | undefined): SvidCredentials | undefined {
     if (this.options.serverIdentity !== undefined) return this.options.serverIdentity(servername);
     if (servername === undefined) return undefined;
-    for (const s of this.deps.identity.status()) {
-      if (hboneServerName(s.spiffeId) === servername) return this.deps.identity.credentialsFor(s.spiffeId);
+    if (this.byServerName === undefined) {
+      this.byServerName = new Map(this.deps.identity.status().map((s) => [hboneServerName(s.spiffeId), s.spiffeId]));
     }
-    return undefined;
+    const id = this.byServerName.get(servername);
+    return id === undefined ? undefined : this.deps.identity.credentialsFor(id);
   }
 
   private async admit(socket: TLSSocket): Promise<void> {
