@@ -44,6 +44,8 @@ export interface LoadBalancerSettings {
   /** Client-side weighted round robin on ORCA load reports (istio/api#3750). */
   backendUtilization?: BackendUtilizationLB;
   localityLbSetting?: LocalityLoadBalancerSetting;
+  /** Envoy zone-aware routing (istio/api#3733); mutually exclusive with `localityLbSetting`. */
+  zoneAwareLbSetting?: ZoneAwareLoadBalancerSetting;
   /** Deprecated: use `warmup.duration`. */
   warmupDurationSecs?: string;
   warmup?: { duration: string; minimumPercent?: number; aggression?: number };
@@ -73,6 +75,13 @@ export interface LocalityLoadBalancerSetting {
   failover?: { from?: string; to?: string }[];
   failoverPriority?: string[];
   enabled?: boolean;
+}
+
+export interface ZoneAwareLoadBalancerSetting {
+  enabled?: boolean;
+  failover?: { from?: string; to?: string }[];
+  /** Labels to prioritise by; region, zone and subzone are implied and may not be listed. */
+  failoverPriority?: string[];
 }
 
 export interface ConnectionPoolSettings {

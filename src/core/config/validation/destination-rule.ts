@@ -10,6 +10,7 @@ import type {
   PortTrafficPolicy,
   Subset,
   TrafficPolicy,
+  ZoneAwareLoadBalancerSetting,
 } from "../kinds/destination-rule.ts";
 import { parseDurationMs } from "../duration.ts";
 import { checkExportTo, checkSelectorLabels, checkWorkloadSelector, isIp, labelsShape, portSelectorShape, stringListShape, workloadSelectorShape } from "./common.ts";
@@ -48,6 +49,11 @@ const loadBalancerShape = obj<LoadBalancerSettings>({
     failover: arr(obj<{ from?: string; to?: string }>({ from: str(), to: str() })),
     failoverPriority: stringListShape,
     enabled: bool(),
+  }),
+  zoneAwareLbSetting: obj<ZoneAwareLoadBalancerSetting>({
+    enabled: bool(),
+    failover: arr(obj<{ from?: string; to?: string }>({ from: str(), to: str() })),
+    failoverPriority: stringListShape,
   }),
   warmupDurationSecs: deprecated(duration(), "use warmup.duration"),
   warmup: obj<NonNullable<LoadBalancerSettings["warmup"]>>({ duration: req(duration()), minimumPercent: num({ min: 0, max: 100 }), aggression: num({ min: 1 }) }),
@@ -238,6 +244,15 @@ function checkLoadBalancer(lb: LoadBalancerSettings, p: string, outlier: Outlier
     }
   }
   if (lb.localityLbSetting !== undefined) checkLocality(lb.localityLbSetting, `${p}.localityLbSetting`, outlier, r);
+  const zone = lb.zoneAwareLbSetting;
+  if (zone !== undefined) {
+    if (lb.localityLbSetting !== undefined) r.error(`${p}.zoneAwareLbSetting`, "zoneAwareLbSetting and localityLbSetting are mutually exclusive");
+    const topo = (zone.failoverPriority ?? []).find((l) => TOPOLOGY_LABELS.includes(l));
+    if (topo !== undefined) r.error(`${p}.zoneAwareLbSetting.failoverPriority`, `topology label '${topo}' cannot be used: zone aware routing always partitions by region and zone`);
+    zone.failover?.forEach((f, i) => {
+      if ((f.from ?? "") === (f.to ?? "")) r.error(`${p}.zoneAwareLbSetting.failover[${i}]`, "failover settings must specify different regions");
+    });
+  }
   const w = lb.warmup;
   if (w !== undefined && w.minimumPercent !== undefined && w.minimumPercent > 100) r.error(`${p}.warmup.minimumPercent`, "minimumPercent value should be less than or equal to 100");
 }
