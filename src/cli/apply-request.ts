@@ -16,11 +16,19 @@ export interface ApplyResult {
   diff?: unknown;
 }
 
+/** With `--wait`: whether the revision reached every publish target in time. */
+export interface PublishOutcome {
+  state: "Published" | "Failed" | "Pending";
+  revision: number;
+  failed: { target: string; error: string }[];
+}
+
 export interface ApplyOutcome {
   /** The server's answer, unchanged, for `-o json|yaml`. */
   raw: unknown;
   revision: number | undefined;
   results: ApplyResult[];
+  publish?: PublishOutcome;
 }
 
 /**
@@ -32,7 +40,7 @@ export interface ApplyOutcome {
 export async function postApply(
   client: ControlClient,
   docs: readonly ManifestDocument[],
-  o: { dryRun: boolean; namespace?: string | undefined },
+  o: { dryRun: boolean; namespace?: string | undefined; waitSeconds?: number | undefined },
 ): Promise<ApplyOutcome> {
   if (docs.length === 0) throw new UsageError("-f: the files contain no documents", { field: "-f" });
   const body = docs.map((d) => toYaml(withNamespace(d, o.namespace), { lineWidth: 0 })).join("---\n");
@@ -41,12 +49,30 @@ export async function postApply(
     raw = await client.request("POST", "/v1/apply", {
       text: body,
       contentType: "application/yaml",
-      query: { dryRun: o.dryRun ? "true" : undefined },
+      query: { dryRun: o.dryRun ? "true" : undefined, wait: o.waitSeconds === undefined || o.dryRun ? undefined : String(o.waitSeconds) },
     });
   } catch (err) {
     throw err instanceof ServerError ? relabelDocuments(err, docs) : err;
   }
-  return { raw, revision: numberAt(raw, "revision"), results: arrayAt(raw, "results").map(toResult) };
+  const publish = isRecord(raw) ? toPublish(raw.publish) : undefined;
+  return { raw, revision: numberAt(raw, "revision"), results: arrayAt(raw, "results").map(toResult), ...(publish === undefined ? {} : { publish }) };
+}
+
+function toPublish(v: unknown): PublishOutcome | undefined {
+  const state = stringAt(v, "state");
+  if (state !== "Published" && state !== "Failed" && state !== "Pending") return undefined;
+  return {
+    state,
+    revision: numberAt(v, "revision") ?? 0,
+    failed: arrayAt(v, "failed").map((f) => ({ target: stringAt(f, "target") ?? "", error: stringAt(f, "error") ?? "" })),
+  };
+}
+
+/** One line per outcome of `--wait`, like `kubectl rollout status`. */
+export function formatPublish(p: PublishOutcome, waitSeconds: number): string[] {
+  if (p.state === "Published") return [`revision ${p.revision} published to every proxy target`];
+  if (p.state === "Pending") return [`revision ${p.revision} not published within ${waitSeconds}s (see strait proxy-status)`];
+  return [`revision ${p.revision} failed to publish:`, ...p.failed.map((f) => `  ${f.target}: ${f.error}`)];
 }
 
 /** `virtualservice.networking.istio.io/reviews created`, as kubectl prints it. */

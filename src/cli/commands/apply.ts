@@ -1,5 +1,6 @@
 import type { Command } from "commander";
-import { formatResult, postApply, resultRef } from "../apply-request.ts";
+import { formatPublish, formatResult, postApply, resultRef } from "../apply-request.ts";
+import { parseDurationSeconds } from "../duration.ts";
 import type { CliContext } from "../context.ts";
 import { renderDiff } from "../diff-render.ts";
 import { parseManifestSources } from "../manifest-documents.ts";
@@ -22,11 +23,14 @@ export function registerApply(program: Command, ctx: CliContext): void {
     .option("-R, --recursive", "descend into subdirectories of a directory given with -f")
     .option("-n, --namespace <ns>", "namespace for documents without metadata.namespace")
     .option("--dry-run", "ask the server what would change without writing")
+    .option("--wait [duration]", "wait until the revision is published to every proxy target (default 30s, at most the server's PUBLISH_WAIT_MAX_SECONDS); exit 1 if it failed or did not finish")
     .addOption(outputOption(["json", "yaml"]))
-    .addHelpText("after", "\nExamples:\n  strait apply -f samples/bookinfo/\n  cat reviews.yaml | strait apply -n bookinfo -f -")
-    .action(async (opts: ManifestOptions & { dryRun?: boolean }, cmd: Command) => {
+    .addHelpText("after", "\nExamples:\n  strait apply -f samples/bookinfo/\n  strait apply --wait=60s -f samples/bookinfo/\n  cat reviews.yaml | strait apply -n bookinfo -f -")
+    .action(async (opts: ManifestOptions & { dryRun?: boolean; wait?: string | boolean }, cmd: Command) => {
+      const waitSeconds = opts.wait === undefined || opts.wait === false ? undefined : opts.wait === true ? 30 : parseDurationSeconds(opts.wait, "--wait");
       const docs = parseManifestSources(await readManifestSources(opts.filename, { readStdin: ctx.io.readStdin, recursive: opts.recursive ?? false }));
-      const outcome = await postApply(ctx.client(cmd), docs, { dryRun: opts.dryRun ?? false, namespace: opts.namespace });
+      const outcome = await postApply(ctx.client(cmd), docs, { dryRun: opts.dryRun ?? false, namespace: opts.namespace, waitSeconds });
+      if (waitSeconds !== undefined && outcome.publish !== undefined && outcome.publish.state !== "Published") ctx.fail();
       const format = outputFormat(opts);
       if (format === "json" || format === "yaml") {
         ctx.io.out(renderStructured(outcome.raw, format));
@@ -34,6 +38,11 @@ export function registerApply(program: Command, ctx: CliContext): void {
       }
       const suffix = opts.dryRun === true ? " (server dry run)" : "";
       ctx.io.out(outcome.results.map((r) => `${formatResult(r, suffix)}\n`).join(""));
+      if (waitSeconds !== undefined && outcome.publish !== undefined) {
+        const lines = formatPublish(outcome.publish, waitSeconds);
+        if (outcome.publish.state === "Published") ctx.io.out(`${lines.join("\n")}\n`);
+        else ctx.io.err(`${lines.join("\n")}\n`);
+      }
     });
 
   program

@@ -19,6 +19,9 @@ export function registerProxyStatus(program: Command, ctx: CliContext): void {
         return;
       }
       const proxies = arrayAt(body, "proxies").map(proxyRow);
+      // A failed publish is never silent: name every target the control plane could not publish.
+      const failing = arrayAt(isRecord(body) ? body.publish : undefined, "failing");
+      for (const f of failing) ctx.io.err(`publish failing for ${stringAt(f, "target") ?? "?"}: ${stringAt(f, "error") ?? ""}\n`);
       if (proxies.length === 0) {
         ctx.io.err("No proxies found\n");
         return;
@@ -30,7 +33,7 @@ export function registerProxyStatus(program: Command, ctx: CliContext): void {
       ctx.io.out(
         renderTable(
           headers,
-          proxies.map((p) => [p.name, p.cluster, p.version, p.status, ...(wide ? [p.latest, p.reportedAt === undefined ? "" : `${formatAge(p.reportedAt, now)} ago`, p.spiffeId] : [])]),
+          proxies.map((p) => [p.name, p.cluster, p.version, p.publish === "FAILED" ? `${p.status} (PUBLISH FAILED)` : p.status, ...(wide ? [p.latest, p.reportedAt === undefined ? "" : `${formatAge(p.reportedAt, now)} ago`, p.spiffeId] : [])]),
         ),
       );
     });
@@ -42,6 +45,7 @@ interface ProxyRow {
   version: string;
   latest: string;
   status: string;
+  publish: string;
   spiffeId: string;
   reportedAt: number | undefined;
 }
@@ -57,6 +61,7 @@ function proxyRow(p: unknown): ProxyRow {
     version: String(numberAt(p, "appliedVersion") ?? ""),
     latest: String(numberAt(p, "latestVersion") ?? ""),
     status: stringAt(p, "status") ?? "",
+    publish: stringAt(p, "publish") ?? "",
     spiffeId,
     reportedAt: typeof reported === "number" ? reported : typeof reported === "string" ? Date.parse(reported) : undefined,
   };

@@ -45,15 +45,19 @@ proxyStatusRoutes.get("/v1/proxies/status", async (c) => {
       const l = latest.get(snapshotTarget({ cluster: n.cluster, node: n.node }));
       const status: SyncStatus = r === undefined ? "NOT SENT" : l !== undefined && r.appliedHash === l.hash ? "SYNCED" : "STALE";
       return {
+        // Whether the control plane could publish this node's snapshot (issue: a failed publish is never silent).
+        publish: l === undefined ? "PENDING" : l.error === null ? "OK" : "FAILED",
+        publishError: l?.error ?? null,
         node: `${n.cluster}/${n.node}`,
         cluster: n.cluster,
         spiffeId: n.spiffeId,
         appliedVersion: r?.appliedVersion ?? null,
-        latestVersion: l?.version ?? null,
+        latestVersion: l === undefined || l.version === 0 ? null : l.version,
         status,
         reportedAt: r === undefined ? null : new Date(r.reportedAt).toISOString(),
       };
     })
     .sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
-  return c.json({ proxies });
+  const failing = snaps.filter((t) => t.error !== null).map((t) => ({ target: t.target, error: t.error, failedRevision: t.failedRevision }));
+  return c.json({ proxies, publish: { failing } });
 });
