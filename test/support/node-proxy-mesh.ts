@@ -201,7 +201,7 @@ export class TestMesh {
     this.control.target = { host: this.worker.url.hostname, port: Number(this.worker.url.port) };
   }
 
-  async startNode(cluster: string, node: string, o: { stateDir?: string } = {}): Promise<ProxyNode> {
+  async startNode(cluster: string, node: string, o: { stateDir?: string; accessLog?: string } = {}): Promise<ProxyNode> {
     let stateDir = o.stateDir;
     if (stateDir === undefined) {
       stateDir = await mkdtemp(join(tmpdir(), `strait-proxy-${node}-`));
@@ -217,7 +217,7 @@ export class TestMesh {
       stateDir,
       longPollSeconds: 5,
       hbonePeerPort: 15008,
-      accessLog: "off",
+      accessLog: o.accessLog ?? "off",
     };
     const logger = { info() {}, warn: (m: string, f?: Record<string, unknown>) => console.error(`[${node}] ${m}`, f ?? ""), error: (m: string, f?: Record<string, unknown>) => console.error(`[${node}] ${m}`, f ?? "") };
     const proxy = await startProxy(settings, { logger });

@@ -13,6 +13,7 @@ import type { DataPlaneContext, TcpMetricLabels } from "../context.ts";
 import type { ClusterStates } from "../resilience/cluster-state.ts";
 import { PoolOverflowError } from "../resilience/circuit-breaker.ts";
 import { hboneAddressOf } from "./node-address.ts";
+import { HboneError } from "../transport/errors.ts";
 import { plainIp, sourceWorkload } from "./source-workload.ts";
 import { resolveService, tcpCluster } from "./service-lookup.ts";
 
@@ -136,6 +137,10 @@ async function connect(d: ConnectDeps, req: IncomingMessage, socket: Duplex, hea
       }
     } catch (err) {
       rt.lb.release(ep);
+      if (err instanceof HboneError && err.failure === "rejected" && err.status === 403) {
+        // The destination's proxy refused the connection by AuthorizationPolicy.
+        return refuse(socket, 403, "Forbidden", "RBAC: access denied", "RBAC");
+      }
       rt.outlier?.record(`${ep.address}:${ep.port}`, { kind: "connect-failure" }, cluster.endpoints.length);
       ctx.logger.warn("CONNECT upstream failed", { upstream: `${ep.address}:${ep.port}`, error: err instanceof Error ? err.message : String(err) });
       return refuse(socket, 503, "Service Unavailable", "upstream connect error", "UF");
