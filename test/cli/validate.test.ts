@@ -93,3 +93,26 @@ test("validate -f DIR reads only the top level unless -R is given", async () => 
   const deepFiles = new Set((JSON.parse(deep.stdout) as { documents: { file: string }[] }).documents.map((d) => d.file));
   assert.ok(deepFiles.has(`${fixtures}/bookinfo/3-virtual-service.yaml`), [...deepFiles].join(", "));
 });
+
+test("validate accepts Istio's own valid examples (CRD test data, Sidecar docs) and prints Istio's warnings", async () => {
+  const files = ["serviceentry", "workloadentry", "reqauth", "authz", "destinationrule", "peerauth"].flatMap((k) => ["-f", `test/fixtures/istio/crds/${k}-valid.yaml`]);
+  const r = await strait(["validate", ...files, "-f", "test/fixtures/istio/sidecar-examples.yaml"]);
+  assert.equal(r.code, 0, show(r));
+  assert.match(r.stdout, /^Warning: test\/fixtures\/istio\/crds\/serviceentry-valid\.yaml document 3 \(ServiceEntry default\/partial-wildcard\): spec\.hosts\[0\]: partial wildcard "\*x" not allowed$/m);
+  assert.match(r.stdout, /\(Sidecar prod-us1\/no-ip-tables\) is valid$/m);
+  assert.doesNotMatch(r.stdout, /^Error/m);
+});
+
+test("validate refuses what Istio refuses: a unix socket directory, a claim header with an underscore, a Sidecar short egress host", async () => {
+  const stdin = [
+    "apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\nmetadata: {name: uds-dir, namespace: shop}\nspec: {address: \"unix:///var/run/\"}",
+    "apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: jwt, namespace: shop}\nspec:\n  jwtRules:\n  - issuer: https://issuer.example.com\n    outputClaimToHeaders: [{header: x_user, claim: sub}]",
+    "apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: default, namespace: shop}\nspec:\n  egress: [{hosts: [\"shop/reviews\"]}]",
+  ].join("\n---\n");
+  const r = await strait(["validate", "-f", "-"], { stdin });
+  assert.equal(r.code, 1, show(r));
+  assert.match(r.stdout, /^Error: <stdin> document 0 \(WorkloadEntry shop\/uds-dir\): spec\.address: \/var\/run\/ is not an absolute path to a file/m);
+  assert.match(r.stdout, /^Error: <stdin> document 1 \(RequestAuthentication shop\/jwt\): spec\.jwtRules\[0\]\.outputClaimToHeaders\[0\]\.header: header name x_user is not a valid header name/m);
+  assert.match(r.stdout, /^Error: <stdin> document 2 \(Sidecar shop\/default\): spec\.egress\[0\]\.hosts\[0\]: short names \(non FQDN\) are not allowed/m);
+  assert.match(r.stdout, /✘ 3 of 3 document\(s\) in 1 file\(s\) are invalid/);
+});

@@ -4,6 +4,7 @@ import type { Finding } from "./analysis/finding.ts";
 import { checkDelegation } from "./analysis/delegation.ts";
 import { checkConflictingGateways } from "./analysis/gateway-conflicts.ts";
 import { checkGatewayBinding } from "./analysis/gateway-binding.ts";
+import { checkSidecarSelectors } from "./analysis/sidecar-selectors.ts";
 import { checkSubsetWorkloads } from "./analysis/subset-workloads.ts";
 import { checkUnreachableRoutes } from "./analysis/unreachable-routes.ts";
 import { checkConflictingMeshVirtualServices } from "./analysis/virtual-service-conflicts.ts";
@@ -38,6 +39,7 @@ const ANALYZERS: readonly ((ctx: AnalysisContext) => Finding[])[] = [
   checkSubsetWorkloads,
   checkAuthorizationReachability,
   checkRootNamespacePeerAuthentication,
+  checkSidecarSelectors,
 ];
 
 /**

@@ -151,3 +151,25 @@ test("IST0132: silent when the gateway serves at least one of the VirtualService
   const none = [...registry, gw("edge", ["other.test"]), vs("two-hosts", { hosts: ["api.example.com", "db.example.com"], gateways: ["default/edge"], http: [{ route: to() }] })];
   assert.deepEqual(brief(run(none), "IST0132"), ["IST0132 two-hosts spec.gateways[0]"]);
 });
+
+const sidecar = (name: string, spec: Doc, namespace = "default"): Doc => ({ apiVersion: NET, kind: "Sidecar", metadata: { name, namespace }, spec });
+const we = (name: string, labels: Record<string, string>, namespace = "default"): Doc => ({ apiVersion: NET, kind: "WorkloadEntry", metadata: { name, namespace }, spec: { address: "10.0.0.9", labels } });
+
+test("Sidecar analysis: selector matching nothing (IST0127), two namespace-wide Sidecars (IST0123), two selecting one workload (IST0116)", () => {
+  const findings = run([
+    we("web-1", { app: "web" }),
+    sidecar("default", { egress: [{ hosts: ["./*"] }] }),
+    sidecar("default-2", { egress: [{ hosts: ["istio-system/*"] }] }),
+    sidecar("web", { workloadSelector: { labels: { app: "web" } }, egress: [{ hosts: ["./*"] }] }),
+    sidecar("web-too", { workloadSelector: { labels: { app: "web" } }, outboundTrafficPolicy: { mode: "REGISTRY_ONLY" } }),
+    sidecar("ghost", { workloadSelector: { labels: { app: "ghost" } }, egress: [{ hosts: ["./*"] }] }),
+    sidecar("default", { egress: [{ hosts: ["./*"] }] }, "other"),
+  ]);
+  assert.deepEqual(brief(findings), [
+    "IST0123 default -",
+    "IST0123 default-2 -",
+    "IST0127 ghost spec.workloadSelector.labels",
+    "IST0116 web spec.workloadSelector",
+    "IST0116 web-too spec.workloadSelector",
+  ]);
+});

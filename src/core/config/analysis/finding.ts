@@ -22,6 +22,8 @@ export function finding(code: FindingCode, r: AnyResource, message: string, fiel
 export const FINDING_CODES = {
   IST0101: { level: "Error", title: "ReferencedResourceNotFound: a gateway, host, subset or delegate that is referenced does not exist" },
   IST0109: { level: "Error", title: "ConflictingMeshGatewayVirtualServiceHosts: several mesh VirtualServices define the same host" },
+  IST0116: { level: "Warning", title: "ConflictingSidecarWorkloadSelectors: several Sidecars select the same workload" },
+  IST0123: { level: "Warning", title: "MultipleSidecarsWithoutWorkloadSelectors: several namespace-wide Sidecars in one namespace" },
   IST0127: { level: "Warning", title: "NoMatchingWorkloadsFound: a selector matches no workload" },
   IST0130: { level: "Warning", title: "VirtualServiceUnreachableRule: a route can never be used" },
   IST0131: { level: "Info", title: "VirtualServiceIneffectiveMatch: a match is already covered by an earlier one" },
