@@ -107,6 +107,7 @@ export function validateResource(doc: unknown, options?: { defaultNamespace?: st
   if (report.structuralErrors === structuralBefore && metadata !== undefined) {
     validator.check(spec, { namespace: metadata.namespace, name: metadata.name, report });
   }
+  if (metadata !== undefined) checkReservedAnnotations(info.kind, metadata, spec, report);
   if (metadata === undefined) return { ok: false, errors: report.errors };
   if (report.errors.length > 0) {
     const sound = report.structuralErrors === structuralBefore ? spec : checkShape(specValue, validator.shape, "spec", new Report(), { prune: true });
@@ -146,4 +147,27 @@ function checkMetadata(value: unknown, defaultNamespace: string, report: Report)
   }
   if (report.errors.length > before) return undefined;
   return { ...meta, namespace };
+}
+
+const DRY_RUN = "istio.io/dry-run";
+/** Annotations Istio's webhook refuses on user config (they escalate privileges or force a refusal). */
+const INTERNAL_ANNOTATIONS = ["internal.istio.io/webhook-always-reject", "internal.istio.io/parent-namespace", "internal.istio.io/parent-names"];
+const GO_BOOLS = ["1", "t", "T", "TRUE", "true", "True", "0", "f", "F", "FALSE", "false", "False"];
+
+/** Istio's `validateMetadata`: `istio.io/dry-run` only on ALLOW/DENY AuthorizationPolicies, with a boolean; internal annotations refused. */
+function checkReservedAnnotations(kind: Kind, metadata: ObjectMeta, spec: unknown, report: Report): void {
+  const annotations = metadata.annotations ?? {};
+  const dryRun = annotations[DRY_RUN];
+  if (dryRun !== undefined) {
+    const p = field("metadata.annotations", DRY_RUN);
+    if (kind !== "AuthorizationPolicy") report.error(p, `${metadata.namespace}/${metadata.name} has unsupported annotation ${DRY_RUN}, please remove the annotation`);
+    else {
+      const action = (isPlainObject(spec) && typeof spec.action === "string" ? spec.action : "ALLOW") as string;
+      if (action !== "ALLOW" && action !== "DENY") report.error(p, `the annotation ${DRY_RUN} currently only supports action ALLOW/DENY, found action ${action}`);
+      else if (!GO_BOOLS.includes(dryRun)) report.error(p, `invalid value ${JSON.stringify(dryRun)} for ${DRY_RUN}: must be true or false`);
+    }
+  }
+  for (const a of INTERNAL_ANNOTATIONS) {
+    if (annotations[a] !== undefined) report.error(field("metadata.annotations", a), `${JSON.stringify(a)} annotation found, this may not be set by users`);
+  }
 }

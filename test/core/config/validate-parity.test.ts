@@ -96,3 +96,19 @@ for (const c of refused) {
     assert.ok(hit.message.includes(c.message), `${hit.message} should include ${c.message}`);
   });
 }
+
+test("metadata annotations as Istio's validateMetadata: istio.io/dry-run only on ALLOW/DENY AuthorizationPolicies, internal ones refused", () => {
+  const withAnnotations = (kind: string, apiVersion: string, spec: unknown, annotations: Record<string, string>) => ({ apiVersion, kind, metadata: { name: "x", namespace: "shop", annotations }, spec });
+  assert.ok(validateResource(withAnnotations("AuthorizationPolicy", SEC, { action: "DENY", rules: [{}] }, { "istio.io/dry-run": "true" })).ok);
+  const cases: [unknown, string][] = [
+    [withAnnotations("AuthorizationPolicy", SEC, { action: "AUDIT", rules: [{}] }, { "istio.io/dry-run": "true" }), "only supports action ALLOW/DENY"],
+    [withAnnotations("AuthorizationPolicy", SEC, { rules: [{}] }, { "istio.io/dry-run": "yes" }), "must be true or false"],
+    [withAnnotations("PeerAuthentication", SEC, {}, { "istio.io/dry-run": "true" }), "unsupported annotation"],
+    [withAnnotations("PeerAuthentication", SEC, {}, { "internal.istio.io/parent-namespace": "a" }), "may not be set by users"],
+  ];
+  for (const [d, message] of cases) {
+    const r = validateResource(d);
+    assert.equal(r.ok, false, message);
+    if (!r.ok) assert.ok(r.errors.some((e) => e.path.startsWith("metadata.annotations") && e.message.includes(message)), JSON.stringify(r.errors));
+  }
+});
