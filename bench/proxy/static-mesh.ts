@@ -3,11 +3,10 @@
  * modules, X.509-SVIDs issued by the real issuer code (`issueX509Svid`) from CSRs made on the
  * "node", and node snapshots compiled from Istio YAML by the real snapshot compiler. It feeds the
  * real data plane and the real HBONE transport through a {@link DataPlaneContext} whose config
- * source is a file-like static snapshot (ztunnel's local-config mode).
+ * source is a file-like static snapshot (ztunnel's local-config mode); metrics and tracing are
+ * the proxy's own (Prometheus registry, W3C trace context), the access log is off as by default.
  */
 import type { AddressInfo } from "node:net";
-import { Registry } from "prom-client";
-import { context as otelContext, propagation, trace } from "@opentelemetry/api";
 import { systemClock, type Clock } from "../../src/core/clock.ts";
 import { createIntermediateCa, createRootCa, loadSigningCa, type SigningCa } from "../../src/identity/ca.ts";
 import { parseCsr } from "../../src/identity/csr.ts";
@@ -21,6 +20,8 @@ import type { NodeSnapshot } from "../../src/core/snapshot/snapshot-model.ts";
 import { createCsr, generateLocalKey } from "../../src/node-proxy/identity/keys.ts";
 import { StaticSvidSource } from "../../src/node-proxy/identity/static-svid-source.ts";
 import { createHboneTransport } from "../../src/node-proxy/transport/hbone-transport.ts";
+import { PrometheusProxyMetrics } from "../../src/node-proxy/telemetry/proxy-metrics.ts";
+import { W3cProxyTracing } from "../../src/node-proxy/telemetry/tracing.ts";
 import type {
   AccessLog,
   ConfigPreparer,
@@ -29,7 +30,6 @@ import type {
   DataPlaneContext,
   ProxyMetrics,
   ProxySettings,
-  ProxyTracing,
   SvidCredentials,
 } from "../../src/node-proxy/context.ts";
 
@@ -125,36 +125,7 @@ export class StaticConfigState implements ConfigState {
   }
 }
 
-/** Counters only (the benchmark reads none of them; H4's ProxyMetrics is used when present). */
-export function counterMetrics(): ProxyMetrics & { requests: number } {
-  const m = {
-    registry: new Registry(),
-    requests: 0,
-    request() {
-      m.requests++;
-    },
-    tcpOpened() {},
-    tcpClosed() {},
-    tcpBytes() {},
-    count() {},
-  };
-  return m;
-}
-
 export const noAccessLog: AccessLog = { log() {} };
-
-export const apiTracing: ProxyTracing = {
-  tracer: trace.getTracer("strait-proxy-bench"),
-  extract: (headers) => propagation.extract(otelContext.active(), headers),
-  startSpan(name, parent) {
-    const span = trace.getTracer("strait-proxy-bench").startSpan(name, {}, parent);
-    return { span, context: trace.setSpan(parent, span) };
-  },
-  inject(ctx, headers) {
-    propagation.inject(ctx, headers);
-    return headers;
-  },
-};
 
 export interface StaticNode {
   ctx: DataPlaneContext;
@@ -202,9 +173,9 @@ export async function staticNode(o: {
     identity,
     config,
     hbone: createHboneTransport({ identity, clock, logger }),
-    metrics: o.metrics ?? counterMetrics(),
+    metrics: o.metrics ?? new PrometheusProxyMetrics(),
     log: o.log ?? noAccessLog,
-    tracing: apiTracing,
+    tracing: new W3cProxyTracing(),
     logger,
     reportListening: (name, address) => listening.set(name, address),
   };
