@@ -7,7 +7,8 @@
  * order still wins.
  */
 import type { CompiledMatch, ViewPredicate } from "./request-match.ts";
-import type { RequestView } from "./request-view.ts";
+import { RequestView } from "./request-view.ts";
+import type { RequestFacts } from "./types.ts";
 
 export interface IndexedEntry<R> {
   /** Position of the entry in first-match order. */
@@ -51,8 +52,12 @@ export class RouteIndex<R> {
   private readonly scan: IndexedEntry<R>[] = [];
   private next = 0;
   private hasCi = false;
-  /** Exact paths whose answer needs nothing but the path (see `buildStatic`); built on first use. */
-  private staticMap: Map<string, IndexedEntry<R>> | undefined;
+  /**
+   * Every case-sensitive exact path: its entry when the path alone decides
+   * the answer (see `buildStatic`), else `null`. Built on first use.
+   */
+  private staticMap: Map<string, IndexedEntry<R> | null> | undefined;
+  private readonly ctx: LookupContext = { facts: undefined, view: undefined };
 
   get size(): number {
     return this.next;
@@ -90,7 +95,7 @@ export class RouteIndex<R> {
    * decides on its own, or `undefined` when the full match is needed. Like
    * Hono's static map, but only where Istio's first-match order allows it.
    */
-  staticMatch(path: string): IndexedEntry<R> | undefined {
+  staticMatch(path: string): IndexedEntry<R> | null | undefined {
     return (this.staticMap ??= this.buildStatic()).get(path);
   }
 
@@ -100,11 +105,12 @@ export class RouteIndex<R> {
    * (either case mode) that E starts with, no earlier case-insensitive exact
    * entry for E, no earlier entry the index must scan.
    */
-  private buildStatic(): Map<string, IndexedEntry<R>> {
-    const out = new Map<string, IndexedEntry<R>>();
+  private buildStatic(): Map<string, IndexedEntry<R> | null> {
+    const out = new Map<string, IndexedEntry<R> | null>();
     const firstScan = this.scan[0]?.ordinal ?? Infinity;
     for (const [path, list] of this.exact) {
       const first = list[0]!;
+      out.set(path, null);
       if (first.conditions.length > 0 || first.ordinal > firstScan) continue;
       const lower = path.toLowerCase();
       const earlier = (entries: readonly IndexedEntry<R>[] | undefined) => entries !== undefined && entries[0]!.ordinal < first.ordinal;
@@ -121,15 +127,40 @@ export class RouteIndex<R> {
    * stops being scanned at the best ordinal found so far.
    */
   match(view: RequestView): IndexedEntry<R> | undefined {
-    let best = firstBelow(this.exact.get(view.path), view, undefined);
-    best = bestPrefix(this.prefix, view.fullPath, view, best);
+    return this.matchPaths(view.facts, view.path, view.fullPath, view);
+  }
+
+  /**
+   * `match` without a prepared view: `path` (no query) and `fullPath` come
+   * from the caller, and a view is built only if an entry has conditions
+   * beyond the uri. `noExact`: the caller knows (from `staticMatch`) that no
+   * case-sensitive exact entry has this path.
+   */
+  matchPaths(facts: RequestFacts, path: string, fullPath: string, view?: RequestView, noExact = false): IndexedEntry<R> | undefined {
+    const ctx = this.ctx;
+    ctx.facts = facts;
+    ctx.view = view;
+    let best = noExact ? undefined : firstBelow(this.exact.get(path), ctx, undefined);
+    best = bestPrefix(this.prefix, fullPath, ctx, best);
     if (this.hasCi) {
-      best = firstBelow(this.exactCi.get(view.lowerPathOnly()), view, best);
-      best = bestPrefix(this.prefixCi, view.lowerFullPath(), view, best);
+      const v = viewOf(ctx);
+      best = firstBelow(this.exactCi.get(v.lowerPathOnly()), ctx, best);
+      best = bestPrefix(this.prefixCi, v.lowerFullPath(), ctx, best);
     }
-    if (this.scan.length > 0) best = firstBelow(this.scan, view, best);
+    if (this.scan.length > 0) best = firstBelow(this.scan, ctx, best);
+    ctx.view = undefined;
     return best;
   }
+}
+
+/** Per-index lookup state, reused: a lookup is synchronous and never re-entered. */
+interface LookupContext {
+  facts: RequestFacts | undefined;
+  view: RequestView | undefined;
+}
+
+function viewOf(ctx: LookupContext): RequestView {
+  return (ctx.view ??= new RequestView(ctx.facts!));
 }
 
 function push<R>(map: Map<string, IndexedEntry<R>[]>, key: string, entry: IndexedEntry<R>): void {
@@ -152,7 +183,7 @@ function earlierPrefix<R>(b: PrefixBuckets<R>, path: string, ordinal: number): b
   return false;
 }
 
-function bestPrefix<R>(b: PrefixBuckets<R>, path: string, view: RequestView, best: IndexedEntry<R> | undefined): IndexedEntry<R> | undefined {
+function bestPrefix<R>(b: PrefixBuckets<R>, path: string, ctx: LookupContext, best: IndexedEntry<R> | undefined): IndexedEntry<R> | undefined {
   const lengths = b.lengths;
   const n = lengths.length;
   if (n === 0) return best;
@@ -167,26 +198,28 @@ function bestPrefix<R>(b: PrefixBuckets<R>, path: string, view: RequestView, bes
     if (bucket === undefined) continue;
     for (let i = 0; i < bucket.length; i++) {
       const slot = bucket[i]!;
-      if (slot.prefix.length === len && path.startsWith(slot.prefix)) best = firstBelow(slot.entries, view, best);
+      if (slot.prefix.length === len && path.startsWith(slot.prefix)) best = firstBelow(slot.entries, ctx, best);
     }
   }
   return best;
 }
 
-function passes<R>(entry: IndexedEntry<R>, view: RequestView): boolean {
+function passes<R>(entry: IndexedEntry<R>, ctx: LookupContext): boolean {
   const c = entry.conditions;
+  if (c.length === 0) return true;
+  const view = viewOf(ctx);
   for (let i = 0; i < c.length; i++) if (!c[i]!(view)) return false;
   return true;
 }
 
 /** The first passing entry of a sorted list that comes before `best`, else `best`. */
-function firstBelow<R>(list: readonly IndexedEntry<R>[] | undefined, view: RequestView, best: IndexedEntry<R> | undefined): IndexedEntry<R> | undefined {
+function firstBelow<R>(list: readonly IndexedEntry<R>[] | undefined, ctx: LookupContext, best: IndexedEntry<R> | undefined): IndexedEntry<R> | undefined {
   if (list === undefined) return best;
   const bound = best === undefined ? Infinity : best.ordinal;
   for (let i = 0; i < list.length; i++) {
     const entry = list[i]!;
     if (entry.ordinal >= bound) return best;
-    if (passes(entry, view)) return entry;
+    if (passes(entry, ctx)) return entry;
   }
   return best;
 }

@@ -300,12 +300,15 @@ export function findRoute(table: RouteTable, facts: RequestFacts, given?: Reques
   }
   const vhost = vhostFor(table, vhosts, facts.authority);
   if (vhost === undefined) return { kind: "no-route", reason: `no virtual host for ${facts.authority}` };
-  const path = facts.path;
-  if (path.length > 0 && path.indexOf("?") < 0) {
-    const quick = vhost.index.staticMatch(path);
-    if (quick !== undefined) return quick.value.found;
+  const fullPath = facts.path === "" ? "/" : facts.path;
+  const q = fullPath.indexOf("?");
+  let noExact = false;
+  if (q < 0) {
+    const quick = vhost.index.staticMatch(fullPath);
+    if (quick !== undefined && quick !== null) return quick.value.found;
+    noExact = quick === undefined;
   }
-  const hit = vhost.index.match(given ?? new RequestView(facts));
+  const hit = vhost.index.matchPaths(facts, q < 0 ? fullPath : fullPath.slice(0, q), fullPath, given, noExact);
   if (hit === undefined) return { kind: "no-route", reason: `no route of ${vhost.host} matches` };
   return hit.value.found;
 }
