@@ -13,6 +13,8 @@ import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { createInterface } from "node:readline";
+import type { Readable } from "node:stream";
 import { projectRoot } from "./isolated-project.ts";
 
 process.env.CLOUDFLARE_CF_FETCH_ENABLED = "false";
@@ -71,6 +73,8 @@ export interface EdgeMeshOptions {
   controlVars: Record<string, string>;
   /** Extra gateway vars (OTEL_EXPORTER_OTLP_ENDPOINT, SNAPSHOT_CHECK_SECONDS, ...). */
   gatewayVars?: Record<string, string>;
+  /** Receives every line the workers print (console.log), e.g. the gateway's access log. */
+  onLine?: (line: string) => void;
 }
 
 export async function startEdgeMesh(o: EdgeMeshOptions): Promise<EdgeMesh> {
@@ -82,9 +86,17 @@ export async function startEdgeMesh(o: EdgeMeshOptions): Promise<EdgeMesh> {
   const g = wranglerOptions();
   const c = wranglerOptions("control", controlRoot);
   const socket = [{ host: "127.0.0.1", port: 0 }];
+  const onLine = o.onLine;
   const mf = new Miniflare({
     host: "127.0.0.1",
     port: 0,
+    ...(onLine === undefined
+      ? {}
+      : {
+          handleRuntimeStdio(stdout: Readable, stderr: Readable) {
+            for (const stream of [stdout, stderr]) createInterface({ input: stream }).on("line", onLine);
+          },
+        }),
     workers: [
       {
         ...g,

@@ -15,6 +15,8 @@ export interface SnapshotStateOptions<C> {
   clock: Clock;
   /** Default 2000 ms: a change is live within ~2 s plus KV propagation (5 s locally at most). */
   checkIntervalMs?: number;
+  /** Long-poll wait passed to the source once a snapshot is loaded (HTTP sources); default none. */
+  waitSeconds?: number;
   log?(message: string): void;
 }
 
@@ -79,7 +81,7 @@ export class SnapshotState<C> {
   private async check(): Promise<void> {
     this.lastCheck = this.o.clock.now();
     try {
-      const next = await this.o.reader.poll(this.active?.verified);
+      const next = await this.o.reader.poll(this.active?.verified, this.active === undefined || this.o.waitSeconds === undefined ? {} : { waitSeconds: this.o.waitSeconds });
       if (next === undefined) return;
       const compiled = this.o.compile(next);
       this.active = { verified: next, compiled, loadedAt: this.o.clock.now() };
