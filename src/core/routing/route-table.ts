@@ -46,7 +46,8 @@ export interface RouteHit {
 }
 
 function hitOf(route: CompiledRoute, match?: HTTPMatchRequest): RouteHit {
-  const found: RouteLookup & { kind: "route" } = match === undefined ? { kind: "route", route, source: route.ref.source } : { kind: "route", route, match, source: route.ref.source };
+  // One shape for every answer (match present even when undefined) keeps callers' property access monomorphic.
+  const found: RouteLookup & { kind: "route" } = { kind: "route", route, match, source: route.ref.source };
   return match === undefined ? { route, found } : { route, match, found };
 }
 
@@ -114,7 +115,7 @@ export interface MeshRouteTable extends TableBase {
 export type RouteTable = GatewayRouteTable | MeshRouteTable;
 
 export type RouteLookup =
-  | { kind: "route"; route: CompiledRoute; match?: HTTPMatchRequest; source: SourceRef & { index: number } }
+  | { kind: "route"; route: CompiledRoute; match: HTTPMatchRequest | undefined; source: SourceRef & { index: number } }
   | { kind: "https-redirect"; location: string }
   | { kind: "no-route"; reason: string };
 
