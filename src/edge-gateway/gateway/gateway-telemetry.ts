@@ -36,7 +36,7 @@ export class GatewayTelemetry {
             endpoint: settings.otlpEndpoint,
             fetch,
             headers: parseOtlpHeaders(settings.otlpHeaders),
-            resource: { "service.name": settings.serviceName ?? "strait-edge-gateway", "service.namespace": "strait", "telemetry.sdk.language": "webjs", "telemetry.sdk.name": "strait" },
+            resource: { "service.name": settings.serviceName ?? "strait-edge-gateway", "service.namespace": "strait", "service.instance.id": crypto.randomUUID(), "telemetry.sdk.language": "webjs", "telemetry.sdk.name": "strait" },
           });
   }
 
