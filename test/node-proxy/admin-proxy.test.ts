@@ -111,7 +111,12 @@ describe("strait-proxy base: admin and metrics", () => {
   });
 
   test("/config_dump shows the live snapshot, where it came from, and the state around it", async () => {
-    const dump = JSON.parse((await get("admin", "/config_dump")).text);
+    // The applied version is reported right after the swap; a failed report is retried on the next poll.
+    let dump = JSON.parse((await get("admin", "/config_dump")).text);
+    for (let i = 0; i < 50 && dump.watcher.reportedVersion !== dump.config.version; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      dump = JSON.parse((await get("admin", "/config_dump")).text);
+    }
     assert.equal(dump.config.origin, "control");
     assert.ok(dump.config.version >= 1);
     assert.deepEqual(dump.config.snapshot.workloads.map((w: { name: string }) => w.name), ["reviews-1"]);

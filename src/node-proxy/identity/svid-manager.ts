@@ -171,6 +171,10 @@ export class SvidManager implements SvidSource {
       return false;
     }
     const trustDomain = new URL(p.node.spiffeId).host;
+    if (!p.node.spiffeId.endsWith(`/node/${this.o.settings.cluster}/${this.o.settings.node}`)) {
+      this.o.logger.warn("the state directory belongs to another node; attesting again", { spiffeId: p.node.spiffeId });
+      return false;
+    }
     try {
       this.bundleState = loadBundle(trustDomain, bundle);
     } catch (err) {
