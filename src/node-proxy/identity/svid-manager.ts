@@ -253,13 +253,19 @@ export class SvidManager implements SvidSource {
         const next = await generateLocalKey();
         const now = this.o.clock.now();
         let answer: NodeCredentialsAnswer;
-        if (now < n.creds.notAfter) {
+        // Renewal needs both: the JWT-SVID to ask for a nonce, the X.509-SVID key to sign it.
+        const canRenew = now < n.creds.notAfter && now < n.jwt.expiresAt;
+        if (canRenew) {
           answer = await renewWith(this.o.api, n.creds, next);
         } else if (this.o.settings.attestation.kind === "k8s-psat") {
           // A projected token can attest again (SPIRE CanReattest); a join token is single-use.
           answer = await attestWith(this.o.api, this.o.settings.attestation, next, n.creds.spiffeId);
         } else {
-          throw new NodeIdentityError("the node's X.509-SVID expired before it could be renewed; a join-token node needs a new join token and a fresh state directory");
+          throw new NodeIdentityError(
+            now >= n.creds.notAfter
+              ? "the node's X.509-SVID expired before it could be renewed; a join-token node needs a new join token and a fresh state directory"
+              : "the node's JWT-SVID for the control API expired before it could be renewed (control plane unreachable for longer than its lifetime); renewal needs it to obtain a nonce",
+          );
         }
         await this.installNode(answer, next);
         this.o.logger.info("node SVID renewed", { spiffeId: answer.spiffeId, serial: answer.x509Svid.serial });
