@@ -10,6 +10,16 @@ export interface ClientOptions {
   token?: string | undefined;
   /** Per-request timeout; a request that takes longer counts as "cannot reach the server". */
   timeoutMs?: number;
+  /** Where `server` came from, as the user wrote it: `--server`, `STRAIT_SERVER` or the default; errors name it. */
+  serverSetting?: ServerSetting;
+}
+
+/** The setting that chose the control plane URL. */
+export type ServerSetting = "--server" | "STRAIT_SERVER" | "default";
+
+/** `STRAIT_SERVER`, `--server`, or `the default` (for messages). */
+export function settingLabel(s: ServerSetting): string {
+  return s === "default" ? "the default" : s;
 }
 
 export interface RequestOptions {
@@ -34,16 +44,19 @@ export class ControlClient {
   readonly server: URL;
   private readonly token: string | undefined;
   private readonly timeoutMs: number;
+  private readonly serverSetting: ServerSetting;
 
   constructor(o: ClientOptions) {
+    this.serverSetting = o.serverSetting ?? "--server";
+    const setting = this.serverSetting === "default" ? "--server" : this.serverSetting;
     let url: URL;
     try {
       url = new URL(o.server);
     } catch {
-      throw new UsageError(`--server: not a URL: ${JSON.stringify(o.server)}`, { field: "--server" });
+      throw new UsageError(`${setting}: not a URL: ${JSON.stringify(o.server)}`, { field: setting });
     }
     if (url.protocol !== "http:" && url.protocol !== "https:") {
-      throw new UsageError(`--server: must be an http:// or https:// URL, got ${JSON.stringify(o.server)}`, { field: "--server" });
+      throw new UsageError(`${setting}: must be an http:// or https:// URL, got ${JSON.stringify(o.server)}`, { field: setting });
     }
     this.server = url;
     this.token = o.token === undefined || o.token === "" ? undefined : o.token;
@@ -80,7 +93,7 @@ export class ControlClient {
       res = await fetch(url, { method, headers, body, signal: AbortSignal.timeout(this.timeoutMs) });
       raw = await res.text();
     } catch (err) {
-      throw new ServerUnreachableError(`cannot reach the control plane at ${this.server.origin}: ${describeNetworkError(err)}`, { cause: err });
+      throw new ServerUnreachableError(this.unreachableMessage(err), { cause: err });
     }
     const parsed = parseJson(raw);
     if (res.ok) {
@@ -90,6 +103,27 @@ export class ControlClient {
       return parsed;
     }
     throw new ServerError(res.status, errorBody(res, parsed, raw));
+  }
+
+  /** What failed, which URL from which setting, and how to fix it. */
+  private unreachableMessage(err: unknown): string {
+    const where = `${this.server.href.replace(/\/$/, "")} (from ${settingLabel(this.serverSetting)})`;
+    const timedOut = err instanceof Error && err.name === "TimeoutError";
+    const reason = timedOut ? `no answer within ${this.timeoutMs / 1000}s (--request-timeout)` : describeNetworkError(err);
+    const lines = [`cannot reach the control plane at ${where}: ${reason}`];
+    if (timedOut) {
+      lines.push("  - a long operation may need a longer --request-timeout, e.g. --request-timeout=5m");
+    } else {
+      lines.push(`  - is the control plane running? \`npm start\` in the Strait clone starts one on ${DEFAULT_SERVER}`);
+    }
+    lines.push(
+      this.serverSetting === "STRAIT_SERVER"
+        ? `  - check STRAIT_SERVER (now ${JSON.stringify(this.server.href)}); unset it for ${DEFAULT_SERVER}, or pass --server`
+        : this.serverSetting === "--server"
+          ? `  - check --server (now ${JSON.stringify(this.server.href)})`
+          : "  - a control plane elsewhere: set STRAIT_SERVER or pass --server",
+    );
+    return lines.join("\n");
   }
 }
 
@@ -123,5 +157,7 @@ function describeNetworkError(err: unknown): string {
   if (err instanceof Error && err.name === "TimeoutError") return "the request timed out";
   const cause = err instanceof Error ? (err.cause as { code?: unknown; message?: unknown } | undefined) : undefined;
   if (cause !== undefined && typeof cause.code === "string") return typeof cause.message === "string" ? cause.message : cause.code;
+  // fetch refuses some ports outright (the Fetch standard's "bad port" list, e.g. 1, 6000).
+  if (cause !== undefined && typeof cause.message === "string") return `${err instanceof Error ? err.message : "fetch failed"}: ${cause.message}`;
   return err instanceof Error ? err.message : String(err);
 }

@@ -19,6 +19,15 @@ export function parseDurationSeconds(text: string, flag: string): number {
   return positive(total, text, flag);
 }
 
+/** Like {@link parseDurationSeconds}, and refused (naming `flag` and the limit) outside `[min, max]` seconds. */
+export function parseDurationWithin(text: string, flag: string, range: { minSeconds: number; maxSeconds: number }, fmt: (s: number) => string): number {
+  const n = parseDurationSeconds(text, flag);
+  if (n < range.minSeconds || n > range.maxSeconds) {
+    throw new UsageError(`${flag}: must be between ${fmt(range.minSeconds)} and ${fmt(range.maxSeconds)}, got ${JSON.stringify(text)}`, { field: flag });
+  }
+  return n;
+}
+
 function positive(n: number, text: string, flag: string): number {
   if (!Number.isSafeInteger(n) || n <= 0) throw new UsageError(`${flag}: must be greater than zero, got ${JSON.stringify(text)}`, { field: flag });
   return n;

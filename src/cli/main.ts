@@ -2,7 +2,7 @@ import { Command, CommanderError, Option } from "commander";
 import { realpathSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { StraitError } from "../core/errors.ts";
-import { ExitCode, ServerError, UsageError, exitCodeFor } from "./cli-errors.ts";
+import { ExitCode, ServerError, ServerUnreachableError, UsageError, exitCodeFor } from "./cli-errors.ts";
 import { DEFAULT_SERVER } from "./client.ts";
 import { CliContext, processIo, type CliIo } from "./context.ts";
 import { registerAnalyze } from "./commands/analyze.ts";
@@ -67,23 +67,39 @@ export async function run(argv: readonly string[], io: CliIo = processIo): Promi
   } catch (err) {
     // Commander already printed its own message (or the help/version text).
     if (err instanceof CommanderError) return err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
-    io.err(describeError(err));
+    io.err(describeError(err, ctx));
     return exitCodeFor(err);
   }
 }
 
-/** The stderr text for a failed command. */
-export function describeError(err: unknown): string {
+/**
+ * The stderr text for a failed command, in one style for every command (kubectl's
+ * `error: ...`): server refusals end with their stable code, body field names the
+ * server reports are mapped back to the flags the user typed (`ttlSeconds` -> `--ttl`),
+ * and hints name the setting that was actually used (`STRAIT_TOKEN` or `--token`).
+ */
+export function describeError(err: unknown, ctx?: CliContext): string {
   if (err instanceof ServerError) {
-    const lines = [`Error from server (${err.code}): ${err.message}`];
-    if (err.field !== undefined && !err.message.includes(err.field)) lines.push(`  field: ${err.field}`);
-    for (const d of err.details) lines.push(`  - ${d.path}: ${d.message}`);
-    if (err.status === 401) lines.push("  (check --token or STRAIT_TOKEN)");
+    const flags = ctx?.fieldFlags ?? new Map<string, string>();
+    const message = toFlags(err.message, flags);
+    const field = err.field === undefined ? undefined : toFlags(err.field, flags);
+    const lines = [`error: ${message} (${err.code})`];
+    if (field !== undefined && !message.includes(field)) lines.push(`  field: ${field}`);
+    for (const d of err.details) lines.push(`  - ${toFlags(d.path, flags)}: ${d.message}`);
+    if (err.status === 401) lines.push(ctx?.tokenSetting === undefined ? "  no token was sent: set STRAIT_TOKEN or pass --token" : `  check ${ctx.tokenSetting}: the control plane did not accept it`);
     return `${lines.join("\n")}\n`;
   }
   if (err instanceof UsageError) return `error: ${err.message}\n(run 'strait help' for usage)\n`;
-  if (err instanceof StraitError) return `Error (${err.code}): ${err.message}\n`;
-  return `Error: ${err instanceof Error ? err.message : String(err)}\n`;
+  if (err instanceof ServerUnreachableError) return `error: ${err.message}\n`;
+  if (err instanceof StraitError) return `error: ${err.message} (${err.code})\n`;
+  return `error: ${err instanceof Error ? err.message : String(err)}\n`;
+}
+
+/** Replaces whole-word body field names (`ttlSeconds`, `namespaces[0]`) with the flags that set them. */
+function toFlags(text: string, flags: ReadonlyMap<string, string>): string {
+  let out = text;
+  for (const [field, flag] of flags) out = out.replace(new RegExp(`(?<![\\w.-])${field}(\\[\\d+\\])?(?![\\w-])`, "g"), flag);
+  return out;
 }
 
 /** True when this file is the process entry (`node --import tsx src/cli/main.ts`, i.e. `npm run strait`), not imported by bin/strait.mjs. */

@@ -1,15 +1,50 @@
 import { KINDS, resolveKindName, type Kind, type KindInfo } from "../core/config/resource.ts";
 import { UsageError } from "./cli-errors.ts";
+import { nearest } from "./nearest.ts";
+
+/** Every spelling of a kind the CLI accepts, without a group: kind, singular, plural, short names. */
+function spellings(k: KindInfo): string[] {
+  return [k.kind.toLowerCase(), k.plural, ...k.shortNames];
+}
 
 /**
- * Resolves a KIND argument (`vs`, `virtualservice`, `virtualservices`,
- * `VirtualService`) or fails with a usage error listing what is known.
+ * Resolves a KIND argument the way kubectl does: `vs`, `virtualservice`,
+ * `virtualservices`, `VirtualService`, or any of them qualified by the API group
+ * (`virtualservices.networking.istio.io`) or group and version
+ * (`virtualservices.v1.networking.istio.io`). An unknown one fails with a usage
+ * error suggesting the nearest known name.
  */
 export function resolveKindArg(text: string): KindInfo {
-  const info = resolveKindName(text);
+  const info = resolveQualified(text.trim());
   if (info !== undefined) return info;
+  const dot = text.indexOf(".");
+  const byName = dot > 0 ? resolveKindName(text.slice(0, dot)) : undefined;
+  if (byName !== undefined) {
+    throw new UsageError(`KIND: ${JSON.stringify(text)}: ${byName.kind} is in API group ${byName.group}; did you mean ${JSON.stringify(`${byName.plural}.${byName.group}`)}?`, { field: "KIND" });
+  }
+  const all = KINDS.flatMap((k) => [...spellings(k), ...spellings(k).map((s) => `${s}.${k.group}`)]);
+  const guess = nearest(text.toLowerCase(), all);
   const known = KINDS.map((k) => `${k.kind.toLowerCase()} (${[k.plural, ...k.shortNames].join(", ")})`).join("; ");
-  throw new UsageError(`KIND: unknown resource type ${JSON.stringify(text)}; known: ${known}`, { field: "KIND" });
+  throw new UsageError(
+    `KIND: unknown resource type ${JSON.stringify(text)}${guess === undefined ? "" : `; did you mean ${JSON.stringify(guess)}?`}\nknown: ${known}`,
+    { field: "KIND" },
+  );
+}
+
+function resolveQualified(text: string): KindInfo | undefined {
+  const plain = resolveKindName(text);
+  if (plain !== undefined) return plain;
+  const dot = text.indexOf(".");
+  if (dot <= 0) return undefined;
+  const name = text.slice(0, dot).toLowerCase();
+  const rest = text.slice(dot + 1).toLowerCase();
+  return KINDS.find((k) => {
+    if (!spellings(k).includes(name)) return false;
+    if (rest === k.group) return true;
+    // kubectl's `resource.version.group`.
+    const v = rest.indexOf(".");
+    return v > 0 && rest.slice(v + 1) === k.group && k.versions.includes(rest.slice(0, v));
+  });
 }
 
 /** kubectl's resource type name: `virtualservice.networking.istio.io`. */

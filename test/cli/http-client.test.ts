@@ -58,15 +58,15 @@ test("--server keeps a path prefix; --token overrides STRAIT_TOKEN and is sent a
 test("an error answer that is not the control plane's JSON still fails cleanly with the status (exit 1)", async () => {
   const gateway = await strait(["--server", `${base}/bad-gateway`, "get", "vs"]);
   assert.equal(gateway.code, 1, show(gateway));
-  assert.equal(gateway.stderr, "Error from server (HTTP_502): 502 Bad Gateway: <html><body>Bad Gateway</body></html>\n");
+  assert.equal(gateway.stderr, "error: 502 Bad Gateway: <html><body>Bad Gateway</body></html> (HTTP_502)\n");
 
   const notJson = await strait(["--server", `${base}/not-json`, "get", "vs"]);
   assert.equal(notJson.code, 1, show(notJson));
-  assert.match(notJson.stderr, /^Error from server \(ERR_BAD_RESPONSE\): GET \/not-json\/apis\/networking\.istio\.io\/v1\/namespaces\/default\/virtualservices: the server answered 200 with a body that is not JSON$/m);
+  assert.match(notJson.stderr, /^error: GET \/not-json\/apis\/networking\.istio\.io\/v1\/namespaces\/default\/virtualservices: the server answered 200 with a body that is not JSON \(ERR_BAD_RESPONSE\)$/m);
 
   const wrongPath = await strait(["--server", base, "get", "vs", "reviews"]);
   assert.equal(wrongPath.code, 1, show(wrongPath));
-  assert.match(wrongPath.stderr, /^Error from server \(ERR_NOT_FOUND\): no route for GET \/apis\/networking\.istio\.io\/v1\/namespaces\/default\/virtualservices\/reviews$/m);
+  assert.match(wrongPath.stderr, /^error: no route for GET \/apis\/networking\.istio\.io\/v1\/namespaces\/default\/virtualservices\/reviews \(ERR_NOT_FOUND\)$/m);
 });
 
 test("a server that accepts but never answers hits --request-timeout (exit 3)", async () => {
@@ -79,7 +79,7 @@ test("a server that accepts but never answers hits --request-timeout (exit 3)", 
     const started = Date.now();
     const r = await strait(["--server", `http://127.0.0.1:${address.port}`, "--request-timeout", "1s", "proxy-status"]);
     assert.equal(r.code, 3, show(r));
-    assert.match(r.stderr, new RegExp(`^Error \\(ERR_CLI_UNREACHABLE\\): cannot reach the control plane at http://127\\.0\\.0\\.1:${address.port}: the request timed out$`, "m"));
+    assert.match(r.stderr, new RegExp(`^error: cannot reach the control plane at http://127\\.0\\.0\\.1:${address.port} \\(from --server\\): no answer within 1s \\(--request-timeout\\)$`, "m"));
     assert.ok(Date.now() - started < 15_000);
     assert.ok(sockets.length >= 1, "the CLI did connect");
   } finally {

@@ -49,7 +49,7 @@ test("bad argument values exit 2 and name the flag, before any request is sent",
   const port = await closedPort();
   const server = `http://127.0.0.1:${port}`;
   const cases: [string[], RegExp][] = [
-    [["get", "widgets"], /KIND: unknown resource type "widgets"; known: gateway \(gateways, gw\)/],
+    [["get", "widgets"], /KIND: unknown resource type "widgets"\nknown: gateway \(gateways, gw\)/],
     [["join-token", "create", "--cluster", "c1", "--node", "n1", "--ttl", "ten minutes"], /--ttl: not a duration: "ten minutes"/],
     [["token", "create", "--subject", "ci", "-n", "default", "--access", "read", "--ttl", "0s"], /--ttl: must be greater than zero/],
     [["rollback", "abc"], /REVISION: must be a positive integer, got "abc"/],
@@ -66,13 +66,29 @@ test("bad argument values exit 2 and name the flag, before any request is sent",
   assert.match(badUrl.stderr, /--server: must be an http:\/\/ or https:\/\/ URL/);
 });
 
-test("an unreachable control plane exits 3 and says where it tried", async () => {
+test("an unreachable control plane exits 3, names the URL and the setting it came from, and says how to fix it", async () => {
   const port = await closedPort();
   for (const args of [["get", "vs"], ["history"], ["proxy-status"], ["analyze"]]) {
     const r = await strait(args, { env: { STRAIT_SERVER: `http://127.0.0.1:${port}` } });
     assert.equal(r.code, 3, `${args.join(" ")}: ${show(r)}`);
-    assert.match(r.stderr, new RegExp(`cannot reach the control plane at http://127\\.0\\.0\\.1:${port}: .*ECONNREFUSED`), args.join(" "));
+    assert.match(r.stderr, new RegExp(`^error: cannot reach the control plane at http://127\\.0\\.0\\.1:${port} \\(from STRAIT_SERVER\\): .*ECONNREFUSED`), args.join(" "));
+    assert.match(r.stderr, /^ {2}- is the control plane running\? `npm start` in the Strait clone starts one on http:\/\/127\.0\.0\.1:8787$/m);
+    assert.match(r.stderr, /^ {2}- check STRAIT_SERVER \(now "http:\/\/127\.0\.0\.1:\d+\/"\); unset it for http:\/\/127\.0\.0\.1:8787, or pass --server$/m);
   }
+  const flag = await strait(["--server", `http://127.0.0.1:${port}`, "get", "vs"]);
+  assert.equal(flag.code, 3, show(flag));
+  assert.match(flag.stderr, new RegExp(`^error: cannot reach the control plane at http://127\\.0\\.0\\.1:${port} \\(from --server\\): `));
+  assert.match(flag.stderr, /^ {2}- check --server /m);
+  assert.doesNotMatch(flag.stderr, /STRAIT_SERVER/);
+});
+
+test("a bad control plane URL names the setting the user used: STRAIT_SERVER or --server", async () => {
+  const env = await strait(["history"], { env: { STRAIT_SERVER: "ftp://example" } });
+  assert.equal(env.code, 2, show(env));
+  assert.match(env.stderr, /^error: STRAIT_SERVER: must be an http:\/\/ or https:\/\/ URL, got "ftp:\/\/example"$/m);
+  const flag = await strait(["--server", "not a url", "history"], { env: { STRAIT_SERVER: "http://127.0.0.1:1" } });
+  assert.equal(flag.code, 2, show(flag));
+  assert.match(flag.stderr, /^error: --server: not a URL: "not a url"$/m);
 });
 
 test("the CLI runs from a clone through npx strait and npm run strait, exit codes intact", async () => {

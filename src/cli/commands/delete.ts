@@ -1,82 +1,83 @@
 import type { Command } from "commander";
-import { findKind, resolveKindName, type KindInfo } from "../../core/config/resource.ts";
+import { stringify as toYaml } from "yaml";
 import { ServerError, UsageError } from "../cli-errors.ts";
 import type { ControlClient } from "../client.ts";
 import type { CliContext } from "../context.ts";
-import { parseManifestSources } from "../manifest-documents.ts";
+import { relabelDocumentPaths } from "../document-paths.ts";
+import { parseManifestSources, type ManifestDocument } from "../manifest-documents.ts";
 import { readManifestSources } from "../manifest-sources.ts";
-import { itemPath, resolveKindArg, typeName } from "../resource-paths.ts";
-import { isRecord, stringAt } from "../response-shape.ts";
+import { infoForKind, resolveKindArg, typeName } from "../resource-paths.ts";
+import { arrayAt, stringAt } from "../response-shape.ts";
 
 interface DeleteOptions {
   filename?: string[];
   recursive?: boolean;
   namespace?: string;
   ignoreNotFound?: boolean;
+  dryRun?: boolean;
 }
 
-interface DeleteTarget {
-  info: KindInfo;
-  namespace: string;
-  name: string;
-}
-
-/** `strait delete KIND NAME` or `strait delete -f FILE`. */
+/** `strait delete KIND NAME` or `strait delete -f FILE` (one revision, all or nothing). */
 export function registerDelete(program: Command, ctx: CliContext): void {
   program
     .command("delete")
-    .description("delete a resource by kind and name, or every resource named in files")
-    .argument("[kind]", "kind, plural or short name")
+    .description("delete a resource by kind and name, or every resource named in files (one revision, all or nothing)")
+    .argument("[kind]", "kind, plural, short name or kind.group (e.g. vs, virtualservices.networking.istio.io)")
     .argument("[name]", "resource name")
-    .option("-f, --filename <path...>", "delete the resources these files describe")
+    .option("-f, --filename <path...>", "delete the resources these files describe (file, directory or -)")
     .option("-R, --recursive", "descend into subdirectories of a directory given with -f")
     .option("-n, --namespace <ns>", "namespace (default: the document's, else default)")
-    .option("--ignore-not-found", "treat a resource that does not exist as deleted")
+    .option("--ignore-not-found", "treat a resource that does not exist as deleted (else nothing is deleted and the command exits 1)")
+    .option("--dry-run", "ask the server what would be deleted without deleting")
+    .addHelpText("after", "\nExamples:\n  strait delete vs reviews -n default\n  strait delete -f test/cli/fixtures/bookinfo/\n  strait delete --ignore-not-found -f test/cli/fixtures/reviews-v2-default.yaml")
     .action(async (kindArg: string | undefined, name: string | undefined, opts: DeleteOptions, cmd: Command) => {
-      const targets = await deleteTargets(ctx, kindArg, name, opts);
       const client = ctx.client(cmd);
-      for (const t of targets) {
-        const outcome = await deleteOne(client, t, opts.ignoreNotFound ?? false);
-        if (outcome instanceof ServerError) {
-          ctx.fail();
-          ctx.io.err(`Error from server (${outcome.code}): ${outcome.message}\n`);
-        } else {
-          ctx.io.out(`${typeName(t.info)} "${t.name}" ${outcome}\n`);
-        }
+      const suffix = opts.dryRun === true ? " (server dry run)" : "";
+      if (opts.filename !== undefined) {
+        if (kindArg !== undefined) throw new UsageError("KIND: give either KIND NAME or -f, not both", { field: "KIND" });
+        const docs = parseManifestSources(await readManifestSources(opts.filename, { readStdin: ctx.io.readStdin, recursive: opts.recursive ?? false }));
+        const results = await postDelete(client, docs, opts);
+        ctx.io.out(results.map((r) => `${r.type} "${r.name}" ${r.action === "deleted" ? "deleted" : "not found (ignored)"}${suffix}\n`).join(""));
+        return;
       }
+      if (kindArg === undefined) throw new UsageError("KIND: give KIND NAME or -f FILE", { field: "KIND" });
+      const info = resolveKindArg(kindArg);
+      if (name === undefined) throw new UsageError("NAME: required (deleting every resource of a kind is not supported)", { field: "NAME" });
+      const namespace = opts.namespace ?? "default";
+      // Through the same endpoint as -f, so --dry-run and --ignore-not-found mean the same thing.
+      const doc = { apiVersion: `${info.group}/${info.versions[0]}`, kind: info.kind, metadata: { name, namespace } };
+      const results = await postDelete(client, [{ source: "", index: 0, doc }], { ...opts, namespace: undefined });
+      ctx.io.out(results.map((r) => `${r.type} "${r.name}" ${r.action === "deleted" ? "deleted" : "not found (ignored)"}${suffix}\n`).join(""));
     });
 }
 
-async function deleteTargets(ctx: CliContext, kindArg: string | undefined, name: string | undefined, opts: DeleteOptions): Promise<DeleteTarget[]> {
-  if (opts.filename !== undefined) {
-    if (kindArg !== undefined) throw new UsageError("KIND: give either KIND NAME or -f, not both", { field: "KIND" });
-    const docs = parseManifestSources(await readManifestSources(opts.filename, { readStdin: ctx.io.readStdin, recursive: opts.recursive ?? false }));
-    return docs.map((d) => {
-      const where = `${d.source} document ${d.index}`;
-      const kind = stringAt(d.doc, "kind");
-      const apiVersion = stringAt(d.doc, "apiVersion");
-      const info = kind === undefined ? undefined : apiVersion === undefined ? resolveKindName(kind) : findKind(apiVersion, kind);
-      if (info === undefined) throw new UsageError(`${where}: kind: unknown kind ${JSON.stringify(kind ?? "")} for apiVersion ${JSON.stringify(apiVersion ?? "")}`, { field: "kind" });
-      const metadata = isRecord(d.doc) ? d.doc.metadata : undefined;
-      const docName = stringAt(metadata, "name");
-      if (docName === undefined || docName === "") throw new UsageError(`${where}: metadata.name: required to delete a resource`, { field: "metadata.name" });
-      return { info, name: docName, namespace: stringAt(metadata, "namespace") ?? opts.namespace ?? "default" };
-    });
-  }
-  if (kindArg === undefined) throw new UsageError("KIND: give KIND NAME or -f FILE", { field: "KIND" });
-  const info = resolveKindArg(kindArg);
-  if (name === undefined) throw new UsageError("NAME: required (deleting every resource of a kind is not supported)", { field: "NAME" });
-  return [{ info, name, namespace: opts.namespace ?? "default" }];
+interface DeleteResult {
+  type: string;
+  name: string;
+  action: string;
 }
 
-/** "deleted", "not found (ignored)", or the server's refusal (other errors propagate). */
-async function deleteOne(client: ControlClient, t: DeleteTarget, ignoreNotFound: boolean): Promise<string | ServerError> {
+/** `POST /v1/delete` with every document: one revision, or nothing deleted. */
+async function postDelete(client: ControlClient, docs: readonly ManifestDocument[], opts: DeleteOptions): Promise<DeleteResult[]> {
+  if (docs.length === 0) throw new UsageError("-f: the files contain no documents", { field: "-f" });
+  const body = docs.map((d) => toYaml(d.doc, { lineWidth: 0 })).join("---\n");
+  let raw: unknown;
   try {
-    await client.request("DELETE", itemPath(t.info, t.namespace, t.name));
-    return "deleted";
+    raw = await client.request("POST", "/v1/delete", {
+      text: body,
+      contentType: "application/yaml",
+      query: {
+        dryRun: opts.dryRun === true ? "true" : undefined,
+        ignoreNotFound: opts.ignoreNotFound === true ? "true" : undefined,
+        namespace: opts.namespace,
+      },
+    });
   } catch (err) {
-    if (!(err instanceof ServerError) || err.status === 401 || err.status === 403) throw err;
-    if (err.status === 404 && ignoreNotFound) return "not found (ignored)";
-    return err;
+    throw err instanceof ServerError ? relabelDocumentPaths(err, docs) : err;
   }
+  return arrayAt(raw, "results").map((r) => {
+    const kind = stringAt(r, "kind") ?? "";
+    const info = infoForKind(kind);
+    return { type: info === undefined ? kind.toLowerCase() : typeName(info), name: stringAt(r, "name") ?? "", action: stringAt(r, "action") ?? "" };
+  });
 }

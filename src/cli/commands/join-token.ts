@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import type { CliContext } from "../context.ts";
-import { parseDurationSeconds } from "../duration.ts";
+import { parseDurationWithin } from "../duration.ts";
+import { JOIN_TOKEN_TTL, formatSeconds } from "../limits.ts";
 import { formatTime, outputFormat, outputOption, renderStructured } from "../output.ts";
 import { isRecord, stringAt } from "../response-shape.ts";
 
@@ -12,10 +13,11 @@ export function registerJoinToken(program: Command, ctx: CliContext): void {
     .description("create a one-time join token for a node; prints only the token on stdout")
     .requiredOption("--cluster <cluster>", "cluster the node belongs to")
     .requiredOption("--node <node>", "node name")
-    .option("--ttl <duration>", "how long the token stays usable, e.g. 10m", "10m")
+    .option("--ttl <duration>", `how long the token stays usable, e.g. 10m (max ${formatSeconds(JOIN_TOKEN_TTL.maxSeconds)})`, formatSeconds(JOIN_TOKEN_TTL.defaultSeconds))
     .addOption(outputOption(["json", "yaml"]))
     .action(async (opts: { cluster: string; node: string; ttl: string; output?: string }, cmd: Command) => {
-      const ttlSeconds = parseDurationSeconds(opts.ttl, "--ttl");
+      ctx.flagsForFields({ ttlSeconds: "--ttl", cluster: "--cluster", node: "--node" });
+      const ttlSeconds = parseDurationWithin(opts.ttl, "--ttl", JOIN_TOKEN_TTL, formatSeconds);
       const body = await ctx.client(cmd).request("POST", "/v1/identity/join-tokens", { json: { cluster: opts.cluster, node: opts.node, ttlSeconds } });
       const format = outputFormat(opts);
       if (format === "json" || format === "yaml") {

@@ -1,6 +1,7 @@
 import { Option, type Command } from "commander";
 import type { CliContext } from "../context.ts";
-import { parseDurationSeconds } from "../duration.ts";
+import { parseDurationWithin } from "../duration.ts";
+import { API_TOKEN_TTL, formatSeconds } from "../limits.ts";
 import { formatTime, outputFormat, outputOption, renderStructured, renderTable } from "../output.ts";
 import { arrayAt, isRecord, stringAt } from "../response-shape.ts";
 
@@ -22,10 +23,11 @@ export function registerToken(program: Command, ctx: CliContext): void {
     .requiredOption("--subject <subject>", "who the token is for (recorded in the audit log)")
     .requiredOption("-n, --namespace <ns...>", "namespaces the token may touch (* = all)")
     .addOption(new Option("--access <access>", "read, or write (implies read)").choices(["read", "write"]).makeOptionMandatory())
-    .option("--ttl <duration>", "lifetime, e.g. 1h, 24h, 7d (default: the server's)")
+    .option("--ttl <duration>", `lifetime, e.g. 1h, 24h, 7d (default ${formatSeconds(API_TOKEN_TTL.defaultSeconds)}, min ${formatSeconds(API_TOKEN_TTL.minSeconds)}, max ${formatSeconds(API_TOKEN_TTL.maxSeconds)})`)
     .addOption(outputOption(["json", "yaml"]))
     .action(async (opts: CreateOptions, cmd: Command) => {
-      const ttlSeconds = opts.ttl === undefined ? undefined : parseDurationSeconds(opts.ttl, "--ttl");
+      ctx.flagsForFields({ ttlSeconds: "--ttl", namespaces: "-n/--namespace", subject: "--subject", access: "--access" });
+      const ttlSeconds = opts.ttl === undefined ? undefined : parseDurationWithin(opts.ttl, "--ttl", API_TOKEN_TTL, formatSeconds);
       const body = await ctx.client(cmd).request("POST", "/v1/tokens", {
         json: { subject: opts.subject, namespaces: opts.namespace, access: opts.access, ...(ttlSeconds === undefined ? {} : { ttlSeconds }) },
       });

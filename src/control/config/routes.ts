@@ -8,6 +8,7 @@ import { proxyStatusRoutes } from "./proxy-status-routes.ts";
 import { analyzeRoutes } from "./analyze-routes.ts";
 import { publishRoutes } from "./publish-routes.ts";
 import { quotaRoutes } from "./quota-routes.ts";
+import { deleteRoutes } from "./delete-routes.ts";
 
 /** Config API routes (Kubernetes-style REST, apply, revisions, snapshots, proxy status, analyze). */
 export const configRoutes = new Hono<ControlApp>();
@@ -19,3 +20,4 @@ configRoutes.route("/", proxyStatusRoutes);
 configRoutes.route("/", analyzeRoutes);
 configRoutes.route("/", publishRoutes);
 configRoutes.route("/", quotaRoutes);
+configRoutes.route("/", deleteRoutes);

@@ -1,0 +1,24 @@
+import { ServerError } from "./cli-errors.ts";
+import type { ManifestDocument } from "./manifest-documents.ts";
+
+const DOCUMENT_PREFIX = /documents\[(\d+)\]\.?/g;
+
+/**
+ * Rewrites the server's `documents[3].metadata.name` (an index into the combined
+ * request body) to `file.yaml document 1: metadata.name`, so a refusal names the
+ * file and document the user wrote.
+ */
+export function relabelDocumentPaths(err: ServerError, docs: readonly ManifestDocument[]): ServerError {
+  const relabel = (text: string): string =>
+    text.replace(DOCUMENT_PREFIX, (whole, i: string) => {
+      const d = docs[Number(i)];
+      if (d === undefined) return whole;
+      return d.source === "" ? "" : `${d.source} document ${d.index}: `;
+    });
+  return new ServerError(err.status, {
+    code: err.code,
+    message: relabel(err.message),
+    ...(err.field === undefined ? {} : { field: relabel(err.field) }),
+    details: err.details.map((d) => ({ path: relabel(d.path).replace(/: $/, ""), message: d.message })),
+  });
+}
