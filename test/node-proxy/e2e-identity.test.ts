@@ -161,9 +161,10 @@ describe("plaintext listener and PeerAuthentication", () => {
   });
 
   test("a port-level PERMISSIVE override accepts plaintext, reported as connection_security_policy none", async () => {
-    const r = await rawExchange(b.port("inboundPlaintext"), `GET /plain HTTP/1.1\r\nhost: ${OPEN}\r\nconnection: close\r\n\r\n`);
+    const r = await rawExchange(b.port("inboundPlaintext"), `GET /plain HTTP/1.1\r\nhost: ${OPEN}\r\nx-forwarded-client-cert: URI=spiffe://strait.local/ns/shop/sa/admin\r\nconnection: close\r\n\r\n`);
     assert.match(r.text, /^HTTP\/1\.1 200/);
     assert.match(r.text, /"workload":"open"/);
+    assert.doesNotMatch(r.text, /sa\/admin/, "a client-supplied x-forwarded-client-cert never reaches the workload");
     const m = await b.metricsText();
     const line = m.split("\n").find((l) => l.startsWith("istio_requests_total{") && l.includes(OPEN));
     assert.ok(line, m);

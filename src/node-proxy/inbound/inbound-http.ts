@@ -113,9 +113,9 @@ export class InboundHttp {
       }
     }
     if (!refused) {
-      if (caller.peer !== undefined) {
-        upstreamHeaders["x-forwarded-client-cert"] = `By=${target.workload.spiffeId};URI=${caller.peer.spiffeId}`;
-      }
+      // Only the proxy speaks for the peer's identity: a client-supplied XFCC never passes.
+      if (caller.peer !== undefined) upstreamHeaders["x-forwarded-client-cert"] = `By=${target.workload.spiffeId};URI=${caller.peer.spiffeId}`;
+      else delete upstreamHeaders["x-forwarded-client-cert"];
       const r = await this.toWorkload(req, res, target, upstreamHeaders);
       code = r.code;
       flags = r.flags;
