@@ -32,7 +32,8 @@ export const startDataPlane: StartDataPlane = async (ctx: DataPlaneContext): Pro
     ctx.logger.warn("endpoint ejected", { cluster, endpoint: e.endpoint, ejectedForMs: e.ejectedForMs, reason: e.reason });
   });
   const agents = new HboneAgentPool(ctx.hbone.connector);
-  const directAgent = new http.Agent({ keepAlive: true, maxFreeSockets: 64, scheduling: "lifo" });
+  // Idle connections to servers outside the mesh close before common 5 s keep-alive timeouts do.
+  const directAgent = new http.Agent({ keepAlive: true, maxFreeSockets: 64, scheduling: "lifo", timeout: 4_000 });
 
   await ctx.config.addPreparer((view) => {
     for (const w of view.snapshot.workloads) {

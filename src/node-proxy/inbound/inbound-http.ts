@@ -40,8 +40,11 @@ export function authorizationFor(view: ConfigView, workloadKey: string): Authori
 
 export class InboundHttp {
   private jwks: JwksResolver | undefined;
-  /** Keep-alive connections to local workloads. */
-  readonly localAgent = new http.Agent({ keepAlive: true, maxFreeSockets: 256, scheduling: "lifo" });
+  /**
+   * Keep-alive connections to local workloads. An idle connection is dropped after 4 s, before
+   * a Node.js workload's own 5 s keep-alive timeout can close it under a request being sent.
+   */
+  readonly localAgent = new http.Agent({ keepAlive: true, maxFreeSockets: 256, scheduling: "lifo", timeout: 4_000 });
 
   constructor(private readonly ctx: DataPlaneContext) {}
 

@@ -65,7 +65,9 @@ class HboneAgent extends http.Agent {
     private readonly connector: HboneConnector,
     private readonly route: HboneRoute,
   ) {
-    super({ keepAlive: true, keepAliveMsecs: 30_000, maxFreeSockets: 64, scheduling: "lifo", timeout: 60_000 });
+    // Idle streams are dropped after 30 s, well before the peer's 60 s keep-alive timeout, so a
+    // request is never written into a stream the peer is closing.
+    super({ keepAlive: true, keepAliveMsecs: 30_000, maxFreeSockets: 64, scheduling: "lifo", timeout: 30_000 });
   }
 
   override createConnection(_options: unknown, callback: AgentCallback): undefined {
