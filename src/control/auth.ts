@@ -10,7 +10,7 @@ import type { ControlEnv } from "./env.ts";
 import { database } from "./db.ts";
 import { getTrustBundles } from "./signer.ts";
 import { looksLikeApiToken, verifyApiToken } from "./api-tokens.ts";
-import { CONTROL_AUDIENCE, trustDomainOf } from "./identity/settings.ts";
+import { CONTROL_AUDIENCE, jwtSvidTtlSeconds, trustDomainOf } from "./identity/settings.ts";
 import { FieldError } from "./identity/fields.ts";
 
 export type NodePrincipal = Extract<Principal, { type: "node" }>;
@@ -29,7 +29,8 @@ async function constantTimeEqual(a: string, b: string): Promise<boolean> {
 /** A JWT-SVID for audience "strait-control" whose subject is an attested, unrevoked node of our trust domain. */
 async function authenticateNode(env: ControlEnv, token: string): Promise<NodePrincipal> {
   const trustDomain = trustDomainOf(env);
-  const svid = await validateJwtSvid(token, { audience: CONTROL_AUDIENCE, bundles: await getTrustBundles(env), clock: systemClock });
+  // Nodes get JWT-SVIDs of exactly JWT_SVID_TTL_SECONDS; a longer-lived one was not minted under this configuration.
+  const svid = await validateJwtSvid(token, { audience: CONTROL_AUDIENCE, bundles: await getTrustBundles(env), clock: systemClock, maxLifetimeSeconds: jwtSvidTtlSeconds(env) });
   const node = svid.spiffeId.isMemberOf(trustDomain) ? parseNodeId(svid.spiffeId) : undefined;
   if (node === undefined) throw new UnauthenticatedError(`JWT-SVID subject ${svid.spiffeId.toString()} is not a node identity of trust domain ${trustDomain}`);
   const spiffeId = svid.spiffeId.toString();
@@ -72,7 +73,7 @@ export const authenticate: MiddlewareHandler<ControlApp> = async (c, next) => {
   if (adminToken !== undefined && adminToken !== "" && (await constantTimeEqual(token, adminToken))) {
     principal = { type: "admin" };
   } else if (looksLikeApiToken(token)) {
-    principal = await onAuthorization(verifyApiToken(c.env, database(c.env), token, systemClock.now()));
+    principal = await onAuthorization(verifyApiToken(c.env, database(c.env), token, systemClock));
   } else if (token.split(".").length === 3) {
     principal = await onAuthorization(authenticateNode(c.env, token));
   } else {

@@ -6,6 +6,8 @@
  * the key are checked BEFORE any crypto; the key comes only from the bundle of
  * `sub`'s trust domain, never from `jku`/`x5u`/`jwk`/`x5c` headers (item 77).
  * A token without `kid` is rejected (checklist item 80, as go-spiffe and SPIRE do).
+ * A token whose lifetime (exp - iat, or exp - now without iat) exceeds the
+ * verifier's maximum (default MAX_JWT_SVID_TTL_SECONDS) is rejected (issue 6 finding 6).
  */
 import { SignJWT, decodeJwt, decodeProtectedHeader, errors as joseErrors, importJWK, jwtVerify } from "jose";
 import type { JWTPayload, ProtectedHeaderParameters } from "jose";
@@ -133,13 +135,15 @@ function decodeClaims(token: string): JWTPayload {
  */
 export async function validateJwtSvid(
   token: string,
-  p: { audience: string; bundles: TrustBundleSet; clock: Clock; leewaySeconds?: number },
+  p: { audience: string; bundles: TrustBundleSet; clock: Clock; leewaySeconds?: number; maxLifetimeSeconds?: number },
 ): Promise<ValidatedJwtSvid> {
   if (typeof p.audience !== "string" || p.audience === "") {
     throw new TypeError("validateJwtSvid: the expected audience must be a non-empty string");
   }
   const leeway = p.leewaySeconds ?? DEFAULT_LEEWAY_SECONDS;
   if (!Number.isFinite(leeway) || leeway < 0) throw new TypeError("leewaySeconds must be >= 0");
+  const maxLifetime = p.maxLifetimeSeconds ?? MAX_JWT_SVID_TTL_SECONDS;
+  if (!(maxLifetime > 0)) throw new TypeError("maxLifetimeSeconds must be > 0");
 
   if (typeof token !== "string" || token.length === 0) refuse("token is missing");
   if (token.length > MAX_TOKEN_BYTES) refuse(`token is longer than ${MAX_TOKEN_BYTES} bytes`);
@@ -187,7 +191,7 @@ export async function validateJwtSvid(
 
   let key: CryptoKey | Uint8Array;
   try {
-    key = await importJWK({ ...jwk, alg }, alg);
+    key = await importedKey(jwk, alg);
   } catch (cause) {
     return refuse(`bundle key ${JSON.stringify(kid)} cannot be used with ${alg}`, cause);
   }
@@ -206,6 +210,11 @@ export async function validateJwtSvid(
   }
   if (typeof payload.iat === "number" && payload.iat > now / 1000 + leeway) refuse("token iat is in the future");
   const exp = payload.exp as number;
+  // A stolen signing key (or a misconfigured issuer) must not mint long-lived credentials we honour.
+  if (typeof payload.iat === "number" ? exp - payload.iat > maxLifetime : exp - now / 1000 > maxLifetime + leeway) {
+    const lifetime = typeof payload.iat === "number" ? `exp - iat = ${Math.round(exp - payload.iat)}` : `exp - now = ${Math.round(exp - now / 1000)}`;
+    refuse(`token lifetime (${lifetime} s) exceeds the maximum of ${maxLifetime} s`);
+  }
   const verifiedAud = payload.aud;
   return {
     spiffeId,
@@ -213,6 +222,31 @@ export async function validateJwtSvid(
     expiresAt: new Date(exp * 1000),
     claims: { ...payload },
   };
+}
+
+/**
+ * Imported verification keys, per bundle JWK object and alg: a bundle built once
+ * per CA generation (or per refresh) keeps its JWK objects, so each key is
+ * imported once rather than on every validation.
+ */
+const importedKeys = new WeakMap<JsonWebKey, Map<string, Promise<CryptoKey | Uint8Array>>>();
+
+function importedKey(jwk: JsonWebKey, alg: string): Promise<CryptoKey | Uint8Array> {
+  let byAlg = importedKeys.get(jwk);
+  if (byAlg === undefined) {
+    byAlg = new Map();
+    importedKeys.set(jwk, byAlg);
+  }
+  let key = byAlg.get(alg);
+  if (key === undefined) {
+    key = importJWK({ ...jwk, alg }, alg);
+    const entry = key;
+    byAlg.set(alg, entry);
+    entry.catch(() => {
+      if (byAlg?.get(alg) === entry) byAlg.delete(alg);
+    });
+  }
+  return key;
 }
 
 function describeJoseFailure(cause: unknown, audience: string): string {

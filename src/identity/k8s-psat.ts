@@ -189,7 +189,9 @@ export async function verifyProjectedServiceAccountToken(
     "name",
     "kubernetes.io.node.name",
   );
-  if (payload.sub !== undefined && payload.sub !== `system:serviceaccount:${namespace}:${serviceAccount}`) {
+  // Every service-account token the API server issues names its account in `sub`; one without it is not one.
+  if (payload.sub === undefined) fail("Kubernetes token claim sub is missing: use a projected service-account token");
+  if (payload.sub !== `system:serviceaccount:${namespace}:${serviceAccount}`) {
     fail("Kubernetes token sub does not match its kubernetes.io namespace and service account");
   }
   const account = `${namespace}:${serviceAccount}`;

@@ -45,6 +45,8 @@ const adminRoutes: { method: string; path: string; json?: unknown }[] = [
   { method: "GET", path: "/v1/identity/registrations?node=spiffe://strait.local/node/c1/n1" },
   { method: "DELETE", path: "/v1/identity/registrations/none" },
   { method: "DELETE", path: "/v1/tokens/none" },
+  { method: "PATCH", path: "/v1/tokens/none", json: { access: "read" } },
+  { method: "POST", path: "/v1/tokens/keys/rotate", json: {} },
 ];
 
 describe("admin routes", () => {
@@ -73,20 +75,26 @@ describe("admin routes", () => {
     await api("/v1/identity/ca", { token: nodeJwt });
     const r = await api(`/v1/audit?outcome=denied&target=${encodeURIComponent("/v1/identity/ca")}`, { token: ca.adminToken });
     const actors = r.body.events.map((e: { actor: string }) => e.actor);
-    assert.ok(actors.includes("anonymous"));
+    // Refusals of callers without credentials are counted per source and minute, not a row each.
+    const anonymous = await api("/v1/audit/refusals", { token: ca.adminToken });
+    assert.ok(anonymous.body.refusals.some((x: { count: number }) => x.count > 0), anonymous.text);
     assert.ok(actors.includes("node:spiffe://strait.local/node/c1/n1"));
     assert.ok(actors.some((a: string) => a.startsWith("token:")));
   });
 });
 
 describe("scoped API tokens", () => {
-  test("minted as an ES256 JWT (typ strait-api+jwt, aud strait-control) signed by a key in the bundle; listed without the secret", async () => {
+  test("minted as an ES256 JWT (typ strait-api+jwt, aud strait-control) signed by the API-token key, never a SPIFFE bundle key; listed without the secret", async () => {
     const minted = await mintToken({ subject: "deployer", namespaces: ["shop", "blog"], access: "read", ttlSeconds: 3600 });
     const header = decodeProtectedHeader(minted.token);
     assert.equal(header.typ, "strait-api+jwt");
     assert.equal(header.alg, "ES256");
+    // Issue 6 finding 7: API tokens have their own key, published apart from the trust bundle.
     const bundle = await api("/.well-known/spiffe-bundle");
-    assert.ok(bundle.body.keys.some((k: { use: string; kid?: string }) => k.use === "jwt-svid" && k.kid === header.kid));
+    assert.equal(bundle.body.keys.some((k: { kid?: string }) => k.kid === header.kid), false);
+    const keys = await api("/v1/tokens/keys");
+    assert.equal(keys.status, 200);
+    assert.ok(keys.body.keys.some((k: { kid: string; status: string; d?: string }) => k.kid === header.kid && k.status === "active" && k.d === undefined));
     const claims = decodeJwt(minted.token);
     assert.equal(claims.aud, "strait-control");
     assert.equal(claims.sub, "deployer");

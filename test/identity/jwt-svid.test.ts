@@ -374,6 +374,22 @@ describe("validateJwtSvid: refusals (items 73-84)", () => {
     await refused(token, "expired", { clock: new ManualClock(T0 + 91_000) });
   });
 
+  test("issue 6 finding 6: a lifetime (exp - iat, or exp - now without iat) over the maximum is refused", async () => {
+    // Default maximum: the longest JWT-SVID Strait mints (3600 s).
+    await refused(await ourToken({ iat: NOW_S, exp: NOW_S + 3601 }), "exceeds the maximum of 3600 s");
+    await refused(await ourToken({ iat: NOW_S - 86_400, exp: NOW_S + 60 }), "exp - iat = 86460");
+    await refused(await ourToken({ iat: undefined, exp: NOW_S + 7200 }), "exp - now = 7200");
+    // A configured maximum (the control plane passes JWT_SVID_TTL_SECONDS).
+    await assert.rejects(
+      validateJwtSvid(await ourToken({ iat: NOW_S, exp: NOW_S + 301 }), { audience: AUD, bundles, clock: new ManualClock(T0), maxLifetimeSeconds: 300 }),
+      /exceeds the maximum of 300 s/,
+    );
+    // At the maximum, and without iat within it (plus leeway for the issuer's clock), it is accepted.
+    await validateJwtSvid(await ourToken({ iat: NOW_S, exp: NOW_S + 300 }), { audience: AUD, bundles, clock: new ManualClock(T0), maxLifetimeSeconds: 300 });
+    await validateJwtSvid(await ourToken({ iat: undefined, exp: NOW_S + 320 }), { audience: AUD, bundles, clock: new ManualClock(T0), maxLifetimeSeconds: 300 });
+    await assert.rejects(validateJwtSvid(await ourToken(), { audience: AUD, bundles, clock: new ManualClock(T0), maxLifetimeSeconds: 0 }), TypeError);
+  });
+
   test("item 82: aud missing or without our audience is refused; an empty expected audience is a TypeError", async () => {
     await refused(await ourToken({ aud: undefined }), "no aud claim");
     await refused(await ourToken({ aud: "spiffe://strait.local/ns/other/sa/x" }), `aud does not include "${AUD}"`);

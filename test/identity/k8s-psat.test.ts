@@ -183,6 +183,13 @@ describe("verifyProjectedServiceAccountToken", () => {
     await refused(await sign(psatClaims({ sub: "system:serviceaccount:kube-system:admin" })), "sub does not match");
   });
 
+  test("issue 6 finding 6: a token without sub is refused (every service-account token has one)", async () => {
+    await refused(await sign(psatClaims({ sub: undefined })), "claim sub is missing");
+    const noSub = psatClaims();
+    delete noSub.sub;
+    await refused(await sign(noSub), "claim sub is missing");
+  });
+
   test("garbage is refused without echoing it", async () => {
     await refused("not-a-jwt-at-all-but-long", "not a valid signed JWT");
     await refused("", "token is missing");

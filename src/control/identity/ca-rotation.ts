@@ -1,5 +1,5 @@
-import { and, eq, gte, isNull, max, sql } from "drizzle-orm";
-import { apiTokens, caGenerations, issuedSvids } from "../../../schema/index.ts";
+import { and, eq, gte, isNull, lt, max, min, sql } from "drizzle-orm";
+import { apiTokenKeys, apiTokens, caGenerations, issuedSvids } from "../../../schema/index.ts";
 import type { Clock } from "../../core/clock.ts";
 import { ConflictError, ValidationError } from "../../core/errors.ts";
 import { CaUnavailableError } from "../../identity/errors.ts";
@@ -100,13 +100,19 @@ export async function stageGeneration(env: ControlEnv, db: Database, actor: stri
   return { generation: id, status: "staged" as const, notAfter: ca.notAfter.toISOString(), jwtKid: jwtKey.kid };
 }
 
-/** Latest expiry of anything generation `g` signed: X.509-SVIDs recorded, API tokens minted while it was active. */
+/**
+ * Latest expiry of anything generation `g` signed: X.509-SVIDs recorded, and legacy
+ * API tokens (minted with its JWT key before API tokens got their own key). Tokens
+ * signed by the API-token key never hold a generation back.
+ */
 async function lastSignedExpiry(db: Database, g: GenerationRecord): Promise<number | null> {
   const [svids] = await db.select({ at: max(issuedSvids.notAfter) }).from(issuedSvids).where(eq(issuedSvids.caGeneration, g.id));
+  const [firstKey] = await db.select({ at: min(apiTokenKeys.createdAt) }).from(apiTokenKeys);
+  const legacyUntil = firstKey?.at ?? null;
   const [tokens] = await db
     .select({ at: max(apiTokens.expiresAt) })
     .from(apiTokens)
-    .where(and(isNull(apiTokens.revokedAt), gte(apiTokens.createdAt, g.activatedAt ?? 0)));
+    .where(and(isNull(apiTokens.revokedAt), gte(apiTokens.createdAt, g.activatedAt ?? 0), ...(legacyUntil === null ? [] : [lt(apiTokens.createdAt, legacyUntil)])));
   const values = [svids?.at, tokens?.at].filter((v): v is number => typeof v === "number");
   return values.length === 0 ? null : Math.max(...values);
 }
