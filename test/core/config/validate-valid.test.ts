@@ -58,13 +58,13 @@ test("null fields are dropped; status and server-managed metadata are ignored wi
   const r = validateResource({
     apiVersion: NET,
     kind: "VirtualService",
-    metadata: { name: "r", labels: { app: "r" }, annotations: { "istio.io/dry-run": "true" }, managedFields: [{}], resourceVersion: "7", generation: 2 },
+    metadata: { name: "r", labels: { app: "r" }, annotations: { "example.com/owner": "team-a" }, managedFields: [{}], resourceVersion: "7", generation: 2 },
     spec: { hosts: ["r"], gateways: null, http: [{ route: [{ destination: { host: "r" }, weight: null }] }] },
     status: { conditions: [] },
   });
   assert.ok(r.ok, JSON.stringify(!r.ok && r.errors));
   assert.deepEqual(r.resource.spec, { hosts: ["r"], http: [{ route: [{ destination: { host: "r" } }] }] });
-  assert.deepEqual(r.resource.metadata, { name: "r", namespace: "default", labels: { app: "r" }, annotations: { "istio.io/dry-run": "true" }, resourceVersion: "7", generation: 2 });
+  assert.deepEqual(r.resource.metadata, { name: "r", namespace: "default", labels: { app: "r" }, annotations: { "example.com/owner": "team-a" }, resourceVersion: "7", generation: 2 });
   assert.deepEqual(r.warnings.map((w) => w.path), ["status", "metadata.managedFields"]);
 });
 
