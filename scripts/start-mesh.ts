@@ -73,7 +73,8 @@ await ensureFree(controlPort, CONTROL);
 await ensureFree(gatewayPort, GATEWAY);
 
 step("local CA and secrets (.strait/ca, .dev.vars)");
-execFileSync(process.execPath, ["--import", "tsx", join(root, "scripts/bootstrap-ca.ts")], { cwd: home, stdio: "inherit" });
+// From the checkout (where tsx resolves), writing into home.
+execFileSync(process.execPath, ["--import", "tsx", join(root, "scripts/bootstrap-ca.ts"), "--out", join(home, ".strait", "ca"), "--dev-vars", join(home, ".dev.vars")], { cwd: root, stdio: "inherit" });
 const secrets: Record<string, { type: "secret_text"; value: string }> = {};
 for (const [name, file] of Object.entries(SECRET_FILES)) {
   secrets[name] = { type: "secret_text", value: (await readFile(join(home, ".strait", "ca", file), "utf8")).trim() };
@@ -106,9 +107,17 @@ async function stop(signal: string): Promise<void> {
   process.stdout.write(`strait: local mesh stopped (${signal})\n`);
   process.exit(0);
 }
-process.on("SIGINT", () => void stop("SIGINT"));
-process.on("SIGTERM", () => void stop("SIGTERM"));
-process.on("SIGHUP", () => void stop("SIGHUP"));
+// wrangler installs SIGINT/SIGTERM handlers (some only once a worker starts) that exit at once,
+// before the workers are disposed, leaving workerd serving the ports. Ours must be the only ones.
+const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+const onSignal = (signal: string) => void stop(signal);
+function ownSignals(): void {
+  for (const signal of SIGNALS) {
+    for (const l of process.listeners(signal)) if (l !== onSignal) process.removeListener(signal, l);
+    if (!process.listeners(signal).includes(onSignal)) process.on(signal, onSignal);
+  }
+}
+ownSignals();
 
 const dev = (port: number) => ({ persist, inspector: false as const, watch: false, logLevel: "warn" as const, server: { hostname: "127.0.0.1", port } });
 // A worker that cannot start (its port taken meanwhile, a build error) must not leave `npm start` hanging.
@@ -120,7 +129,9 @@ async function startOrFail(what: string, start: () => Promise<Worker>): Promise<
   try {
     const w = await Promise.race([start(), limit]);
     started.push(w);
+    ownSignals();
     await Promise.race([w.ready, limit]);
+    ownSignals();
     return w;
   } catch (err) {
     process.stderr.write(`strait: ${what} failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
@@ -145,6 +156,7 @@ const control = await startOrFail("the control API", () =>
 );
 step("edge gateway (workerd)");
 const gateway = await startOrFail("the edge gateway", () => unstable_startWorker({ config: join(root, "wrangler.toml"), dev: dev(gatewayPort) }));
+ownSignals();
 const controlUrl = (await control.url).href.replace(/\/$/, "");
 const gatewayUrl = (await gateway.url).href.replace(/\/$/, "");
 

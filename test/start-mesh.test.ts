@@ -50,7 +50,8 @@ function npmStart(env: Record<string, string>): { child: ChildProcess; out: () =
   let err = "";
   child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
   child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  // "close": after the streams end too, i.e. also after every process that shared them (npm's child) has exited.
+  const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
   return { child, out: () => out, err: () => err, exited };
 }
 
