@@ -1,5 +1,5 @@
 /**
- * `npm run bench [identity|control]`: runs the benchmarks and prints their tables.
+ * `npm run bench [identity|control|gateway|proxy]`: runs the benchmarks and prints their tables.
  * Each benchmark compares against a peer or the direct path in the same run and prints ratios.
  */
 import os from "node:os";
@@ -15,4 +15,14 @@ if (want("identity")) {
 if (want("control")) {
   const { benchControl } = await import("./control.ts");
   await benchControl();
+}
+if (want("gateway")) {
+  // bench/gateway/index.ts: route lookups vs Hono's routers, and requests through the gateway vs a bare forwarding worker.
+  const gateway = "./gateway/index.ts";
+  const { benchGateway } = (await import(gateway)) as { benchGateway(): Promise<void> };
+  await benchGateway();
+}
+if (want("proxy")) {
+  const { benchProxy } = await import("./proxy/index.ts");
+  await benchProxy();
 }
