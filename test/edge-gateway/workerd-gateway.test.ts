@@ -6,7 +6,7 @@
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { createLocalJWKSet, jwtVerify } from "jose";
+import { decodeProtectedHeader, importJWK, jwtVerify, type JWK } from "jose";
 import { createThrowawayCa } from "../support/throwaway-ca.ts";
 import { startEdgeMesh, type EdgeMesh } from "../support/edge-gateway-mesh.ts";
 import { httpRequest, startEchoServer, type EchoServer } from "../support/edge-gateway-upstreams.ts";
@@ -137,8 +137,13 @@ spec:
   assert.equal(seen.headers["x-forwarded-host"], "ratings.example.com");
   const token = String(seen.headers["x-strait-edge-svid"]);
   const bundle = (await (await mesh.control("/.well-known/spiffe-bundle")).json()) as { keys: (Record<string, unknown> & { use?: string })[] };
-  const keys = createLocalJWKSet({ keys: bundle.keys.filter((k) => k.use === "jwt-svid") as never });
-  const { payload, protectedHeader } = await jwtVerify(token, keys, { audience: "spiffe://strait.local/node/c1/n1" });
+  const jwtKeys = bundle.keys.filter((k) => k.use === "jwt-svid");
+  const kid = decodeProtectedHeader(token).kid;
+  assert.ok(jwtKeys.some((k) => k.kid === kid), `token kid ${kid} among the bundle's jwt-svid keys ${JSON.stringify(jwtKeys.map((k) => ({ kid: k.kid, alg: k.alg, crv: k.crv })))}`);
+  // A SPIFFE bundle marks keys `use: "jwt-svid"`, which generic JWKS selection skips: import the named key.
+  const { use: _use, ...jwk } = jwtKeys.find((k) => k.kid === kid)!;
+  const key = await importJWK(jwk as JWK, "ES256");
+  const { payload, protectedHeader } = await jwtVerify(token, key, { audience: "spiffe://strait.local/node/c1/n1" });
   assert.equal(payload.sub, "spiffe://strait.local/edge/gateway");
   assert.equal(protectedHeader.typ, "JWT");
   assert.ok((payload.exp ?? 0) - (payload.iat ?? 0) <= 3600);

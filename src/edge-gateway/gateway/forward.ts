@@ -49,11 +49,11 @@ function maxInflight(plan: ForwardPlan): number {
 }
 
 /** The signal of one try: the route's overall deadline, plus the per-try timeout when set. */
-function attemptSignal(overall: AbortSignal, perTryMs: number | undefined): { signal: AbortSignal; timedOut(): boolean; dispose(): void } {
+function attemptSignal(overall: AbortSignal | undefined, perTryMs: number | undefined): { signal: AbortSignal | undefined; timedOut(): boolean; dispose(): void } {
   if (perTryMs === undefined || perTryMs <= 0) return { signal: overall, timedOut: () => false, dispose() {} };
   const perTry = new AbortController();
   const timer = setTimeout(() => perTry.abort(new PerTryTimeout()), perTryMs);
-  return { signal: AbortSignal.any([overall, perTry.signal]), timedOut: () => perTry.signal.aborted, dispose: () => clearTimeout(timer) };
+  return { signal: overall === undefined ? perTry.signal : AbortSignal.any([overall, perTry.signal]), timedOut: () => perTry.signal.aborted, dispose: () => clearTimeout(timer) };
 }
 
 export async function forward(i: ForwardInput): Promise<ForwardResult> {
@@ -63,8 +63,10 @@ export async function forward(i: ForwardInput): Promise<ForwardResult> {
   if (endpoints.length === 0) return { local: REPLY.noHealthyUpstream(), flags: ["UH"], attempts: 0 };
   if (state.inflight >= maxInflight(plan)) return { local: REPLY.overflow(), flags: ["UO"], attempts: 0 };
 
+  // Only a route with a timeout pays for an abort signal on its fetches.
   const overall = new AbortController();
-  const overallTimer = plan.timeoutMs === undefined || plan.timeoutMs <= 0 ? undefined : setTimeout(() => overall.abort(new OverallTimeout()), plan.timeoutMs);
+  const hasDeadline = plan.timeoutMs !== undefined && plan.timeoutMs > 0;
+  const overallTimer = hasDeadline ? setTimeout(() => overall.abort(new OverallTimeout()), plan.timeoutMs) : undefined;
   const tried = new Set<UpstreamEndpoint>();
   const started = platform.clock.now();
   let retries = 0;
@@ -95,9 +97,11 @@ export async function forward(i: ForwardInput): Promise<ForwardResult> {
         for (const [k, v] of target.headers) headers.set(k, v);
         headers.set("traceparent", formatTraceparent(span.spanContext()));
         if (retries > 0) headers.set("x-envoy-attempt-count", String(retries + 1));
-        attempt = attemptSignal(overall.signal, plan.retry.perTryTimeoutMs);
+        attempt = attemptSignal(hasDeadline ? overall.signal : undefined, plan.retry.perTryTimeoutMs);
         try {
-          response = await platform.fetch(new Request(target.url, { method: i.method, headers, body: i.body, redirect: "manual", signal: attempt.signal }));
+          const init: RequestInit = { method: i.method, headers, body: i.body, redirect: "manual" };
+          if (attempt.signal !== undefined) init.signal = attempt.signal;
+          response = await platform.fetch(new Request(target.url, init));
         } finally {
           attempt.dispose();
         }

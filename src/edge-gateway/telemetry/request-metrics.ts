@@ -55,6 +55,10 @@ function observe(h: Histogram, bounds: readonly number[], v: number): void {
 
 const newHistogram = (bounds: readonly number[]): Histogram => ({ count: 0, sum: 0, buckets: new Array<number>(bounds.length + 1).fill(0) });
 
+function seriesKey(l: IstioRequestLabels): string {
+  return `${l.destination_service}|${l.destination_service_namespace}|${l.destination_workload}|${l.destination_workload_namespace}|${l.destination_principal}|${l.response_code}|${l.response_flags}|${l.source_workload_namespace}|${l.source_principal}`;
+}
+
 /** Most distinct label sets kept; beyond that new series are folded into one `overflow` series. */
 const MAX_SERIES = 2000;
 
@@ -69,10 +73,11 @@ export class IstioRequestMetrics {
   }
 
   record(labels: IstioRequestLabels, durationMs: number, requestBytes: number, responseBytes: number): void {
-    let key = JSON.stringify(labels);
+    // Only these labels vary per request on the gateway (the source side is fixed per isolate).
+    let key = seriesKey(labels);
     if (!this.series.has(key) && this.series.size >= MAX_SERIES) {
       labels = { ...labels, destination_service: "overflow", destination_service_name: "overflow", destination_workload: "overflow" };
-      key = JSON.stringify(labels);
+      key = seriesKey(labels);
     }
     let s = this.series.get(key);
     if (s === undefined) {
