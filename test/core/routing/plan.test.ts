@@ -248,3 +248,32 @@ spec:
   const noTtl = forward(plan(route, req(), sequence(0), [dr("{httpCookie: {name: sticky}}")]));
   assert.deepEqual([noTtl.hashKey, noTtl.setCookie], [undefined, undefined]);
 });
+
+test("plan: an external DNS ServiceEntry is dialled by name, with DestinationRule TLS origination in the policy", () => {
+  const ext = `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: payments, namespace: shop}
+spec:
+  hosts: [api.payments.example.net]
+  location: MESH_EXTERNAL
+  resolution: DNS
+  ports: [{number: 443, name: https, protocol: HTTPS}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: payments, namespace: shop}
+spec:
+  host: api.payments.example.net
+  trafficPolicy: {tls: {mode: SIMPLE, sni: api.payments.example.net}}
+`;
+  const p = forward(plan("  - route: [{destination: {host: api.payments.example.net}}]\n", req(), sequence(0), [ext]));
+  assert.deepEqual(p.cluster.endpoints.map((e) => `${e.address}:${e.port}`), ["api.payments.example.net:443"]);
+  assert.deepEqual(p.cluster.trafficPolicy.tls, { mode: "SIMPLE", sni: "api.payments.example.net" });
+  assert.equal(p.cluster.name, "outbound|443||api.payments.example.net");
+});
+
+test("plan: a sticky cookie renders as a Set-Cookie value", async () => {
+  const { setCookieHeader } = await import("../../../src/core/routing/index.ts");
+  assert.equal(setCookieHeader({ name: "sticky", value: "ab12", path: "/", maxAgeSeconds: 60, attributes: [{ name: "SameSite", value: "Lax" }, { name: "Secure" }] }), "sticky=ab12; Path=/; Max-Age=60; HttpOnly; SameSite=Lax; Secure");
+  assert.equal(setCookieHeader({ name: "s", value: "v", maxAgeSeconds: 0, attributes: [] }), "s=v; HttpOnly");
+});
