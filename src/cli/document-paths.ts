@@ -2,6 +2,7 @@ import { ServerError } from "./cli-errors.ts";
 import type { ManifestDocument } from "./manifest-documents.ts";
 
 const DOCUMENT_PREFIX = /documents\[(\d+)\]\.?/g;
+const COMMAND_LINE_PATH = /documents\[(\d+)\](?:\.[\w.]+)?: /g;
 
 /**
  * Rewrites the server's `documents[3].metadata.name` (an index into the combined
@@ -9,8 +10,9 @@ const DOCUMENT_PREFIX = /documents\[(\d+)\]\.?/g;
  * file and document the user wrote.
  */
 export function relabelDocumentPaths(err: ServerError, docs: readonly ManifestDocument[]): ServerError {
+  // A document built from the command line (`delete KIND NAME`) has no file: its paths say nothing to the user.
   const relabel = (text: string): string =>
-    text.replace(DOCUMENT_PREFIX, (whole, i: string) => {
+    text.replace(COMMAND_LINE_PATH, (whole, i: string) => (docs[Number(i)]?.source === "" ? "" : whole)).replace(DOCUMENT_PREFIX, (whole, i: string) => {
       const d = docs[Number(i)];
       if (d === undefined) return whole;
       return d.source === "" ? "" : `${d.source} document ${d.index}: `;

@@ -85,7 +85,12 @@ export function describeError(err: unknown, ctx?: CliContext): string {
     const field = err.field === undefined ? undefined : toFlags(err.field, flags);
     const lines = [`error: ${message} (${err.code})`];
     if (field !== undefined && !message.includes(field)) lines.push(`  field: ${field}`);
-    for (const d of err.details) lines.push(`  - ${toFlags(d.path, flags)}: ${d.message}`);
+    // The first detail is usually the message itself; list only what it does not already say.
+    for (const d of err.details) {
+      const path = toFlags(d.path, flags);
+      const said = message.includes(`${path}: ${d.message}`) || (err.details.length === 1 && message.includes(d.message));
+      if (!said) lines.push(`  - ${path}: ${d.message}`);
+    }
     if (err.status === 401) lines.push(ctx?.tokenSetting === undefined ? "  no token was sent: set STRAIT_TOKEN or pass --token" : `  check ${ctx.tokenSetting}: the control plane did not accept it`);
     return `${lines.join("\n")}\n`;
   }

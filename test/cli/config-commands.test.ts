@@ -143,8 +143,20 @@ test("diff and apply --dry-run show changes without writing them; exit 0 when no
   assert.equal(r.code, 1, show(r));
   assert.match(r.stdout, /^virtualservice\.networking\.istio\.io\/reviews \(namespace default\) would be configured$/m);
   assert.match(r.stdout, /^ {4}~ spec\.http\[1\]\.route\[0\]\.destination\.subset: "v1" -> "v2"$/m);
-  assert.match(r.stdout, /^destinationrule\.networking\.istio\.io\/ratings \(namespace default\) would be created\n {4}\+ metadata:\n/m);
-  assert.match(r.stdout, /^ {4}\+ spec:\n {4}\+ {3}host: ratings$/m);
+  // Only what the file says: no empty labels/annotations or other fields the user never wrote.
+  assert.match(r.stdout, /^destinationrule\.networking\.istio\.io\/ratings \(namespace default\) would be created\n {4}\+ spec:\n {4}\+ {3}host: ratings$/m);
+  assert.doesNotMatch(r.stdout, /metadata|labels|annotations/);
+
+  // A resource saved with `get -o yaml` (server metadata and all) and edited: the diff is the edit alone.
+  const saved = await cli(["get", "vs", "reviews", "-o", "yaml"]);
+  assert.equal(saved.code, 0, show(saved));
+  assert.match(saved.stdout, /resourceVersion/);
+  const edited = await cli(["diff", "-f", "-"], { stdin: saved.stdout.replace("subset: v1", "subset: v3").replace(/^( {2}uid: ).*$/m, "$1edited-uid").replace(/^( {2}generation: ).*$/m, "$199") });
+  assert.equal(edited.code, 1, show(edited));
+  assert.equal(
+    edited.stdout,
+    "virtualservice.networking.istio.io/reviews (namespace default) would be configured\n    ~ spec.http[1].route[0].destination.subset: \"v1\" -> \"v3\"\n",
+  );
 
   const dry = await cli(["apply", "--dry-run", "-f", `${fixtures}/reviews-v2-default.yaml`]);
   assert.equal(dry.code, 0, show(dry));
@@ -267,9 +279,10 @@ test("proxy-status shows each attested node's applied version and sync state, li
 
   const r = await cli(["proxy-status"]);
   assert.equal(r.code, 0, show(r));
-  assert.match(r.stdout, /^NAME\s+CLUSTER\s+VERSION\s+STATUS$/m);
-  assert.match(r.stdout, new RegExp(`^node-a\\s+edge-1\\s+${version}\\s+SYNCED$`, "m"));
-  assert.match(r.stdout, /^node-c\s+edge-1\s+<none>\s+NOT SENT$/m);
+  // The snapshot version each proxy runs, next to the latest one published for it.
+  assert.match(r.stdout, /^NAME\s+CLUSTER\s+VERSION\s+STATUS\s+LATEST$/m);
+  assert.match(r.stdout, new RegExp(`^node-a\\s+edge-1\\s+${version}\\s+SYNCED\\s+${version}$`, "m"));
+  assert.match(r.stdout, /^node-c\s+edge-1\s+<none>\s+NOT SENT\s+\S+$/m);
 
   const wide = await cli(["ps", "-o", "wide"]);
   assert.equal(wide.code, 0, show(wide));

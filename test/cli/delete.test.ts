@@ -114,7 +114,7 @@ test("delete KIND NAME: not found exits 1 unless --ignore-not-found; --dry-run d
   assert.deepEqual(await stored("dr"), []);
   const missing = await cli(["delete", "dr", "reviews"]);
   assert.equal(missing.code, 1, show(missing));
-  assert.equal(missing.stderr, 'error: metadata.name: destinationrules.networking.istio.io "reviews" not found in namespace default; nothing was deleted\n');
+  assert.equal(missing.stderr, 'error: destinationrules.networking.istio.io "reviews" not found in namespace default; nothing was deleted (ERR_NOT_FOUND)\n');
   const ignored = await cli(["delete", "dr", "reviews", "--ignore-not-found"]);
   assert.equal(ignored.code, 0, show(ignored));
 });

@@ -9,7 +9,7 @@ export function registerProxyStatus(program: Command, ctx: CliContext): void {
   program
     .command("proxy-status")
     .alias("ps")
-    .description("show the config sync state (SYNCED, STALE, NOT SENT) of every node proxy")
+    .description("show which config snapshot version each node proxy runs (VERSION), the latest published for it (LATEST) and the sync state (SYNCED, STALE, NOT SENT)")
     .addOption(outputOption(["json", "yaml", "wide"]))
     .action(async (opts: { output?: string }, cmd: Command) => {
       const body = await ctx.client(cmd).request("GET", "/v1/proxies/status");
@@ -29,11 +29,12 @@ export function registerProxyStatus(program: Command, ctx: CliContext): void {
       proxies.sort((a, b) => `${a.cluster}/${a.name}`.localeCompare(`${b.cluster}/${b.name}`));
       const now = ctx.io.now();
       const wide = format === "wide";
-      const headers = ["NAME", "CLUSTER", "VERSION", "STATUS", ...(wide ? ["LATEST", "REPORTED", "SPIFFE ID"] : [])];
+      // VERSION: the snapshot version the proxy reported running; LATEST: the one the control plane published for it.
+      const headers = ["NAME", "CLUSTER", "VERSION", "STATUS", "LATEST", ...(wide ? ["REPORTED", "SPIFFE ID"] : [])];
       ctx.io.out(
         renderTable(
           headers,
-          proxies.map((p) => [p.name, p.cluster, p.version, p.publish === "FAILED" ? `${p.status} (PUBLISH FAILED)` : p.status, ...(wide ? [p.latest, p.reportedAt === undefined ? "" : `${formatAge(p.reportedAt, now)} ago`, p.spiffeId] : [])]),
+          proxies.map((p) => [p.name, p.cluster, p.version, p.publish === "FAILED" ? `${p.status} (PUBLISH FAILED)` : p.status, p.latest, ...(wide ? [p.reportedAt === undefined ? "" : `${formatAge(p.reportedAt, now)} ago`, p.spiffeId] : [])]),
         ),
       );
     });

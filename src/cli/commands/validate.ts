@@ -31,7 +31,7 @@ export function registerValidate(program: Command, ctx: CliContext): void {
     .option("-R, --recursive", "descend into subdirectories of a directory given with -f")
     .option("-n, --namespace <ns>", "namespace for documents without metadata.namespace", "default")
     .addOption(outputOption(["json", "yaml"]))
-    .addHelpText("after", "\nExamples:\n  strait validate -f samples/bookinfo/\n  strait validate -R -f config/ -o json")
+    .addHelpText("after", "\nExamples:\n  strait validate -f deploy/samples/bookinfo.yaml\n  strait validate -R -f test/fixtures/istio/ -o json")
     .action(async (opts: { filename: string[]; recursive?: boolean; namespace: string; output?: string }) => {
       const sources = await readManifestSources(opts.filename, { readStdin: ctx.io.readStdin, recursive: opts.recursive ?? false });
       // Loaded on demand: the validators are only needed by the offline commands.
