@@ -112,3 +112,10 @@ test("metadata annotations as Istio's validateMetadata: istio.io/dry-run only on
     if (!r.ok) assert.ok(r.errors.some((e) => e.path.startsWith("metadata.annotations") && e.message.includes(message)), JSON.stringify(r.errors));
   }
 });
+
+test("validation warns about rules and matches that can never fire, as Istio's webhook does", () => {
+  const r = validateResource(doc(NET, "VirtualService", { hosts: ["api.example.com"], http: [{ match: [{ uri: { prefix: "/api" } }], route }, { match: [{ uri: { prefix: "/api/v2" } }, { uri: { exact: "/health" } }], route }, { route }, { route }] }));
+  assert.ok(r.ok, JSON.stringify(!r.ok && r.errors));
+  assert.deepEqual(r.warnings.map((w) => `${w.path} ${w.message.slice(0, 7)}`), ["spec.http[1].match[0] IST0131", "spec.http[3] IST0130"]);
+  assert.match(r.warnings[1]!.message, /not used \(only the last rule can have no matches\)/);
+});

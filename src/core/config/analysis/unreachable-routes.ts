@@ -1,5 +1,4 @@
-import type { HTTPMatchRequest, L4MatchAttributes, TLSMatchAttributes } from "../kinds/virtual-service.ts";
-import type { ResourceOf } from "../resource.ts";
+import type { HTTPMatchRequest, L4MatchAttributes, TLSMatchAttributes, VirtualServiceSpec } from "../kinds/virtual-service.ts";
 import type { AnalysisContext } from "./context.ts";
 import { finding, type Finding } from "./finding.ts";
 import { httpMatchCovers, isCatchAllMatch, tcpMatchCovers, tlsMatchCovers } from "./match-coverage.ts";
@@ -24,14 +23,28 @@ const COVERS: { [S in Section]: (broad: AnyMatch, narrow: AnyMatch) => boolean }
 export function checkUnreachableRoutes(ctx: AnalysisContext): Finding[] {
   const out: Finding[] = [];
   for (const vs of ctx.of("VirtualService")) {
-    for (const section of ["http", "tcp", "tls"] as const) out.push(...checkSection(vs, section));
+    for (const u of unreachableRoutes(vs.spec)) out.push(finding(u.code, vs, u.message, u.path));
   }
   return out;
 }
 
-function checkSection(vs: ResourceOf<"VirtualService">, section: Section): Finding[] {
-  const out: Finding[] = [];
-  const routes: { name?: string; match?: AnyMatch[] }[] = vs.spec[section] ?? [];
+/** One unused rule (IST0130) or ineffective match (IST0131) of a VirtualService spec. */
+export interface UnreachableRoute {
+  code: "IST0130" | "IST0131";
+  path: string;
+  message: string;
+}
+
+/** The unreachable rules and covered matches of one VirtualService (also reported as warnings by validation, as Istio's webhook does). */
+export function unreachableRoutes(spec: VirtualServiceSpec): UnreachableRoute[] {
+  return (["http", "tcp", "tls"] as const).flatMap((section) => checkSection(spec, section));
+}
+
+function checkSection(spec: VirtualServiceSpec, section: Section): UnreachableRoute[] {
+  const out: UnreachableRoute[] = [];
+  const finding = (code: UnreachableRoute["code"], _at: unknown, message: string, path: string): UnreachableRoute => ({ code, path, message });
+  const vs = spec;
+  const routes: { name?: string; match?: AnyMatch[] }[] = vs[section] ?? [];
   const covers = COVERS[section];
   const earlier: { match: AnyMatch; rule: number; index: number }[] = [];
   let catchAll: number | undefined;
@@ -49,7 +62,7 @@ function checkSection(vs: ResourceOf<"VirtualService">, section: Section): Findi
       return;
     }
     let coveredByEarlierRules = 0;
-    const ineffective: Finding[] = [];
+    const ineffective: UnreachableRoute[] = [];
     matches.forEach((m, j) => {
       const by = earlier.find((e) => covers(e.match, m));
       if (by !== undefined) {

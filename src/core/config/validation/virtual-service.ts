@@ -38,6 +38,7 @@ import {
 } from "./common.ts";
 import { fqdnProblem, isIpAddress, isIstioDns1123Label, portProblem, wildcardDomainProblem } from "./istio-names.ts";
 import type { KindValidator, ValidationContext } from "./kind-validator.ts";
+import { unreachableRoutes } from "../analysis/unreachable-routes.ts";
 import { parseDurationMs } from "../duration.ts";
 import { field, type Report } from "./report.ts";
 import { arr, bool, deprecated, duration, int, map, obj, oneOf, req, str, type ObjectShape } from "./shape.ts";
@@ -244,6 +245,8 @@ export const virtualServiceValidator: KindValidator<VirtualServiceSpec> = {
     spec.tls?.forEach((route, i) => checkTlsRoute(route, `spec.tls[${i}]`, hosts, appliesToGateway, r));
     spec.tcp?.forEach((route, i) => checkTcpRoute(route, `spec.tcp[${i}]`, r));
     checkExportTo(spec.exportTo, r, { namespace: ctx.namespace });
+    // Istio's webhook warns about rules and matches that can never fire (VirtualServiceUnreachableRule/IneffectiveMatch).
+    for (const u of unreachableRoutes(spec)) r.warn(u.path, `${u.code}: ${u.message}`);
   },
 };
 
