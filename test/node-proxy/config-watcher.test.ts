@@ -29,6 +29,8 @@ let relay: Server;
 let relayUrl: URL;
 /** When set, the relay alters the payload of snapshot answers (the signature no longer matches). */
 let tamper = false;
+/** When set, the relay answers snapshot requests with garbage of this kind instead of forwarding. */
+let garbage: "html" | "forged" | undefined;
 const { apply, joinToken, api } = controlClient<Record<string, any>>(() => worker as StartedWorker, () => ca.adminToken);
 const logger: ProxyLogger = { info() {}, warn() {}, error() {} };
 
@@ -65,6 +67,12 @@ function alterJws(jws: string): string {
 async function startRelay(target: () => URL | undefined): Promise<void> {
   relay = createServer(async (req, res) => {
     const base = target();
+    if (garbage !== undefined && (req.url ?? "").startsWith("/v1/snapshots/nodes/")) {
+      req.resume();
+      if (garbage === "html") res.writeHead(200, { "content-type": "text/html" }).end("<html>oops</html>");
+      else res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ version: 999_999, hash: "0".repeat(64), revision: 1, jws: "e30.e30.AAAA" }));
+      return;
+    }
     if (base === undefined) {
       res.destroy();
       return;
@@ -172,17 +180,37 @@ describe("config: long-poll, verify, swap, report, last-known-good", () => {
     tamper = true;
     await apply(workload("reviews-3", "10.0.0.3"));
     const deadline = Date.now() + 20_000;
-    while (watcher.status().skippedVersion === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    while (watcher.status().unverifiedVersion === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     const st = watcher.status();
-    assert.ok(st.skippedVersion !== undefined && st.skippedVersion > good.version, JSON.stringify(st));
+    assert.ok(st.unverifiedVersion !== undefined && st.unverifiedVersion > good.version, JSON.stringify(st));
     assert.match(st.lastError ?? "", /signature does not verify/);
     assert.equal(state.current(), good, "the live view is the same object: nothing was swapped");
+    // Untampered again: the same version now verifies (an unverified head is retried, not blacklisted), then the next one.
     tamper = false;
-    const swapped = nextSwap(state);
     await apply(workload("reviews-4", "10.0.0.4"));
-    const v = await swapped;
-    assert.ok(v.version > (st.skippedVersion ?? 0));
+    const until = Date.now() + 20_000;
+    while (!state.current()?.snapshot.workloads.some((w) => w.name === "reviews-4") && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+    const v = state.current() as ConfigView;
+    assert.ok(v.version > (st.unverifiedVersion ?? 0));
     assert.deepEqual(v.snapshot.workloads.map((w) => w.name).sort(), ["reviews-1", "reviews-2", "reviews-3", "reviews-4"]);
+  });
+
+  test("garbage from the control plane (not JSON, a forged head with a huge version) never replaces or blocks the config", async () => {
+    const good = state.current();
+    assert.ok(good);
+    for (const mode of ["html", "forged"] as const) {
+      garbage = mode;
+      const before = watcher.status().failures;
+      const deadline = Date.now() + 20_000;
+      while (watcher.status().failures <= before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      assert.ok(watcher.status().failures > before, `${mode}: the poll failed`);
+      assert.equal(state.current(), good, `${mode}: the live view is unchanged`);
+    }
+    garbage = undefined;
+    const swapped = nextSwap(state);
+    await apply(workload("reviews-5", "10.0.0.5"));
+    const v = await swapped;
+    assert.ok(v.version > good.version, "a real version after a forged 999999 still applies");
   });
 
   test("restart with the control plane stopped: the last good snapshot comes back from disk, verified", async () => {

@@ -7,8 +7,9 @@
  * its version reported (`POST /v1/proxies/status`).
  *
  * Failures never drop the live config: an unreachable control plane is retried with
- * capped backoff; a snapshot that fails verification or preparation is skipped (its
- * version is not asked for again) and the last good one stays.
+ * capped backoff; a snapshot that fails verification is retried with backoff (its claimed
+ * version is not trusted), one the data plane refuses is skipped (its signed version is not
+ * asked for again); either way the last good one stays.
  */
 import { importJWK, type JWK } from "jose";
 import type { Clock } from "../../core/clock.ts";
@@ -42,7 +43,10 @@ export interface WatcherStatus {
   lastErrorAt?: string;
   failures: number;
   reportedVersion?: number;
+  /** A signed version the data plane refused (never asked for again). */
   skippedVersion?: number;
+  /** The version an unverifiable head claimed (informational: it is not trusted). */
+  unverifiedVersion?: number;
 }
 
 function isHead(v: unknown): v is SignedHead {
@@ -119,6 +123,7 @@ export class ConfigWatcher {
   private readonly keyCache = new Map<string, Promise<CryptoKey | undefined>>();
   private loop: Promise<void> | undefined;
   private skipped: number | undefined;
+  private refused: number | undefined;
   private reported: number | undefined;
   private failures = 0;
   private lastError: { message: string; at: number } | undefined;
@@ -201,10 +206,18 @@ export class ConfigWatcher {
       if (this.abort.signal.aborted) return false;
       const message = err instanceof Error ? err.message : String(err);
       this.lastError = { message, at: this.o.clock.now() };
-      if (err instanceof SnapshotVerificationError || err instanceof ConfigRejectedError) {
-        // Never ask for this version again; the last good config stays live.
+      if (err instanceof ConfigRejectedError) {
+        // A signed version the data plane cannot use: never ask for it again; the last good config stays live.
         this.skipped = this.source.last?.version ?? this.skipped;
-        this.o.logger.error("snapshot refused; keeping the last good config", { error: message, version: this.source.last?.version });
+        this.o.logger.error("snapshot refused by the data plane; keeping the last good config", { error: message, version: this.skipped });
+        this.failures += 1;
+        return false;
+      }
+      if (err instanceof SnapshotVerificationError) {
+        // Nothing of an unverified head is trusted, not even its version number (a forged huge version
+        // must not stop later real ones): keep the last good config and retry with backoff.
+        this.refused = this.source.last?.version;
+        this.o.logger.error("snapshot failed verification; keeping the last good config", { error: message, version: this.refused });
         this.failures += 1;
         return false;
       }
@@ -270,6 +283,7 @@ export class ConfigWatcher {
       ...(this.lastError === undefined ? {} : { lastError: this.lastError.message, lastErrorAt: new Date(this.lastError.at).toISOString() }),
       ...(this.reported === undefined ? {} : { reportedVersion: this.reported }),
       ...(this.skipped === undefined ? {} : { skippedVersion: this.skipped }),
+      ...(this.refused === undefined ? {} : { unverifiedVersion: this.refused }),
     };
   }
 
