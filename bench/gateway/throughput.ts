@@ -46,12 +46,11 @@ export async function benchGatewayThroughput(o: { durationSeconds?: number; conn
   const port = (upstream.address() as AddressInfo).port;
   const ca = await createThrowawayCa();
   const mesh = await startEdgeMesh({ controlVars: ca.vars, gatewayVars: { ACCESS_LOG: "off" } });
+  // Both workers are reached the same way: a direct socket of their own Miniflare (no entry hop).
   const bare = new Miniflare({
     host: "127.0.0.1",
     port: 0,
-    modules: true,
-    script: BARE_FORWARDER(`http://127.0.0.1:${port}`),
-    compatibilityDate: "2026-04-01",
+    workers: [{ name: "bare", modules: true, script: BARE_FORWARDER(`http://127.0.0.1:${port}`), compatibilityDate: "2026-04-01", unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }] }],
   });
   try {
     const res = await mesh.control("/v1/apply", {
@@ -84,7 +83,8 @@ spec:
     });
     if (res.status !== 200) throw new Error(`apply failed: ${res.status} ${await res.text()}`);
     const gatewayUrl = new URL("/bench", mesh.gatewayUrl).href;
-    const bareUrl = new URL("/bench", await bare.ready).href;
+    await bare.ready;
+    const bareUrl = new URL("/bench", await bare.unsafeGetDirectURL("bare")).href;
     // Wait for the route, then warm both paths.
     for (let i = 0; ; i++) {
       const r = await drive("probe", gatewayUrl, { durationSeconds: 1, connections: 1 });
