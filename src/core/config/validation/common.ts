@@ -7,8 +7,7 @@ import { arr, int, map, num, obj, req, str, type ObjectShape } from "./shape.ts"
 
 export const stringMatchShape: ObjectShape = obj<StringMatch>({ exact: str(), prefix: str(), regex: str() });
 export const percentShape: ObjectShape = obj<{ value?: number }>({ value: num({ min: 0, max: 100 }) });
-export const portNumberShape = int({ min: 1, max: 65535 });
-export const portSelectorShape: ObjectShape = obj<{ number?: number }>({ number: portNumberShape });
+export const portSelectorShape: ObjectShape = obj<{ number?: number }>({ number: int({ min: 1, max: 65535 }) });
 export const labelsShape = map(str());
 export const workloadSelectorShape: ObjectShape = obj<WorkloadSelector>({ matchLabels: labelsShape });
 export const targetRefShape: ObjectShape = obj<PolicyTargetReference>({ group: str(), kind: req(str()), name: req(str()), namespace: str() });
@@ -17,7 +16,6 @@ export const stringListShape = arr(str());
 // ---- names ----
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const HOST_LABEL = /^[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?$/;
 
 export function isDns1123Label(s: string): boolean {
   return s.length <= 63 && DNS1123_LABEL.test(s);
@@ -37,31 +35,6 @@ export function checkDns1123Subdomain(s: string, path: string, report: Report): 
   if (!isDns1123Subdomain(s)) {
     report.error(path, `must be a DNS-1123 subdomain (lowercase labels separated by ".", at most 253 characters); got ${JSON.stringify(s)}`);
   }
-}
-
-/** A DNS name, optionally prefixed by a `*.` wildcard (or `*` alone when `allowStar`). Short names are fine. */
-export function hostProblem(host: string, o: { allowWildcard?: boolean; allowStar?: boolean } = {}): string | undefined {
-  if (host === "") return "must not be empty";
-  if (host === "*") return o.allowStar === true ? undefined : `"*" is not allowed here`;
-  let name = host;
-  if (host.startsWith("*.")) {
-    if (o.allowWildcard === false) return `wildcard hosts are not allowed here; got ${JSON.stringify(host)}`;
-    name = host.slice(2);
-  } else if (host.includes("*")) {
-    return `a wildcard is only allowed as the leftmost label ("*.example.com"); got ${JSON.stringify(host)}`;
-  }
-  if (isIp(name)) return undefined;
-  if (name.length > 253) return "host name is longer than 253 characters";
-  const labels = name.endsWith(".") ? name.slice(0, -1).split(".") : name.split(".");
-  for (const l of labels) {
-    if (l.length > 63 || !HOST_LABEL.test(l)) return `must be a valid DNS name; got ${JSON.stringify(host)}`;
-  }
-  return undefined;
-}
-
-export function checkHost(host: string, path: string, report: Report, o?: { allowWildcard?: boolean; allowStar?: boolean }): void {
-  const p = hostProblem(host, o);
-  if (p !== undefined) report.error(path, p);
 }
 
 // ---- IPs and CIDRs ----
@@ -104,20 +77,6 @@ export function isCidr(s: string): boolean {
 }
 
 // ---- matches and numbers ----
-
-/** Exactly one of exact/prefix/regex (or none when `allowEmpty`, meaning "present"); the regex must be RE2. */
-export function checkStringMatch(m: StringMatch, path: string, report: Report, o: { allowEmpty: boolean; allowStarRegex?: boolean }): void {
-  const set = (["exact", "prefix", "regex"] as const).filter((k) => m[k] !== undefined);
-  if (set.length > 1) {
-    report.error(path, `only one of exact, prefix, regex may be set (got ${set.join(", ")})`);
-    return;
-  }
-  if (set.length === 0 && !o.allowEmpty) {
-    report.error(path, "one of exact, prefix, regex is required");
-    return;
-  }
-  if (m.regex !== undefined && !(o.allowStarRegex === true && m.regex === "*")) checkRegex(m.regex, field(path, "regex"), report);
-}
 
 export function checkRegex(pattern: string, path: string, report: Report): void {
   const p = re2Problem(pattern);
@@ -165,13 +124,6 @@ export function checkHeaderName(name: string, path: string, report: Report): voi
   if (name === "") report.error(path, "header name must not be empty");
   else if (name !== name.toLowerCase()) report.error(path, `header name must be lowercase (got ${JSON.stringify(name)})`);
   else if (!/^:?[!#$%&'*+\-.^_`|~0-9a-z]+$/.test(name)) report.error(path, `invalid header name ${JSON.stringify(name)}`);
-}
-
-/** Non-empty strings in a list. */
-export function checkNonEmptyStrings(list: readonly string[] | undefined, path: string, report: Report): void {
-  list?.forEach((s, i) => {
-    if (s === "") report.error(index(path, i), "must not be empty");
-  });
 }
 
 /**
@@ -237,13 +189,6 @@ export function checkPolicyTargets(
       );
     }
   }
-}
-
-/** Route weights: with several destinations they must not all be zero. */
-export function checkWeights(routes: readonly { weight?: number }[] | undefined, path: string, report: Report): void {
-  if (routes === undefined || routes.length < 2) return;
-  const total = routes.reduce((sum, r) => sum + (r.weight ?? 0), 0);
-  if (total === 0) report.error(path, "total destination weight must be > 0 when there are several destinations");
 }
 
 /**
