@@ -1,113 +1,121 @@
 /**
  * Control-plane benchmark.
  *
- * 1. Pure compile (in-process, no I/O): compile time and snapshot size (bytes of
- *    canonical JSON, gateway + one node) for 100, 1,000 and 10,000 services with
- *    as many routes.
- * 2. End to end in real workerd (test/support/control-worker.ts): time from an
- *    apply until the new node snapshot is readable in KV, and until a waiting
- *    long-poll answers.
+ * 1. Publish heap: one publish of 10,000 services and 100 nodes through the real publish run in a
+ *    child `node --max-old-space-size=128` (a Worker isolate's limit); peak heap and time.
+ * 2. Layout, in process: bytes a single-endpoint change writes (content-addressed blobs +
+ *    manifests) against rewriting every whole snapshot (the previous layout, the direct path).
+ * 3. End to end in real workerd (test/support/control-worker.ts), at 100 / 1,000 / 10,000 services:
+ *    apply -> node n0's manifest readable in KV, and -> a waiting long-poll answered; next to a
+ *    bare KV put of the same manifest (the direct path).
+ * 4. 100 proxies long-polling their own node targets; one apply every proxy's view depends on ->
+ *    time until each has the new version (p50/p99).
+ * 5. Reads an idle proxy costs: the wait is held in the publisher object's memory (no D1 or KV
+ *    read while waiting); what remains is the per-request authentication, counted from the code path.
  *
- * Run: node --import tsx bench/control.ts
+ * Run: node --import tsx bench/control.ts   (STRAIT_BENCH_E2E_SIZES=100,1000,10000 to choose sizes)
  */
+import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { getPlatformProxy } from "wrangler";
+import { CompactSign, generateKeyPair } from "jose";
 import type { AnyResource } from "../src/core/config/resource.ts";
 import { compileSnapshots } from "../src/core/snapshot/compile-snapshots.ts";
+import { runPublish, type PublishedHead } from "../src/control/publishing/publish-run.ts";
 import { projectRoot, startControlWorker } from "../test/support/control-worker.ts";
 import { createThrowawayCa, opensslCsr } from "../test/support/throwaway-ca.ts";
+import { syntheticMesh, withEndpointPort } from "../test/core/snapshot/synthetic-mesh.ts";
 
+const run = promisify(execFile);
 const NODES = 10;
 
-/** `n` services, each a ServiceEntry + WorkloadEntry (spread over NODES nodes) + VirtualService; every 10th is on the gateway. */
+/** `n` services spread over 10 nodes (kept for callers of the earlier bench). */
 export function syntheticConfig(n: number): AnyResource[] {
-  const out: AnyResource[] = [
-    {
-      apiVersion: "networking.istio.io/v1",
-      kind: "Gateway",
-      metadata: { name: "edge", namespace: "ingress" },
-      spec: { selector: { istio: "ingressgateway" }, servers: [{ port: { number: 80, name: "http", protocol: "HTTP" }, hosts: ["*.example.com"] }] },
-    },
-  ];
-  for (let i = 0; i < n; i++) {
-    const ns = `ns${i % 20}`;
-    const name = `svc${i}`;
-    out.push(
-      {
-        apiVersion: "networking.istio.io/v1",
-        kind: "ServiceEntry",
-        metadata: { name, namespace: ns },
-        spec: { hosts: [name], location: "MESH_INTERNAL", resolution: "STATIC", ports: [{ number: 80, name: "http", protocol: "HTTP" }], workloadSelector: { labels: { app: name } } },
-      },
-      {
-        apiVersion: "networking.istio.io/v1",
-        kind: "WorkloadEntry",
-        metadata: { name: `${name}-1`, namespace: ns, labels: { "strait.io/cluster": "c1", "strait.io/node": `n${i % NODES}` } },
-        spec: { address: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, serviceAccount: name, labels: { app: name, version: "v1" } },
-      },
-      {
-        apiVersion: "networking.istio.io/v1",
-        kind: "VirtualService",
-        metadata: { name, namespace: ns },
-        spec: {
-          hosts: i % 10 === 0 ? [name, `${name}.example.com`] : [name],
-          gateways: i % 10 === 0 ? ["mesh", "ingress/edge"] : undefined,
-          http: [
-            { match: [{ uri: { prefix: "/v2" } }], route: [{ destination: { host: name, subset: "v2" } }], timeout: "2s" },
-            { route: [{ destination: { host: name, subset: "v1" }, weight: 90 }, { destination: { host: name, subset: "v2" }, weight: 10 }] },
-          ],
+  return syntheticMesh(n, NODES);
+}
+
+function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? Number.NaN;
+}
+const median = (xs: number[]) => quantile(xs, 0.5);
+const fmt = (n: number) => (n >= 100 ? n.toFixed(0) : n.toFixed(1));
+const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
+const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
+
+interface HeapRow {
+  services: number;
+  nodes: number;
+  ms: number;
+  peakHeap: number;
+  bytes: number;
+  failed: number;
+}
+
+/** Part 1: the publish run under a 128 MB heap, in a child process. */
+async function benchHeap(services: number, nodes: number): Promise<HeapRow> {
+  const { stdout } = await run(process.execPath, ["--max-old-space-size=128", "--import", "tsx", join(projectRoot, "bench/control-publish-heap.ts"), String(services), String(nodes)], {
+    cwd: projectRoot,
+    maxBuffer: 1 << 20,
+  });
+  const line = stdout.trim().split("\n").pop() ?? "{}";
+  const r = JSON.parse(line) as HeapRow & { peakHeap: number };
+  return { services, nodes, ms: r.ms, peakHeap: r.peakHeap, bytes: r.bytes, failed: r.failed };
+}
+
+interface LayoutRow {
+  services: number;
+  nodes: number;
+  changeBytes: number;
+  changeBlobs: number;
+  changeManifests: number;
+  wholeBytes: number;
+}
+
+/** Part 2: bytes written by a single-endpoint change, against whole snapshots. */
+async function benchLayout(services: number, nodes: number): Promise<LayoutRow> {
+  const { privateKey } = await generateKeyPair("ES256");
+  const storedBlobs = new Set<string>();
+  const previous = new Map<string, { version: number; hash: string }>();
+  let bytes = 0;
+  let blobs = 0;
+  let manifests = 0;
+  const publish = (resources: AnyResource[], revision: number) =>
+    runPublish({
+      inputs: { resources, nodes: [], revocations: [], revision },
+      trustDomain: "strait.local",
+      rootNamespace: "strait-system",
+      previous,
+      storedBlobs,
+      maxBlobBytes: 20 * 1024 * 1024,
+      store: {
+        async putBlob(_h, b) {
+          bytes += b.byteLength;
+          blobs++;
+        },
+        async putManifest(head: PublishedHead) {
+          bytes += head.jws.length;
+          manifests++;
+          previous.set(head.target, { version: head.version, hash: head.hash });
         },
       },
-    );
-  }
-  return out;
+      sign: (payload) => new CompactSign(payload).setProtectedHeader({ alg: "ES256", kid: "bench", typ: "strait-snapshot+jws" }).sign(privateKey),
+    });
+  const mesh = syntheticMesh(services, nodes);
+  await publish(mesh, 1);
+  bytes = 0;
+  blobs = 0;
+  manifests = 0;
+  const changed = withEndpointPort(mesh, 3, 9003);
+  await publish(changed, 2);
+  const compiled = compileSnapshots({ resources: changed, trustDomain: "strait.local" });
+  const wholeBytes = [compiled.gateway, ...compiled.nodes].reduce((n, s) => n + JSON.stringify(s).length, 0);
+  return { services, nodes, changeBytes: bytes, changeBlobs: blobs, changeManifests: manifests, wholeBytes };
 }
 
-interface CompileRow {
-  services: number;
-  compileMs: number;
-  /** The direct path: serialising the same resources once (JSON.stringify), the floor of any compiler. */
-  stringifyMs: number;
-  gatewayBytes: number;
-  nodeBytes: number;
-  nodes: number;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? Number.NaN;
-}
-
-async function benchCompile(n: number): Promise<CompileRow> {
-  const resources = syntheticConfig(n);
-  const input = { resources, trustDomain: "strait.local", nodes: [] };
-  compileSnapshots(input); // warm-up
-  const times: number[] = [];
-  let last = compileSnapshots(input);
-  for (let i = 0; i < (n >= 10_000 ? 3 : 5); i++) {
-    const t = performance.now();
-    last = compileSnapshots(input);
-    times.push(performance.now() - t);
-  }
-  const stringifyTimes: number[] = [];
-  for (let i = 0; i < times.length; i++) {
-    const t = performance.now();
-    JSON.stringify(resources);
-    stringifyTimes.push(performance.now() - t);
-  }
-  const node0 = last.nodes[0];
-  return {
-    services: n,
-    compileMs: median(times),
-    stringifyMs: median(stringifyTimes),
-    gatewayBytes: new TextEncoder().encode(JSON.stringify(last.gateway)).byteLength,
-    nodeBytes: node0 === undefined ? 0 : new TextEncoder().encode(JSON.stringify(node0)).byteLength,
-    nodes: last.nodes.length,
-  };
-}
-
-function toYaml(resources: AnyResource[]): string {
+function toYaml(resources: readonly AnyResource[]): string {
   // JSON is YAML; one document per resource.
   return resources.map((r) => JSON.stringify(r)).join("\n---\n");
 }
@@ -115,26 +123,38 @@ function toYaml(resources: AnyResource[]): string {
 interface E2eRow {
   services: number;
   applyMs: number;
-  kvMs: number;
+  manifestMs: number;
   longPollMs: number;
-  /** The direct path: one KV put of a value the size of n0's snapshot until it is readable, no D1, compile or signing. */
   directKvMs: number;
+  changeKvBytes: number;
 }
 
-async function benchEndToEnd(sizes: number[], rounds: number): Promise<E2eRow[]> {
+interface FanoutRow {
+  proxies: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+async function benchEndToEnd(sizes: number[], rounds: number, proxies: number): Promise<{ e2e: E2eRow[]; fanout: FanoutRow }> {
   const ca = await createThrowawayCa();
-  const w = await startControlWorker({ vars: ca.vars });
+  const w = await startControlWorker({ vars: { ...ca.vars, SNAPSHOT_LONGPOLL_MAX_SECONDS: "60", NAMESPACE_MAX_RESOURCES: "100000", NAMESPACE_MAX_BYTES: "1000000000" } });
   const proxy = await getPlatformProxy({ configPath: join(projectRoot, "wrangler.toml"), environment: "control", envFiles: [".strait-tests-load-no-env-file"], persist: { path: join(w.persistDir, "v3") }, remoteBindings: false });
   const kv = (proxy.env as { CONFIG: KVNamespace }).CONFIG;
   const admin = { authorization: `Bearer ${ca.adminToken}`, "content-type": "application/yaml" };
+  const attest = async (node: string) => {
+    const jt = (await (await w.fetch("/v1/identity/join-tokens", { method: "POST", headers: { ...admin, "content-type": "application/json" }, body: JSON.stringify({ cluster: "c1", node }) })).json()) as { token: string };
+    const att = (await (await w.fetch("/v1/identity/attest", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ csr: await opensslCsr(), joinToken: jt.token }) })).json()) as { jwtSvid: { token: string } };
+    return { authorization: `Bearer ${att.jwtSvid.token}` };
+  };
+  const status = async () => (await (await w.fetch("/v1/publish/status", { headers: admin })).json()) as { publisher: { lastRun: { bytesWritten: number } | null } };
   const rows: E2eRow[] = [];
   try {
-    const jt = (await (await w.fetch("/v1/identity/join-tokens", { method: "POST", headers: { ...admin, "content-type": "application/json" }, body: JSON.stringify({ cluster: "c1", node: "n0" }) })).json()) as { token: string };
-    const att = (await (await w.fetch("/v1/identity/attest", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ csr: await opensslCsr(), joinToken: jt.token }) })).json()) as { jwtSvid: { token: string } };
-    const node = { authorization: `Bearer ${att.jwtSvid.token}` };
+    const node = await attest("n0");
     let loaded = 0;
+    let config: AnyResource[] = [];
     for (const size of sizes) {
-      const config = syntheticConfig(size);
+      config = syntheticMesh(size, NODES);
       const fresh = config.slice(loaded === 0 ? 0 : 1 + loaded * 3);
       for (let i = 0; i < fresh.length; i += 150) {
         const body = toYaml(fresh.slice(i, i + 150));
@@ -144,70 +164,117 @@ async function benchEndToEnd(sizes: number[], rounds: number): Promise<E2eRow[]>
         if (r.status !== 200) throw new Error(`apply failed: ${r.status} ${await r.text()}`);
         await r.body?.cancel();
       }
+      // Let the publisher catch up with the load before measuring.
+      const settle = await w.fetch("/v1/apply?wait=120", { method: "POST", headers: admin, body: toYaml(config.slice(0, 1)) });
+      await settle.body?.cancel();
       loaded = size;
       const applyMs: number[] = [];
-      const kvMs: number[] = [];
+      const manifestMs: number[] = [];
       const pollMs: number[] = [];
+      const changeBytes: number[] = [];
       for (let round = 0; round < rounds; round++) {
         const cur = (await (await w.fetch("/v1/snapshots/nodes/c1/n0", { headers: node })).json()) as { version: number };
         let pollDone = 0;
-        const waiting = w.fetch("/v1/snapshots/nodes/c1/n0?wait=30", { headers: { ...node, "if-none-match": `"${cur.version}"` } }).then(async (r) => {
+        const waiting = w.fetch("/v1/snapshots/nodes/c1/n0?wait=60", { headers: { ...node, "if-none-match": `"${cur.version}"` } }).then(async (r) => {
           pollDone = performance.now();
           if (r.status !== 200) throw new Error(`long-poll answered ${r.status}`);
           await r.body?.cancel();
         });
         await new Promise((r) => setTimeout(r, 300)); // let the long-poll start waiting
         // A change node n0 needs: the port of one of its workloads.
-        const we = config.find((r) => r.kind === "WorkloadEntry" && r.metadata.labels?.["strait.io/node"] === "n0")!;
-        const changed = { ...we, spec: { ...we.spec, ports: { http: 8000 + round + size } } };
+        const changed = withEndpointPort(config, 0, 8000 + round + size).find((r) => r.kind === "WorkloadEntry" && r.metadata.name === "svc0-1")!;
         const start = performance.now();
-        const r = await w.fetch("/v1/apply", { method: "POST", headers: admin, body: toYaml([changed as AnyResource]) });
+        const r = await w.fetch("/v1/apply", { method: "POST", headers: admin, body: toYaml([changed]) });
         if (r.status !== 200) throw new Error(`apply failed: ${r.status} ${await r.text()}`);
         await r.body?.cancel();
         const applied = performance.now();
         for (;;) {
-          const v = await kv.get<{ version: number }>("snapshot:node:c1/n0", "json");
+          const v = await kv.get<{ version: number }>("manifest:node:c1/n0", "json");
           if (v !== null && v.version > cur.version) break;
-          await new Promise((res) => setTimeout(res, 5));
+          await new Promise((res) => setTimeout(res, 2));
         }
         const inKv = performance.now();
         await waiting;
         applyMs.push(applied - start);
-        kvMs.push(inKv - start);
+        manifestMs.push(inKv - start);
         pollMs.push(pollDone - start);
+        await new Promise((res) => setTimeout(res, 300)); // the run's status is recorded after the manifests
+        changeBytes.push((await status()).publisher.lastRun?.bytesWritten ?? Number.NaN);
       }
-      const stored = await kv.get("snapshot:node:c1/n0", "text");
-      const sameSize = "x".repeat(stored?.length ?? 0);
+      const stored = (await kv.get("manifest:node:c1/n0", "text")) ?? "";
       const directMs: number[] = [];
       for (let round = 0; round < rounds; round++) {
-        const value = `${round}${sameSize}`;
+        const value = `${round}${stored}`;
         const start = performance.now();
         await kv.put("bench:direct", value);
-        while ((await kv.get("bench:direct", "text")) !== value) await new Promise((res) => setTimeout(res, 5));
+        while ((await kv.get("bench:direct", "text")) !== value) await new Promise((res) => setTimeout(res, 2));
         directMs.push(performance.now() - start);
       }
-      rows.push({ services: size, applyMs: median(applyMs), kvMs: median(kvMs), longPollMs: median(pollMs), directKvMs: median(directMs) });
+      rows.push({ services: size, applyMs: median(applyMs), manifestMs: median(manifestMs), longPollMs: median(pollMs), directKvMs: median(directMs), changeKvBytes: median(changeBytes) });
     }
+
+    // Part 4: `proxies` node proxies, each long-polling its own target.
+    const small = syntheticMesh(100, NODES);
+    const extra: AnyResource[] = [];
+    const creds: Record<string, string>[] = [];
+    for (let i = 0; i < proxies; i++) {
+      creds.push(await attest(`p${i}`));
+      extra.push({
+        apiVersion: "networking.istio.io/v1",
+        kind: "WorkloadEntry",
+        metadata: { name: `p${i}-client`, namespace: "clients", labels: { "strait.io/cluster": "c1", "strait.io/node": `p${i}` } },
+        spec: { address: `10.200.${i >> 8}.${i & 255}`, serviceAccount: "client", labels: { app: "client" } },
+      } as AnyResource);
+    }
+    for (let i = 0; i < extra.length; i += 150) {
+      const r = await w.fetch("/v1/apply?wait=120", { method: "POST", headers: admin, body: toYaml(extra.slice(i, i + 150)) });
+      await r.body?.cancel();
+    }
+    const heads = await Promise.all(creds.map(async (c, i) => ((await (await w.fetch(`/v1/snapshots/nodes/c1/p${i}`, { headers: c })).json()) as { version: number }).version));
+    const done: number[] = new Array(proxies).fill(0);
+    const polls = creds.map((c, i) =>
+      w.fetch(`/v1/snapshots/nodes/c1/p${i}?wait=60`, { headers: { ...c, "if-none-match": `"${heads[i]}"` } }).then(async (r) => {
+        done[i] = performance.now();
+        if (r.status !== 200) throw new Error(`proxy p${i}: ${r.status}`);
+        await r.body?.cancel();
+      }),
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    // svc3's endpoint: every proxy sees svc3 in its outbound view.
+    const svc3 = withEndpointPort(small, 3, 7777).find((r) => r.kind === "WorkloadEntry" && r.metadata.name === "svc3-1")!;
+    const start = performance.now();
+    const r = await w.fetch("/v1/apply", { method: "POST", headers: admin, body: toYaml([svc3]) });
+    await r.body?.cancel();
+    await Promise.all(polls);
+    const lat = done.map((d) => d - start);
+    return { e2e: rows, fanout: { proxies, p50Ms: quantile(lat, 0.5), p99Ms: quantile(lat, 0.99), maxMs: Math.max(...lat) } };
   } finally {
     await proxy.dispose();
     await w.dispose();
   }
-  return rows;
 }
 
-const fmt = (n: number) => (n >= 100 ? n.toFixed(0) : n.toFixed(1));
-const kb = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
+/** Runs every part and prints the tables; returns the rows. */
+export async function benchControl(o: { e2eSizes?: number[]; rounds?: number; proxies?: number } = {}) {
+  const heap = await benchHeap(10_000, 100);
+  console.log("\nPublish under a 128 MB heap (node --max-old-space-size=128, real publish run, in-memory store)");
+  console.table([{ services: heap.services, nodes: heap.nodes, "peak heap": mib(heap.peakHeap), "limit": "128 MiB", "peak / limit": `${((heap.peakHeap / (128 * 1024 * 1024)) * 100).toFixed(0)}%`, "publish ms": fmt(heap.ms), "bytes written": mib(heap.bytes), "failed targets": heap.failed }]);
 
-/** Runs both parts and prints the tables; returns the rows. */
-export async function benchControl(o: { compileSizes?: number[]; e2eSizes?: number[]; rounds?: number } = {}): Promise<{ compile: CompileRow[]; e2e: E2eRow[] }> {
-  const compile: CompileRow[] = [];
-  for (const n of o.compileSizes ?? [100, 1_000, 10_000]) compile.push(await benchCompile(n));
-  console.log("\nSnapshot compile (pure, in-process; median)");
-  console.table(compile.map((r) => ({ services: r.services, routes: r.services, "compile ms": fmt(r.compileMs), "JSON.stringify ms": fmt(r.stringifyMs), "compile / stringify": `${(r.compileMs / r.stringifyMs).toFixed(1)}x`, "gateway snapshot": kb(r.gatewayBytes), "node snapshot (n0)": kb(r.nodeBytes), nodes: r.nodes })));
-  const e2e = await benchEndToEnd(o.e2eSizes ?? [100, 1_000], o.rounds ?? 5);
-  console.log("\nApply -> snapshot in workerd (local D1 + KV; median)");
-  console.table(e2e.map((r) => ({ services: r.services, "apply response ms": fmt(r.applyMs), "in KV ms": fmt(r.kvMs), "long-poll answered ms": fmt(r.longPollMs), "direct KV put ms": fmt(r.directKvMs), "in KV / direct": `${(r.kvMs / r.directKvMs).toFixed(1)}x` })));
-  return { compile, e2e };
+  const layout = [await benchLayout(1_000, 10), await benchLayout(10_000, 100)];
+  console.log("\nKV bytes written by one single-endpoint change (content-addressed) vs rewriting every whole snapshot (direct path)");
+  console.table(layout.map((r) => ({ services: r.services, nodes: r.nodes, "written": kib(r.changeBytes), blobs: r.changeBlobs, manifests: r.changeManifests, "whole snapshots": mib(r.wholeBytes), "written / whole": `${((r.changeBytes / r.wholeBytes) * 100).toFixed(2)}%` })));
+
+  const envSizes = process.env.STRAIT_BENCH_E2E_SIZES?.split(",").map(Number).filter((n) => n > 0);
+  const { e2e, fanout } = await benchEndToEnd(o.e2eSizes ?? envSizes ?? [100, 1_000, 10_000], o.rounds ?? 5, o.proxies ?? 100);
+  console.log("\nApply -> node n0 in workerd (local D1 + KV; median of rounds)");
+  console.table(e2e.map((r) => ({ services: r.services, "apply answered ms": fmt(r.applyMs), "manifest in KV ms": fmt(r.manifestMs), "long-poll answered ms": fmt(r.longPollMs), "direct KV put ms": fmt(r.directKvMs), "manifest / direct": `${(r.manifestMs / r.directKvMs).toFixed(1)}x`, "KV bytes per change": kib(r.changeKvBytes) })));
+  console.log(`\n${fanout.proxies} proxies long-polling, one apply -> every proxy has the new version`);
+  console.table([{ proxies: fanout.proxies, "p50 ms": fmt(fanout.p50Ms), "p99 ms": fmt(fanout.p99Ms), "max ms": fmt(fanout.maxMs) }]);
+  console.log(
+    "\nIdle proxy reads per minute (long-poll with ?wait=60: one request a minute): KV 0 and D1 0 while waiting (held in the publisher object's memory);" +
+      " per request, node authentication (src/control/auth.ts) reads D1 twice (revocation, attested node) plus the CA authority every few seconds per isolate.",
+  );
+  return { heap, layout, e2e, fanout };
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {

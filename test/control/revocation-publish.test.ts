@@ -4,10 +4,11 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { compactVerify, decodeProtectedHeader, importJWK, type JWK } from "jose";
 import { startControlWorker, type StartedWorker } from "../support/control-worker.ts";
 import { createThrowawayCa, type ThrowawayCa } from "../support/throwaway-ca.ts";
 import { bearer, controlClient } from "../support/control-client.ts";
+import { bundleKeys, httpSnapshotSource } from "../support/snapshot-client.ts";
+import { SnapshotReader } from "../../src/core/snapshot/snapshot-reader.ts";
 
 let w: StartedWorker;
 let ca: ThrowawayCa;
@@ -15,14 +16,10 @@ let ca: ThrowawayCa;
 type Json = Record<string, any>;
 const { attest } = controlClient<Json>(() => w, () => ca.adminToken);
 
-/** Verifies the snapshot's JWS with the control-plane key published in the trust bundle. */
-async function verifiedSnapshot(jws: string): Promise<Json> {
-  const bundle = (await (await w.fetch("/.well-known/spiffe-bundle")).json()) as { keys: Json[] };
-  const kid = decodeProtectedHeader(jws).kid;
-  const jwk = bundle.keys.find((k) => k.use === "jwt-svid" && k.kid === kid);
-  assert.ok(jwk, `kid ${kid} is in the bundle`);
-  const { payload } = await compactVerify(jws, await importJWK(jwk as JWK, "ES256"));
-  return JSON.parse(new TextDecoder().decode(payload)) as Json;
+/** Verifies a snapshot head like a node proxy: the manifest's signature against the trust bundle, then every blob against its hash. */
+async function verifiedSnapshot(head: Json): Promise<Json> {
+  const reader = new SnapshotReader({ source: httpSnapshotSource(w, () => ca.adminToken), target: "node:c1/a", keys: bundleKeys(w), type: "node" });
+  return (await reader.verify(head as { version: number; jws: string })) as unknown as Json;
 }
 
 before(async () => {
@@ -50,7 +47,7 @@ spec: {address: 10.0.0.1, serviceAccount: web}
   const first = await w.fetch("/v1/snapshots/nodes/c1/a", { headers: bearer(a.jwt) });
   assert.equal(first.status, 200);
   const v1 = (await first.json()) as Json;
-  assert.deepEqual((await verifiedSnapshot(v1.jws)).snapshot.revocations, []);
+  assert.deepEqual((await verifiedSnapshot(v1)).snapshot.revocations, []);
 
   const waiting = w.fetch("/v1/snapshots/nodes/c1/a?wait=30", { headers: { ...bearer(a.jwt), "if-none-match": `"${v1.version}"` } });
   await new Promise((r) => setTimeout(r, 500));
@@ -61,7 +58,7 @@ spec: {address: 10.0.0.1, serviceAccount: web}
   assert.equal(next.status, 200, "the long-poll answers with the new snapshot");
   const v2 = (await next.json()) as Json;
   assert.ok(v2.version > v1.version, `version ${v2.version} > ${v1.version}`);
-  const envelope = await verifiedSnapshot(v2.jws);
+  const envelope = await verifiedSnapshot(v2);
   assert.equal(envelope.target, "node:c1/a");
   assert.deepEqual(
     envelope.snapshot.revocations.map((r: Json) => r.spiffeId),

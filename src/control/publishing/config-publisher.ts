@@ -4,8 +4,8 @@
  * - `requestPublish()` (after every landed write or revocation) only marks work and sets an
  *   alarm; bursts coalesce: a run starts at most every {@link MIN_RUN_INTERVAL_MS} and covers
  *   every revision committed before it started.
- * - `alarm()` runs one publish (publish-run.ts), records per-target status in D1 and answers the
- *   long-polls of every target as soon as its manifest is in KV. A run with a failure is retried
+ * - A run (publish-run.ts; started by an in-memory timer, backed by a durable alarm) records
+ *   per-target status in D1 and answers the long-polls of every target as soon as its manifest is in KV. A run with a failure is retried
  *   with exponential backoff, and a run is always followed by another when writes arrived
  *   meanwhile, so publishing converges to the newest revision.
  * - `head()` serves the long-poll from memory: no D1 or KV read while a proxy waits.
@@ -32,6 +32,8 @@ export const MIN_RUN_INTERVAL_MS = 200;
 /** Backoff after a failed run: 1 s doubling to 5 min. */
 const BACKOFF_BASE_MS = 1000;
 const BACKOFF_MAX_MS = 5 * 60 * 1000;
+/** The durable alarm trails the in-memory timer by this much: it only matters if the object was evicted. */
+const ALARM_BACKUP_MS = 2000;
 /** How long a first read of a target nobody compiled yet waits for a run. */
 const FIRST_PUBLISH_WAIT_MS = 15_000;
 
@@ -56,6 +58,9 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
   private readonly storedBlobs = new Set<string>();
   private loading: Promise<void> | undefined;
   private requested = 0;
+  /** `requested` when the last run of this incarnation started (-1: none yet). */
+  private lastSeen = -1;
+  private timer: ReturnType<typeof setTimeout> | undefined;
   private running = false;
   private lastStart = 0;
   private failedRuns = 0;
@@ -144,11 +149,19 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
     };
   }
 
+  /** The durable backup of the in-memory timer: runs only when a request or a retry is still owed. */
   override async alarm(): Promise<void> {
     await this.load();
     if (this.running) return;
+    if (this.lastSeen >= 0 && this.requested === this.lastSeen && this.failedRuns === 0) return;
+    await this.runNow();
+  }
+
+  private async runNow(): Promise<void> {
+    if (this.running) return;
     this.running = true;
     const seen = this.requested;
+    this.lastSeen = seen;
     const startedAt = Date.now();
     this.lastStart = startedAt;
     let failed = false;
@@ -192,11 +205,22 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
     this.revisionWaiters = keep;
   }
 
+  /**
+   * Starts a run soon: an in-memory timer (milliseconds, coalescing everything requested until it
+   * fires), backed by a durable alarm in case the object is evicted before it fires.
+   */
   private async schedule(): Promise<void> {
-    if (this.running) return; // the running alarm schedules the next run when it ends
-    const at = Math.max(Date.now() + DEBOUNCE_MS, this.lastStart + MIN_RUN_INTERVAL_MS);
+    if (this.running) return; // the running run schedules the next one when it ends
+    const now = Date.now();
+    const at = Math.max(now + DEBOUNCE_MS, this.lastStart + MIN_RUN_INTERVAL_MS);
+    if (this.timer === undefined) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.runNow().catch((err: unknown) => console.error("snapshot publish run failed", err instanceof Error ? err.message : String(err)));
+      }, at - now);
+    }
     const current = await this.ctx.storage.getAlarm();
-    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
+    if (current === null || current > at + ALARM_BACKUP_MS) await this.ctx.storage.setAlarm(at + ALARM_BACKUP_MS);
   }
 
   private load(): Promise<void> {

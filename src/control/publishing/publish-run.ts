@@ -67,8 +67,10 @@ export interface PublishRunOptions {
   maxBlobBytes: number;
   /** Called as soon as a target's outcome is known (the manifest, when published, is already in the store). */
   onTarget?(outcome: TargetOutcome, head: PublishedHead | undefined): void;
-  /** Blob writes in flight at once (default 8). */
+  /** Blob writes in flight at once per target (default 8). */
   concurrency?: number;
+  /** Targets compiled and written at once (default 8): bounds both latency and memory. */
+  targetConcurrency?: number;
 }
 
 export interface PublishRunReport {
@@ -82,18 +84,34 @@ function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-async function writeAll(blobs: { hash: string; bytes: Uint8Array }[], o: PublishRunOptions): Promise<number> {
+/** Writes the blobs not stored yet; a blob another target is writing right now is awaited, not written twice. */
+async function writeAll(blobs: { hash: string; bytes: Uint8Array }[], o: PublishRunOptions, inflight: Map<string, Promise<void>>): Promise<{ bytes: number; count: number }> {
   let bytes = 0;
+  let count = 0;
   const queue = [...blobs];
   const workers = Array.from({ length: Math.min(o.concurrency ?? 8, queue.length) }, async () => {
     for (let b = queue.shift(); b !== undefined; b = queue.shift()) {
-      await o.store.putBlob(b.hash, b.bytes);
-      o.storedBlobs.add(b.hash);
+      if (o.storedBlobs.has(b.hash)) continue;
+      const pending = inflight.get(b.hash);
+      if (pending !== undefined) {
+        await pending;
+        continue;
+      }
+      const write = o.store.putBlob(b.hash, b.bytes).then(() => {
+        o.storedBlobs.add(b.hash);
+      });
+      inflight.set(b.hash, write);
+      try {
+        await write;
+      } finally {
+        inflight.delete(b.hash);
+      }
       bytes += b.bytes.byteLength;
+      count++;
     }
   });
   await Promise.all(workers);
-  return bytes;
+  return { bytes, count };
 }
 
 export async function runPublish(o: PublishRunOptions): Promise<PublishRunReport> {
@@ -108,20 +126,24 @@ export async function runPublish(o: PublishRunOptions): Promise<PublishRunReport
     })),
   ];
   const report: PublishRunReport = { revision: inputs.revision, targets: [] };
-  for (const { target, compile } of targets) {
+  const outcomes = new Array<TargetOutcome>(targets.length);
+  const inflight = new Map<string, Promise<void>>();
+  const publishOne = async (i: number) => {
+    const { target, compile } = targets[i]!;
     const prev = o.previous.get(target);
     const outcome: TargetOutcome = { target, state: "unchanged", version: prev?.version ?? 0, blobsWritten: 0, bytesWritten: 0, manifestBytes: 0 };
+    outcomes[i] = outcome;
     let head: PublishedHead | undefined;
     try {
       const { layout, blobs } = await splitter.split(compile());
       outcome.hash = layout.hash;
       if (prev !== undefined && prev.version > 0 && prev.hash === layout.hash) {
-        report.targets.push(outcome);
         o.onTarget?.(outcome, undefined);
-        continue;
+        return;
       }
-      outcome.bytesWritten = await writeAll(blobs, o);
-      outcome.blobsWritten = blobs.length;
+      const written = await writeAll(blobs, o, inflight);
+      outcome.bytesWritten = written.bytes;
+      outcome.blobsWritten = written.count;
       const version = (prev?.version ?? 0) + 1;
       const manifest: SnapshotManifest = {
         format: MANIFEST_FORMAT,
@@ -144,8 +166,13 @@ export async function runPublish(o: PublishRunOptions): Promise<PublishRunReport
       outcome.error = message(err);
       head = undefined;
     }
-    report.targets.push(outcome);
     o.onTarget?.(outcome, head);
-  }
+  };
+  let next = 0;
+  const workers = Array.from({ length: Math.min(o.targetConcurrency ?? 8, targets.length) }, async () => {
+    for (let i = next++; i < targets.length; i = next++) await publishOne(i);
+  });
+  await Promise.all(workers);
+  report.targets.push(...outcomes);
   return report;
 }
