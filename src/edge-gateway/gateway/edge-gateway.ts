@@ -138,7 +138,8 @@ export class EdgeGateway {
           }),
         );
       }
-      this.o.telemetry.metrics.record(this.labels(out), duration, requestBytes, bytesSent);
+      // Metrics exist to be exported: without a collector they are not aggregated at all.
+      if (this.o.telemetry.exporting) this.o.telemetry.metrics.record(this.labels(out), duration, requestBytes, bytesSent);
       const flush = this.o.telemetry.flush(tracer.spans);
       if (flush !== undefined) platform.waitUntil(flush);
     };
