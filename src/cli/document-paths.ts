@@ -20,7 +20,13 @@ export function relabelDocumentPaths(err: ServerError, docs: readonly ManifestDo
   return new ServerError(err.status, {
     code: err.code,
     message: relabel(err.message),
-    ...(err.field === undefined ? {} : { field: relabel(err.field) }),
+    ...(err.field === undefined || fromCommandLine(err.field, docs) ? {} : { field: relabel(err.field) }),
     details: err.details.map((d) => ({ path: relabel(d.path).replace(/: $/, ""), message: d.message })),
   });
+}
+
+/** True for a path into a document the CLI built from its arguments (no file to point at). */
+function fromCommandLine(path: string, docs: readonly ManifestDocument[]): boolean {
+  const m = /^documents\[(\d+)\]/.exec(path);
+  return m !== null && docs[Number(m[1])]?.source === "";
 }

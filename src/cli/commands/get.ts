@@ -19,8 +19,8 @@ interface GetOptions {
 export function registerGet(program: Command, ctx: CliContext): void {
   program
     .command("get")
-    .description("list resources of a kind, or show one (KIND: name, plural or short name, e.g. vs)")
-    .argument("<kind>", "gateway|gw, virtualservice|vs, destinationrule|dr, serviceentry|se, workloadentry|we, authorizationpolicy|ap, peerauthentication|pa, requestauthentication|ra")
+    .description("list resources of a kind, or show one (KIND: kind, plural, short name or kind.group, e.g. vs, virtualservices.networking.istio.io)")
+    .argument("<kind>", "gateway|gw, virtualservice|vs, destinationrule|dr, serviceentry|se, workloadentry|we, sidecar, authorizationpolicy|ap, peerauthentication|pa, requestauthentication|ra, ratelimitpolicy|rlp; plural forms and .<group> suffixes work too")
     .argument("[name]", "a resource name")
     .option("-n, --namespace <ns>", "namespace", "default")
     .option("-A, --all-namespaces", "list across all namespaces")
@@ -55,7 +55,7 @@ export function registerGet(program: Command, ctx: CliContext): void {
   program
     .command("describe")
     .description("show one resource in detail, with the analyzer's findings about it")
-    .argument("<kind>", "kind, plural or short name")
+    .argument("<kind>", "kind, plural, short name or kind.group")
     .argument("<name>", "resource name")
     .option("-n, --namespace <ns>", "namespace", "default")
     .action(async (kindArg: string, name: string, opts: { namespace: string }, cmd: Command) => {
