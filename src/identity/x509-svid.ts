@@ -11,7 +11,10 @@
  * ECDSA-Sig-Value form (item 36), which @peculiar/x509 produces from WebCrypto's
  * raw r||s.
  */
+import { AsnConvert } from "@peculiar/asn1-schema";
+import { SubjectPublicKeyInfo } from "@peculiar/asn1-x509";
 import type { Clock } from "../core/clock.ts";
+import { leafTemplate, signLeaf } from "./leaf-certificate.ts";
 import { authorityKeyIdentifier, caTrustDomain, type SigningCa } from "./ca.ts";
 import type { ParsedCsr } from "./csr.ts";
 import { CaUnavailableError, PemError } from "./errors.ts";
@@ -51,6 +54,12 @@ const LEAF_EKU = new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serve
 const LEAF_KU_EC = new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true);
 // keyEncipherment only matters for RSA key transport (checklist item 29).
 const LEAF_KU_RSA = new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true);
+
+/** SPKI and key bits of a key that came without them (a ParsedCsr built by hand): one export, one parse. */
+async function exportedKey(publicKey: CryptoKey): Promise<{ spki: Uint8Array; subjectPublicKey: Uint8Array<ArrayBuffer> }> {
+  const spki = await crypto.subtle.exportKey("spki", publicKey);
+  return { spki: new Uint8Array(spki), subjectPublicKey: new Uint8Array(AsnConvert.parse(spki, SubjectPublicKeyInfo).subjectPublicKey) };
+}
 
 /** Per signing certificate: its AKI extension and trust domain, computed once. */
 const issuerFacts = new WeakMap<x509.X509Certificate, Promise<{ aki: x509.AuthorityKeyIdentifierExtension; trustDomain: string | undefined }>>();
@@ -114,31 +123,10 @@ export async function issueX509Svid(p: {
 
   const id = spiffeId.toString();
   const serial = randomSerialHex();
-  // Export the SPKI once for both the certificate and its SKI; WebCrypto export is a large share of issuance.
-  const publicKey = new x509.PublicKey(await crypto.subtle.exportKey("spki", csr.publicKey));
-  const ski = new x509.SubjectKeyIdentifierExtension(toHex(await publicKey.getKeyIdentifier()), false);
-  const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: serial,
-    // No subject argument: an empty Subject, so the SAN below is critical (item 26).
-    issuer: ca.certificate.subjectName,
-    notBefore,
-    notAfter,
-    publicKey,
-    signingKey: ca.privateKey,
-    signingAlgorithm: ECDSA_SHA256,
-    extensions: [
-      LEAF_BASIC_CONSTRAINTS,
-      csr.keyAlgorithm.startsWith("RSA") ? LEAF_KU_RSA : LEAF_KU_EC,
-      LEAF_EKU,
-      new x509.SubjectAlternativeNameExtension(
-        [{ type: "url", value: id }, ...dnsNames.map((value) => ({ type: "dns" as const, value }))],
-        true,
-      ),
-      ski,
-      aki,
-    ],
-  });
-  const certificatePem = encodePem(cert.rawData, PEM_CERTIFICATE);
+  const key = csr.spki !== undefined && csr.subjectPublicKey !== undefined ? { spki: csr.spki, subjectPublicKey: csr.subjectPublicKey } : await exportedKey(csr.publicKey);
+  const template = leafTemplate(ca, { basicConstraints: LEAF_BASIC_CONSTRAINTS, keyUsageEc: LEAF_KU_EC, keyUsageRsa: LEAF_KU_RSA, extKeyUsage: LEAF_EKU, aki });
+  const der = await signLeaf(ca, template, { serialHex: serial, notBefore, notAfter, ...key, rsa: csr.keyAlgorithm.startsWith("RSA"), uri: id, dnsNames });
+  const certificatePem = encodePem(der, PEM_CERTIFICATE);
   return {
     spiffeId: id,
     certificatePem,
