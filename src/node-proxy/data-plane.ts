@@ -32,8 +32,6 @@ export const startDataPlane: StartDataPlane = async (ctx: DataPlaneContext): Pro
     ctx.logger.warn("endpoint ejected", { cluster, endpoint: e.endpoint, ejectedForMs: e.ejectedForMs, reason: e.reason });
   });
   const agents = new HboneAgentPool(ctx.hbone.connector);
-  // Idle connections to servers outside the mesh close before common 5 s keep-alive timeouts do.
-  const directAgent = new http.Agent({ keepAlive: true, maxFreeSockets: 64, scheduling: "lifo", timeout: 4_000 });
 
   await ctx.config.addPreparer((view) => {
     for (const w of view.snapshot.workloads) {
@@ -43,7 +41,7 @@ export const startDataPlane: StartDataPlane = async (ctx: DataPlaneContext): Pro
     localTargets(view);
   });
 
-  const outbound = new OutboundHttp({ ctx, clusters, agents, directAgent });
+  const outbound = new OutboundHttp({ ctx, clusters, agents });
   const outboundServer = createProxyHttpServer({
     request: outbound.handle,
     connect: (req, socket, head) => handleConnect({ ctx, clusters }, req, socket, head),
@@ -80,7 +78,6 @@ export const startDataPlane: StartDataPlane = async (ctx: DataPlaneContext): Pro
       await closeServer(hboneInbound.server);
       await hboneServer.close();
       agents.close();
-      directAgent.destroy();
       inboundHttp.localAgent.destroy();
     },
   };

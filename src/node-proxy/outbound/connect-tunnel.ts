@@ -15,7 +15,9 @@ import { PoolOverflowError } from "../resilience/circuit-breaker.ts";
 import { hboneAddressOf } from "./node-address.ts";
 import { HboneError } from "../transport/errors.ts";
 import { plainIp, sourceWorkload } from "./source-workload.ts";
-import { resolveService, tcpCluster } from "./service-lookup.ts";
+import { resolveService } from "./service-lookup.ts";
+import { l4Route } from "./l4-routes.ts";
+import { UpstreamConnectError, connPolicyOf } from "./pooled-agent.ts";
 
 export interface ConnectDeps {
   ctx: DataPlaneContext;
@@ -98,7 +100,12 @@ async function connect(d: ConnectDeps, req: IncomingMessage, socket: Duplex, hea
   if (!service.ports.some((p) => p.number === target.port)) {
     return refuse(socket, 404, "Not Found", `CONNECT refused: ${service.host} has no port ${target.port}`, "NR");
   }
-  const cluster = tcpCluster(view, service, target.port, w);
+  const routed = l4Route(view, service, w, { port: target.port, host: target.host.replace(/^\[|\]$/g, ""), sourceIp: req.socket.remoteAddress });
+  if (routed.kind === "no-cluster") {
+    ctx.logger.warn("CONNECT route has no cluster", { route: routed.route, reason: routed.reason });
+    return refuse(socket, 503, "Service Unavailable", `no cluster for route ${routed.route}: ${routed.reason}`, "NC");
+  }
+  const cluster = routed.cluster;
   const rt = d.clusters.of(cluster);
   let closeSlot: () => void;
   try {
@@ -118,23 +125,23 @@ async function connect(d: ConnectDeps, req: IncomingMessage, socket: Duplex, hea
       reporter: "source",
       source_workload: w.name,
       source_principal: w.spiffeId,
-      destination_service: service.host,
+      destination_service: cluster.host,
       destination_principal: ep.spiffeId ?? "unknown",
       response_flags: "-",
       connection_security_policy: ep.placement !== undefined ? "mutual_tls" : "unknown",
     };
     let upstream: Duplex;
     try {
-      if (ep.placement !== undefined && ep.spiffeId !== undefined) {
-        upstream = await ctx.hbone.connector.connect({
-          source: w.spiffeId,
-          target: hboneAddressOf(ep, ctx.settings.hbonePeerPort),
-          authority: `${ep.address}:${ep.port}`,
-          expectedPeer: ep.spiffeId,
-        });
-      } else {
-        upstream = await dial(ep.address, ep.port);
-      }
+      const opening =
+        ep.placement !== undefined && ep.spiffeId !== undefined
+          ? ctx.hbone.connector.connect({
+              source: w.spiffeId,
+              target: hboneAddressOf(ep, ctx.settings.hbonePeerPort),
+              authority: `${ep.address}:${ep.port}`,
+              expectedPeer: ep.spiffeId,
+            })
+          : dial(ep.address, ep.port);
+      upstream = await withConnectTimeout(opening, connPolicyOf(cluster.trafficPolicy.connectionPool).connectTimeoutMs, `${ep.address}:${ep.port}`);
     } catch (err) {
       rt.lb.release(ep);
       if (err instanceof HboneError && err.failure === "rejected" && err.status === 403) {
@@ -165,6 +172,7 @@ async function connect(d: ConnectDeps, req: IncomingMessage, socket: Duplex, hea
       authority: `${target.host}:${target.port}`,
       upstream_host: `${ep.address}:${ep.port}`,
       upstream_cluster: cluster.name,
+      route_name: routed.route,
       downstream_remote_address: `${plainIp(req.socket.remoteAddress)}:${req.socket.remotePort ?? 0}`,
       source_principal: w.spiffeId,
       connection_security_policy: labels.connection_security_policy,
@@ -173,6 +181,28 @@ async function connect(d: ConnectDeps, req: IncomingMessage, socket: Duplex, hea
   } finally {
     closeSlot();
   }
+}
+
+/** `connectionPool.tcp.connectTimeout` for a tunnel's upstream; a late connection is closed. */
+function withConnectTimeout(opening: Promise<Duplex>, ms: number, what: string): Promise<Duplex> {
+  return new Promise((resolve, reject) => {
+    let late = false;
+    const timer = setTimeout(() => {
+      late = true;
+      reject(new UpstreamConnectError(`connecting to ${what} timed out after ${ms} ms (connectionPool.tcp.connectTimeout)`));
+    }, ms);
+    opening.then(
+      (s) => {
+        clearTimeout(timer);
+        if (late) s.destroy();
+        else resolve(s);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        if (!late) reject(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  });
 }
 
 function dial(host: string, port: number): Promise<Duplex> {

@@ -9,14 +9,9 @@
 import http from "node:http";
 import type { Duplex } from "node:stream";
 import type { HboneConnector } from "../context.ts";
+import { DirectAgent, PolicyAgent, connPolicyKey, type UpstreamConnPolicy } from "./pooled-agent.ts";
 
-/** The HBONE CONNECT for a new upstream connection failed (flag UF). */
-export class UpstreamConnectError extends Error {
-  readonly code = "ERR_UPSTREAM_CONNECT";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
-}
+export { UpstreamConnectError } from "./pooled-agent.ts";
 
 export interface HboneRoute {
   source: string;
@@ -43,8 +38,6 @@ export function withBufferWrites<T extends Duplex>(stream: T): T {
   return stream;
 }
 
-type AgentCallback = (err: Error | null, stream?: Duplex) => void;
-
 /**
  * The agent calls `setKeepAlive`/`ref`/`unref`/`setNoDelay` on its sockets; an H2 stream has none
  * of them, and they mean nothing for a stream (the TLS connection underneath is kept alive by the
@@ -60,35 +53,51 @@ function asAgentSocket(stream: Duplex): Duplex {
   return stream;
 }
 
-class HboneAgent extends http.Agent {
+/** Idle HBONE streams are dropped after 30 s, well before the peer's 60 s keep-alive timeout. */
+const HBONE_IDLE_MS = 30_000;
+/** Idle connections to servers outside the mesh close before common 5 s keep-alive timeouts do. */
+const DIRECT_IDLE_MS = 4_000;
+
+class HboneAgent extends PolicyAgent {
   constructor(
     private readonly connector: HboneConnector,
     private readonly route: HboneRoute,
+    policy: UpstreamConnPolicy,
   ) {
-    // Idle streams are dropped after 30 s, well before the peer's 60 s keep-alive timeout, so a
-    // request is never written into a stream the peer is closing.
-    super({ keepAlive: true, keepAliveMsecs: 30_000, maxFreeSockets: 64, scheduling: "lifo", timeout: 30_000 });
+    super(policy, HBONE_IDLE_MS);
   }
 
-  override createConnection(_options: unknown, callback: AgentCallback): undefined {
-    this.connector.connect({ ...this.route }).then(
-      (stream) => callback(null, asAgentSocket(stream)),
-      (err: unknown) => callback(new UpstreamConnectError(`HBONE connect to ${this.route.target.host}:${this.route.target.port} for ${this.route.authority} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err })),
-    );
-    return undefined;
+  protected describe(): string {
+    return `${this.route.target.host}:${this.route.target.port} (HBONE) for ${this.route.authority}`;
+  }
+
+  protected async open(): Promise<Duplex> {
+    return asAgentSocket(await this.connector.connect({ ...this.route }));
   }
 }
 
+/** Agents per upstream (and per DestinationRule connection settings): HBONE streams or direct TCP. */
 export class HboneAgentPool {
-  private readonly agents = new Map<string, HboneAgent>();
+  private readonly agents = new Map<string, PolicyAgent>();
 
   constructor(private readonly connector: HboneConnector) {}
 
-  agentFor(route: HboneRoute): http.Agent {
-    const key = `${route.source}|${route.target.host}:${route.target.port}|${route.authority}|${route.expectedPeer}`;
+  agentFor(route: HboneRoute, policy: UpstreamConnPolicy): http.Agent {
+    const key = `${route.source}|${route.target.host}:${route.target.port}|${route.authority}|${route.expectedPeer}|${connPolicyKey(policy)}`;
     let agent = this.agents.get(key);
     if (agent === undefined) {
-      agent = new HboneAgent(this.connector, route);
+      agent = new HboneAgent(this.connector, route, policy);
+      this.agents.set(key, agent);
+    }
+    return agent;
+  }
+
+  /** Plain HTTP to an endpoint outside the mesh (no node placement). */
+  directFor(target: { host: string; port: number }, policy: UpstreamConnPolicy): http.Agent {
+    const key = `direct|${target.host}:${target.port}|${connPolicyKey(policy)}`;
+    let agent = this.agents.get(key);
+    if (agent === undefined) {
+      agent = new DirectAgent(target, policy, DIRECT_IDLE_MS);
       this.agents.set(key, agent);
     }
     return agent;

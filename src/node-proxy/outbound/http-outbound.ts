@@ -26,15 +26,15 @@ import type { UpstreamResult } from "../resilience/outlier-detector.ts";
 import { forwardableHeaders, headerMap, headerSink, responseHeaders } from "./http-headers.ts";
 import { HboneAgentPool, UpstreamConnectError } from "./hbone-agent-pool.ts";
 import { hboneAddressOf } from "./node-address.ts";
+import { connPolicyOf, type UpstreamConnPolicy } from "./pooled-agent.ts";
 import { plainIp, sourceWorkload } from "./source-workload.ts";
 import { readBody, type RequestBody } from "./request-body.ts";
 
 export interface OutboundHttpDeps {
   ctx: DataPlaneContext;
   clusters: ClusterStates;
+  /** Keep-alive agents: HBONE streams to node proxies, plain HTTP to endpoints outside the mesh. */
   agents: HboneAgentPool;
-  /** Keep-alive agent for endpoints outside the mesh (no node placement): plain HTTP. */
-  directAgent: http.Agent;
   rng?: () => number;
 }
 
@@ -265,7 +265,7 @@ export class OutboundHttp {
         const remaining = deadline === undefined ? undefined : deadline - performance.now();
         const perTry = plan.retry.perTryTimeoutMs;
         const tryTimeout = perTry === undefined ? remaining : remaining === undefined ? perTry : Math.min(perTry, remaining);
-        const result = await this.tryOnce(ep, w, req.method ?? "GET", plan.upstreamRequest.path, headers, body, tryTimeout, res);
+        const result = await this.tryOnce(ep, w, plan.cluster, req.method ?? "GET", plan.upstreamRequest.path, headers, body, tryTimeout, res);
         if (result.kind !== "response") rt.lb.release(ep);
         const routeTimedOut = deadline !== undefined && performance.now() >= deadline;
         const outcome: AttemptOutcome = result.kind === "response" ? { kind: "response", status: result.res.statusCode ?? 502, headers: headerMap(result.res.headers) } : { kind: result.kind };
@@ -326,6 +326,7 @@ export class OutboundHttp {
   private tryOnce(
     ep: UpstreamEndpoint,
     w: NodeWorkload,
+    cluster: ForwardPlan["cluster"],
     method: string,
     path: string,
     headers: OutgoingHttpHeaders,
@@ -341,7 +342,7 @@ export class OutboundHttp {
         if (timer !== undefined) clearTimeout(timer);
         resolve(v);
       };
-      const agent = this.agentFor(ep, w);
+      const agent = this.agentFor(ep, w, cluster);
       const up = http.request({ agent, method, path, headers, setHost: false });
       up.on("response", (res) => settle({ kind: "response", res }));
       up.on("error", (err) => settle({ kind: err instanceof UpstreamConnectError ? "connect-failure" : "reset" }));
@@ -363,14 +364,24 @@ export class OutboundHttp {
     });
   }
 
-  private agentFor(ep: UpstreamEndpoint, w: NodeWorkload): http.Agent {
-    if (ep.placement === undefined || ep.spiffeId === undefined) return this.d.directAgent;
-    return this.d.agents.agentFor({
-      source: w.spiffeId,
-      target: hboneAddressOf(ep, this.d.ctx.settings.hbonePeerPort),
-      authority: `${ep.address}:${ep.port}`,
-      expectedPeer: ep.spiffeId,
-    });
+  private readonly connPolicies = new WeakMap<ForwardPlan["cluster"], UpstreamConnPolicy>();
+
+  private agentFor(ep: UpstreamEndpoint, w: NodeWorkload, cluster: ForwardPlan["cluster"]): http.Agent {
+    let policy = this.connPolicies.get(cluster);
+    if (policy === undefined) {
+      policy = connPolicyOf(cluster.trafficPolicy.connectionPool);
+      this.connPolicies.set(cluster, policy);
+    }
+    if (ep.placement === undefined || ep.spiffeId === undefined) return this.d.agents.directFor({ host: ep.address, port: ep.port }, policy);
+    return this.d.agents.agentFor(
+      {
+        source: w.spiffeId,
+        target: hboneAddressOf(ep, this.d.ctx.settings.hbonePeerPort),
+        authority: `${ep.address}:${ep.port}`,
+        expectedPeer: ep.spiffeId,
+      },
+      policy,
+    );
   }
 
   private relay(up: IncomingMessage, res: ServerResponse, plan: ForwardPlan): Promise<{ code: number; flags: string; responseBytes: number }> {
@@ -412,7 +423,7 @@ export class OutboundHttp {
     const rt = this.d.clusters.of(cluster);
     const ep = rt.lb.pick(cluster.endpoints, rt.outlier ? { exclude: (e) => rt.outlier!.isEjected(`${e.address}:${e.port}`) } : {});
     if (ep === undefined) return;
-    const up = http.request({ agent: this.agentFor(ep, w), method, path, headers: { ...headers, host: authority }, setHost: false });
+    const up = http.request({ agent: this.agentFor(ep, w, cluster), method, path, headers: { ...headers, host: authority }, setHost: false });
     up.on("response", (r) => {
       r.resume();
       r.on("end", () => rt.lb.release(ep));
