@@ -32,7 +32,8 @@ export interface SnapshotHeadAnswer {
   jws: string;
 }
 
-const REQUEST_TIMEOUT_MS = 15_000;
+/** Generous: a cold control plane (first request after a deploy or a restart) can take seconds. */
+const REQUEST_TIMEOUT_MS = 30_000;
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
