@@ -151,6 +151,8 @@ export class OutboundHttp {
       }
       case "forward":
         outcome = await this.forward(req, res, plan, w);
+        // Envoy's DI: the fault filter delayed the request.
+        if (plan.fault?.delayMs !== undefined) outcome = { ...outcome, flags: outcome.flags === "-" ? "DI" : `DI,${outcome.flags}` };
         break;
     }
     const durationMs = performance.now() - started;
