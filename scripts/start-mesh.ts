@@ -119,7 +119,10 @@ function ownSignals(): void {
 }
 ownSignals();
 
-const dev = (port: number) => ({ persist, inspector: false as const, watch: false, logLevel: "warn" as const, server: { hostname: "127.0.0.1", port } });
+// One dev registry for both workers: it resolves the gateway's CONTROL_IDENTITY service binding
+// (the control worker's RPC entrypoint) across the two `unstable_startWorker` instances.
+const registry = join(home, ".wrangler", "registry");
+const dev = (port: number) => ({ persist, registry, inspector: false as const, watch: false, logLevel: "warn" as const, server: { hostname: "127.0.0.1", port } });
 // A worker that cannot start (its port taken meanwhile, a build error) must not leave `npm start` hanging.
 async function startOrFail(what: string, start: () => Promise<Worker>): Promise<Worker> {
   let timer: NodeJS.Timeout | undefined;
