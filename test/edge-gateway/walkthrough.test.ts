@@ -1,5 +1,5 @@
 /**
- * docs/edge-gateway.md's walkthrough must work exactly as written: this runs the block between
+ * The README's gateway walkthrough must work exactly as written: this runs the block between
  * `<!-- readme-test:edge-gateway -->` markers with bash, from a directory laid out like a checkout
  * after `npm start` (.strait/ca from bootstrap-ca), against the control worker and the gateway in
  * workerd, with OS-picked ports in STRAIT_SERVER, STRAIT_GATEWAY and UPSTREAM_PORT.
@@ -20,9 +20,9 @@ let dir: string;
 let mesh: EdgeMesh;
 
 async function docBlock(name: string): Promise<string> {
-  const doc = await readFile(join(projectRoot, "docs", "edge-gateway.md"), "utf8");
+  const doc = await readFile(join(projectRoot, "README.md"), "utf8");
   const m = new RegExp(`<!-- readme-test:${name} -->([\\s\\S]*?)<!-- /readme-test:${name} -->`).exec(doc);
-  assert.ok(m?.[1], `docs/edge-gateway.md has a readme-test:${name} block`);
+  assert.ok(m?.[1], `README.md has a readme-test:${name} block`);
   return [...m[1].matchAll(/```sh\n([\s\S]*?)```/g)].map((x) => x[1]).join("\n");
 }
 
@@ -42,7 +42,7 @@ after(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-test("docs/edge-gateway.md walkthrough runs as written", async () => {
+test("README edge-gateway walkthrough runs as written", async () => {
   const script = await docBlock("edge-gateway");
   const { stdout } = await run("bash", ["-euo", "pipefail", "-c", script], {
     cwd: dir,
