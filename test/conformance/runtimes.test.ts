@@ -5,40 +5,16 @@
  */
 import { before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { access, readdir, readFile } from "node:fs/promises";
-import { constants } from "node:fs";
+import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ManualClock } from "../../src/core/clock.ts";
 import { projectRoot } from "../support/control-worker.ts";
 import { createThrowawayCa, opensslCsr } from "../support/throwaway-ca.ts";
-import { startModuleWorker } from "../support/workerd-module.ts";
+import { runInWorkerd, runOnDeno } from "../support/runtimes.ts";
 import { runConformance, type ConformanceInput } from "./suite.ts";
 
 let input: ConformanceInput;
 
-/**
- * Deno from the npm registry: the platform binary package `@deno/linux-x64-glibc` (an optional
- * dependency, so other platforms still install), else a `deno` on PATH.
- */
-async function denoBinary(): Promise<string> {
-  const bundled = join(projectRoot, "node_modules/@deno/linux-x64-glibc/deno");
-  try {
-    await access(bundled, constants.X_OK);
-    return bundled;
-  } catch {
-    for (const dir of (process.env.PATH ?? "").split(":")) {
-      const candidate = join(dir, "deno");
-      try {
-        await access(candidate, constants.X_OK);
-        return candidate;
-      } catch {
-        // keep looking
-      }
-    }
-  }
-  throw new Error("no Deno binary: `npm ci` installs @deno/linux-x64-glibc on linux-x64; elsewhere put `deno` (2.x) on PATH");
-}
 let onNode: Record<string, unknown>;
 
 before(async () => {
@@ -81,28 +57,9 @@ test("the suite itself proves something on Node", () => {
 });
 
 test("workerd gives the same results as Node", async () => {
-  const worker = await startModuleWorker(`export { default } from ${JSON.stringify(join(projectRoot, "test/conformance/workerd-entry.ts"))};`);
-  try {
-    const r = await worker.fetch("/", { method: "POST", body: JSON.stringify(input) });
-    assert.equal(r.status, 200, await r.clone().text());
-    assert.deepEqual(await r.json(), onNode);
-  } finally {
-    await worker.dispose();
-  }
+  assert.deepEqual(await runInWorkerd("test/conformance/workerd-entry.ts", input), onNode);
 });
 
 test("Deno gives the same results as Node", async () => {
-  const deno = await denoBinary();
-  const child = spawn(deno, ["run", "--quiet", "--allow-env", "--config", join(projectRoot, "deno.json"), join(projectRoot, "test/conformance/deno-entry.ts")], {
-    cwd: projectRoot,
-    env: { ...process.env, NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-  child.stdin.end(JSON.stringify(input));
-  const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
-  assert.equal(code, 0, stderr);
-  assert.deepEqual(JSON.parse(stdout), onNode);
+  assert.deepEqual(await runOnDeno("test/conformance/deno-entry.ts", input), onNode);
 });

@@ -74,22 +74,40 @@ describe("revocation reasons are plain text", () => {
 });
 
 describe("refusal audit rows are bounded", () => {
-  test(`an anonymous refusal on an 8 KiB path is audited with the path cut to ${MAX_AUDITED_PATH_CHARS} characters`, async () => {
+  test("an anonymous refusal on an 8 KiB path is only counted, with a short excerpt of the path", async () => {
     const marker = `/v1/tokens/${"x".repeat(8192)}`;
-    const r = await api(marker, { method: "DELETE", authorization: "Bearer not-a-credential" });
-    assert.equal(r.status, 401, r.text);
+    // Its own source, so the counter (per source, code and minute) and its sample are this request's.
+    const r = await worker.fetch(marker, { method: "DELETE", headers: { authorization: "Bearer not-a-credential", "cf-connecting-ip": "192.0.2.77" } });
+    assert.equal(r.status, 401, await r.text());
+    const audit = await api("/v1/audit?limit=50&outcome=denied", { token: ca.adminToken });
+    assert.equal(audit.body.events.find((e: { target: string }) => e.target.startsWith("/v1/tokens/xxx")), undefined, "no audit row per anonymous refusal");
+    const counters = await api("/v1/audit/refusals", { token: ca.adminToken });
+    const counter = counters.body.refusals.find((c: { sample: string }) => c.sample.startsWith("DELETE /v1/tokens/xxx"));
+    assert.ok(counter !== undefined, counters.text);
+    assert.ok([...counter.sample].length <= 128, counter.sample);
+    assert.ok(counter.count >= 1);
+  });
+
+  test(`a refused caller with credentials is audited with the path cut to ${MAX_AUDITED_PATH_CHARS} characters`, async () => {
+    const t = await api("/v1/tokens", { token: ca.adminToken, json: { subject: "reader", namespaces: ["shop"], access: "read" } });
+    assert.equal(t.status, 201, t.text);
+    const marker = `/v1/tokens/${"y".repeat(8192)}`;
+    const r = await api(marker, { method: "DELETE", token: t.body.token });
+    assert.equal(r.status, 403, r.text.slice(0, 300));
     const audit = await api("/v1/audit?limit=5&outcome=denied", { token: ca.adminToken });
-    const row = audit.body.events.find((e: { target: string }) => e.target.startsWith("/v1/tokens/xxx"));
-    assert.ok(row !== undefined, audit.text);
-    assert.equal(row.actor, "anonymous");
-    assert.equal(row.target, `${marker.slice(0, MAX_AUDITED_PATH_CHARS)}...`);
-    assert.equal(row.action, `DELETE ${marker.slice(0, MAX_AUDITED_PATH_CHARS)}...`);
+    const row = audit.body.events.find((e: { target: string }) => e.target.startsWith("/v1/tokens/yyy"));
+    assert.ok(row !== undefined, audit.text.slice(0, 500));
+    assert.match(row.actor, /^token:/);
+    assert.equal(row.target, `${marker.slice(0, MAX_AUDITED_PATH_CHARS - 1)}…`);
+    assert.equal(row.action, `DELETE ${marker.slice(0, MAX_AUDITED_PATH_CHARS - 1)}…`);
   });
 
   test("a short path is audited whole", async () => {
-    const r = await api("/v1/identity/nodes", { authorization: "Bearer not-a-credential" });
-    assert.equal(r.status, 401, r.text);
+    const t = await api("/v1/tokens", { token: ca.adminToken, json: { subject: "reader-2", namespaces: ["shop"], access: "read" } });
+    const r = await api("/v1/identity/nodes", { token: t.body.token });
+    assert.equal(r.status, 403, r.text);
     const audit = await api(`/v1/audit?limit=5&outcome=denied&target=${encodeURIComponent("/v1/identity/nodes")}`, { token: ca.adminToken });
     assert.equal(audit.body.events[0]?.action, "GET /v1/identity/nodes");
   });
 });
+

@@ -3,7 +3,6 @@
  * from npm (`@deno/linux-x64-glibc`) on an OS-picked 127.0.0.1 port.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { access } from "node:fs/promises";
 import { join } from "node:path";
 import { projectRoot } from "./isolated-project.ts";
 
@@ -14,11 +13,8 @@ export interface DenoGateway {
   stop(): Promise<void>;
 }
 
-export async function denoBinary(): Promise<string> {
-  const bundled = join(projectRoot, "node_modules/@deno/linux-x64-glibc/deno");
-  await access(bundled);
-  return bundled;
-}
+export { denoBinary } from "./runtimes.ts";
+import { denoBinary } from "./runtimes.ts";
 
 export async function startDenoGateway(env: Record<string, string>): Promise<DenoGateway> {
   const deno = await denoBinary();

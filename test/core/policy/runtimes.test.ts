@@ -5,12 +5,7 @@
  */
 import { before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { access } from "node:fs/promises";
-import { constants } from "node:fs";
-import { join } from "node:path";
-import { projectRoot } from "../../support/control-worker.ts";
-import { startModuleWorker } from "../../support/workerd-module.ts";
+import { runInWorkerd, runOnDeno } from "../../support/runtimes.ts";
 import { AUTHZ_CASES } from "./authz-cases.ts";
 import { jwks, makeKey, NOW, NOW_S, sign } from "./jwt-fixtures.ts";
 import { runPolicySuite, type PolicySuiteInput } from "./runtime/suite.ts";
@@ -18,19 +13,6 @@ import { runPolicySuite, type PolicySuiteInput } from "./runtime/suite.ts";
 let input: PolicySuiteInput;
 let onNode: Record<string, unknown>;
 
-/** Deno from npm (@deno/linux-x64-glibc), else a `deno` on PATH. */
-async function denoBinary(): Promise<string> {
-  const candidates = [join(projectRoot, "node_modules/@deno/linux-x64-glibc/deno"), ...(process.env.PATH ?? "").split(":").map((d) => join(d, "deno"))];
-  for (const c of candidates) {
-    try {
-      await access(c, constants.X_OK);
-      return c;
-    } catch {
-      // next
-    }
-  }
-  throw new Error("no Deno binary: `npm ci` installs @deno/linux-x64-glibc on linux-x64; elsewhere put `deno` (2.x) on PATH");
-}
 
 before(async () => {
   const issuer = "https://issuer.example";
@@ -71,28 +53,9 @@ test("the policy suite proves something on Node", () => {
 });
 
 test("workerd gives the same policy results as Node", async () => {
-  const worker = await startModuleWorker(`export { default } from ${JSON.stringify(join(projectRoot, "test/core/policy/runtime/workerd-entry.ts"))};`);
-  try {
-    const r = await worker.fetch("/", { method: "POST", body: JSON.stringify(input) });
-    assert.equal(r.status, 200, await r.clone().text());
-    assert.deepEqual(await r.json(), onNode);
-  } finally {
-    await worker.dispose();
-  }
+  assert.deepEqual(await runInWorkerd("test/core/policy/runtime/workerd-entry.ts", input), onNode);
 });
 
 test("Deno gives the same policy results as Node", async () => {
-  const deno = await denoBinary();
-  const child = spawn(deno, ["run", "--quiet", "--allow-env", "--config", join(projectRoot, "deno.json"), join(projectRoot, "test/core/policy/runtime/deno-entry.ts")], {
-    cwd: projectRoot,
-    env: { ...process.env, NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-  child.stdin.end(JSON.stringify(input));
-  const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
-  assert.equal(code, 0, stderr);
-  assert.deepEqual(JSON.parse(stdout), onNode);
+  assert.deepEqual(await runOnDeno("test/core/policy/runtime/deno-entry.ts", input), onNode);
 });

@@ -4,12 +4,7 @@
  */
 import { before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { access } from "node:fs/promises";
-import { constants } from "node:fs";
-import { join } from "node:path";
-import { projectRoot } from "../../support/control-worker.ts";
-import { startModuleWorker } from "../../support/workerd-module.ts";
+import { runInWorkerd, runOnDeno } from "../../support/runtimes.ts";
 import { runRoutingCases } from "./cases.ts";
 
 let onNode: Record<string, unknown>;
@@ -17,20 +12,6 @@ let onNode: Record<string, unknown>;
 before(() => {
   onNode = JSON.parse(JSON.stringify(runRoutingCases())) as Record<string, unknown>;
 });
-
-/** Deno from npm (`@deno/linux-x64-glibc`), else `deno` on PATH; as the conformance suite finds it. */
-async function denoBinary(): Promise<string> {
-  const candidates = [join(projectRoot, "node_modules/@deno/linux-x64-glibc/deno"), ...(process.env.PATH ?? "").split(":").map((d) => join(d, "deno"))];
-  for (const c of candidates) {
-    try {
-      await access(c, constants.X_OK);
-      return c;
-    } catch {
-      // next
-    }
-  }
-  throw new Error("no Deno binary: `npm ci` installs @deno/linux-x64-glibc on linux-x64; elsewhere put `deno` (2.x) on PATH");
-}
 
 test("routing cases prove something on Node", () => {
   const plan = (name: string) => (onNode[name] as { plan: Record<string, unknown> }).plan;
@@ -51,28 +32,9 @@ test("routing cases prove something on Node", () => {
 });
 
 test("workerd gives the same routing results as Node", async () => {
-  const worker = await startModuleWorker(`export { default } from ${JSON.stringify(join(projectRoot, "test/core/routing/workerd-entry.ts"))};`);
-  try {
-    const r = await worker.fetch("/");
-    assert.equal(r.status, 200, await r.clone().text());
-    assert.deepEqual(await r.json(), onNode);
-  } finally {
-    await worker.dispose();
-  }
+  assert.deepEqual(await runInWorkerd("test/core/routing/workerd-entry.ts"), onNode);
 });
 
 test("Deno gives the same routing results as Node", async () => {
-  const deno = await denoBinary();
-  const child = spawn(deno, ["run", "--quiet", "--allow-env", "--config", join(projectRoot, "deno.json"), join(projectRoot, "test/core/routing/deno-entry.ts")], {
-    cwd: projectRoot,
-    env: { ...process.env, NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
-  assert.equal(code, 0, stderr);
-  assert.deepEqual(JSON.parse(stdout), onNode);
+  assert.deepEqual(await runOnDeno("test/core/routing/deno-entry.ts"), onNode);
 });
