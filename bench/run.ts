@@ -18,8 +18,7 @@ if (want("control")) {
 }
 if (want("gateway")) {
   // bench/gateway/index.ts: route lookups vs Hono's routers, and requests through the gateway vs a bare forwarding worker.
-  const gateway = "./gateway/index.ts";
-  const { benchGateway } = (await import(gateway)) as { benchGateway(): Promise<void> };
+  const { benchGateway } = await import("./gateway/index.ts");
   await benchGateway();
 }
 if (want("proxy")) {
