@@ -45,10 +45,13 @@ export async function startDenoGateway(env: Record<string, string>): Promise<Den
   return {
     url,
     output: () => out,
+    // deno serve drains open connections on SIGTERM (the test client's keep-alive ones, the
+    // long-poll): give it a moment, then make sure it is gone.
     stop: () =>
       new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once("exit", () => resolve());
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        const force = setTimeout(() => child.kill("SIGKILL"), 3_000);
+        child.once("exit", () => (clearTimeout(force), resolve()));
         child.kill("SIGTERM");
       }),
   };
