@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { createThrowawayCa } from "../support/throwaway-ca.ts";
 import { startEdgeMesh, type EdgeMesh } from "../support/edge-gateway-mesh.ts";
 import { startDenoGateway, type DenoGateway } from "../support/edge-gateway-deno.ts";
+import { eventually as retryUntil } from "../support/eventually.ts";
 import { GATEWAY_CASES, sender, startFixture, type GatewayFixture } from "./gateway-fixture.ts";
 
 let mesh: EdgeMesh;
@@ -20,18 +21,8 @@ async function apply(yaml: string): Promise<void> {
   assert.equal(r.status, 200, await r.text());
 }
 
-async function eventually(check: () => Promise<void>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await check();
-      return;
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-}
+/** This file's wait for the gateway to pick a change up. */
+const eventually = (check: () => Promise<void>, timeoutMs = 30_000) => retryUntil(check, timeoutMs);
 
 before(async () => {
   const ca = await createThrowawayCa();

@@ -11,6 +11,7 @@ import { createThrowawayCa } from "../support/throwaway-ca.ts";
 import { startEdgeMesh, type EdgeMesh } from "../support/edge-gateway-mesh.ts";
 import { httpRequest, startEchoServer, type EchoServer } from "../support/edge-gateway-upstreams.ts";
 import { snapshotKey } from "../../src/edge-gateway/workers/snapshot-source-kv.ts";
+import { eventually as retryUntil } from "../support/eventually.ts";
 import { GATEWAY_CASES, sender, startFixture, type GatewayFixture } from "./gateway-fixture.ts";
 
 let mesh: EdgeMesh;
@@ -26,18 +27,8 @@ async function apply(yaml: string): Promise<{ revision: number }> {
 }
 
 /** Polls until `check` passes (bounded): snapshot pickup is asynchronous by design. */
-async function eventually(check: () => Promise<void>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await check();
-      return;
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-}
+/** This file's wait for the gateway to pick a change up. */
+const eventually = (check: () => Promise<void>, timeoutMs = 20_000) => retryUntil(check, timeoutMs);
 
 async function health(): Promise<{ snapshotVersion: number | null; snapshot: { refused: number; lastError?: { message: string } } }> {
   return (await mesh.gateway("/healthz")).json() as Promise<{ snapshotVersion: number | null; snapshot: { refused: number; lastError?: { message: string } } }>;
