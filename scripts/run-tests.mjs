@@ -13,13 +13,16 @@ function walk(dir) {
   });
 }
 
+// A test that hangs fails after this long instead of holding the whole run (and CI) hostage.
+const TEST_TIMEOUT_MS = Number(process.env.STRAIT_TEST_TIMEOUT_MS ?? 300_000);
+
 const filters = process.argv.slice(2);
 const files = walk("test").filter((f) => filters.length === 0 || filters.some((x) => f.includes(x))).sort();
 if (files.length === 0) {
   console.error("no test files matched");
   process.exit(1);
 }
-const res = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-concurrency=2", ...files], {
+const res = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-concurrency=2", `--test-timeout=${TEST_TIMEOUT_MS}`, ...files], {
   stdio: "inherit",
   env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" },
 });

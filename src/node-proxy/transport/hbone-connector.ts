@@ -234,9 +234,18 @@ export class PooledHboneConnector implements HboneConnector {
         reject(new HboneError("stream-failed", `CONNECT ${options.authority}: ${cause.message}`, { cause }));
       };
       stream.once("error", onError);
+      // A connection the peer drops before answering (a server that refuses the client after the
+      // TLS 1.3 handshake completed on the client's side) closes the stream with no 'error'.
+      const onEarlyClose = () => {
+        options.signal?.removeEventListener("abort", onAbort);
+        conn.draining = true;
+        reject(new HboneError("stream-failed", `CONNECT ${options.authority}: the connection closed before the peer answered`));
+      };
+      stream.once("close", onEarlyClose);
       stream.once("response", (headers) => {
         options.signal?.removeEventListener("abort", onAbort);
         stream.off("error", onError);
+        stream.off("close", onEarlyClose);
         // Errors after the answer belong to the caller's stream handling; never an unhandled 'error'.
         if (stream.listenerCount("error") === 0) stream.on("error", () => undefined);
         const status = Number(headers[h2.HTTP2_HEADER_STATUS]);
