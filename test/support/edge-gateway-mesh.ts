@@ -75,6 +75,8 @@ export interface EdgeMeshOptions {
   gatewayVars?: Record<string, string>;
   /** Receives every line the workers print (console.log), e.g. the gateway's access log. */
   onLine?: (line: string) => void;
+  /** Opens workerd's inspector (Chrome DevTools protocol) on this port (0 = any), e.g. to CPU-profile the gateway in a benchmark. */
+  inspectorPort?: number;
 }
 
 export async function startEdgeMesh(o: EdgeMeshOptions): Promise<EdgeMesh> {
@@ -90,6 +92,7 @@ export async function startEdgeMesh(o: EdgeMeshOptions): Promise<EdgeMesh> {
   const mf = new Miniflare({
     host: "127.0.0.1",
     port: 0,
+    ...(o.inspectorPort === undefined ? {} : { inspectorPort: o.inspectorPort }),
     ...(onLine === undefined
       ? {}
       : {
