@@ -5,7 +5,7 @@ import type { ControlApp } from "./types.ts";
 import { errorResponse } from "./http-errors.ts";
 import { authenticate, actorOf } from "./auth.ts";
 import { recordAnonymousRefusal, recordAudit } from "./audit.ts";
-import { MAX_ERROR_MESSAGE_CHARS, safeExcerpt } from "./text-excerpt.ts";
+import { MAX_ERROR_MESSAGE_CHARS, safeExcerpt } from "../core/text-excerpt.ts";
 import { database } from "./db.ts";
 import { identityRoutes } from "./identity/routes.ts";
 import { configRoutes } from "./config/routes.ts";

@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { StraitError, type ErrorCategory } from "../core/errors.ts";
-import { MAX_ERROR_MESSAGE_CHARS, safeExcerpt } from "./text-excerpt.ts";
+import { MAX_ERROR_MESSAGE_CHARS, safeExcerpt } from "../core/text-excerpt.ts";
 
 /** The one place where error categories become HTTP statuses. */
 const STATUS: Record<ErrorCategory, ContentfulStatusCode> = {

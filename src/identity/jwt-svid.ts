@@ -13,6 +13,7 @@ import { SignJWT, compactVerify, decodeJwt, decodeProtectedHeader, errors as jos
 import type { JWTPayload, ProtectedHeaderParameters } from "jose";
 import type { Clock } from "../core/clock.ts";
 import { ValidationError } from "../core/errors.ts";
+import { safeExcerpt } from "../core/text-excerpt.ts";
 import type { TrustBundleSet } from "./bundle.ts";
 import { JwtSvidError } from "./errors.ts";
 import type { JwtSigningKey } from "./jwt-key.ts";
@@ -184,7 +185,7 @@ export async function validateJwtSvid(
   const bundle = p.bundles.get(spiffeId.trustDomain);
   if (bundle === undefined) refuse(`no trust bundle for trust domain ${spiffeId.trustDomain} of the token's sub`);
   const jwk = bundle.jwtAuthorities.get(kid);
-  if (jwk === undefined) refuse(`token kid ${JSON.stringify(kid)} is not in the bundle for ${spiffeId.trustDomain}`);
+  if (jwk === undefined) refuse(`token kid ${JSON.stringify(safeExcerpt(kid, 64))} is not in the bundle for ${spiffeId.trustDomain}`);
   if (jwk.kty !== needs.kty || (needs.kty === "EC" && jwk.crv !== needs.crv)) {
     refuse(`token alg ${alg} does not match the bundle key (kty ${String(jwk.kty)}${jwk.crv ? `, crv ${jwk.crv}` : ""})`);
   }
@@ -193,7 +194,7 @@ export async function validateJwtSvid(
   try {
     key = await importedKey(jwk, alg);
   } catch (cause) {
-    return refuse(`bundle key ${JSON.stringify(kid)} cannot be used with ${alg}`, cause);
+    return refuse(`bundle key ${JSON.stringify(safeExcerpt(kid, 64))} cannot be used with ${alg}`, cause);
   }
   const now = p.clock.now();
   // jose checks the signature (and crit/b64); the claims it covers are the ones decoded
