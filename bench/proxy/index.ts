@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { createStaticCa } from "./static-mesh.ts";
+import { createStaticCa, nodeSnapshots, parseResources } from "./static-mesh.ts";
 import { meshYaml } from "./two-nodes.ts";
 import { cpuSeconds, fixedRate, peakRssMb, saturate, type LoadResult, type Target } from "./load.ts";
 import type { ProxyProcessInput } from "./proxy-process.ts";
@@ -38,10 +38,15 @@ export interface BenchProxyOptions {
 
 type Message = { kind: string; [k: string]: unknown };
 
-/** `BENCH_CPU_PROF=<dir>` writes a V8 CPU profile of each proxy process there (node --cpu-prof). */
-function child(script: string, args: string[] = [], profile = false): ChildProcess {
-  const prof = process.env.BENCH_CPU_PROF;
-  const execArgv = ["--import", "tsx", ...(profile && prof ? ["--cpu-prof", `--cpu-prof-dir=${prof}`] : [])];
+/**
+ * `BENCH_CPU_PROF=<dir>` writes a V8 CPU profile of each proxy process there, covering the
+ * saturation phase only (started and stopped over IPC with the inspector's profiler, so start-up
+ * and snapshot compilation stay out of it): `strait-<node>.cpuprofile`, summarised by
+ * `bench/proxy/profile-summary.ts`. `BENCH_PROXY_NODE_FLAGS` adds Node/V8 flags to the proxies.
+ */
+function child(script: string, args: string[] = [], proxy = false): ChildProcess {
+  const extra = proxy ? (process.env.BENCH_PROXY_NODE_FLAGS ?? "").split(/\s+/).filter((f) => f !== "") : [];
+  const execArgv = ["--import", "tsx", ...extra];
   return fork(join(here, script), args, { execArgv, stdio: ["ignore", "inherit", "inherit", "ipc"], cwd: projectRoot });
 }
 
@@ -79,14 +84,21 @@ interface PathResult {
   rssMb: number[];
 }
 
-async function measure(name: string, target: Target, pids: number[], o: Required<BenchProxyOptions>): Promise<PathResult> {
+interface PhaseHooks {
+  beforeSaturation(): Promise<void>;
+  afterSaturation(): Promise<void>;
+}
+
+async function measure(name: string, target: Target, pids: number[], o: Required<BenchProxyOptions>, hooks?: PhaseHooks): Promise<PathResult> {
   await fixedRate(target, Math.min(o.rps, 500), 2); // warm-up: pools, JIT
   const cpu = async () => Promise.all(pids.map(cpuSeconds));
   const c0 = await cpu();
   const fixed = await fixedRate(target, o.rps, o.seconds);
+  await hooks?.beforeSaturation();
   const c1 = await cpu();
   const saturation = await saturate(target, o.seconds);
   const c2 = await cpu();
+  await hooks?.afterSaturation();
   const per1k = (a: number[], b: number[], requests: number) => a.map((v, i) => ((b[i]! - v) / Math.max(requests, 1)) * 1000);
   return {
     name,
@@ -111,9 +123,22 @@ export async function benchProxy(options: BenchProxyOptions = {}): Promise<Recor
     const upstreamPort = Number((await nextMessage(upstream, "listening")).port);
 
     const ca = await createStaticCa();
-    const yaml = (hbonePortB: number) => meshYaml({ upstreamPort, hbonePortB, extraServices: o.services });
+    // The control plane's job, done here: YAML -> validated resources -> compiled node snapshots (JSON).
+    let generation = 0;
+    const writeSnapshots = async (hbonePortB: number): Promise<Map<string, string>> => {
+      const snaps = nodeSnapshots(parseResources(meshYaml({ upstreamPort, hbonePortB, extraServices: o.services })), ca.trustDomain);
+      const files = new Map<string, string>();
+      generation += 1;
+      for (const [key, snap] of snaps) {
+        const file = join(dir, `snapshot-${key.replace("/", "-")}-${generation}.json`);
+        await writeFile(file, JSON.stringify(snap));
+        files.set(key.split("/")[1]!, file);
+      }
+      return files;
+    };
+    const first = await writeSnapshots(15008);
     const start = async (node: string) => {
-      const input: ProxyProcessInput = { cluster: "c1", node, trustDomain: ca.trustDomain, rootPem: ca.rootPem, intermediate: ca.intermediate!, yaml: yaml(15008) };
+      const input: ProxyProcessInput = { cluster: "c1", node, trustDomain: ca.trustDomain, rootPem: ca.rootPem, intermediate: ca.intermediate!, snapshotFile: first.get(node)! };
       const file = join(dir, `${node}.json`);
       await writeFile(file, JSON.stringify(input), { mode: 0o600 });
       const c = child("proxy-process.ts", [file], true);
@@ -123,8 +148,9 @@ export async function benchProxy(options: BenchProxyOptions = {}): Promise<Recor
     };
     const a = await start("a");
     const b = await start("b");
-    for (const p of [a, b]) {
-      p.proc.send({ kind: "config", yaml: yaml(b.addresses.hbone!.port) });
+    const second = await writeSnapshots(b.addresses.hbone!.port);
+    for (const [n, p] of [["a", a], ["b", b]] as const) {
+      p.proc.send({ kind: "config", snapshotFile: second.get(n)! });
       await nextMessage(p.proc, "applied");
     }
 
@@ -135,7 +161,21 @@ export async function benchProxy(options: BenchProxyOptions = {}): Promise<Recor
 
     const results: PathResult[] = [];
     results.push(await measure("direct", { url: `http://127.0.0.1:${upstreamPort}/`, headers: {} }, [], o));
-    results.push(await measure("strait", { url: `http://127.0.0.1:${a.addresses.outbound!.port}/`, headers: { host: SERVICE_HOST } }, [a.proc.pid!, b.proc.pid!], o));
+    const profDir = process.env.BENCH_CPU_PROF;
+    const proxies = [["a", a.proc], ["b", b.proc]] as const;
+    const hooks: PhaseHooks | undefined =
+      profDir === undefined
+        ? undefined
+        : {
+            async beforeSaturation() {
+              await Promise.all(proxies.map(async ([, p]) => (p.send({ kind: "profile-start" }), nextMessage(p, "profiled"))));
+            },
+            async afterSaturation() {
+              await Promise.all(proxies.map(async ([n, p]) => (p.send({ kind: "profile-stop", file: resolve(profDir, `strait-${n}.cpuprofile`) }), nextMessage(p, "profiled"))));
+            },
+          };
+    results.push(await measure("strait", { url: `http://127.0.0.1:${a.addresses.outbound!.port}/`, headers: { host: SERVICE_HOST } }, [a.proc.pid!, b.proc.pid!], o, hooks));
+    const memory = await Promise.all(proxies.map(async ([n, p]) => (p.send({ kind: "memory" }), { node: n, m: await nextMessage(p, "memory") })));
     results.push(await measure("nginx", { url: `http://127.0.0.1:${outPort}/`, headers: {} }, [Number(kv.out_pid), Number(kv.in_pid)], o));
 
     const [direct, strait, nginx] = results as [PathResult, PathResult, PathResult];
@@ -161,6 +201,12 @@ export async function benchProxy(options: BenchProxyOptions = {}): Promise<Recor
           String(r.fixed.errors + r.fixed.non2xx + r.saturation.errors + r.saturation.non2xx),
         ].join(" "),
       );
+    }
+    for (const { node, m } of memory) {
+      const u = m.usage as NodeJS.MemoryUsage;
+      const mb = (n: number) => (n / 1048576).toFixed(1);
+      const spaces = Object.entries(m.heapSpaces as Record<string, number>).map(([k, v]) => `${k.replace(/_space$/, "")} ${(v / 1024).toFixed(1)}`).join(", ");
+      console.log(`strait proxy ${node} memory after the run: rss ${mb(u.rss)} MB, V8 heap ${mb(u.heapUsed)} used / ${mb(u.heapTotal)} total MB (${spaces}), external ${mb(u.external)} MB, array buffers ${mb(u.arrayBuffers)} MB`);
     }
     const maxCpu = (xs: number[]) => Math.max(...xs);
     const figures = {

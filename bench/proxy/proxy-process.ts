@@ -1,16 +1,23 @@
 /**
  * One node proxy of the benchmark, in its own process so its CPU time and RSS are its own.
- * Reads the CA and the mesh YAML from the file named by argv[2], issues its SVIDs with the
- * issuer code, starts the real data plane and HBONE transport, and talks to the parent over IPC:
+ * Reads the CA and its compiled node snapshot (JSON, as the control plane publishes it: the
+ * proxy never parses YAML) from the file named by argv[2], issues its SVIDs with the issuer
+ * code, starts the real data plane and HBONE transport, and talks to the parent over IPC:
  *   -> { kind: "listening", addresses }       once listening
- *   <- { kind: "config", yaml }               swap in a new snapshot (e.g. with peer ports)
+ *   <- { kind: "config", snapshotFile }       swap in a new snapshot (e.g. with peer ports)
  *   -> { kind: "applied" }
+ *   <- { kind: "profile-start" } / { kind: "profile-stop", file }   V8 CPU profile of a window
+ *   -> { kind: "profiled" }
+ *   <- { kind: "memory" }  -> { kind: "memory", usage, heapSpaces }
  *   <- { kind: "stop" }
  */
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
+import { Session } from "node:inspector/promises";
+import v8 from "node:v8";
 import { loadSigningCa } from "../../src/identity/ca.ts";
 import { startDataPlane } from "../../src/node-proxy/data-plane.ts";
-import { nodeSnapshots, parseResources, staticNode, type StaticCa } from "./static-mesh.ts";
+import type { NodeSnapshot } from "../../src/core/snapshot/snapshot-model.ts";
+import { staticNode, type StaticCa } from "./static-mesh.ts";
 
 export interface ProxyProcessInput {
   cluster: string;
@@ -18,10 +25,16 @@ export interface ProxyProcessInput {
   trustDomain: string;
   rootPem: string;
   intermediate: { certificatePem: string; privateKeyPem: string };
-  yaml: string;
+  /** File holding this node's compiled snapshot (JSON). */
+  snapshotFile: string;
 }
 
-type ParentMessage = { kind: "config"; yaml: string } | { kind: "stop" };
+type ParentMessage =
+  | { kind: "config"; snapshotFile: string }
+  | { kind: "profile-start" }
+  | { kind: "profile-stop"; file: string }
+  | { kind: "memory" }
+  | { kind: "stop" };
 
 const input = JSON.parse(await readFile(process.argv[2]!, "utf8")) as ProxyProcessInput;
 const ca: StaticCa = {
@@ -30,21 +43,37 @@ const ca: StaticCa = {
   ca: await loadSigningCa(input.intermediate),
   chainPem: input.intermediate.certificatePem,
 };
-const key = `${input.cluster}/${input.node}`;
-const snapshotOf = (yaml: string) => {
-  const s = nodeSnapshots(parseResources(yaml), ca.trustDomain).get(key);
-  if (s === undefined) throw new Error(`no snapshot for ${key}`);
-  return s;
-};
-const node = await staticNode({ ca, cluster: input.cluster, node: input.node, snapshot: snapshotOf(input.yaml) });
+const snapshotOf = async (file: string) => JSON.parse(await readFile(file, "utf8")) as NodeSnapshot;
+const node = await staticNode({ ca, cluster: input.cluster, node: input.node, snapshot: await snapshotOf(input.snapshotFile) });
 const dp = await startDataPlane(node.ctx);
+let session: Session | undefined;
 process.send!({ kind: "listening", addresses: Object.fromEntries(node.listening) });
+const fail = (err: unknown) => process.send!({ kind: "error", message: String(err) });
 process.on("message", (m: ParentMessage) => {
   if (m.kind === "config") {
-    node.config.set(snapshotOf(m.yaml)).then(
-      () => process.send!({ kind: "applied" }),
-      (err: unknown) => process.send!({ kind: "error", message: String(err) }),
-    );
+    snapshotOf(m.snapshotFile)
+      .then((s) => node.config.set(s))
+      .then(() => process.send!({ kind: "applied" }), fail);
+  } else if (m.kind === "profile-start") {
+    session = new Session();
+    session.connect();
+    void (async () => {
+      await session.post("Profiler.enable");
+      await session.post("Profiler.setSamplingInterval", { interval: 200 });
+      await session.post("Profiler.start");
+      process.send!({ kind: "profiled" });
+    })().catch(fail);
+  } else if (m.kind === "profile-stop") {
+    void (async () => {
+      const { profile } = await session!.post("Profiler.stop");
+      await writeFile(m.file, JSON.stringify(profile));
+      session!.disconnect();
+      session = undefined;
+      process.send!({ kind: "profiled" });
+    })().catch(fail);
+  } else if (m.kind === "memory") {
+    const heapSpaces = Object.fromEntries(v8.getHeapSpaceStatistics().map((s) => [s.space_name, Math.round(s.space_size / 1024)]));
+    process.send!({ kind: "memory", usage: process.memoryUsage(), heapSpaces });
   } else if (m.kind === "stop") {
     void dp.close().then(() => node.ctx.hbone.connector.close()).finally(() => process.exit(0));
   }

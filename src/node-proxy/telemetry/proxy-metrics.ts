@@ -29,8 +29,40 @@ type LabelValues = Record<string, string>;
 /** Prometheus label values: any string is legal, but keep them bounded and free of NUL. */
 function clean(v: string | undefined): string {
   if (v === undefined || v === "") return "unknown";
+  if (v.length > 256) return v.slice(0, 256);
   // eslint-disable-next-line no-control-regex
-  return v.length > 256 ? v.slice(0, 256) : v.replace(/\u0000/g, "");
+  return v.includes("\u0000") ? v.replace(/\u0000/g, "") : v;
+}
+
+/** Cache key of a label set: the cleaned values (which never contain NUL) joined with NUL. */
+function keyOf(values: readonly (string | undefined)[]): string {
+  let k = "";
+  for (const v of values) k += `${clean(v)}\u0000`;
+  return k;
+}
+
+/** Bound on cached label sets per metric family (label cardinality of a node is far lower). */
+const MAX_CACHED_LABEL_SETS = 10_000;
+
+/** prom-client children for one request label set: `labels()` is called once per set, not per request. */
+interface RequestChildren {
+  requests: Counter.Internal;
+  duration: Histogram.Internal<string>;
+  requestBytes: Histogram.Internal<string>;
+  responseBytes: Histogram.Internal<string>;
+}
+
+interface TcpChildren {
+  opened: Counter.Internal;
+  closed: Counter.Internal;
+  sent: Counter.Internal;
+  received: Counter.Internal;
+}
+
+function remember<V>(cache: Map<string, V>, key: string, value: V): V {
+  if (cache.size >= MAX_CACHED_LABEL_SETS) cache.clear();
+  cache.set(key, value);
+  return value;
 }
 
 export class PrometheusProxyMetrics implements ProxyMetrics {
@@ -43,7 +75,9 @@ export class PrometheusProxyMetrics implements ProxyMetrics {
   private readonly tcpClosedTotal: Counter<string>;
   private readonly tcpSent: Counter<string>;
   private readonly tcpReceived: Counter<string>;
-  private readonly extra = new Map<string, { counter: Counter<string>; labels: readonly string[] }>();
+  private readonly extra = new Map<string, { counter: Counter<string>; labels: readonly string[]; children: Map<string, Counter.Internal> }>();
+  private readonly requestChildren = new Map<string, RequestChildren>();
+  private readonly tcpChildren = new Map<string, TcpChildren>();
 
   constructor(o: { processMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -92,26 +126,61 @@ export class PrometheusProxyMetrics implements ProxyMetrics {
     return out;
   }
 
-  request(labels: RequestMetricLabels, sample: { durationMs: number; requestBytes: number; responseBytes: number }): void {
+  private requestChildrenOf(labels: RequestMetricLabels): RequestChildren {
+    const key = keyOf([
+      labels.reporter,
+      labels.source_workload,
+      labels.source_principal,
+      labels.destination_service,
+      labels.destination_principal,
+      labels.response_code,
+      labels.response_flags,
+      labels.connection_security_policy,
+    ]);
+    const hit = this.requestChildren.get(key);
+    if (hit !== undefined) return hit;
     const l = this.requestLabels(labels);
-    this.requests.inc(l);
-    this.duration.observe(l, Math.max(0, sample.durationMs));
-    this.requestBytes.observe(l, Math.max(0, sample.requestBytes));
-    this.responseBytes.observe(l, Math.max(0, sample.responseBytes));
+    return remember(this.requestChildren, key, {
+      requests: this.requests.labels(l),
+      duration: this.duration.labels(l),
+      requestBytes: this.requestBytes.labels(l),
+      responseBytes: this.responseBytes.labels(l),
+    });
+  }
+
+  private tcpChildrenOf(labels: TcpMetricLabels): TcpChildren {
+    const key = keyOf(TCP_LABELS.map((k) => labels[k as keyof TcpMetricLabels] as string | undefined));
+    const hit = this.tcpChildren.get(key);
+    if (hit !== undefined) return hit;
+    const l = this.tcpLabels(labels);
+    return remember(this.tcpChildren, key, {
+      opened: this.tcpOpenedTotal.labels(l),
+      closed: this.tcpClosedTotal.labels(l),
+      sent: this.tcpSent.labels(l),
+      received: this.tcpReceived.labels(l),
+    });
+  }
+
+  request(labels: RequestMetricLabels, sample: { durationMs: number; requestBytes: number; responseBytes: number }): void {
+    const c = this.requestChildrenOf(labels);
+    c.requests.inc();
+    c.duration.observe(Math.max(0, sample.durationMs));
+    c.requestBytes.observe(Math.max(0, sample.requestBytes));
+    c.responseBytes.observe(Math.max(0, sample.responseBytes));
   }
 
   tcpOpened(labels: TcpMetricLabels): void {
-    this.tcpOpenedTotal.inc(this.tcpLabels(labels));
+    this.tcpChildrenOf(labels).opened.inc();
   }
 
   tcpClosed(labels: TcpMetricLabels): void {
-    this.tcpClosedTotal.inc(this.tcpLabels(labels));
+    this.tcpChildrenOf(labels).closed.inc();
   }
 
   tcpBytes(labels: TcpMetricLabels, sent: number, received: number): void {
-    const l = this.tcpLabels(labels);
-    if (sent > 0) this.tcpSent.inc(l, sent);
-    if (received > 0) this.tcpReceived.inc(l, received);
+    const c = this.tcpChildrenOf(labels);
+    if (sent > 0) c.sent.inc(sent);
+    if (received > 0) c.received.inc(received);
   }
 
   /**
@@ -119,16 +188,22 @@ export class PrometheusProxyMetrics implements ProxyMetrics {
    * later calls fill missing labels with "" and drop unknown ones (a metric's label set cannot change).
    */
   count(name: string, labels: Record<string, string> = {}, by = 1): void {
-    if (!/^[a-z][a-z0-9_]{0,63}$/.test(name)) throw new TypeError(`metric name ${JSON.stringify(name)} must be lowercase snake_case`);
     let entry = this.extra.get(name);
     if (entry === undefined) {
+      if (!/^[a-z][a-z0-9_]{0,63}$/.test(name)) throw new TypeError(`metric name ${JSON.stringify(name)} must be lowercase snake_case`);
       const labelNames = Object.keys(labels).filter((k) => /^[a-z_][a-z0-9_]*$/.test(k)).sort();
-      entry = { counter: new Counter({ name: `strait_proxy_${name}_total`, help: `strait-proxy ${name.replace(/_/g, " ")}`, labelNames, registers: [this.registry] }), labels: labelNames };
+      entry = { counter: new Counter({ name: `strait_proxy_${name}_total`, help: `strait-proxy ${name.replace(/_/g, " ")}`, labelNames, registers: [this.registry] }), labels: labelNames, children: new Map() };
       this.extra.set(name, entry);
     }
-    const values: LabelValues = {};
-    for (const k of entry.labels) values[k] = clean(labels[k]);
-    entry.counter.inc(values, by);
+    let key = "";
+    for (const k of entry.labels) key += `${clean(labels[k])}\u0000`;
+    let child = entry.children.get(key);
+    if (child === undefined) {
+      const values: LabelValues = {};
+      for (const k of entry.labels) values[k] = clean(labels[k]);
+      child = remember(entry.children, key, entry.counter.labels(values));
+    }
+    child.inc(by);
   }
 
   /** The exposition text for /stats/prometheus. */
