@@ -1,9 +1,10 @@
-import { and, eq, gt, isNotNull, isNull, lt, or } from "drizzle-orm";
-import { attestedNodes, renewalNonces } from "../../../schema/index.ts";
+import { and, count, eq, gt, isNotNull, isNull, lt, or } from "drizzle-orm";
+import { attestedNodes, renewalNonces, revocations } from "../../../schema/index.ts";
 import type { Clock } from "../../core/clock.ts";
-import { RenewalProofError } from "../../identity/errors.ts";
+import { ConflictError } from "../../core/errors.ts";
+import { RenewalProofError, RevokedError } from "../../identity/errors.ts";
 import { verifyRenewalSignature } from "../../identity/renewal-proof.ts";
-import { SpiffeId } from "../../identity/spiffe-id.ts";
+import { SpiffeId, parseNodeId } from "../../identity/spiffe-id.ts";
 import { PEM_CERTIFICATE, decodePem, parseCertificateDer, toHex, x509 } from "../../identity/x509.ts";
 import type { Database } from "../db.ts";
 import { authorityViews, type Authority } from "./authority.ts";
@@ -72,20 +73,36 @@ function spiffeIdOf(cert: x509.X509Certificate): string | undefined {
   }
 }
 
+/** Live (unexpired, unspent) nonces one node may hold from the certificate-authenticated nonce route. */
+export const MAX_OUTSTANDING_NONCES = 16;
+
 /**
- * Checks a renewal's proof of possession for `node` (already authenticated by its
- * JWT-SVID, attested and unrevoked):
- * 1. `certificate` is an X.509-SVID issued by a CA generation in the current bundle
- *    (signature verified), valid now, whose one URI SAN is `node`, and whose serial
- *    is the node's current one (the last credentials attest or renew returned);
- * 2. `signature` verifies with its key over the renewal message (renewal-proof.ts);
- * 3. `nonce` was issued to `node`, is unexpired and unused, and is spent now
- *    (one atomic UPDATE, so a replay or a concurrent second use fails).
- * @throws RenewalProofError (401) naming the field at fault.
+ * The node a presented X.509-SVID claims to be (its one URI SAN), for requests that come
+ * without a JWT-SVID. Only says who to check; {@link verifyCurrentCertificate} decides.
+ * @throws RenewalProofError (401, field `certificate`) when it is not a node ID of `trustDomain`.
  */
-export async function verifyRenewalProof(db: Database, authority: Authority, node: string, proof: RenewalProof, clock: Clock): Promise<{ serial: string }> {
-  if (!NONCE.test(proof.nonce)) throw new RenewalProofError("nonce: not a nonce from POST /v1/identity/renew/nonce", { field: "nonce" });
-  const leaf = leafOf(proof.certificate);
+export function certificateNode(pem: string, trustDomain: string): { spiffeId: string; cluster: string; node: string } {
+  const id = spiffeIdOf(leafOf(pem));
+  const parsed = id === undefined ? undefined : SpiffeId.parse(id);
+  const node = parsed !== undefined && parsed.isMemberOf(trustDomain) ? parseNodeId(parsed) : undefined;
+  if (parsed === undefined || node === undefined) {
+    throw new RenewalProofError(`certificate: its one URI SAN must be a node SPIFFE ID of trust domain ${trustDomain} (spiffe://${trustDomain}/node/<cluster>/<node>)`, {
+      field: "certificate",
+    });
+  }
+  return { spiffeId: parsed.toString(), ...node };
+}
+
+/**
+ * Checks that `pem` (leaf first) is `node`'s CURRENT X.509-SVID: issued (signature verified)
+ * by a CA generation in the current bundle, valid now, whose one URI SAN is `node`, and whose
+ * serial is the node's current one (the last credentials attest or renew returned), and that
+ * the node is not revoked. Proves nothing about possession of the key: the caller checks a
+ * signature with the returned leaf.
+ * @throws RenewalProofError (401) or RevokedError (403), field `certificate`.
+ */
+export async function verifyCurrentCertificate(db: Database, authority: Authority, node: string, pem: string, clock: Clock): Promise<{ leaf: x509.X509Certificate; serial: string }> {
+  const leaf = leafOf(pem);
   const now = clock.now();
   if (spiffeIdOf(leaf) !== node) throw new RenewalProofError(`certificate: is not an X.509-SVID for ${node}`, { field: "certificate" });
   if (leaf.notBefore.getTime() > now || leaf.notAfter.getTime() <= now) {
@@ -103,10 +120,47 @@ export async function verifyRenewalProof(db: Database, authority: Authority, nod
   }
   if (!chained) throw new RenewalProofError("certificate: not issued by a CA in the current trust bundle", { field: "certificate" });
   const serial = leaf.serialNumber.toLowerCase();
-  const [row] = await db.select({ currentSerial: attestedNodes.currentSerial }).from(attestedNodes).where(eq(attestedNodes.spiffeId, node));
+  const [[row], [revoked]] = await Promise.all([
+    db.select({ currentSerial: attestedNodes.currentSerial }).from(attestedNodes).where(eq(attestedNodes.spiffeId, node)),
+    db.select({ spiffeId: revocations.spiffeId }).from(revocations).where(eq(revocations.spiffeId, node)),
+  ]);
+  if (revoked !== undefined) throw new RevokedError(`certificate: node ${node} has been revoked`, { field: "certificate" });
   if (row === undefined || row.currentSerial === null || row.currentSerial.toLowerCase() !== serial) {
     throw new RenewalProofError(`certificate: serial ${serial} is not the node's current X.509-SVID; renew with the latest certificate or attest again`, { field: "certificate" });
   }
+  return { leaf, serial };
+}
+
+/**
+ * Refuses a new nonce when `node` already holds MAX_OUTSTANDING_NONCES live ones, so a
+ * caller that merely saw the node's certificate cannot fill the table.
+ * @throws ConflictError (409, field `certificate`).
+ */
+export async function refuseNonceFlood(db: Database, node: string, now: number): Promise<void> {
+  const [row] = await db
+    .select({ live: count() })
+    .from(renewalNonces)
+    .where(and(eq(renewalNonces.spiffeId, node), isNull(renewalNonces.usedAt), gt(renewalNonces.expiresAt, now)));
+  if ((row?.live ?? 0) >= MAX_OUTSTANDING_NONCES) {
+    throw new ConflictError(`certificate: ${MAX_OUTSTANDING_NONCES} renewal nonces of ${node} are already unspent; spend one or retry after ${RENEWAL_NONCE_TTL_SECONDS} s`, {
+      field: "certificate",
+    });
+  }
+}
+
+/**
+ * Checks a renewal's proof of possession for `node` (authenticated by its JWT-SVID, or
+ * named by the certificate itself when the request carries no JWT-SVID):
+ * 1. `certificate` is the node's current X.509-SVID ({@link verifyCurrentCertificate});
+ * 2. `signature` verifies with its key over the renewal message (renewal-proof.ts);
+ * 3. `nonce` was issued to `node`, is unexpired and unused, and is spent now
+ *    (one atomic UPDATE, so a replay or a concurrent second use fails).
+ * @throws RenewalProofError (401) naming the field at fault; RevokedError (403).
+ */
+export async function verifyRenewalProof(db: Database, authority: Authority, node: string, proof: RenewalProof, clock: Clock): Promise<{ serial: string }> {
+  if (!NONCE.test(proof.nonce)) throw new RenewalProofError("nonce: not a nonce from POST /v1/identity/renew/nonce", { field: "nonce" });
+  const { leaf, serial } = await verifyCurrentCertificate(db, authority, node, proof.certificate, clock);
+  const now = clock.now();
   await verifyRenewalSignature(leaf, proof.signature, { nonce: proof.nonce, spiffeId: node, csr: proof.csr });
   const spent = await db
     .update(renewalNonces)
