@@ -78,25 +78,60 @@ async function failure(res: Response, where: string): Promise<ControlApiError> {
 
 export interface ControlApiOptions {
   baseUrl: URL;
-  /** The node's current JWT-SVID for the control API (changes with each renewal). */
+  /** The node's current JWT-SVID for the control API (changes with each renewal); undefined once it expired. */
   bearer: () => string | undefined;
   fetch?: typeof fetch;
 }
 
 export class ControlApi {
   private readonly fetchImpl: typeof fetch;
+  private reauthenticator: (() => Promise<void>) | undefined;
+  private reauthenticating: Promise<void> | undefined;
 
   constructor(private readonly o: ControlApiOptions) {
     this.fetchImpl = o.fetch ?? fetch;
   }
 
+  /**
+   * How to get a fresh JWT-SVID when the node has none (it expired, e.g. during an outage
+   * longer than its lifetime) or the control plane refuses it (401): the SvidManager renews
+   * the node by proof of possession of its X.509-SVID key, which needs no JWT-SVID. A call
+   * made without a usable bearer, or answered 401, runs it once and is sent again once.
+   */
+  setReauthenticator(reauthenticate: () => Promise<void>): void {
+    this.reauthenticator = reauthenticate;
+  }
+
+  /** Runs the reauthenticator once for every caller waiting at the same time. */
+  private async reauthenticate(): Promise<void> {
+    if (this.reauthenticator === undefined) return;
+    this.reauthenticating ??= this.reauthenticator().finally(() => {
+      this.reauthenticating = undefined;
+    });
+    await this.reauthenticating;
+  }
+
   private async call(path: string, init: { method?: string; json?: unknown; headers?: Record<string, string>; signal?: AbortSignal; timeoutMs?: number; auth?: boolean }): Promise<Response> {
-    const headers: Record<string, string> = { accept: "application/json", ...(init.headers ?? {}) };
-    if (init.auth !== false) {
-      const token = this.o.bearer();
-      if (token === undefined) throw new ControlApiError(`${path}: the node has no credentials yet`, undefined);
-      headers.authorization = `Bearer ${token}`;
+    if (init.auth === false) return this.send(path, init, undefined);
+    let token = this.o.bearer();
+    if (token === undefined) {
+      await this.reauthenticate();
+      token = this.o.bearer();
     }
+    if (token === undefined) throw new ControlApiError(`${path}: the node has no valid JWT-SVID for the control API (attestation or renewal has not succeeded yet)`, undefined);
+    const res = await this.send(path, init, token);
+    if (res.status !== 401 || this.reauthenticator === undefined) return res;
+    // Refused credentials (e.g. expired by the control plane's clock): renew by X.509 proof of possession, then once more.
+    const refused = await failure(res, path);
+    await this.reauthenticate();
+    const fresh = this.o.bearer();
+    if (fresh === undefined || fresh === token) throw refused;
+    return this.send(path, init, fresh);
+  }
+
+  private async send(path: string, init: { method?: string; json?: unknown; headers?: Record<string, string>; signal?: AbortSignal; timeoutMs?: number }, token: string | undefined): Promise<Response> {
+    const headers: Record<string, string> = { accept: "application/json", ...(init.headers ?? {}) };
+    if (token !== undefined) headers.authorization = `Bearer ${token}`;
     if (init.json !== undefined) headers["content-type"] = "application/json";
     const timeout = AbortSignal.timeout(init.timeoutMs ?? REQUEST_TIMEOUT_MS);
     const signal = init.signal === undefined ? timeout : AbortSignal.any([init.signal, timeout]);
@@ -126,13 +161,24 @@ export class ControlApi {
     return parseNodeCredentials(await this.json(res, "attest"), "attest");
   }
 
-  /** Renews the node's credentials; `body` follows the control plane's renewal protocol (see node-identity.ts). */
-  async renew(body: Record<string, unknown>): Promise<NodeCredentialsAnswer> {
-    const res = await this.call("/v1/identity/renew", { json: body });
+  /**
+   * Step 1 of renewal, authenticated by the node's current X.509-SVID alone (no JWT-SVID, so an
+   * expired one never blocks renewal): a single-use nonce bound to the node, valid 60 s.
+   */
+  async renewalNonce(certificatePem: string): Promise<string> {
+    const res = await this.call("/v1/identity/renew/nonce", { json: { certificate: certificatePem }, auth: false });
+    const body = await this.json(res, "renew/nonce");
+    if (!isObject(body) || typeof body.nonce !== "string" || body.nonce === "") throw new ControlApiError("renew/nonce: answer lacks nonce", res.status);
+    return body.nonce;
+  }
+
+  /** Step 2: `{csr, nonce, certificate, signature}` (see node-attestation.ts), again without a JWT-SVID. */
+  async renew(body: { csr: string; nonce: string; certificate: string; signature: string }): Promise<NodeCredentialsAnswer> {
+    const res = await this.call("/v1/identity/renew", { json: body, auth: false });
     return parseNodeCredentials(await this.json(res, "renew"), "renew");
   }
 
-  /** Any JSON POST with the node's bearer (e.g. a renewal challenge). */
+  /** Any JSON POST with the node's bearer. */
   async postJson(path: string, body: unknown): Promise<unknown> {
     return this.json(await this.call(path, { json: body }), path);
   }

@@ -28,6 +28,8 @@ import { loadBundle, type LoadedBundle } from "./trust-bundle.ts";
 const SVID_BATCH = 32;
 /** Floor of any renewal delay (guards against a renewal loop on odd certificates). */
 const MIN_RENEW_DELAY_MS = 1000;
+/** Least time between two renewals asked for by the control API (see `reauthenticate`). */
+const REAUTH_MIN_INTERVAL_MS = 30_000;
 
 export interface SvidManagerOptions {
   api: ControlApi;
@@ -97,6 +99,8 @@ export class SvidManager implements SvidSource {
    */
   static async start(o: SvidManagerOptions): Promise<SvidManager> {
     const m = new SvidManager(o);
+    // A call that finds the JWT-SVID expired or refused renews the node first (by X.509 proof of possession).
+    o.api.setReauthenticator(() => m.reauthenticate());
     const restored = await m.restore();
     if (!restored) await m.attest();
     m.scheduleNode();
@@ -167,7 +171,12 @@ export class SvidManager implements SvidSource {
     if (p.version !== 1 || !isCredentials(p.node) || !Array.isArray(p.workloads)) return false;
     const now = this.o.clock.now();
     if (now >= p.node.notAfter) {
-      this.o.logger.warn("node SVID on disk has expired; attesting again", { notAfter: new Date(p.node.notAfter).toISOString() });
+      const notAfter = new Date(p.node.notAfter).toISOString();
+      if (this.o.settings.attestation.kind === "join-token") {
+        this.o.logger.error("node X.509-SVID in the state directory has expired: a join-token node must attest again with a NEW join token (strait join-token create); trying the configured one", { notAfter });
+      } else {
+        this.o.logger.warn("node X.509-SVID in the state directory has expired; attesting again with the projected service-account token", { notAfter });
+      }
       return false;
     }
     const trustDomain = new URL(p.node.spiffeId).host;
@@ -213,6 +222,12 @@ export class SvidManager implements SvidSource {
     this.trustDomain = trustDomain;
     const bundleChanged = this.bundleState?.view.x509AuthoritiesPem !== bundle.view.x509AuthoritiesPem || this.bundleState?.view.sequence !== bundle.view.sequence;
     this.bundleState = bundle;
+    if (jwtExpiresAt <= now) {
+      this.o.logger.error("the JWT-SVID the control plane just issued is already expired on this node's clock: check the clock (NTP) of this node and of the control plane", {
+        expiresAt: answer.jwtSvid.expiresAt,
+        now: new Date(now).toISOString(),
+      });
+    }
     this.node = { creds, jwt: { token: answer.jwtSvid.token, expiresAt: jwtExpiresAt, receivedAt: now }, renewAt: 0, failures: 0 };
     this.node.renewAt = this.nodeRenewAt(this.node, true);
     await Promise.all([this.o.store.write("bundle.json", bundle.document), this.persist()]);
@@ -222,7 +237,11 @@ export class SvidManager implements SvidSource {
 
   /** The earlier of the X.509-SVID's and the JWT-SVID's renewal points. */
   private nodeRenewAt(n: NodeHeld, fresh = false): number {
-    return Math.min(this.renewAt(n.creds.notBefore, n.creds.notAfter, fresh), this.renewAt(n.jwt.receivedAt, n.jwt.expiresAt, fresh));
+    const x509 = this.renewAt(n.creds.notBefore, n.creds.notAfter, fresh);
+    // A JWT-SVID expired on arrival (clock skew) is not renewed every second; the X.509 half life
+    // and the control API's reauthentication (at most every 30 s) still apply.
+    if (fresh && n.jwt.expiresAt <= this.o.clock.now()) return x509;
+    return Math.min(x509, this.renewAt(n.jwt.receivedAt, n.jwt.expiresAt, fresh));
   }
 
   /**
@@ -243,6 +262,20 @@ export class SvidManager implements SvidSource {
     n.renewTimer = this.scheduler.schedule(() => void this.renewNode(), n.renewAt - this.o.clock.now());
   }
 
+  /**
+   * For the control API when the JWT-SVID is missing, expired or refused: renew the node (by proof
+   * of possession of its X.509-SVID key, which needs no JWT-SVID). Not again within
+   * REAUTH_MIN_INTERVAL_MS of a renewal whose JWT-SVID was already unusable (clock skew): that
+   * would only renew in a loop.
+   */
+  async reauthenticate(): Promise<void> {
+    const n = this.node;
+    if (n === undefined) return;
+    const now = this.o.clock.now();
+    if (now < n.jwt.receivedAt + REAUTH_MIN_INTERVAL_MS && now >= n.jwt.expiresAt) return;
+    await this.renewNode();
+  }
+
   /** Renews the node identity now (also used by tests and after an outage). */
   async renewNode(): Promise<void> {
     const n = this.node;
@@ -253,18 +286,17 @@ export class SvidManager implements SvidSource {
         const next = await generateLocalKey();
         const now = this.o.clock.now();
         let answer: NodeCredentialsAnswer;
-        // Renewal needs both: the JWT-SVID to ask for a nonce, the X.509-SVID key to sign it.
-        const canRenew = now < n.creds.notAfter && now < n.jwt.expiresAt;
-        if (canRenew) {
-          answer = await renewWith(this.o.api, n.creds, next);
+        // The X.509-SVID is the long-lived credential: proof of possession of its key alone renews,
+        // whether or not the JWT-SVID is still valid (it may have expired during an outage).
+        if (now < n.creds.notAfter) {
+          answer = await this.renewOrReattest(n, next);
         } else if (this.o.settings.attestation.kind === "k8s-psat") {
           // A projected token can attest again (SPIRE CanReattest); a join token is single-use.
           answer = await attestWith(this.o.api, this.o.settings.attestation, next, n.creds.spiffeId);
         } else {
           throw new NodeIdentityError(
-            now >= n.creds.notAfter
-              ? "the node's X.509-SVID expired before it could be renewed; a join-token node needs a new join token and a fresh state directory"
-              : "the node's JWT-SVID for the control API expired before it could be renewed (control plane unreachable for longer than its lifetime); renewal needs it to obtain a nonce",
+            `the node's X.509-SVID expired at ${new Date(n.creds.notAfter).toISOString()} before it could be renewed; a join-token node cannot attest again by itself: ` +
+              "create a new join token (strait join-token create) and restart strait-proxy with it",
           );
         }
         await this.installNode(answer, next);
@@ -273,13 +305,30 @@ export class SvidManager implements SvidSource {
         n.failures += 1;
         n.lastError = errorText(err);
         n.renewAt = this.o.clock.now() + backoffDelay(n.failures, this.random, this.backoff);
-        this.o.logger.warn("node SVID renewal failed", { error: n.lastError, failures: n.failures, retryAt: new Date(n.renewAt).toISOString() });
+        const fields = { error: n.lastError, failures: n.failures, retryAt: new Date(n.renewAt).toISOString() };
+        // Retrying cannot fix these; an operator must act (the message says what to do).
+        if (err instanceof NodeIdentityError) this.o.logger.error("node identity lost: operator action needed", fields);
+        else this.o.logger.warn("node SVID renewal failed", fields);
       } finally {
         n.inFlight = undefined;
         if (!this.closed) this.scheduleNode();
       }
     })();
     return n.inFlight;
+  }
+
+  /**
+   * Renewal by proof of possession; a PSAT node whose certificate the control plane refuses for
+   * good (e.g. a renewal answer was lost, so its serial is no longer current) attests again.
+   */
+  private async renewOrReattest(n: NodeHeld, next: LocalKey): Promise<NodeCredentialsAnswer> {
+    try {
+      return await renewWith(this.o.api, n.creds, next);
+    } catch (err) {
+      if (!(err instanceof ControlApiError && err.permanent) || this.o.settings.attestation.kind !== "k8s-psat") throw err;
+      this.o.logger.warn("node renewal refused; attesting again with the projected service-account token", { error: errorText(err) });
+      return attestWith(this.o.api, this.o.settings.attestation, next, n.creds.spiffeId);
+    }
   }
 
   // ------------------------------------------------------------ workloads
