@@ -12,7 +12,7 @@
 import { execFile, fork, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import net from "node:net";
-import { tmpdir } from "node:os";
+import os, { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -39,6 +39,28 @@ export interface BenchProxyOptions {
 type Message = { kind: string; [k: string]: unknown };
 
 /**
+ * `BENCH_PROXY_BUNDLE=1` runs the proxy processes from one esbuild bundle of proxy-process.ts
+ * (plain JavaScript, as a built release would ship) instead of through tsx, whose loader thread
+ * and on-the-fly transpiling add about 45 MB of RSS and a `__name` call per named closure.
+ */
+async function bundleProxy(dir: string): Promise<string> {
+  const out = join(dir, "proxy-process.mjs");
+  await run(resolve(projectRoot, "node_modules/.bin/esbuild"), [
+    join(here, "proxy-process.ts"),
+    "--bundle",
+    "--platform=node",
+    "--format=esm",
+    "--target=node20",
+    `--outfile=${out}`,
+    "--log-level=warning",
+    "--banner:js=import { createRequire as __strait_createRequire } from 'node:module'; const require = __strait_createRequire(import.meta.url);",
+  ]);
+  return out;
+}
+
+let proxyScript: string | undefined;
+
+/**
  * `BENCH_CPU_PROF=<dir>` writes a V8 CPU profile of each proxy process there, covering the
  * saturation phase only (started and stopped over IPC with the inspector's profiler, so start-up
  * and snapshot compilation stay out of it): `strait-<node>.cpuprofile`, summarised by
@@ -46,8 +68,9 @@ type Message = { kind: string; [k: string]: unknown };
  */
 function child(script: string, args: string[] = [], proxy = false): ChildProcess {
   const extra = proxy ? (process.env.BENCH_PROXY_NODE_FLAGS ?? "").split(/\s+/).filter((f) => f !== "") : [];
-  const execArgv = ["--import", "tsx", ...extra];
-  return fork(join(here, script), args, { execArgv, stdio: ["ignore", "inherit", "inherit", "ipc"], cwd: projectRoot });
+  const bundled = proxy && proxyScript !== undefined;
+  const execArgv = [...(bundled ? [] : ["--import", "tsx"]), ...extra];
+  return fork(bundled ? proxyScript! : join(here, script), args, { execArgv, stdio: ["ignore", "inherit", "inherit", "ipc"], cwd: projectRoot });
 }
 
 function nextMessage(c: ChildProcess, kind: string): Promise<Message> {
@@ -117,7 +140,9 @@ export async function benchProxy(options: BenchProxyOptions = {}): Promise<Recor
   const children: ChildProcess[] = [];
   const dir = await mkdtemp(join(tmpdir(), "strait-bench-proxy-"));
   let nginxDir: string | undefined;
+  const loadAtStart = os.loadavg();
   try {
+    proxyScript = process.env.BENCH_PROXY_BUNDLE === "1" ? await bundleProxy(dir) : undefined;
     const upstream = child("upstream-process.ts");
     children.push(upstream);
     const upstreamPort = Number((await nextMessage(upstream, "listening")).port);
@@ -179,7 +204,11 @@ export async function benchProxy(options: BenchProxyOptions = {}): Promise<Recor
     results.push(await measure("nginx", { url: `http://127.0.0.1:${outPort}/`, headers: {} }, [Number(kv.out_pid), Number(kv.in_pid)], o));
 
     const [direct, strait, nginx] = results as [PathResult, PathResult, PathResult];
-    console.log(`\nproxy benchmark: ${o.rps} rps fixed (autocannon, 16 connections) and saturation (wrk, 32 connections), ${o.seconds}s each, 1 KiB bodies, keep-alive; snapshot with ${o.services} extra services`);
+    const cpus = os.cpus();
+    console.log(`\nmachine: ${cpus[0]?.model ?? "unknown CPU"}, ${cpus.length} cores, Node ${process.version}; load average at start ${loadAtStart.map((l) => l.toFixed(2)).join(" ")}, at end ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+    const flags = process.env.BENCH_PROXY_NODE_FLAGS ?? "";
+    console.log(`\nstrait proxies run ${proxyScript === undefined ? "through tsx (as bin/strait-proxy.mjs ships)" : "from an esbuild bundle (no tsx)"}${flags === "" ? "" : ` with ${flags}`}`);
+    console.log(`proxy benchmark: ${o.rps} rps fixed (autocannon, 16 connections) and saturation (wrk, 32 connections), ${o.seconds}s each, 1 KiB bodies, keep-alive; snapshot with ${o.services} extra services`);
     console.log("path     fixed rps  p50 ms  p99 ms  +p50 ms  +p99 ms | sat rps  sat p99 | CPU s/1k req per proxy (fixed; sat) | peak RSS MB | errors");
     for (const r of results) {
       console.log(

@@ -125,7 +125,7 @@ export class StaticConfigState implements ConfigState {
   }
 }
 
-export const noAccessLog: AccessLog = { log() {} };
+export const noAccessLog: AccessLog = { enabled: false, log() {} };
 
 export interface StaticNode {
   ctx: DataPlaneContext;

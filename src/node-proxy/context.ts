@@ -288,6 +288,8 @@ export interface AccessLogEntry {
 }
 
 export interface AccessLog {
+  /** `false` when nothing is written: callers then skip building entries (absent means enabled). */
+  readonly enabled?: boolean;
   log(entry: AccessLogEntry): void;
 }
 

@@ -49,6 +49,7 @@ export class InboundHttp {
   constructor(private readonly ctx: DataPlaneContext) {}
 
   private authenticatorFor(view: ConfigView, workloadKey: string): RequestAuthenticator | undefined {
+    if (view.snapshot.requestAuthentications.length === 0) return undefined;
     if (!view.snapshot.requestAuthentications.some((p) => p.appliesTo.includes(workloadKey))) return undefined;
     return view.derive(`h5:authn:${workloadKey}`, (v) => {
       this.jwks ??= createJwksResolver({ clock: this.ctx.clock });
@@ -68,7 +69,7 @@ export class InboundHttp {
   private async run(req: IncomingMessage, res: ServerResponse, target: LocalTarget, caller: InboundCaller, view: ConfigView): Promise<void> {
     const { ctx } = this;
     const started = performance.now();
-    const startTime = new Date(ctx.clock.now()).toISOString();
+    const startMs = ctx.clock.now();
     const headers = headerMap(req.headers);
     const path = req.url ?? "/";
     const host = req.headers.host ?? `${target.address}:${target.port}`;
@@ -112,7 +113,7 @@ export class InboundHttp {
         flags = "RBAC";
         refused = true;
       } else {
-        ctx.metrics.count("authz_allowed", { workload: target.workloadKey, protocol: "http" });
+        ctx.metrics.count("authz_allowed", allowedLabels(target));
       }
     }
     if (!refused) {
@@ -140,8 +141,9 @@ export class InboundHttp {
       },
       { durationMs, requestBytes, responseBytes },
     );
+    if (ctx.log.enabled === false) return;
     ctx.log.log({
-      start_time: startTime,
+      start_time: new Date(startMs).toISOString(),
       method: req.method ?? "",
       path,
       protocol: `HTTP/${req.httpVersion}`,
@@ -169,13 +171,13 @@ export class InboundHttp {
     return new Promise((resolve) => {
       let bytes = 0;
       let done = false;
-      const finish = (v: { code: number; flags: string; bytes: number }) => {
+      function finish(v: { code: number; flags: string; bytes: number }): void {
         if (!done) {
           done = true;
           resolve(v);
         }
-      };
-      const up = http.request({ agent: this.localAgent, host: target.address, port: target.port, method: req.method, path: req.url, headers, setHost: false });
+      }
+      const up = http.request({ agent: this.localAgent, host: target.address, port: target.port, method: req.method, path: req.url, headers, setHost: false, ...PLAIN_HTTP });
       up.on("response", (r) => {
         const code = r.statusCode ?? 502;
         res.writeHead(code, responseHeaders(r.headers));
@@ -209,8 +211,31 @@ export class InboundHttp {
   }
 }
 
+/** Plain HTTP to the workload: an empty server name spares the agent deriving a TLS one per request. */
+const PLAIN_HTTP = { servername: "" } as const;
+
+const workloadNames = new Map<string, string>();
+
 /** `spiffe://td/ns/<ns>/sa/<sa>` -> `<sa>` (Istio's source_workload falls back to the service account). */
 function workloadOf(spiffeId: string): string {
-  const m = /\/sa\/([^/]+)$/.exec(spiffeId);
-  return m === null ? "unknown" : m[1]!;
+  let name = workloadNames.get(spiffeId);
+  if (name === undefined) {
+    const m = /\/sa\/([^/]+)$/.exec(spiffeId);
+    name = m === null ? "unknown" : m[1]!;
+    if (workloadNames.size >= 10_000) workloadNames.clear();
+    workloadNames.set(spiffeId, name);
+  }
+  return name;
+}
+
+const allowedLabelsByTarget = new WeakMap<LocalTarget, Record<string, string>>();
+
+/** `strait_proxy_authz_allowed_total` labels of a target, made once per target (targets are per view). */
+function allowedLabels(target: LocalTarget): Record<string, string> {
+  let labels = allowedLabelsByTarget.get(target);
+  if (labels === undefined) {
+    labels = { workload: target.workloadKey, protocol: "http" };
+    allowedLabelsByTarget.set(target, labels);
+  }
+  return labels;
 }

@@ -49,12 +49,34 @@ interface Outcome {
   destinationService: string;
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+function sleep(ms: number): Promise<void> {
+  return new Promise<void>((r) => setTimeout(r, ms));
+}
+
+/**
+ * Route tables by workload object. A view's workloads are its own objects, so this is a per-view
+ * cache in front of `view.derive` that costs one WeakMap lookup per request instead of a key string.
+ */
+const routesByWorkload = new WeakMap<NodeWorkload, MeshRouteTable>();
 
 /** The route table for one source workload, built once per config view. */
 export function meshRoutesFor(view: ConfigView, w: NodeWorkload): MeshRouteTable {
-  return view.derive(`h5:mesh-routes:${w.namespace}/${w.name}`, (v) => compileMeshRoutes(v.snapshot, w.namespace, { sourceLabels: w.labels }));
+  let table = routesByWorkload.get(w);
+  if (table === undefined) {
+    table = view.derive(`h5:mesh-routes:${w.namespace}/${w.name}`, (v) => compileMeshRoutes(v.snapshot, w.namespace, { sourceLabels: w.labels }));
+    routesByWorkload.set(w, table);
+  }
+  return table;
 }
+
+/** Shared empty pick context (no hash key, nothing excluded): no allocation per request. */
+const NO_PICK_CONTEXT = Object.freeze({});
+
+/**
+ * Node's agent derives a TLS server name from every request's options unless one is given; these
+ * agents never speak TLS themselves (HBONE streams or plain TCP), so an empty one skips that work.
+ */
+const NO_SERVERNAME = { servername: "" } as const;
 
 /** Origin-form or absolute-form target -> authority + path; undefined when unusable. */
 export function requestTarget(req: IncomingMessage): { authority: string; path: string } | { error: string } {
@@ -99,7 +121,7 @@ export class OutboundHttp {
   private async run(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const { ctx } = this.d;
     const started = performance.now();
-    const startTime = new Date(ctx.clock.now()).toISOString();
+    const startMs = ctx.clock.now();
     const view = ctx.config.current();
     if (view === undefined) {
       local(res, 503, "no configuration yet");
@@ -152,7 +174,7 @@ export class OutboundHttp {
       case "forward":
         outcome = await this.forward(req, res, plan, w);
         // Envoy's DI: the fault filter delayed the request.
-        if (plan.fault?.delayMs !== undefined) outcome = { ...outcome, flags: outcome.flags === "-" ? "DI" : `DI,${outcome.flags}` };
+        if (plan.fault?.delayMs !== undefined) outcome.flags = outcome.flags === "-" ? "DI" : `DI,${outcome.flags}`;
         break;
     }
     const durationMs = performance.now() - started;
@@ -170,8 +192,9 @@ export class OutboundHttp {
       },
       { durationMs, requestBytes, responseBytes: outcome.responseBytes },
     );
+    if (ctx.log.enabled === false) return;
     ctx.log.log({
-      start_time: startTime,
+      start_time: new Date(startMs).toISOString(),
       method: req.method ?? "",
       path: target.path,
       protocol: `HTTP/${req.httpVersion}`,
@@ -241,13 +264,11 @@ export class OutboundHttp {
     const body = await readBody(req);
     const headers = forwardableHeaders(req.headers);
     headers.host = plan.upstreamRequest.authority;
-    applyHeaderOps(headerSink(headers), plan.upstreamRequest.headerOps);
+    if (plan.upstreamRequest.headerOps.length > 0) applyHeaderOps(headerSink(headers), plan.upstreamRequest.headerOps);
     if (headers["x-request-id"] === undefined) headers["x-request-id"] = randomUUID();
     const parent = ctx.tracing.extract(req.headers);
     const { span, context } = ctx.tracing.startSpan(`${req.method ?? "GET"} ${plan.cluster.host}`, parent, { "upstream_cluster": plan.cluster.name });
-    const propagated: Record<string, string> = {};
-    ctx.tracing.inject(context, propagated);
-    Object.assign(headers, propagated);
+    ctx.tracing.inject(context, headers as Record<string, string>);
 
     for (const m of plan.mirrors) this.mirror(m.cluster, m.authority, req.method ?? "GET", plan.upstreamRequest.path, headers, body, w);
 
@@ -263,7 +284,8 @@ export class OutboundHttp {
           local(res, 503, "no healthy upstream", "UH");
           return { ...base, code: 503, flags: "UH", responseBytes: 0 };
         }
-        tried.add(`${ep.address}:${ep.port}`);
+        const epKey = `${ep.address}:${ep.port}`;
+        tried.add(epKey);
         const remaining = deadline === undefined ? undefined : deadline - performance.now();
         const perTry = plan.retry.perTryTimeoutMs;
         const tryTimeout = perTry === undefined ? remaining : remaining === undefined ? perTry : Math.min(perTry, remaining);
@@ -271,7 +293,7 @@ export class OutboundHttp {
         if (result.kind !== "response") rt.lb.release(ep);
         const routeTimedOut = deadline !== undefined && performance.now() >= deadline;
         const outcome: AttemptOutcome = result.kind === "response" ? { kind: "response", status: result.res.statusCode ?? 502, headers: headerMap(result.res.headers) } : { kind: result.kind };
-        rt.outlier?.record(`${ep.address}:${ep.port}`, outlierResult(outcome), plan.cluster.endpoints.length);
+        rt.outlier?.record(epKey, outlierResult(outcome), plan.cluster.endpoints.length);
         if (canRetry && !routeTimedOut) {
           const decision = retryDecision(plan.retry, outcome, retries, this.rng);
           const slot = decision.retry ? rt.breaker.tryRetry() : false;
@@ -315,6 +337,8 @@ export class OutboundHttp {
   private pick(rt: ClusterRuntime, plan: ForwardPlan, tried: ReadonlySet<string>): UpstreamEndpoint | undefined {
     const outlier = rt.outlier;
     const eps = plan.cluster.endpoints;
+    // The common case (first try, no outlier detection, no hashing) allocates nothing.
+    if (outlier === undefined && plan.hashKey === undefined && tried.size === 0) return rt.lb.pick(eps, NO_PICK_CONTEXT);
     const ejected = (ep: UpstreamEndpoint) => outlier !== undefined && outlier.isEjected(`${ep.address}:${ep.port}`);
     const hashKey = plan.hashKey;
     if (plan.retry.retryIgnorePreviousHosts && tried.size > 0) {
@@ -338,17 +362,17 @@ export class OutboundHttp {
   ): Promise<{ kind: "response"; res: IncomingMessage } | { kind: "connect-failure" | "reset" | "per-try-timeout" }> {
     return new Promise((resolve) => {
       let settled = false;
-      const settle = (v: { kind: "response"; res: IncomingMessage } | { kind: "connect-failure" | "reset" | "per-try-timeout" }) => {
+      let timer: NodeJS.Timeout | undefined;
+      function settle(v: { kind: "response"; res: IncomingMessage } | { kind: "connect-failure" | "reset" | "per-try-timeout" }): void {
         if (settled) return;
         settled = true;
         if (timer !== undefined) clearTimeout(timer);
         resolve(v);
-      };
+      }
       const agent = this.agentFor(ep, w, cluster);
-      const up = http.request({ agent, method, path, headers, setHost: false });
+      const up = http.request({ agent, method, path, headers, setHost: false, ...NO_SERVERNAME });
       up.on("response", (res) => settle({ kind: "response", res }));
       up.on("error", (err) => settle({ kind: err instanceof UpstreamConnectError ? "connect-failure" : "reset" }));
-      let timer: NodeJS.Timeout | undefined;
       if (timeoutMs !== undefined) {
         timer = setTimeout(() => {
           settle({ kind: "per-try-timeout" });
@@ -356,9 +380,9 @@ export class OutboundHttp {
         }, Math.max(timeoutMs, 0));
       }
       // The client went away before an answer: abandon the try (Envoy's DC).
-      const onGone = () => {
+      function onGone(): void {
         if (!settled && !downstream.writableFinished) up.destroy();
-      };
+      }
       downstream.once("close", onGone);
       up.once("close", () => downstream.off("close", onGone));
       if (body.kind === "buffered") up.end(body.data);
@@ -367,8 +391,18 @@ export class OutboundHttp {
   }
 
   private readonly connPolicies = new WeakMap<ForwardPlan["cluster"], UpstreamConnPolicy>();
+  /** Last agent used per endpoint object (endpoints belong to one compiled view): no key string per request. */
+  private readonly agentByEndpoint = new WeakMap<UpstreamEndpoint, { cluster: ForwardPlan["cluster"]; source: string; agent: http.Agent }>();
 
   private agentFor(ep: UpstreamEndpoint, w: NodeWorkload, cluster: ForwardPlan["cluster"]): http.Agent {
+    const hit = this.agentByEndpoint.get(ep);
+    if (hit !== undefined && hit.cluster === cluster && hit.source === w.spiffeId) return hit.agent;
+    const agent = this.agentForUncached(ep, w, cluster);
+    this.agentByEndpoint.set(ep, { cluster, source: w.spiffeId, agent });
+    return agent;
+  }
+
+  private agentForUncached(ep: UpstreamEndpoint, w: NodeWorkload, cluster: ForwardPlan["cluster"]): http.Agent {
     let policy = this.connPolicies.get(cluster);
     if (policy === undefined) {
       policy = connPolicyOf(cluster.trafficPolicy.connectionPool);
@@ -389,7 +423,7 @@ export class OutboundHttp {
   private relay(up: IncomingMessage, res: ServerResponse, plan: ForwardPlan): Promise<{ code: number; flags: string; responseBytes: number }> {
     const code = up.statusCode ?? 502;
     const h = responseHeaders(up.headers);
-    applyHeaderOps(headerSink(h), plan.responseHeaderOps);
+    if (plan.responseHeaderOps.length > 0) applyHeaderOps(headerSink(h), plan.responseHeaderOps);
     if (plan.setCookie !== undefined) {
       const c = plan.setCookie;
       const parts = [`${c.name}=${c.value}`, `Max-Age=${c.maxAgeSeconds}`];
@@ -404,16 +438,15 @@ export class OutboundHttp {
     });
     return new Promise((resolve) => {
       up.pipe(res);
-      const done = (flags: string) => resolve({ code, flags, responseBytes: bytes });
-      up.once("end", () => done("-"));
+      up.once("end", () => resolve({ code, flags: "-", responseBytes: bytes }));
       up.once("error", () => {
         res.destroy();
-        done("UPE");
+        resolve({ code, flags: "UPE", responseBytes: bytes });
       });
       res.once("close", () => {
         if (!up.complete) {
           up.destroy();
-          done("DC");
+          resolve({ code, flags: "DC", responseBytes: bytes });
         }
       });
     });
@@ -425,7 +458,7 @@ export class OutboundHttp {
     const rt = this.d.clusters.of(cluster);
     const ep = rt.lb.pick(cluster.endpoints, rt.outlier ? { exclude: (e) => rt.outlier!.isEjected(`${e.address}:${e.port}`) } : {});
     if (ep === undefined) return;
-    const up = http.request({ agent: this.agentFor(ep, w, cluster), method, path, headers: { ...headers, host: authority }, setHost: false });
+    const up = http.request({ agent: this.agentFor(ep, w, cluster), method, path, headers: { ...headers, host: authority }, setHost: false, ...NO_SERVERNAME });
     up.on("response", (r) => {
       r.resume();
       r.on("end", () => rt.lb.release(ep));

@@ -8,6 +8,7 @@ import type { AccessLog, AccessLogEntry } from "../context.ts";
 
 export class JsonAccessLog implements AccessLog {
   private readonly out: WriteStream | NodeJS.WriteStream | undefined;
+  readonly enabled: boolean;
 
   /** `destination`: `-` for stdout, `off`, or a file path. */
   constructor(destination: string) {
@@ -18,6 +19,7 @@ export class JsonAccessLog implements AccessLog {
       file.on("error", () => undefined);
       this.out = file;
     }
+    this.enabled = this.out !== undefined;
   }
 
   log(entry: AccessLogEntry): void {
