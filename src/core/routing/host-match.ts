@@ -65,8 +65,6 @@ export class VirtualHostIndex<T> {
   private readonly wildcards: { suffix: string; value: T }[] = [];
   private any: T | undefined;
   private count = 0;
-  /** Raw `Host` value -> result (`null` = none); bounded by the route table that uses it. */
-  readonly memo = new Map<string, T | null>();
 
   /** True when nothing was added. */
   get empty(): boolean {

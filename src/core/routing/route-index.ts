@@ -1,13 +1,14 @@
 /**
  * First-match route lookup without testing every route. Match entries are
- * numbered in table order; exact paths go into hash maps, prefixes into
- * maps bucketed by prefix length, and only entries the index cannot decide
- * (regex uri, no uri) are scanned. The winner is the smallest entry number
- * among the candidates that pass, so the first matching entry in config
- * order still wins.
+ * numbered in table order; exact paths go into hash maps, prefixes into radix
+ * trees (one walk along the path finds every prefix it starts with), and only
+ * entries the index cannot decide (regex uri, no uri) are scanned. The winner
+ * is the smallest entry number among the candidates that pass, so the first
+ * matching entry in config order still wins.
  */
 import type { CompiledMatch, ViewPredicate } from "./request-match.ts";
 import { RequestView } from "./request-view.ts";
+import { nextPrefixNode, PrefixTrie } from "./prefix-trie.ts";
 import type { RequestFacts } from "./types.ts";
 
 export interface IndexedEntry<R> {
@@ -17,46 +18,24 @@ export interface IndexedEntry<R> {
   readonly conditions: readonly ViewPredicate[];
 }
 
-/**
- * Prefixes keyed by a rolling hash of their characters, so a lookup hashes
- * the path once, checks the hash at each configured prefix length and never
- * slices strings; candidates are verified with `startsWith`.
- */
-interface PrefixBuckets<R> {
-  /** Distinct prefix lengths, ascending. */
-  lengths: number[];
-  /** Longest configured prefix. */
-  max: number;
-  byHash: Map<number, { prefix: string; entries: IndexedEntry<R>[] }[]>;
-}
-
-/** FNV-1a step, kept in int32 range (`| 0`) so the hot loop never allocates heap numbers. */
-function step(h: number, c: number): number {
-  return Math.imul(h ^ c, 0x01000193) | 0;
-}
-
-const FNV_OFFSET = 0x811c9dc5 | 0;
-
-function prefixHash(s: string): number {
-  let h = FNV_OFFSET;
-  for (let i = 0; i < s.length; i++) h = step(h, s.charCodeAt(i));
-  // Mix the length in, so equal hashes at different lengths do not share a bucket.
-  return step(h, s.length);
-}
-
 export class RouteIndex<R> {
   private readonly exact = new Map<string, IndexedEntry<R>[]>();
   private readonly exactCi = new Map<string, IndexedEntry<R>[]>();
-  private readonly prefix: PrefixBuckets<R> = { lengths: [], max: -1, byHash: new Map() };
-  private readonly prefixCi: PrefixBuckets<R> = { lengths: [], max: -1, byHash: new Map() };
+  private readonly prefix = new PrefixTrie<IndexedEntry<R>>();
+  private readonly prefixCi = new PrefixTrie<IndexedEntry<R>>();
   private readonly scan: IndexedEntry<R>[] = [];
   private next = 0;
   private hasCi = false;
+  /** False after `add` until the next lookup rebuilds `staticMap`. */
+  private ready = false;
   /**
    * Every case-sensitive exact path: its entry when the path alone decides
-   * the answer (see `buildStatic`), else `null`. Built on first use.
+   * the answer (see `buildStatic`), else `null` (the full match is needed).
+   * A path not in it has no case-sensitive exact entry. Like Hono's static
+   * map, but only where Istio's first-match order allows it. Keys never
+   * contain `?`, so the raw path (query included) can be looked up as is.
    */
-  private staticMap: Map<string, IndexedEntry<R> | null> | undefined;
+  private staticMap = new Map<string, IndexedEntry<R> | null>();
   private readonly ctx: LookupContext = { facts: undefined, view: undefined };
 
   get size(): number {
@@ -65,38 +44,23 @@ export class RouteIndex<R> {
 
   /** Adds an entry after every entry added so far. */
   add(match: CompiledMatch, value: R): void {
-    this.staticMap = undefined;
+    this.ready = false;
     const entry: IndexedEntry<R> = { ordinal: this.next++, value, conditions: match.conditions };
     const key = match.uriKey;
     if (key.kind === "exact") {
       push(key.ignoreCase ? this.exactCi : this.exact, key.value, entry);
       this.hasCi ||= key.ignoreCase;
     } else if (key.kind === "prefix") {
-      const b = key.ignoreCase ? this.prefixCi : this.prefix;
+      (key.ignoreCase ? this.prefixCi : this.prefix).add(key.value, entry, entry.ordinal);
       this.hasCi ||= key.ignoreCase;
-      if (!b.lengths.includes(key.value.length)) {
-        b.lengths.push(key.value.length);
-        b.lengths.sort((x, y) => x - y);
-        b.max = Math.max(b.max, key.value.length);
-      }
-      const h = prefixHash(key.value);
-      let bucket = b.byHash.get(h);
-      if (bucket === undefined) b.byHash.set(h, (bucket = []));
-      let slot = bucket.find((x) => x.prefix === key.value);
-      if (slot === undefined) bucket.push((slot = { prefix: key.value, entries: [] }));
-      slot.entries.push(entry);
     } else {
       this.scan.push(entry);
     }
   }
 
-  /**
-   * The answer for a query-less path that an unconditional exact entry
-   * decides on its own, or `undefined` when the full match is needed. Like
-   * Hono's static map, but only where Istio's first-match order allows it.
-   */
-  staticMatch(path: string): IndexedEntry<R> | null | undefined {
-    return (this.staticMap ??= this.buildStatic()).get(path);
+  private prepare(): void {
+    this.staticMap = this.buildStatic();
+    this.ready = true;
   }
 
   /**
@@ -109,6 +73,8 @@ export class RouteIndex<R> {
     const out = new Map<string, IndexedEntry<R> | null>();
     const firstScan = this.scan[0]?.ordinal ?? Infinity;
     for (const [path, list] of this.exact) {
+      // A `?` key never equals a path without its query; leaving it out lets callers look up the raw path.
+      if (path === "" || path.includes("?")) continue;
       const first = list[0]!;
       out.set(path, null);
       if (first.conditions.length > 0 || first.ordinal > firstScan) continue;
@@ -119,6 +85,21 @@ export class RouteIndex<R> {
       if (!blocked) out.set(path, first);
     }
     return out;
+  }
+
+  /**
+   * The first matching entry for a request: one Map lookup of the raw path
+   * when an unconditional exact entry decides it (no allocation), else the
+   * full indexed match. `view` is reused when given, else built only if an
+   * entry has conditions beyond the uri.
+   */
+  lookup(facts: RequestFacts, view?: RequestView): IndexedEntry<R> | undefined {
+    const fullPath = facts.path === "" ? "/" : facts.path;
+    if (!this.ready) this.prepare();
+    const quick = this.staticMap.get(fullPath);
+    if (quick !== undefined && quick !== null) return quick;
+    const q = fullPath.indexOf("?");
+    return this.matchPaths(facts, q < 0 ? fullPath : fullPath.slice(0, q), fullPath, view, q < 0 && quick === undefined);
   }
 
   /**
@@ -133,7 +114,7 @@ export class RouteIndex<R> {
   /**
    * `match` without a prepared view: `path` (no query) and `fullPath` come
    * from the caller, and a view is built only if an entry has conditions
-   * beyond the uri. `noExact`: the caller knows (from `staticMatch`) that no
+   * beyond the uri. `noExact`: the caller knows (from `staticMap`) that no
    * case-sensitive exact entry has this path.
    */
   matchPaths(facts: RequestFacts, path: string, fullPath: string, view?: RequestView, noExact = false): IndexedEntry<R> | undefined {
@@ -149,6 +130,7 @@ export class RouteIndex<R> {
     }
     if (this.scan.length > 0) best = firstBelow(this.scan, ctx, best);
     ctx.view = undefined;
+    ctx.facts = undefined;
     return best;
   }
 }
@@ -170,38 +152,32 @@ function push<R>(map: Map<string, IndexedEntry<R>[]>, key: string, entry: Indexe
 }
 
 /** True when some prefix entry that `path` starts with comes before `ordinal`. */
-function earlierPrefix<R>(b: PrefixBuckets<R>, path: string, ordinal: number): boolean {
-  let h = FNV_OFFSET;
-  let len = 0;
-  for (const target of b.lengths) {
-    if (target > path.length) return false;
-    for (; len < target; len++) h = step(h, path.charCodeAt(len));
-    for (const slot of b.byHash.get(step(h, len)) ?? []) {
-      if (slot.prefix.length === len && path.startsWith(slot.prefix) && slot.entries[0]!.ordinal < ordinal) return true;
-    }
+function earlierPrefix<R>(trie: PrefixTrie<IndexedEntry<R>>, path: string, ordinal: number): boolean {
+  let node = trie.root;
+  let pos = 0;
+  for (;;) {
+    if (node.minKey >= ordinal) return false;
+    if (node.entries !== undefined && node.entries[0]!.ordinal < ordinal) return true;
+    const next = nextPrefixNode(node, path, pos);
+    if (next === undefined) return false;
+    pos += next.label.length;
+    node = next;
   }
-  return false;
 }
 
-function bestPrefix<R>(b: PrefixBuckets<R>, path: string, ctx: LookupContext, best: IndexedEntry<R> | undefined): IndexedEntry<R> | undefined {
-  const lengths = b.lengths;
-  const n = lengths.length;
-  if (n === 0) return best;
-  const limit = path.length < b.max ? path.length : b.max;
-  let h = FNV_OFFSET;
-  let len = 0;
-  for (let next = 0; next < n; next++) {
-    const target = lengths[next]!;
-    if (target > limit) return best;
-    for (; len < target; len++) h = step(h, path.charCodeAt(len));
-    const bucket = b.byHash.get(step(h, len));
-    if (bucket === undefined) continue;
-    for (let i = 0; i < bucket.length; i++) {
-      const slot = bucket[i]!;
-      if (slot.prefix.length === len && path.startsWith(slot.prefix)) best = firstBelow(slot.entries, ctx, best);
-    }
+/** The best candidate over every prefix `path` starts with, shortest first; a subtree that cannot beat `best` is not entered. */
+function bestPrefix<R>(trie: PrefixTrie<IndexedEntry<R>>, path: string, ctx: LookupContext, best: IndexedEntry<R> | undefined): IndexedEntry<R> | undefined {
+  let node = trie.root;
+  let pos = 0;
+  for (;;) {
+    if (best !== undefined && node.minKey >= best.ordinal) return best;
+    const entries = node.entries;
+    if (entries !== undefined) best = firstBelow(entries, ctx, best);
+    const next = nextPrefixNode(node, path, pos);
+    if (next === undefined) return best;
+    pos += next.label.length;
+    node = next;
   }
-  return best;
 }
 
 function passes<R>(entry: IndexedEntry<R>, ctx: LookupContext): boolean {

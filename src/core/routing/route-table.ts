@@ -54,6 +54,17 @@ function hitOf(route: CompiledRoute, match?: HTTPMatchRequest): RouteHit {
 export interface VirtualHost {
   host: string;
   index: RouteIndex<RouteHit>;
+  /** The answer when no route of this host matches, built once. */
+  noMatch: RouteLookup & { kind: "no-route" };
+}
+
+/** What a `Host` value selects on one listener (or in the mesh); memoized per raw value. */
+interface HostEntry {
+  readonly vhost: VirtualHost | undefined;
+  /** A Gateway server with `tls.httpsRedirect` covers the host: plain-http requests get a 301. */
+  readonly redirect: boolean;
+  /** The answer when no virtual host matches, built once. */
+  readonly noHost: RouteLookup & { kind: "no-route" };
 }
 
 /** Routes on one listener. */
@@ -61,6 +72,8 @@ export interface ListenerRoutes {
   /** Server hosts with `tls.httpsRedirect`. */
   redirects: VirtualHostIndex<true>;
   vhosts: VirtualHostIndex<VirtualHost>;
+  /** Raw `Host` value -> what it selects here; bounded (`HOST_CACHE_LIMIT`), a pure memo. */
+  hosts: Map<string, HostEntry>;
 }
 
 interface TableBase {
@@ -71,19 +84,38 @@ interface TableBase {
   readonly clusters: Map<string, ClusterResult>;
   /** `Host` header -> normalized host (lowercase, no port); bounded, a pure memo. */
   readonly hostCache: Map<string, string>;
+  /** The last Host selection, checked before the per-listener memo: consecutive requests mostly carry the same Host. */
+  readonly lastHost: LastHost;
+}
+
+/** A one-entry cache in front of `ListenerRoutes.hosts` (a pure memo: it never changes an answer). */
+interface LastHost {
+  port: number;
+  scheme: string;
+  authority: string;
+  entry: HostEntry | undefined;
+}
+
+function newLastHost(): LastHost {
+  return { port: -1, scheme: "", authority: "", entry: undefined };
 }
 
 const HOST_CACHE_LIMIT = 1024;
 
-/** Virtual host for a `Host` value, memoized per host index (bounded like the host memo). */
-function vhostFor(table: TableBase, vhosts: VirtualHostIndex<VirtualHost>, authority: string): VirtualHost | undefined {
-  const memo = vhosts.memo;
-  const hit = memo.get(authority);
-  if (hit !== undefined) return hit === null ? undefined : hit;
-  const v = vhosts.lookupHost(normalizedHost(table, authority));
-  if (memo.size >= HOST_CACHE_LIMIT) memo.clear();
-  memo.set(authority, v ?? null);
-  return v;
+/** What `authority` selects on a listener, memoized there (one Map lookup per request after the first). */
+function hostEntry(table: TableBase, listener: ListenerRoutes, authority: string): HostEntry {
+  const hit = listener.hosts.get(authority);
+  if (hit !== undefined) return hit;
+  const host = normalizedHost(table, authority);
+  const entry: HostEntry = {
+    vhost: listener.vhosts.lookupHost(host),
+    redirect: !listener.redirects.empty && listener.redirects.lookupHost(host) !== undefined,
+    noHost: { kind: "no-route", reason: `no virtual host for ${authority}` },
+  };
+  // Many distinct Host values (a scan, an attack) just reset the memo; it never grows past the limit.
+  if (listener.hosts.size >= HOST_CACHE_LIMIT) listener.hosts.clear();
+  listener.hosts.set(authority, entry);
+  return entry;
 }
 
 /** `stripPort` memoized per table: a gateway sees few distinct Host values, and the native string hash is cheaper than a scan. */
@@ -110,6 +142,8 @@ export interface MeshRouteTable extends TableBase {
   readonly kind: "mesh";
   readonly sourceNamespace: string;
   readonly vhosts: VirtualHostIndex<VirtualHost>;
+  /** `vhosts` as a listener without redirects, for the shared lookup. */
+  readonly listener: ListenerRoutes;
 }
 
 export type RouteTable = GatewayRouteTable | MeshRouteTable;
@@ -167,7 +201,7 @@ function compileVirtualHost(host: string, routes: readonly CompiledHttpRoute[], 
       }
     });
   }
-  return { host, index };
+  return { host, index, noMatch: { kind: "no-route", reason: `no route of ${host} matches` } };
 }
 
 type ServerKind = "http" | "https" | undefined;
@@ -184,7 +218,7 @@ function serverKind(s: Server): ServerKind {
 }
 
 function newListener(): ListenerRoutes {
-  return { redirects: new VirtualHostIndex(), vhosts: new VirtualHostIndex() };
+  return { redirects: new VirtualHostIndex(), vhosts: new VirtualHostIndex(), hosts: new Map() };
 }
 
 /**
@@ -238,6 +272,7 @@ export function compileGatewayRoutes(snapshot: GatewaySnapshot, options: Gateway
     scope: { services: snapshot.services, destinationRules: snapshot.destinationRules, clientNamespace, rootNamespace },
     clusters: new Map(),
     hostCache: new Map(),
+    lastHost: newLastHost(),
   };
 }
 
@@ -281,37 +316,32 @@ export function compileMeshRoutes(snapshot: NodeSnapshot, sourceNamespace: strin
   }
   const scope: ClusterScope = { services, destinationRules: snapshot.destinationRules, clientNamespace: sourceNamespace, rootNamespace };
   if (options.sourceLabels !== undefined) scope.clientLabels = options.sourceLabels;
-  return { kind: "mesh", sourceNamespace, issues, vhosts, scope, clusters: new Map(), hostCache: new Map() };
+  const listener: ListenerRoutes = { redirects: new VirtualHostIndex(), vhosts, hosts: new Map() };
+  return { kind: "mesh", sourceNamespace, issues, vhosts, listener, scope, clusters: new Map(), hostCache: new Map(), lastHost: newLastHost() };
 }
 
 /**
  * Internal lookup. `view` is created only when the path alone does not
  * decide the route; planRequest passes its own to share the parsed values.
+ * The common request costs one memoized Host lookup and one Map lookup of the
+ * raw path, and allocates nothing.
  */
 export function findRoute(table: RouteTable, facts: RequestFacts, given?: RequestView): RouteLookup {
-  let vhosts: VirtualHostIndex<VirtualHost>;
-  if (table.kind === "gateway") {
-    const listener = table.listeners.get(facts.port) ?? table.byScheme[facts.scheme];
-    if (facts.scheme === "http" && !listener.redirects.empty && listener.redirects.lookupHost(normalizedHost(table, facts.authority)) !== undefined) {
-      return { kind: "https-redirect", location: httpsRedirectLocation(given ?? new RequestView(facts)) };
-    }
-    vhosts = listener.vhosts;
-  } else {
-    vhosts = table.vhosts;
+  const last = table.lastHost;
+  let entry = last.entry;
+  if (entry === undefined || last.authority !== facts.authority || last.port !== facts.port || last.scheme !== facts.scheme) {
+    const listener = table.kind === "gateway" ? (table.listeners.get(facts.port) ?? table.byScheme[facts.scheme]) : table.listener;
+    entry = hostEntry(table, listener, facts.authority);
+    last.port = facts.port;
+    last.scheme = facts.scheme;
+    last.authority = facts.authority;
+    last.entry = entry;
   }
-  const vhost = vhostFor(table, vhosts, facts.authority);
-  if (vhost === undefined) return { kind: "no-route", reason: `no virtual host for ${facts.authority}` };
-  const fullPath = facts.path === "" ? "/" : facts.path;
-  const q = fullPath.indexOf("?");
-  let noExact = false;
-  if (q < 0) {
-    const quick = vhost.index.staticMatch(fullPath);
-    if (quick !== undefined && quick !== null) return quick.value.found;
-    noExact = quick === undefined;
-  }
-  const hit = vhost.index.matchPaths(facts, q < 0 ? fullPath : fullPath.slice(0, q), fullPath, given, noExact);
-  if (hit === undefined) return { kind: "no-route", reason: `no route of ${vhost.host} matches` };
-  return hit.value.found;
+  if (entry.redirect && facts.scheme === "http") return { kind: "https-redirect", location: httpsRedirectLocation(given ?? new RequestView(facts)) };
+  const vhost = entry.vhost;
+  if (vhost === undefined) return entry.noHost;
+  const hit = vhost.index.lookup(facts, given);
+  return hit === undefined ? vhost.noMatch : hit.value.found;
 }
 
 /**
