@@ -179,6 +179,7 @@ describe("renewal by X.509-SVID proof of possession alone (no JWT-SVID)", () => 
   test("bad input without a JWT-SVID: a clear 4xx naming the field", async () => {
     const noBody = await callApi<Answer>(worker, "/v1/identity/renew/nonce", { method: "POST" });
     assertRefused(noBody, 401, "certificate", /Authorization: Bearer <node JWT-SVID>, or the body \{"certificate"/);
+    assertRefused(await callApi<Answer>(worker, "/v1/identity/renew", { method: "POST" }), 401, "certificate", /Authorization: Bearer <node JWT-SVID>/);
     assertRefused(await callApi<Answer>(worker, "/v1/identity/renew/nonce", { json: {} }), 400, "certificate");
     assertRefused(await callApi<Answer>(worker, "/v1/identity/renew/nonce", { json: { certificate: "x", extra: 1 } }), 400, "extra");
     assertRefused(await anonymousNonce(worker, 42), 400, "certificate");

@@ -58,7 +58,7 @@ function renewingNode(c: Context<ControlApp>, certificate: string | undefined): 
 
 const NO_CREDENTIAL = 'authentication required: send Authorization: Bearer <node JWT-SVID>, or the body {"certificate": "<PEM of the node\'s current X.509-SVID>"}';
 
-/** `{certificate}` of an anonymous nonce request (none: 401, as before this route took certificates). */
+/** `{certificate}` of an anonymous nonce request (no body: 401, as before these routes took certificates). */
 async function anonymousCertificate(c: Context<ControlApp>): Promise<string> {
   if (c.req.raw.body === null || c.req.header("content-length") === "0") throw new UnauthenticatedError(NO_CREDENTIAL, { field: "certificate" });
   const o = objectAt(await readJsonBody(c), "body", ["certificate"]);
@@ -95,6 +95,7 @@ nodeRoutes.post("/v1/identity/renew/nonce", async (c) => {
  */
 nodeRoutes.post("/v1/identity/renew", async (c) => {
   if (c.get("principal") !== undefined) requireNode(c);
+  else if (c.req.raw.body === null || c.req.header("content-length") === "0") throw new UnauthenticatedError(NO_CREDENTIAL, { field: "certificate" });
   const o = objectAt(await readJsonBody(c), "body", ["csr", "nonce", "certificate", "signature"]);
   const proof = {
     csr: stringAt(o, "csr"),
