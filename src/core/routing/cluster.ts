@@ -69,8 +69,11 @@ export function resolveCluster(scope: ClusterScope, dest: Destination, requestPo
     if (ep.workload !== undefined) u.workload = ep.workload;
     endpoints.push(u);
   }
-  // A DNS (or unresolved external) service without endpoints is reached at its own name.
-  const byName = service.resolution === "DNS" || service.resolution === "DNS_ROUND_ROBIN" || service.location === "MESH_EXTERNAL";
+  // A DNS service without endpoints is reached at its own name (Envoy resolves the host), and so is an
+  // external service with resolution NONE (the name is the original destination at the edge). STATIC means
+  // "exactly these endpoints": with none, the cluster is empty and the data plane answers 503 UH, as Envoy does.
+  const byName =
+    service.resolution === "DNS" || service.resolution === "DNS_ROUND_ROBIN" || (service.location === "MESH_EXTERNAL" && service.resolution !== "STATIC");
   if (service.endpoints.length === 0 && byName && subsetLabels === undefined && port !== undefined && !service.host.startsWith("*")) {
     endpoints.push({ address: service.host, port, labels: {}, weight: 1 });
   }

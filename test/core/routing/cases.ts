@@ -53,9 +53,22 @@ const YAML = docs(
     match: [{uri: {prefix: /cors}}]
     corsPolicy: {allowOrigins: [{regex: "https://.*\\\\.example\\\\.com"}], allowMethods: [GET], maxAge: 1h}
     route: [{destination: {host: reviews}}]
+  - name: static-empty
+    match: [{uri: {prefix: /partner}}]
+    route: [{destination: {host: static.partner.example.net}}]
   - name: rest
     route: [{destination: {host: reviews}}]
 `),
+  // STATIC with no endpoints: Envoy's cluster is empty (503 UH), it is not dialled by name.
+  `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: partner, namespace: shop}
+spec:
+  hosts: [static.partner.example.net]
+  location: MESH_EXTERNAL
+  resolution: STATIC
+  ports: [{number: 80, name: http, protocol: HTTP}]
+`,
   service("reviews", "shop", [
     { address: "10.0.0.1", labels: { version: "v1" } },
     { address: "10.0.0.2", labels: { version: "v2" } },
@@ -85,6 +98,7 @@ const REQUESTS: [string, RequestFacts][] = [
   ["https-redirect", req({ authority: "redirect.example.com:8080", port: 8080, path: "/p?q" })],
   ["fault", req({ path: "/fault/x", headers: { "x-user": "alice" } })],
   ["cors", req({ path: "/cors", method: "OPTIONS", headers: { origin: "https://app.example.com", "access-control-request-method": "PUT" } })],
+  ["static-empty", req({ path: "/partner/x" })],
   ["no-host", req({ authority: "nope.example.org" })],
   ["default", req({ path: "/", headers: { "x-user": "bob" } })],
 ];

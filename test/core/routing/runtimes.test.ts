@@ -24,6 +24,10 @@ test("routing cases prove something on Node", () => {
   assert.deepEqual([plan("redirect").status, plan("redirect").location], [308, "http://shop.example.com:85/here?x=1"]);
   assert.equal(plan("https-redirect").location, "https://redirect.example.com:8080/p?q");
   assert.equal(plan("no-host").kind, "no-route");
+  const staticEmpty = plan("static-empty") as { kind: string; cluster: { host: string; endpoints: unknown[] } };
+  assert.equal(staticEmpty.kind, "forward");
+  assert.equal(staticEmpty.cluster.host, "static.partner.example.net");
+  assert.deepEqual(staticEmpty.cluster.endpoints, [], "MESH_EXTERNAL + STATIC without endpoints has no upstream (the data plane answers 503 UH)");
   assert.equal((onNode.cors as { preflight: { kind: string } }).preflight.kind, "respond");
   const w = onNode.weights as Record<string, number>;
   assert.ok(Math.abs((w.v1 ?? 0) - 1000) < 100, JSON.stringify(w));
