@@ -200,7 +200,13 @@ export async function benchProxy(options: BenchProxyOptions = {}): Promise<Recor
             },
           };
     results.push(await measure("strait", { url: `http://127.0.0.1:${a.addresses.outbound!.port}/`, headers: { host: SERVICE_HOST } }, [a.proc.pid!, b.proc.pid!], o, hooks));
-    const memory = await Promise.all(proxies.map(async ([n, p]) => (p.send({ kind: "memory" }), { node: n, m: await nextMessage(p, "memory") })));
+    // `BENCH_HEAP_SNAPSHOT=<dir>`: a V8 heap snapshot of each proxy after the run (`strait-<node>.heapsnapshot`).
+    const heapDir = process.env.BENCH_HEAP_SNAPSHOT;
+    const memory: { node: string; m: Message }[] = [];
+    for (const [n, p] of proxies) {
+      p.send({ kind: "memory", ...(heapDir === undefined ? {} : { heapSnapshot: resolve(heapDir, `strait-${n}.heapsnapshot`) }) });
+      memory.push({ node: n, m: await nextMessage(p, "memory") });
+    }
     results.push(await measure("nginx", { url: `http://127.0.0.1:${outPort}/`, headers: {} }, [Number(kv.out_pid), Number(kv.in_pid)], o));
 
     const [direct, strait, nginx] = results as [PathResult, PathResult, PathResult];

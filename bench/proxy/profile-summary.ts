@@ -30,6 +30,7 @@ export function areaOf(fn: string, url: string): string {
   if (fn === "dispatch" && url === "") return "idle";
   if (fn === "(program)") return "native (program: libuv, OpenSSL, nghttp2, llhttp outside JS frames)";
   if (url.includes("/src/node-proxy/")) return "strait node-proxy";
+  if (url.endsWith("/proxy-process.mjs")) return "bundled JS (strait + libraries; run through tsx to split)";
   if (url.includes("/src/core/")) return "strait core (routing, policy)";
   if (url.includes("node_modules/prom-client")) return "prom-client";
   if (url.includes("node_modules/@opentelemetry")) return "opentelemetry";
@@ -68,7 +69,10 @@ export function summarise(p: CpuProfile, topN = 25): ProfileSummary {
     const where = url === "" ? "" : `${url.replace(/^file:\/\/.*?\/(src|node_modules|bench)\//, "$1/")}:${lineNumber + 1}`;
     const area = areaOf(functionName, url);
     total += ms;
-    if (area === "idle") idle += ms;
+    if (area === "idle") {
+      idle += ms;
+      continue;
+    }
     byArea.set(area, (byArea.get(area) ?? 0) + ms);
     const key = `${fn}@${where}`;
     const e = byFn.get(key) ?? { fn, where, ms: 0 };
@@ -80,8 +84,8 @@ export function summarise(p: CpuProfile, topN = 25): ProfileSummary {
   return {
     totalMs: total,
     busyMs: busy,
-    top: [...byFn.values()].filter((e) => e.fn !== "(idle)").sort((a, b) => b.ms - a.ms).slice(0, topN).map((e) => ({ ...e, pctBusy: pct(e.ms) })),
-    areas: [...byArea.entries()].filter(([a]) => a !== "idle").sort((a, b) => b[1] - a[1]).map(([area, ms]) => ({ area, ms, pctBusy: pct(ms) })),
+    top: [...byFn.values()].sort((a, b) => b.ms - a.ms).slice(0, topN).map((e) => ({ ...e, pctBusy: pct(e.ms) })),
+    areas: [...byArea.entries()].sort((a, b) => b[1] - a[1]).map(([area, ms]) => ({ area, ms, pctBusy: pct(ms) })),
   };
 }
 

@@ -8,7 +8,8 @@
  *   -> { kind: "applied" }
  *   <- { kind: "profile-start" } / { kind: "profile-stop", file }   V8 CPU profile of a window
  *   -> { kind: "profiled" }
- *   <- { kind: "memory" }  -> { kind: "memory", usage, heapSpaces }
+ *   <- { kind: "memory", heapSnapshot? }  -> { kind: "memory", usage, heapSpaces }  (after a full GC
+ *      when the process runs with --expose-gc; a heap snapshot is written when a file is named)
  *   <- { kind: "stop" }
  */
 import { readFile, writeFile } from "node:fs/promises";
@@ -33,7 +34,7 @@ type ParentMessage =
   | { kind: "config"; snapshotFile: string }
   | { kind: "profile-start" }
   | { kind: "profile-stop"; file: string }
-  | { kind: "memory" }
+  | { kind: "memory"; heapSnapshot?: string }
   | { kind: "stop" };
 
 const input = JSON.parse(await readFile(process.argv[2]!, "utf8")) as ProxyProcessInput;
@@ -72,6 +73,8 @@ process.on("message", (m: ParentMessage) => {
       process.send!({ kind: "profiled" });
     })().catch(fail);
   } else if (m.kind === "memory") {
+    (globalThis as { gc?: () => void }).gc?.();
+    if (m.heapSnapshot !== undefined) v8.writeHeapSnapshot(m.heapSnapshot);
     const heapSpaces = Object.fromEntries(v8.getHeapSpaceStatistics().map((s) => [s.space_name, Math.round(s.space_size / 1024)]));
     process.send!({ kind: "memory", usage: process.memoryUsage(), heapSpaces });
   } else if (m.kind === "stop") {

@@ -69,6 +69,8 @@ export function meshRoutesFor(view: ConfigView, w: NodeWorkload): MeshRouteTable
   return table;
 }
 
+const NO_HEADERS: ReadonlyMap<string, string> = new Map();
+
 /** Shared empty pick context (no hash key, nothing excluded): no allocation per request. */
 const NO_PICK_CONTEXT = Object.freeze({});
 
@@ -292,9 +294,12 @@ export class OutboundHttp {
         const result = await this.tryOnce(ep, w, plan.cluster, req.method ?? "GET", plan.upstreamRequest.path, headers, body, tryTimeout, res);
         if (result.kind !== "response") rt.lb.release(ep);
         const routeTimedOut = deadline !== undefined && performance.now() >= deadline;
-        const outcome: AttemptOutcome = result.kind === "response" ? { kind: "response", status: result.res.statusCode ?? 502, headers: headerMap(result.res.headers) } : { kind: result.kind };
+        const mayRetry = canRetry && !routeTimedOut;
+        // Response headers only matter to a retry decision (retriable headers); the outlier detector reads the status.
+        const outcome: AttemptOutcome =
+          result.kind === "response" ? { kind: "response", status: result.res.statusCode ?? 502, headers: mayRetry ? headerMap(result.res.headers) : NO_HEADERS } : { kind: result.kind };
         rt.outlier?.record(epKey, outlierResult(outcome), plan.cluster.endpoints.length);
-        if (canRetry && !routeTimedOut) {
+        if (mayRetry) {
           const decision = retryDecision(plan.retry, outcome, retries, this.rng);
           const slot = decision.retry ? rt.breaker.tryRetry() : false;
           if (decision.retry && slot !== false) {
