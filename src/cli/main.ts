@@ -26,7 +26,8 @@ Exit codes:
 
 Environment:
   STRAIT_SERVER  control plane URL (default ${DEFAULT_SERVER})
-  STRAIT_TOKEN   bearer token: the admin token or a scoped API token`;
+  STRAIT_TOKEN   bearer token: the admin token or a scoped API token
+  STRAIT_REQUEST_TIMEOUT  default for --request-timeout (e.g. 5m)`;
 
 /** Builds the `strait` program; commands write through `ctx.io`. */
 export function buildProgram(ctx: CliContext): Command {
@@ -35,7 +36,7 @@ export function buildProgram(ctx: CliContext): Command {
     .version("0.1.0")
     .addOption(new Option("-s, --server <url>", "control plane URL").env("STRAIT_SERVER").default(DEFAULT_SERVER))
     .addOption(new Option("-t, --token <token>", "bearer token (admin or scoped API token)").env("STRAIT_TOKEN"))
-    .addOption(new Option("--request-timeout <duration>", "give up on a request after this long (e.g. 30s)").default("60s"))
+    .addOption(new Option("--request-timeout <duration>", "give up on a request after this long (e.g. 30s)").env("STRAIT_REQUEST_TIMEOUT").default("60s"))
     .addHelpText("after", EXIT_CODES_HELP)
     .showSuggestionAfterError()
     .exitOverride()

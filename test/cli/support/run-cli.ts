@@ -16,7 +16,9 @@ export interface CliRun {
 export const straitBin = join(projectRoot, "bin/strait.mjs");
 
 export function strait(args: readonly string[], o: { stdin?: string; env?: Record<string, string>; cwd?: string } = {}): Promise<CliRun> {
-  const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: "1", ...o.env };
+  // A loaded CI machine can keep one control-worker request waiting past the CLI's 60 s default;
+  // tests are about behaviour, not latency, so they wait longer unless a test sets its own.
+  const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: "1", STRAIT_REQUEST_TIMEOUT: "5m", ...o.env };
   if (o.env?.STRAIT_SERVER === undefined) delete env.STRAIT_SERVER;
   if (o.env?.STRAIT_TOKEN === undefined) delete env.STRAIT_TOKEN;
   return new Promise((resolve, reject) => {
