@@ -3,7 +3,8 @@
 // token file is even gone: no re-attestation happens); with its X.509-SVID expired too it attests
 // again by itself with a fresh projected token, as a SPIRE agent with a re-attestable attestor does.
 // The SvidManager runs on a controllable clock (now + an offset the test sets just past an expiry)
-// with no timers of its own, so each renewal happens when the test asks for it.
+// with no timers of its own, so each renewal happens when the test asks for it. Also: the
+// ControlApi reauthenticates (renews) when the control plane refuses the JWT-SVID, then retries.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -12,9 +13,10 @@ import { join } from "node:path";
 import { SignJWT, decodeJwt, exportJWK, generateKeyPair, type CryptoKey as JoseKey } from "jose";
 import { startControlWorker, type StartedWorker } from "../support/control-worker.ts";
 import { createThrowawayCa, type ThrowawayCa } from "../support/throwaway-ca.ts";
-import { callApi } from "../support/control-client.ts";
+import { attestNode, callApi } from "../support/control-client.ts";
 import type { Clock } from "../../src/core/clock.ts";
 import { ControlApi } from "../../src/node-proxy/identity/control-api.ts";
+import { ControlApiError } from "../../src/node-proxy/identity/errors.ts";
 import { SvidManager } from "../../src/node-proxy/identity/svid-manager.ts";
 import type { Scheduler } from "../../src/node-proxy/identity/renewal-schedule.ts";
 import { StateStore } from "../../src/node-proxy/config/state-store.ts";
@@ -133,5 +135,35 @@ describe("PSAT node: JWT-SVID expired, then X.509-SVID expired", () => {
     assert.notEqual(reattested.serial, renewed.serial);
     // (Its new 5-minute JWT-SVID is not checked: the control plane's real clock is an hour behind the node's here.)
     assert.equal((await auditCount(id, "identity.attest")).count, 2);
+  });
+});
+
+describe("ControlApi: a refused or missing JWT-SVID makes it reauthenticate once, then send the call again", () => {
+  test("401 for the bearer: reauthenticate (once for concurrent calls), retry with the fresh JWT-SVID; no help: the 401 is reported", async () => {
+    const node = await attestNode(worker, ca.adminToken, "c1", "reauth");
+    let token: string | undefined = "refused.by.control";
+    let reauths = 0;
+    const api = new ControlApi({ baseUrl: worker.url, bearer: () => token });
+    api.setReauthenticator(async () => {
+      reauths += 1;
+      token = node.jwt;
+    });
+    // Concurrent long-poll and report, both refused at first: one reauthentication, then both go through.
+    const heads = await Promise.all([api.snapshotHead("c1", "reauth", {}), api.snapshotHead("c1", "reauth", {})]);
+    for (const head of heads) assert.ok(typeof head === "object" && head !== null && head.version >= 1, `the node's signed head after the retry: ${JSON.stringify(head)}`);
+    assert.equal(reauths, 1);
+
+    // A missing bearer (expired on the node's clock) also reauthenticates before sending.
+    token = undefined;
+    assert.equal(typeof (await api.snapshotHead("c1", "reauth", {})), "object");
+    assert.equal(reauths, 2);
+
+    // A reauthentication that brings nothing new: the original 401 is what the caller sees.
+    token = "refused.again.x";
+    api.setReauthenticator(async () => {
+      reauths += 1;
+    });
+    await assert.rejects(api.snapshotHead("c1", "reauth", {}), (err: unknown) => err instanceof ControlApiError && err.status === 401 && /Authorization/.test(err.message));
+    assert.equal(reauths, 3);
   });
 });

@@ -123,7 +123,8 @@ export class ControlApi {
     if (res.status !== 401 || this.reauthenticator === undefined) return res;
     // Refused credentials (e.g. expired by the control plane's clock): renew by X.509 proof of possession, then once more.
     const refused = await failure(res, path);
-    await this.reauthenticate();
+    // Another call may have renewed meanwhile: then its JWT-SVID is used without renewing again.
+    if (this.o.bearer() === token) await this.reauthenticate();
     const fresh = this.o.bearer();
     if (fresh === undefined || fresh === token) throw refused;
     return this.send(path, init, fresh);
