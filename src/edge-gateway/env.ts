@@ -19,6 +19,12 @@ export interface GatewayEnv {
   OTEL_EXPORTER_OTLP_HEADERS?: string;
   OTEL_METRIC_EXPORT_INTERVAL?: string;
   OTEL_SERVICE_NAME?: string;
+  /** ms between span exports per isolate (default 5000; 0 = after each request). */
+  OTEL_BSP_SCHEDULE_DELAY?: string;
+  /** Most spans in one export (default 512). */
+  OTEL_BSP_MAX_EXPORT_BATCH_SIZE?: string;
+  /** Most spans waiting for export per isolate (default 2048; beyond that spans are dropped and counted). */
+  OTEL_BSP_MAX_QUEUE_SIZE?: string;
   /** `off` disables the JSON access log. */
   ACCESS_LOG?: string;
 }

@@ -258,6 +258,50 @@ spec:
     - to: [{ operation: { paths: ["/admin*"] } }]
       from: [{ source: { notRequestPrincipals: ["*"] } }]
 ---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: partner, namespace: partner }
+spec:
+  selector: { istio: partner-gateway }
+  servers:
+    - port: { number: 80, name: http, protocol: HTTP }
+      hosts: ["partner.example.net"]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: partner-app, namespace: shop }
+spec:
+  hosts: ["partner.example.net"]
+  gateways: ["partner/partner"]
+  http:
+    - route: [${dest("reviews", ", subset: v1")}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: partner-deny, namespace: partner }
+spec:
+  selector: { matchLabels: { istio: partner-gateway } }
+  action: DENY
+  rules:
+    - to: [{ operation: { paths: ["/app/blocked*"] } }]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: partner-get-only, namespace: partner }
+spec:
+  targetRefs: [{ group: gateway.networking.k8s.io, kind: Gateway, name: partner }]
+  action: ALLOW
+  rules:
+    - to: [{ operation: { methods: ["GET"] } }]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: mesh-deny, namespace: strait-system }
+spec:
+  action: DENY
+  rules:
+    - to: [{ operation: { paths: ["/app/mesh-denied*"] } }]
+---
 apiVersion: gateway.strait.dev/v1alpha1
 kind: RateLimitPolicy
 metadata: { name: per-user, namespace: shop }
@@ -455,6 +499,30 @@ export const GATEWAY_CASES: GatewayCase[] = [
       assert.equal(server(beta), "v2");
       const anonymousClaims = await send("/claims", { headers: { group: "beta" } });
       assert.equal(anonymousClaims.status, 404, "without a token, claim routes never match");
+    },
+  },
+  {
+    name: "AuthorizationPolicy per Gateway: the partner Gateway's selector DENY and targetRefs ALLOW leave the edge Gateway alone; root-namespace policies apply everywhere",
+    async run(send) {
+      // The edge Gateway (app.example.com): neither partner policy applies.
+      assert.equal((await send("/app/blocked")).status, 200, "partner's DENY reached the edge Gateway");
+      assert.equal((await send("/app/posted", { method: "POST", body: "x" })).status, 200, "partner's GET-only ALLOW reached the edge Gateway");
+      // The partner Gateway: its selector DENY, and allow-nothing beyond its targetRefs ALLOW (GET only).
+      const partner: Send = (path, o = {}) => send(path, { ...o, host: "partner.example.net" });
+      const ok = await partner("/app/ok");
+      assert.equal(ok.status, 200);
+      assert.equal(server(ok), "v1");
+      const blocked = await partner("/app/blocked");
+      assert.equal(blocked.status, 403);
+      assert.equal(flags(blocked), "UAEX");
+      assert.equal((await partner("/app/ok", { method: "POST", body: "x" })).status, 403);
+      // A root-namespace policy without selector is mesh-wide: both Gateways, and hosts no Gateway serves.
+      assert.equal((await send("/app/mesh-denied")).status, 403);
+      assert.equal((await partner("/app/mesh-denied")).status, 403);
+      assert.equal((await send("/app/mesh-denied", { host: "shop.other.net" })).status, 403);
+      const unknown = await send("/app/x", { host: "shop.other.net" });
+      assert.equal(unknown.status, 404);
+      assert.equal(flags(unknown), "NR");
     },
   },
   {

@@ -56,7 +56,7 @@ before(async () => {
   echo = await startEchoServer("v1");
   mesh = await startEdgeMesh({
     controlVars: ca.vars,
-    gatewayVars: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(collector.address() as AddressInfo).port}`, OTEL_METRIC_EXPORT_INTERVAL: "0" },
+    gatewayVars: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(collector.address() as AddressInfo).port}`, OTEL_METRIC_EXPORT_INTERVAL: "0", OTEL_BSP_SCHEDULE_DELAY: "0" },
     onLine: (l) => lines.push(l),
   });
   const r = await mesh.control("/v1/apply", {

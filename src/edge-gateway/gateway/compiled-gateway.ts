@@ -5,10 +5,11 @@
  */
 import type { Clock } from "../../core/clock.ts";
 import { compileGatewayRoutes, createLoadBalancer, type GatewayRouteTable, type LoadBalancer, type ResolvedCluster } from "../../core/routing/index.ts";
-import { compileAuthorization, compileRequestAuthentication, type AuthorizationEngine, type JwksResolver, type RequestAuthenticator } from "../../core/policy/index.ts";
+import { compileRequestAuthentication, type JwksResolver, type RequestAuthenticator } from "../../core/policy/index.ts";
 import type { GatewaySnapshot, NodeIngress } from "../../core/snapshot/snapshot-model.ts";
 import type { VerifiedSnapshot } from "../../core/snapshot/snapshot-reader.ts";
 import { RateLimitTable } from "../rate-limit/rate-limit-table.ts";
+import { GatewayAuthorization } from "./gateway-authorization.ts";
 
 export interface CompiledGateway {
   version: number;
@@ -16,7 +17,8 @@ export interface CompiledGateway {
   hash: string;
   snapshot: GatewaySnapshot;
   routes: GatewayRouteTable;
-  authz: AuthorizationEngine;
+  /** AuthorizationPolicy engines per Gateway (a request sees only its Gateway's policies). */
+  authz: GatewayAuthorization;
   authn: RequestAuthenticator;
   rateLimits: RateLimitTable;
   nodeIngress: Readonly<Record<string, NodeIngress>>;
@@ -41,8 +43,8 @@ export interface CompileGatewayOptions {
 export function compileGateway(v: VerifiedSnapshot<GatewaySnapshot>, o: CompileGatewayOptions): CompiledGateway {
   const snapshot = v.snapshot;
   const routes = compileGatewayRoutes(snapshot, o.rootNamespace === undefined ? {} : { rootNamespace: o.rootNamespace });
-  // One edge gateway serves every Gateway of the snapshot, so every policy that selects one applies.
-  const authz = compileAuthorization(snapshot.authorizationPolicies);
+  // One edge gateway serves every Gateway of the snapshot; each request sees the policies of its own Gateway.
+  const authz = new GatewayAuthorization(snapshot);
   const authn = compileRequestAuthentication(snapshot.requestAuthentications, { jwks: o.jwks, clock: o.clock });
   const clusters = new Map<string, ClusterState>();
   const issues = [

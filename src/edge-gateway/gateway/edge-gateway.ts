@@ -4,8 +4,8 @@
  * route lookup, authorization (RBAC), rate limits, CORS, fault injection, then the router
  * (mirrors, load balancing, timeouts, retries). Workers and Deno entries wrap `handle`.
  */
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
-import { applyAuthnResultToAuthz, type AuthnHeaderOp } from "../../core/policy/index.ts";
+import { SpanKind, SpanStatusCode, type Span } from "@opentelemetry/api";
+import { applyAuthnResultToAuthz } from "../../core/policy/index.ts";
 import { applyHeaderOps, corsPreflight, corsResponseHeaders, planRequest, type ForwardPlan, type HeaderOp, type RequestFacts } from "../../core/routing/index.ts";
 import type { SnapshotState } from "../snapshot/snapshot-state.ts";
 import type { CompiledGateway } from "./compiled-gateway.ts";
@@ -15,9 +15,9 @@ import { localReplyResponse, REPLY, type LocalReply } from "./local-reply.ts";
 import { sendMirrors } from "./mirror.ts";
 import type { GatewayPlatform } from "./platform.ts";
 import { RESPONSE_FLAGS_HEADER, formatFlags, type ResponseFlag } from "./response-flags.ts";
-import { validateRequest } from "./request-validation.ts";
+import { headerLineBytes, validateRequest } from "./request-validation.ts";
 import { RecordingTracer } from "../telemetry/recording-tracer.ts";
-import { parseTraceparent, formatTraceparent, validTracestate } from "../telemetry/trace-context.ts";
+import { parseTraceparent, formatTraceparent, randomUuid, validTracestate } from "../telemetry/trace-context.ts";
 import { formatAccessLog } from "../telemetry/access-log.ts";
 import type { IstioRequestLabels } from "../telemetry/request-metrics.ts";
 
@@ -25,13 +25,18 @@ import type { IstioRequestLabels } from "../telemetry/request-metrics.ts";
 export const MAX_REQUEST_BODY_BYTES = 16 * 1024 * 1024;
 
 /** Hop-by-hop headers never forwarded (RFC 9110 §7.6.1). */
-const HOP_BY_HOP = ["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "proxy-authorization", "proxy-authenticate"];
+const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "proxy-authorization", "proxy-authenticate"]);
+/** Set by the gateway on every upstream request, whatever the client sent. */
+const GATEWAY_SET = new Set(["x-request-id", "x-forwarded-proto"]);
+const SERVER_SPAN = { kind: SpanKind.SERVER };
 
 export interface RequestInfo {
   /** Client address (Workers: `CF-Connecting-IP`; Deno: the socket peer). */
   clientIp?: string;
   /** Listener port (defaults to the URL's port or the scheme's default). */
   port?: number;
+  /** `new URL(req.url)` when the entry already parsed it. */
+  url?: URL;
 }
 
 export interface EdgeGatewayOptions {
@@ -58,6 +63,31 @@ interface Outcome {
   audit?: string;
 }
 
+/** One request in flight: what its telemetry needs when it finishes. */
+interface RequestRecord {
+  req: Request;
+  url: URL;
+  /** `req.method`, `url.pathname`, `url.search`, read once (each is a runtime call). */
+  method: string;
+  pathname: string;
+  search: string;
+  sent: { connection: string | undefined; tracestate: string | undefined; xForwardedFor: string | undefined };
+  info: RequestInfo;
+  platform: GatewayPlatform;
+  startMs: number;
+  authority: string;
+  requestId: string;
+  tracer: RecordingTracer;
+  span: Span;
+  out: Outcome;
+  requestBytes: number;
+  /**
+   * Set by `respond` for an upstream response it already finished (flags and `x-request-id`
+   * set): its body size when known, null when it must be counted as it streams.
+   */
+  knownBytes: number | null | undefined;
+}
+
 export class EdgeGateway {
   private readonly rng: () => number;
   constructor(private readonly o: EdgeGatewayOptions) {
@@ -72,20 +102,32 @@ export class EdgeGateway {
 
   async handle(req: Request, platform: GatewayPlatform, info: RequestInfo = {}): Promise<Response> {
     const startMs = platform.clock.now();
-    const url = new URL(req.url);
-    const tracer = new RecordingTracer(() => platform.clock.now());
-    const remote = parseTraceparent(req.headers.get("traceparent"), req.headers.get("tracestate"));
-    const parentCtx = remote === undefined ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, remote);
-    const authority = req.headers.get("host") ?? url.host;
-    const span = tracer.startSpan(`${authority}${url.pathname}`, { kind: SpanKind.SERVER, attributes: { "http.request.method": req.method, "url.path": url.pathname, "server.address": authority } }, parentCtx);
-    const spanCtx = trace.setSpan(parentCtx, span);
-    const requestId = validRequestId(req.headers.get("x-request-id")) ?? crypto.randomUUID();
+    const url = info.url ?? new URL(req.url);
+    // One walk over the request headers: the lowercase map routing, policy and forwarding read, and the size validation checks.
+    const headers = new Map<string, string>();
+    let headerBytes = 0;
+    req.headers.forEach((v, k) => {
+      headers.set(k, v);
+      headerBytes += headerLineBytes(k, v);
+    });
+    const authority = headers.get("host") ?? url.host;
+    const method = req.method;
+    const pathname = url.pathname;
+    const search = url.search;
+    const tracer = new RecordingTracer(() => platform.clock.now(), this.o.telemetry.exporting);
+    const traceparent = headers.get("traceparent");
+    const remote = traceparent === undefined ? undefined : parseTraceparent(traceparent, headers.get("tracestate"));
+    const span = tracer.recording
+      ? tracer.startChild(`${authority}${pathname}`, { kind: SpanKind.SERVER, attributes: { "http.request.method": method, "url.path": pathname, "server.address": authority } }, remote)
+      : tracer.startChild("", SERVER_SPAN, remote);
+    const requestId = validRequestId(headers.get("x-request-id")) ?? randomUuid();
     const out: Outcome = { status: 0, flags: [], details: null, routeName: null, upstreamHost: null, upstreamCluster: null, upstreamServiceTimeMs: null, destinationService: null, destinationNamespace: null, destinationWorkload: null, destinationPrincipal: null };
-    let requestBytes = 0;
+    // As the client sent them (authentication may rewrite the map before forwarding).
+    const sent = { connection: headers.get("connection"), tracestate: headers.get("tracestate"), xForwardedFor: headers.get("x-forwarded-for") };
+    const rec: RequestRecord = { req, url, method, pathname, search, sent, info, platform, startMs, authority, requestId, tracer, span, out, requestBytes: 0, knownBytes: undefined };
     let response: Response;
     try {
-      const r = await this.route(req, url, authority, requestId, info, platform, tracer, spanCtx, out, (n) => (requestBytes = n));
-      response = r;
+      response = await this.route(rec, headers, headerBytes);
     } catch (err) {
       // A bug or a runtime failure: a documented 500 (never the client's fault), logged with its message only.
       console.error("edge gateway: request failed", err instanceof Error ? err.message : String(err));
@@ -94,56 +136,90 @@ export class EdgeGateway {
       out.details = local.details;
       response = localReplyResponse(local);
     }
-    if (out.flags.length > 0) response.headers.set(RESPONSE_FLAGS_HEADER, formatFlags(out.flags));
-    response.headers.set("x-request-id", requestId);
-    span.setAttribute("http.response.status_code", out.status);
-    span.setAttribute("response_flags", formatFlags(out.flags));
-    if (out.routeName !== null) span.setAttribute("http.route", out.routeName);
-    if (out.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+    const known = rec.knownBytes;
+    if (known === undefined) {
+      const h = response.headers;
+      if (out.flags.length > 0) h.set(RESPONSE_FLAGS_HEADER, formatFlags(out.flags));
+      h.set("x-request-id", requestId);
+    }
+    if (tracer.recording) {
+      span.setAttribute("http.response.status_code", out.status);
+      span.setAttribute("response_flags", formatFlags(out.flags));
+      if (out.routeName !== null) span.setAttribute("http.route", out.routeName);
+      if (out.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+    }
+    if (known === undefined || known === null) return this.countBody(response, rec);
+    this.finish(rec, known);
+    return response;
+  }
 
-    const finish = (bytesSent: number) => {
-      const endMs = platform.clock.now();
-      span.end(endMs);
-      const duration = Math.max(0, endMs - startMs);
-      const flagText = formatFlags(out.flags);
-      if (this.o.telemetry.accessLogOn) {
-        platform.accessLog(
-          formatAccessLog({
-            start_time: new Date(startMs).toISOString(),
-            route_name: out.routeName,
-            method: req.method,
-            path: url.pathname + url.search,
-            protocol: "HTTP/1.1",
-            response_code: out.status,
-            response_flags: flagText,
-            response_code_details: out.details ?? "via_upstream",
-            connection_termination_details: null,
-            upstream_transport_failure_reason: null,
-            bytes_received: requestBytes,
-            bytes_sent: bytesSent,
-            duration,
-            upstream_service_time: out.upstreamServiceTimeMs,
-            x_forwarded_for: req.headers.get("x-forwarded-for"),
-            user_agent: req.headers.get("user-agent"),
-            request_id: requestId,
-            authority,
-            upstream_host: out.upstreamHost,
-            upstream_cluster: out.upstreamCluster,
-            upstream_local_address: null,
-            downstream_local_address: null,
-            downstream_remote_address: info.clientIp ?? null,
-            requested_server_name: null,
-            trace_id: span.spanContext().traceId,
-            ...(out.audit === undefined ? {} : { authz_audit: out.audit }),
-          }),
-        );
-      }
-      // Metrics exist to be exported: without a collector they are not aggregated at all.
-      if (this.o.telemetry.exporting) this.o.telemetry.metrics.record(this.labels(out), duration, requestBytes, bytesSent);
-      const flush = this.o.telemetry.flush(tracer.spans);
-      if (flush !== undefined) platform.waitUntil(flush);
-    };
-    return countBody(response, finish, platform);
+  /** Telemetry of a finished request: span end, access log, metrics, and the export that is due (through `waitUntil`). */
+  private finish(rec: RequestRecord, bytesSent: number): void {
+    const { out, req, url, span, platform } = rec;
+    const endMs = platform.clock.now();
+    span.end(endMs);
+    const duration = Math.max(0, endMs - rec.startMs);
+    const telemetry = this.o.telemetry;
+    if (telemetry.accessLogOn) {
+      platform.accessLog(
+        formatAccessLog({
+          start_time: new Date(rec.startMs).toISOString(),
+          route_name: out.routeName,
+          method: rec.method,
+          path: rec.pathname + rec.search,
+          protocol: "HTTP/1.1",
+          response_code: out.status,
+          response_flags: formatFlags(out.flags),
+          response_code_details: out.details ?? "via_upstream",
+          connection_termination_details: null,
+          upstream_transport_failure_reason: null,
+          bytes_received: rec.requestBytes,
+          bytes_sent: bytesSent,
+          duration,
+          upstream_service_time: out.upstreamServiceTimeMs,
+          x_forwarded_for: req.headers.get("x-forwarded-for"),
+          user_agent: req.headers.get("user-agent"),
+          request_id: rec.requestId,
+          authority: rec.authority,
+          upstream_host: out.upstreamHost,
+          upstream_cluster: out.upstreamCluster,
+          upstream_local_address: null,
+          downstream_local_address: null,
+          downstream_remote_address: rec.info.clientIp ?? null,
+          requested_server_name: null,
+          trace_id: span.spanContext().traceId,
+          ...(out.audit === undefined ? {} : { authz_audit: out.audit }),
+        }),
+      );
+    }
+    // Metrics and spans exist to be exported: without a collector they are not aggregated at all.
+    if (!telemetry.exporting) return;
+    telemetry.metrics.record(this.labels(out), duration, rec.requestBytes, bytesSent);
+    const flush = telemetry.flush(rec.tracer.spans);
+    if (flush !== undefined) platform.waitUntil(flush);
+  }
+
+  /** Counts response bytes (content-length when known, else as the body streams) and finishes the request once. */
+  private countBody(res: Response, rec: RequestRecord): Response {
+    const cl = res.headers.get("content-length");
+    if (res.body === null || cl !== null) {
+      this.finish(rec, res.body === null ? 0 : Number(cl));
+      return res;
+    }
+    let bytes = 0;
+    let resolve!: () => void;
+    const finished = new Promise<void>((r) => (resolve = r));
+    const counter = new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, c) {
+        bytes += chunk.byteLength;
+        c.enqueue(chunk);
+      },
+      flush() {
+        resolve();
+      },
+    });
+    rec.platform.waitUntil(finished.then(() => this.finish(rec, bytes)));
+    return new Response(res.body.pipeThrough(counter), { status: res.status, statusText: res.statusText, headers: res.headers });
   }
 
   private labels(out: Outcome): IstioRequestLabels {
@@ -178,50 +254,39 @@ export class EdgeGateway {
     };
   }
 
-  private async route(
-    req: Request,
-    url: URL,
-    authority: string,
-    requestId: string,
-    info: RequestInfo,
-    platform: GatewayPlatform,
-    tracer: RecordingTracer,
-    spanCtx: ReturnType<typeof trace.setSpan>,
-    out: Outcome,
-    setRequestBytes: (n: number) => void,
-  ): Promise<Response> {
-    const local = (r: LocalReply, extraHeaders: [string, string][] = []): Response => {
-      out.status = r.status;
-      out.flags.push(...r.flags);
-      out.details = r.details;
-      const res = localReplyResponse(r);
-      for (const [k, v] of extraHeaders) res.headers.append(k, v);
-      return res;
-    };
-    const invalid = validateRequest(req, url);
-    if (invalid !== undefined) return local(invalid);
+  /** A local reply: the outcome records it, the response carries its flags (and `extraHeaders`). */
+  private reply(out: Outcome, r: LocalReply, extraHeaders?: readonly [string, string][]): Response {
+    out.status = r.status;
+    out.flags.push(...r.flags);
+    out.details = r.details;
+    const res = localReplyResponse(r);
+    if (extraHeaders !== undefined) for (const [k, v] of extraHeaders) res.headers.append(k, v);
+    return res;
+  }
 
-    const compiled = await this.o.state.current((p) => platform.waitUntil(p));
+  private async route(rec: RequestRecord, headers: Map<string, string>, headerBytes: number): Promise<Response> {
+    const { req, url, authority, info, platform, out, method } = rec;
+    const invalid = validateRequest(method, rec.pathname, rec.search, headerBytes, authority);
+    if (invalid !== undefined) return this.reply(out, invalid);
+
+    const state = this.o.state;
+    const compiled = state.ready(platform) ?? (await state.current(platform));
     if (compiled === undefined) {
-      const s = this.o.state.status();
-      return local(s.lastError === undefined ? REPLY.noRoute() : REPLY.noSnapshot(s.lastError.message));
+      const s = state.status();
+      return this.reply(out, s.lastError === undefined ? REPLY.noRoute() : REPLY.noSnapshot(s.lastError.message));
     }
 
-    const headers = new Map<string, string>();
-    req.headers.forEach((v, k) => headers.set(k.toLowerCase(), v));
     const scheme = url.protocol === "https:" ? "https" : "http";
     const port = info.port ?? (url.port === "" ? (scheme === "https" ? 443 : 80) : Number(url.port));
-    const pathAndQuery = url.pathname + url.search;
+    const pathAndQuery = rec.pathname + rec.search;
 
     // RequestAuthentication runs first: claims may route, and outputClaimToHeaders overwrites client headers before routing.
     let claims: Record<string, unknown> | undefined;
-    let auth: ReturnType<typeof applyAuthnResultToAuthz>;
+    let auth: ReturnType<typeof applyAuthnResultToAuthz> | undefined;
     let removeQuery: string[] = [];
-    const authnOps: AuthnHeaderOp[] = [];
     if (compiled.authn.active) {
       const result = await compiled.authn.authenticate({ headers, url: pathAndQuery });
-      if (result.kind === "invalid") return local(REPLY.jwtInvalid(result.message));
-      authnOps.push(...result.requestHeaders);
+      if (result.kind === "invalid") return this.reply(out, REPLY.jwtInvalid(result.message));
       for (const op of result.requestHeaders) {
         if (op.op === "remove") headers.delete(op.name.toLowerCase());
         else headers.set(op.name.toLowerCase(), op.value);
@@ -233,33 +298,29 @@ export class EdgeGateway {
       }
     }
 
-    const facts: RequestFacts = {
-      method: req.method,
-      scheme,
-      authority,
-      path: removeQuery.length === 0 ? pathAndQuery : withoutParams(url, removeQuery),
-      port,
-      headers,
-      ...(info.clientIp === undefined ? {} : { sourceIp: info.clientIp }),
-      ...(claims === undefined ? {} : { claims }),
-    };
+    const facts: RequestFacts = { method, scheme, authority, path: removeQuery.length === 0 ? pathAndQuery : withoutParams(url, removeQuery), port, headers };
+    if (info.clientIp !== undefined) facts.sourceIp = info.clientIp;
+    if (claims !== undefined) facts.claims = claims;
     const plan = planRequest(compiled.routes, facts, this.rng);
     if ("route" in plan && plan.route !== undefined) out.routeName = plan.route.name ?? `${plan.route.source.namespace}.${plan.route.source.name}.${plan.route.source.index}`;
 
-    // Authorization (RBAC) sees every request, routed or not, as Envoy's RBAC filter does.
-    const decision = compiled.authz.evaluate({
-      source: { ...(info.clientIp === undefined ? {} : { ip: info.clientIp, remoteIp: info.clientIp }) },
-      request: { host: authority, method: req.method, path: facts.path, headers, ...(auth === undefined ? {} : { auth }) },
-      destination: { port },
-    });
-    if (decision.audit) out.audit = decision.auditPolicy ?? "audit";
-    if (!decision.allow) return local(REPLY.rbacDenied(decision.policy));
+    // Authorization (RBAC) sees every request, routed or not, as Envoy's RBAC filter does, with the policies of the Gateway that accepted it.
+    const authz = compiled.authz.engineFor(port, scheme, authority);
+    if (authz !== undefined) {
+      const decision = authz.evaluate({
+        source: info.clientIp === undefined ? {} : { ip: info.clientIp, remoteIp: info.clientIp },
+        request: auth === undefined ? { host: authority, method, path: facts.path, headers } : { host: authority, method, path: facts.path, headers, auth },
+        destination: { port },
+      });
+      if (decision.audit) out.audit = decision.auditPolicy ?? "audit";
+      if (!decision.allow) return this.reply(out, REPLY.rbacDenied(decision.policy));
+    }
 
     switch (plan.kind) {
       case "no-route":
-        return local(REPLY.noRoute());
+        return this.reply(out, REPLY.noRoute());
       case "no-cluster":
-        return local(REPLY.noCluster(plan.reason));
+        return this.reply(out, REPLY.noCluster(plan.reason));
       case "redirect": {
         out.status = plan.status;
         out.details = "redirect";
@@ -295,7 +356,7 @@ export class EdgeGateway {
       });
       for (const b of buckets) {
         const hit = await platform.rateLimiter.hit(b.key, b.limit, b.windowSeconds);
-        if (!hit.allowed) return local(REPLY.rateLimited(hit.retryAfterSeconds));
+        if (!hit.allowed) return this.reply(out, REPLY.rateLimited(hit.retryAfterSeconds));
       }
     }
 
@@ -315,37 +376,36 @@ export class EdgeGateway {
     }
     if (plan.fault?.abort !== undefined) {
       const status = "status" in plan.fault.abort ? plan.fault.abort.status : 503;
-      const r = local(REPLY.faultAbort(status));
+      const r = this.reply(out, REPLY.faultAbort(status));
       if ("grpcStatus" in plan.fault.abort) r.headers.set("grpc-status", plan.fault.abort.grpcStatus);
       return r;
     }
 
     let body: ArrayBuffer | null = null;
-    if (req.body !== null && req.method !== "GET" && req.method !== "HEAD") {
+    if (method !== "GET" && method !== "HEAD" && req.body !== null) {
       const declared = Number(req.headers.get("content-length") ?? "0");
-      if (declared > MAX_REQUEST_BODY_BYTES) return local(REPLY.badRequest(`request body is larger than ${MAX_REQUEST_BODY_BYTES} bytes`, 413));
+      if (declared > MAX_REQUEST_BODY_BYTES) return this.reply(out, REPLY.badRequest(`request body is larger than ${MAX_REQUEST_BODY_BYTES} bytes`, 413));
       body = await req.arrayBuffer();
-      if (body.byteLength > MAX_REQUEST_BODY_BYTES) return local(REPLY.badRequest(`request body is larger than ${MAX_REQUEST_BODY_BYTES} bytes`, 413));
+      if (body.byteLength > MAX_REQUEST_BODY_BYTES) return this.reply(out, REPLY.badRequest(`request body is larger than ${MAX_REQUEST_BODY_BYTES} bytes`, 413));
     }
-    setRequestBytes(body?.byteLength ?? 0);
+    rec.requestBytes = body?.byteLength ?? 0;
 
-    const upstreamHeaders = upstreamRequestHeaders(req, headers, authnOps, requestId, info, scheme);
-    if (plan.mirrors.length > 0) sendMirrors(plan.mirrors, plan, compiled, req.method, upstreamHeaders, body, platform);
-    const result = await forward({ plan, compiled, method: req.method, headers: upstreamHeaders, body, platform, tracer, parent: spanCtx, rng: this.rng });
-    return this.respond(result, plan, facts, out, local);
+    const upstreamHeaders = upstreamRequestHeaders(rec, headers, scheme);
+    if (plan.mirrors.length > 0) sendMirrors(plan.mirrors, plan, compiled, method, upstreamHeaders, body, platform);
+    const result = await forward({ plan, compiled, method, headers: upstreamHeaders, body, platform, tracer: rec.tracer, parent: rec.span.spanContext(), rng: this.rng });
+    return this.respond(result, plan, facts, rec);
   }
 
-  private respond(result: ForwardResult, plan: ForwardPlan, facts: RequestFacts, out: Outcome, local: (r: LocalReply) => Response): Response {
+  private respond(result: ForwardResult, plan: ForwardPlan, facts: RequestFacts, rec: RequestRecord): Response {
+    const out = rec.out;
     out.upstreamHost = result.upstreamHost ?? null;
     out.destinationWorkload = result.endpoint?.workload?.split("/")[1] ?? null;
     out.destinationPrincipal = result.endpoint?.spiffeId ?? null;
-    if (result.local !== undefined) {
-      const r = local(result.local);
-      return r;
-    }
+    if (result.local !== undefined) return this.reply(out, result.local);
     const upstream = result.response!;
-    out.status = upstream.status;
-    out.flags.push(...result.flags);
+    const status = upstream.status;
+    out.status = status;
+    for (const f of result.flags) out.flags.push(f);
     out.upstreamServiceTimeMs = result.upstreamServiceTimeMs ?? null;
     const h = new Headers(upstream.headers);
     applyHeaderOps(h, plan.responseHeaderOps);
@@ -355,7 +415,13 @@ export class EdgeGateway {
       h.append("set-cookie", `${c.name}=${c.value}; Max-Age=${c.maxAgeSeconds}${c.path === undefined ? "" : `; Path=${c.path}`}${c.attributes.map((a) => `; ${a.name}${a.value === undefined ? "" : `=${a.value}`}`).join("")}; HttpOnly`);
     }
     if (result.upstreamServiceTimeMs !== undefined) h.set("x-envoy-upstream-service-time", String(Math.round(result.upstreamServiceTimeMs)));
-    return new Response(upstream.body, { status: upstream.status, statusText: upstream.statusText, headers: h });
+    // The gateway's own headers go in before the one Response is built (no second pass over it in `handle`).
+    if (out.flags.length > 0) h.set(RESPONSE_FLAGS_HEADER, formatFlags(out.flags));
+    h.set("x-request-id", rec.requestId);
+    const body = upstream.body;
+    const cl = body === null ? "0" : h.get("content-length");
+    rec.knownBytes = cl === null ? null : Number(cl);
+    return new Response(body, { status, statusText: upstream.statusText, headers: h });
   }
 }
 
@@ -365,48 +431,32 @@ function withoutParams(url: URL, names: readonly string[]): string {
   return u.pathname + u.search;
 }
 
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
 /** `x-request-id` from the client when it is a sane token, otherwise a fresh UUID. */
-function validRequestId(v: string | null): string | undefined {
-  return v !== null && /^[A-Za-z0-9._:-]{1,128}$/.test(v) ? v : undefined;
+function validRequestId(v: string | undefined): string | undefined {
+  return v !== undefined && REQUEST_ID.test(v) ? v : undefined;
 }
 
-function upstreamRequestHeaders(req: Request, headers: Map<string, string>, _authnOps: readonly AuthnHeaderOp[], requestId: string, info: RequestInfo, scheme: string): Headers {
-  const h = new Headers();
-  for (const [k, v] of headers) if (!HOP_BY_HOP.includes(k) && k !== "host") h.set(k, v);
-  for (const k of req.headers.get("connection")?.split(",").map((s) => s.trim().toLowerCase()) ?? []) h.delete(k);
-  // Multi-valued headers (cookies etc.) as the client sent them, unless authentication rewrote them.
-  h.set("x-request-id", requestId);
-  h.set("x-forwarded-proto", scheme);
+/** The request headers sent upstream (before each attempt's own), as entries an attempt turns into its Headers. */
+function upstreamRequestHeaders(rec: RequestRecord, headers: Map<string, string>, scheme: string): [string, string][] {
+  const { info, requestId, sent } = rec;
+  // Hop-by-hop headers, and those the client's Connection header names, are not forwarded.
+  const named = sent.connection === undefined ? undefined : new Set(sent.connection.split(",").map((s) => s.trim().toLowerCase()));
+  const tracestateOk = validTracestate(sent.tracestate) !== undefined;
+  const out: [string, string][] = [];
+  for (const [k, v] of headers) {
+    if (HOP_BY_HOP.has(k) || k === "host" || GATEWAY_SET.has(k) || named?.has(k) === true) continue;
+    if (k === "tracestate" && !tracestateOk) continue;
+    if (k === "x-forwarded-for" && info.clientIp !== undefined) continue;
+    out.push([k, v]);
+  }
+  out.push(["x-request-id", requestId], ["x-forwarded-proto", scheme]);
   if (info.clientIp !== undefined) {
-    const xff = req.headers.get("x-forwarded-for");
-    h.set("x-forwarded-for", xff === null ? info.clientIp : `${xff}, ${info.clientIp}`);
+    const xff = sent.xForwardedFor;
+    out.push(["x-forwarded-for", xff === undefined ? info.clientIp : `${xff}, ${info.clientIp}`]);
   }
-  const state = validTracestate(req.headers.get("tracestate"));
-  if (state === undefined) h.delete("tracestate");
-  return h;
-}
-
-/** Counts response bytes (content-length when known, else as the body streams) and calls `done` once. */
-function countBody(res: Response, done: (bytes: number) => void, platform: GatewayPlatform): Response {
-  const cl = res.headers.get("content-length");
-  if (res.body === null || cl !== null) {
-    done(res.body === null ? 0 : Number(cl));
-    return res;
-  }
-  let bytes = 0;
-  let resolve!: () => void;
-  const finished = new Promise<void>((r) => (resolve = r));
-  const counter = new TransformStream<Uint8Array, Uint8Array>({
-    transform(chunk, c) {
-      bytes += chunk.byteLength;
-      c.enqueue(chunk);
-    },
-    flush() {
-      resolve();
-    },
-  });
-  platform.waitUntil(finished.then(() => done(bytes)));
-  return new Response(res.body.pipeThrough(counter), { status: res.status, statusText: res.statusText, headers: res.headers });
+  return out;
 }
 
 export type { HeaderOp };

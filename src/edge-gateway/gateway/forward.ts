@@ -2,13 +2,14 @@
  * Executes a forward plan: load balancing, the route timeout, retries with per-try timeouts and
  * backoff, connection-pool overflow, and the mapping of failures to Istio's codes and flags.
  */
-import { SpanKind, SpanStatusCode, type Context } from "@opentelemetry/api";
-import { applyHeaderOps, retryDecision, type AttemptOutcome, type ForwardPlan, type UpstreamEndpoint } from "../../core/routing/index.ts";
+import { SpanKind, SpanStatusCode, type SpanContext } from "@opentelemetry/api";
+import { applyHeaderOps, retryDecision, type AttemptOutcome, type ForwardPlan, type PickContext, type UpstreamEndpoint } from "../../core/routing/index.ts";
 import type { CompiledGateway } from "./compiled-gateway.ts";
 import { REPLY, type LocalReply } from "./local-reply.ts";
 import type { GatewayPlatform } from "./platform.ts";
 import type { ResponseFlag } from "./response-flags.ts";
 import { endpointsOf, upstreamTarget, UnsupportedUpstreamTlsError } from "./upstream-target.ts";
+import { HeadersMapView } from "./headers-map-view.ts";
 import type { RecordingTracer } from "../telemetry/recording-tracer.ts";
 import { formatTraceparent } from "../telemetry/trace-context.ts";
 
@@ -16,12 +17,13 @@ export interface ForwardInput {
   plan: ForwardPlan;
   compiled: CompiledGateway;
   method: string;
-  /** Request headers after authentication header ops (lowercase names). */
-  headers: Headers;
+  /** Request headers after authentication header ops (lowercase names); each attempt builds its own Headers from them. */
+  headers: readonly (readonly [string, string])[];
   body: ArrayBuffer | null;
   platform: GatewayPlatform;
   tracer: RecordingTracer;
-  parent: Context;
+  /** The request's server span: each attempt's client span is its child. */
+  parent: SpanContext;
   rng: () => number;
 }
 
@@ -36,6 +38,7 @@ export interface ForwardResult {
 }
 
 class OverallTimeout extends Error {}
+const CLIENT_SPAN = { kind: SpanKind.CLIENT };
 class PerTryTimeout extends Error {}
 
 /** Overflow threshold from `connectionPool` (Envoy: max requests for HTTP/2, connections + pending for HTTP/1). */
@@ -48,12 +51,56 @@ function maxInflight(plan: ForwardPlan): number {
   return limits.length === 0 ? Number.POSITIVE_INFINITY : Math.min(...limits);
 }
 
+interface AttemptSignal {
+  signal: AbortSignal | undefined;
+  timedOut(): boolean;
+  dispose(): void;
+}
+
+const NO_TIMEOUT: AttemptSignal = { signal: undefined, timedOut: () => false, dispose() {} };
+
 /** The signal of one try: the route's overall deadline, plus the per-try timeout when set. */
-function attemptSignal(overall: AbortSignal | undefined, perTryMs: number | undefined): { signal: AbortSignal | undefined; timedOut(): boolean; dispose(): void } {
-  if (perTryMs === undefined || perTryMs <= 0) return { signal: overall, timedOut: () => false, dispose() {} };
+function attemptSignal(overall: AbortSignal | undefined, perTryMs: number | undefined): AttemptSignal {
+  if (perTryMs === undefined || perTryMs <= 0) return overall === undefined ? NO_TIMEOUT : { signal: overall, timedOut: () => false, dispose() {} };
   const perTry = new AbortController();
   const timer = setTimeout(() => perTry.abort(new PerTryTimeout()), perTryMs);
   return { signal: overall === undefined ? perTry.signal : AbortSignal.any([overall, perTry.signal]), timedOut: () => perTry.signal.aborted, dispose: () => clearTimeout(timer) };
+}
+
+/** Names every attempt sets itself (a client's own values never travel). */
+const ATTEMPT_SET = new Set(["host", "x-forwarded-host", "traceparent"]);
+
+/**
+ * The headers of one attempt: the request's, the route's header operations, then what the
+ * attempt sets (Host and `x-forwarded-host` = the planned authority, since Workers derive Host
+ * from the URL; the in-cluster hop's headers; `traceparent` naming the attempt span; the attempt
+ * count on retries). Built with one Headers construction when the route has no header operations.
+ */
+function attemptHeaders(base: ForwardInput["headers"], plan: ForwardPlan, targetHeaders: readonly (readonly [string, string])[], traceparent: string, retries: number): Headers {
+  const authority = plan.upstreamRequest.authority;
+  const ops = plan.upstreamRequest.headerOps;
+  if (ops.length > 0) {
+    const headers = new Headers(base as [string, string][]);
+    applyHeaderOps(headers, ops);
+    headers.set("host", authority);
+    headers.set("x-forwarded-host", authority);
+    for (const [k, v] of targetHeaders) headers.set(k, v);
+    headers.set("traceparent", traceparent);
+    if (retries > 0) headers.set("x-envoy-attempt-count", String(retries + 1));
+    return headers;
+  }
+  const list: [string, string][] = [];
+  for (const e of base) {
+    const k = e[0];
+    if (ATTEMPT_SET.has(k) || (retries > 0 && k === "x-envoy-attempt-count")) continue;
+    if (targetHeaders.length > 0 && targetHeaders.some((t) => t[0] === k)) continue;
+    list.push(e as [string, string]);
+  }
+  list.push(["host", authority], ["x-forwarded-host", authority]);
+  for (const t of targetHeaders) list.push(t as [string, string]);
+  list.push(["traceparent", traceparent]);
+  if (retries > 0) list.push(["x-envoy-attempt-count", String(retries + 1)]);
+  return new Headers(list);
 }
 
 export async function forward(i: ForwardInput): Promise<ForwardResult> {
@@ -64,9 +111,9 @@ export async function forward(i: ForwardInput): Promise<ForwardResult> {
   if (state.inflight >= maxInflight(plan)) return { local: REPLY.overflow(), flags: ["UO"], attempts: 0 };
 
   // Only a route with a timeout pays for an abort signal on its fetches.
-  const overall = new AbortController();
   const hasDeadline = plan.timeoutMs !== undefined && plan.timeoutMs > 0;
-  const overallTimer = hasDeadline ? setTimeout(() => overall.abort(new OverallTimeout()), plan.timeoutMs) : undefined;
+  const overall = hasDeadline ? new AbortController() : undefined;
+  const overallTimer = overall === undefined ? undefined : setTimeout(() => overall.abort(new OverallTimeout()), plan.timeoutMs);
   const tried = new Set<UpstreamEndpoint>();
   const started = platform.clock.now();
   let retries = 0;
@@ -74,45 +121,44 @@ export async function forward(i: ForwardInput): Promise<ForwardResult> {
   state.inflight++;
   try {
     for (;;) {
-      const ep = state.balancer.pick(endpoints, {
-        ...(plan.hashKey === undefined ? {} : { hashKey: plan.hashKey }),
-        ...(plan.retry.retryIgnorePreviousHosts && tried.size > 0 && tried.size < endpoints.length ? { exclude: (e: UpstreamEndpoint) => tried.has(e) } : {}),
-      });
+      const pick: PickContext = {};
+      if (plan.hashKey !== undefined) pick.hashKey = plan.hashKey;
+      if (plan.retry.retryIgnorePreviousHosts && tried.size > 0 && tried.size < endpoints.length) pick.exclude = (e: UpstreamEndpoint) => tried.has(e);
+      const ep = state.balancer.pick(endpoints, pick);
       if (ep === undefined) return { local: REPLY.noHealthyUpstream(), flags: ["UH"], attempts: retries };
       tried.add(ep);
-      const span = i.tracer.startSpan(`${i.method} ${plan.cluster.host}`, { kind: SpanKind.CLIENT, attributes: { "upstream_cluster": plan.cluster.name, "http.request.method": i.method, "http.request.resend_count": retries } }, i.parent);
+      const span = i.tracer.startChild(
+        `${i.method} ${plan.cluster.host}`,
+        i.tracer.recording ? { kind: SpanKind.CLIENT, attributes: { "upstream_cluster": plan.cluster.name, "http.request.method": i.method, "http.request.resend_count": retries } } : CLIENT_SPAN,
+        i.parent,
+      );
       let outcome: AttemptOutcome;
       let response: Response | undefined;
       let failure = "";
       let attempt: ReturnType<typeof attemptSignal> | undefined;
       try {
-        const target = await upstreamTarget(plan, ep, compiled.nodeIngress, platform.svids);
+        const t = upstreamTarget(plan, ep, compiled.nodeIngress, platform.svids);
+        const target = t instanceof Promise ? await t : t;
         lastHost = target.host;
         span.setAttribute("server.address", target.host);
-        const headers = new Headers(i.headers);
-        applyHeaderOps(headers, plan.upstreamRequest.headerOps);
-        headers.set("host", plan.upstreamRequest.authority);
-        // Workers derive Host from the URL; the planned authority always travels here too.
-        headers.set("x-forwarded-host", plan.upstreamRequest.authority);
-        for (const [k, v] of target.headers) headers.set(k, v);
-        headers.set("traceparent", formatTraceparent(span.spanContext()));
-        if (retries > 0) headers.set("x-envoy-attempt-count", String(retries + 1));
-        attempt = attemptSignal(hasDeadline ? overall.signal : undefined, plan.retry.perTryTimeoutMs);
+        const headers = attemptHeaders(i.headers, plan, target.headers, formatTraceparent(span.spanContext()), retries);
+        attempt = attemptSignal(overall?.signal, plan.retry.perTryTimeoutMs);
         try {
           const init: RequestInit = { method: i.method, headers, body: i.body, redirect: "manual" };
           if (attempt.signal !== undefined) init.signal = attempt.signal;
-          response = await platform.fetch(new Request(target.url, init));
+          response = await platform.fetch(target.url, init);
         } finally {
           attempt.dispose();
         }
-        const responseHeaders = new Map<string, string>();
-        response.headers.forEach((v, k) => responseHeaders.set(k.toLowerCase(), v));
-        outcome = { kind: "response", status: response.status, headers: responseHeaders };
-        span.setAttribute("http.response.status_code", response.status);
-        if (response.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+        const status = response.status;
+        outcome = { kind: "response", status, headers: new HeadersMapView(response.headers) };
+        if (i.tracer.recording) {
+          span.setAttribute("http.response.status_code", status);
+          if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+        }
       } catch (err) {
-        const reason = overall.signal.aborted ? overall.signal.reason : err;
-        if (reason instanceof OverallTimeout || overall.signal.reason instanceof OverallTimeout) {
+        const reason = overall?.signal.aborted === true ? overall.signal.reason : err;
+        if (reason instanceof OverallTimeout || overall?.signal.reason instanceof OverallTimeout) {
           span.setStatus({ code: SpanStatusCode.ERROR, message: "upstream request timeout" });
           span.end();
           return { local: REPLY.timeout(["UT"]), flags: ["UT"], attempts: retries + 1, upstreamHost: lastHost ?? `${ep.address}:${ep.port}`, endpoint: ep };
@@ -135,7 +181,7 @@ export async function forward(i: ForwardInput): Promise<ForwardResult> {
         await response?.body?.cancel();
         retries++;
         try {
-          await platform.sleep(decision.backoffMs, overall.signal);
+          await platform.sleep(decision.backoffMs, overall?.signal);
         } catch {
           return { local: REPLY.timeout(["UT"]), flags: ["UT"], attempts: retries, upstreamHost: lastHost ?? `${ep.address}:${ep.port}`, endpoint: ep };
         }

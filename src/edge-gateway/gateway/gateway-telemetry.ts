@@ -1,10 +1,12 @@
 /**
- * Per-gateway telemetry state (isolate / process lifetime): request metrics and the OTLP
- * exporter, plus what one request reports when it finishes (spans, metrics, access log).
+ * Per-gateway telemetry state (isolate / process lifetime): request metrics, the span queue and
+ * the OTLP exporter, plus what one request reports when it finishes (spans, metrics, access log).
+ * Spans and metrics leave in batches (see span-batch.ts), never one export per request.
  */
 import { OtlpExporter, parseOtlpHeaders } from "../telemetry/otlp-exporter.ts";
 import { IstioRequestMetrics } from "../telemetry/request-metrics.ts";
 import type { FinishedSpan } from "../telemetry/recording-tracer.ts";
+import { SpanBatch } from "../telemetry/span-batch.ts";
 
 export interface TelemetrySettings {
   /** `OTEL_EXPORTER_OTLP_ENDPOINT`; no export without it. */
@@ -17,16 +19,31 @@ export interface TelemetrySettings {
   serviceName?: string;
   /** Access log on (default) or off (`ACCESS_LOG=off`). */
   accessLog?: boolean;
+  /** `OTEL_BSP_SCHEDULE_DELAY` (ms), default 5000; 0 exports spans after every request. */
+  spanExportDelayMs?: number;
+  /** `OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, default 512. */
+  spanBatchSize?: number;
+  /** `OTEL_BSP_MAX_QUEUE_SIZE`, default 2048 (more spans waiting are dropped and counted). */
+  spanQueueSize?: number;
 }
 
 export class GatewayTelemetry {
   readonly metrics: IstioRequestMetrics;
   private readonly exporter: OtlpExporter | undefined;
   private readonly interval: number;
+  private readonly spans: SpanBatch;
   readonly accessLogOn: boolean;
 
   constructor(settings: TelemetrySettings, now: () => number, fetch: (r: Request) => Promise<Response>) {
     this.metrics = new IstioRequestMetrics(now);
+    this.spans = new SpanBatch(
+      {
+        ...(settings.spanExportDelayMs === undefined ? {} : { scheduledDelayMs: settings.spanExportDelayMs }),
+        ...(settings.spanBatchSize === undefined ? {} : { maxExportBatchSize: settings.spanBatchSize }),
+        ...(settings.spanQueueSize === undefined ? {} : { maxQueueSize: settings.spanQueueSize }),
+      },
+      now,
+    );
     this.interval = settings.metricExportIntervalMs ?? 10_000;
     this.accessLogOn = settings.accessLog ?? true;
     this.exporter =
@@ -44,12 +61,21 @@ export class GatewayTelemetry {
     return this.exporter !== undefined;
   }
 
-  /** Export work for one finished request (spans now, metrics when the interval has passed); run it through `waitUntil`. */
+  /**
+   * Queues one finished request's spans and returns the export work that is due (a full span
+   * batch, spans or metrics whose interval has passed), or undefined when nothing is; run it
+   * through `waitUntil`.
+   */
   flush(spans: readonly FinishedSpan[]): Promise<void> | undefined {
     if (this.exporter === undefined) return undefined;
-    const jobs = [this.exporter.exportSpans(spans)];
-    if (this.metrics.dueForExport(this.interval)) jobs.push(this.exporter.exportMetrics(this.metrics));
-    return Promise.all(jobs).then(() => undefined);
+    this.spans.add(spans);
+    let jobs: Promise<void>[] | undefined;
+    for (let b = this.spans.take(); b !== undefined; b = this.spans.take()) {
+      if (b.dropped > 0) console.warn(`OTLP span queue full: dropped ${b.dropped} spans`);
+      (jobs ??= []).push(this.exporter.exportSpans(b.spans));
+    }
+    if (this.metrics.dueForExport(this.interval)) (jobs ??= []).push(this.exporter.exportMetrics(this.metrics));
+    return jobs === undefined ? undefined : Promise.all(jobs).then(() => undefined);
   }
 }
 
@@ -57,11 +83,22 @@ export function telemetrySettingsFrom(env: Record<string, unknown>): TelemetrySe
   const s = (k: string) => (typeof env[k] === "string" ? (env[k] as string) : undefined);
   const interval = s("OTEL_METRIC_EXPORT_INTERVAL");
   const n = interval === undefined ? Number.NaN : Number(interval);
+  const num = (k: string, min: number) => {
+    const v = s(k);
+    const x = v === undefined || v.trim() === "" ? Number.NaN : Number(v);
+    return Number.isFinite(x) && x >= min ? Math.floor(x) : undefined;
+  };
+  const delay = num("OTEL_BSP_SCHEDULE_DELAY", 0);
+  const batch = num("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 1);
+  const queue = num("OTEL_BSP_MAX_QUEUE_SIZE", 1);
   return {
     ...(s("OTEL_EXPORTER_OTLP_ENDPOINT") === undefined ? {} : { otlpEndpoint: s("OTEL_EXPORTER_OTLP_ENDPOINT")! }),
     ...(s("OTEL_EXPORTER_OTLP_HEADERS") === undefined ? {} : { otlpHeaders: s("OTEL_EXPORTER_OTLP_HEADERS")! }),
     ...(Number.isFinite(n) && n >= 0 ? { metricExportIntervalMs: n } : {}),
     ...(s("OTEL_SERVICE_NAME") === undefined ? {} : { serviceName: s("OTEL_SERVICE_NAME")! }),
     accessLog: s("ACCESS_LOG") !== "off",
+    ...(delay === undefined ? {} : { spanExportDelayMs: delay }),
+    ...(batch === undefined ? {} : { spanBatchSize: batch }),
+    ...(queue === undefined ? {} : { spanQueueSize: queue }),
   };
 }

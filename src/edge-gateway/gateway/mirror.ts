@@ -10,7 +10,15 @@ import { endpointsOf, upstreamTarget } from "./upstream-target.ts";
 /** How long a mirror may take before it is abandoned. */
 const MIRROR_TIMEOUT_MS = 10_000;
 
-export function sendMirrors(mirrors: readonly MirrorPlan[], base: ForwardPlan, compiled: CompiledGateway, method: string, headers: Headers, body: ArrayBuffer | null, platform: GatewayPlatform): void {
+export function sendMirrors(
+  mirrors: readonly MirrorPlan[],
+  base: ForwardPlan,
+  compiled: CompiledGateway,
+  method: string,
+  headers: readonly (readonly [string, string])[],
+  body: ArrayBuffer | null,
+  platform: GatewayPlatform,
+): void {
   for (const m of mirrors) {
     // A mirror is the same request to another cluster: reuse the forward plan's path and ops.
     const plan: ForwardPlan = { ...base, cluster: m.cluster, destination: m.destination, upstreamRequest: { ...base.upstreamRequest, authority: m.authority } };
@@ -21,7 +29,7 @@ export function sendMirrors(mirrors: readonly MirrorPlan[], base: ForwardPlan, c
       if (ep === undefined) return;
       try {
         const target = await upstreamTarget(plan, ep, compiled.nodeIngress, platform.svids);
-        const h = new Headers(headers);
+        const h = new Headers(headers as [string, string][]);
         h.set("host", m.authority);
         for (const [k, v] of target.headers) h.set(k, v);
         const res = await platform.fetch(new Request(target.url, { method, headers: h, body, redirect: "manual", signal: AbortSignal.timeout(MIRROR_TIMEOUT_MS) }));

@@ -8,8 +8,8 @@ import type { GatewaySvidSource } from "./gateway-svid.ts";
 
 export interface GatewayPlatform {
   clock: Clock;
-  /** Outbound HTTP. */
-  fetch(request: Request): Promise<Response>;
+  /** Outbound HTTP (the runtime's `fetch`). */
+  fetch(input: string | Request, init?: RequestInit): Promise<Response>;
   /** Keeps work (mirrors, telemetry export, snapshot refresh) alive after the response is sent. */
   waitUntil(promise: Promise<unknown>): void;
   rateLimiter: RateLimiter;

@@ -9,20 +9,30 @@ export const MAX_REQUEST_HEADERS_BYTES = 60 * 1024;
 /** Longest path (with query) the gateway accepts. */
 export const MAX_PATH_CHARS = 8192;
 const METHOD = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,32}$/;
+const BAD_HOST = /[\s/\\@]/;
 
-export function validateRequest(req: Request, url: URL): LocalReply | undefined {
-  if (!METHOD.test(req.method)) return REPLY.badRequest(`invalid method ${JSON.stringify(req.method.slice(0, 40))}`);
-  let headerBytes = 0;
-  req.headers.forEach((v, k) => (headerBytes += k.length + v.length + 4));
+/** Size of a header block as the validation counts it: name, value, ": " and CRLF per header. */
+export function headerLineBytes(name: string, value: string): number {
+  return name.length + value.length + 4;
+}
+
+/**
+ * Checks one request line and header block. `headerBytes` is the sum of `headerLineBytes` over
+ * its headers (the caller already walks them once to build its header map); `host` is its `Host`
+ * (or the URL's).
+ */
+export function validateRequest(method: string, pathname: string, search: string, headerBytes: number, host: string): LocalReply | undefined {
+  if (!METHOD.test(method)) return REPLY.badRequest(`invalid method ${JSON.stringify(method.slice(0, 40))}`);
   if (headerBytes > MAX_REQUEST_HEADERS_BYTES) return REPLY.badRequest(`request headers are larger than ${MAX_REQUEST_HEADERS_BYTES} bytes`, 431);
-  const raw = url.pathname + url.search;
-  if (raw.length > MAX_PATH_CHARS) return REPLY.badRequest(`path is longer than ${MAX_PATH_CHARS} characters`, 414);
-  try {
-    decodeURIComponent(url.pathname);
-  } catch {
-    return REPLY.badRequest("path: invalid percent-encoding");
+  if (pathname.length + search.length > MAX_PATH_CHARS) return REPLY.badRequest(`path is longer than ${MAX_PATH_CHARS} characters`, 414);
+  // Only a path with escapes can be badly encoded.
+  if (pathname.includes("%")) {
+    try {
+      decodeURIComponent(pathname);
+    } catch {
+      return REPLY.badRequest("path: invalid percent-encoding");
+    }
   }
-  const host = req.headers.get("host") ?? url.host;
-  if (host === "" || /[\s/\\@]/.test(host)) return REPLY.badRequest(`invalid Host header ${JSON.stringify(host.slice(0, 100))}`);
+  if (host === "" || BAD_HOST.test(host)) return REPLY.badRequest(`invalid Host header ${JSON.stringify(host.slice(0, 100))}`);
   return undefined;
 }

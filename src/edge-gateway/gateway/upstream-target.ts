@@ -12,7 +12,7 @@ export interface UpstreamTarget {
   url: string;
   /** `upstream_host` of the access log. */
   host: string;
-  headers: [string, string][];
+  headers: readonly (readonly [string, string])[];
 }
 
 /** The TLS mode at the edge: only DISABLE (plain HTTP) and SIMPLE (TLS origination) can be done with fetch. */
@@ -40,29 +40,37 @@ export function endpointsOf(plan: ForwardPlan): readonly UpstreamEndpoint[] {
   return [];
 }
 
-export async function upstreamTarget(
+/**
+ * Where an attempt goes. Synchronous for external hosts (the common case, no promise per
+ * request); a promise when an in-cluster hop needs the gateway's JWT-SVID.
+ */
+export function upstreamTarget(
   plan: ForwardPlan,
   ep: UpstreamEndpoint,
   nodeIngress: Readonly<Record<string, NodeIngress>>,
   svids: GatewaySvidSource | undefined,
-): Promise<UpstreamTarget> {
+): UpstreamTarget | Promise<UpstreamTarget> {
   const ingress = ep.placement === undefined ? undefined : nodeIngress[`${ep.placement.cluster}/${ep.placement.node}`];
-  if (ingress !== undefined) {
-    if (svids === undefined) throw new Error("in-cluster upstream needs the gateway's JWT-SVID, and no SVID source is configured");
-    const base = /^https?:\/\//.test(ingress.address) ? ingress.address.replace(/\/+$/, "") : `http://${ingress.address}`;
-    const token = await svids.tokenFor(ingress.spiffeId);
-    return {
-      url: `${base}${plan.upstreamRequest.path}`,
-      host: base.replace(/^https?:\/\//, ""),
-      headers: [
-        [EDGE_SVID_HEADER, token],
-        [EDGE_TARGET_HEADER, hostPort(ep.address, ep.port)],
-      ],
-    };
-  }
+  if (ingress !== undefined) return inClusterTarget(plan, ep, ingress, svids);
   const mode = plan.cluster.trafficPolicy.tls?.mode ?? "DISABLE";
   if (mode !== "DISABLE" && mode !== "SIMPLE") throw new UnsupportedUpstreamTlsError(`DestinationRule tls.mode ${mode} is not supported at the edge gateway (use SIMPLE or DISABLE)`);
   const scheme = mode === "SIMPLE" ? "https" : "http";
   const host = hostPort(ep.address, ep.port);
-  return { url: `${scheme}://${host}${plan.upstreamRequest.path}`, host, headers: [] };
+  return { url: `${scheme}://${host}${plan.upstreamRequest.path}`, host, headers: NO_HEADERS };
+}
+
+const NO_HEADERS: readonly (readonly [string, string])[] = [];
+
+async function inClusterTarget(plan: ForwardPlan, ep: UpstreamEndpoint, ingress: NodeIngress, svids: GatewaySvidSource | undefined): Promise<UpstreamTarget> {
+  if (svids === undefined) throw new Error("in-cluster upstream needs the gateway's JWT-SVID, and no SVID source is configured");
+  const base = /^https?:\/\//.test(ingress.address) ? ingress.address.replace(/\/+$/, "") : `http://${ingress.address}`;
+  const token = await svids.tokenFor(ingress.spiffeId);
+  return {
+    url: `${base}${plan.upstreamRequest.path}`,
+    host: base.replace(/^https?:\/\//, ""),
+    headers: [
+      [EDGE_SVID_HEADER, token],
+      [EDGE_TARGET_HEADER, hostPort(ep.address, ep.port)],
+    ],
+  };
 }

@@ -48,13 +48,22 @@ export class SnapshotState<C> {
    * load; later calls return at once and, when the check interval has passed, start a
    * background check through `waitUntil`.
    */
-  async current(waitUntil: (p: Promise<unknown>) => void): Promise<C | undefined> {
-    if (this.active === undefined) {
-      if (this.o.clock.now() - this.lastCheck >= Math.min(this.interval, 1000) || this.inflight !== undefined) await this.refresh();
-      return this.loaded();
-    }
-    if (this.o.clock.now() - this.lastCheck >= this.interval && this.inflight === undefined) waitUntil(this.refresh());
-    return this.active.compiled;
+  async current(background: { waitUntil(p: Promise<unknown>): void }): Promise<C | undefined> {
+    const ready = this.ready(background);
+    if (ready !== undefined) return ready;
+    if (this.o.clock.now() - this.lastCheck >= Math.min(this.interval, 1000) || this.inflight !== undefined) await this.refresh();
+    return this.loaded();
+  }
+
+  /**
+   * The loaded snapshot without waiting (undefined while nothing is loaded: then call `current`).
+   * Starts the background version check when it is due, so a request never pays for one.
+   */
+  ready(background: { waitUntil(p: Promise<unknown>): void }): C | undefined {
+    const a = this.active;
+    if (a === undefined) return undefined;
+    if (this.inflight === undefined && this.o.clock.now() - this.lastCheck >= this.interval) background.waitUntil(this.refresh());
+    return a.compiled;
   }
 
   private loaded(): C | undefined {

@@ -2,7 +2,8 @@
  * A small `@opentelemetry/api` Tracer that records finished spans for OTLP export. The gateway
  * creates spans through the OpenTelemetry API only; this provider keeps them in memory per
  * request (no global state, safe in Workers isolates) so the entry can export them off the
- * response path.
+ * response path. Without an exporter the tracer is non-recording (as an SDK whose sampler drops
+ * every span): spans still get ids, so `traceparent` propagates, but record nothing.
  */
 import {
   SpanKind,
@@ -43,7 +44,7 @@ function toMs(t: TimeInput | undefined, fallback: () => number): number {
 }
 
 class RecordingSpan implements Span {
-  private ended = false;
+  private ended: boolean;
   private readonly attributes: Attributes = {};
   private readonly events: FinishedSpan["events"] = [];
   private status: SpanStatus = { code: SpanStatusCode.UNSET };
@@ -54,9 +55,10 @@ class RecordingSpan implements Span {
     private readonly kind: SpanKind,
     private readonly parentSpanId: string | undefined,
     private readonly startMs: number,
-    private readonly now: () => number,
-    private readonly sink: (s: FinishedSpan) => void,
-  ) {}
+    private readonly tracer: RecordingTracer,
+  ) {
+    this.ended = !tracer.recording;
+  }
 
   spanContext(): SpanContext {
     return this.ctx;
@@ -72,7 +74,8 @@ class RecordingSpan implements Span {
   addEvent(name: string, attributesOrStartTime?: SpanAttributes | TimeInput, startTime?: TimeInput): this {
     const isTime = typeof attributesOrStartTime === "number" || attributesOrStartTime instanceof Date || Array.isArray(attributesOrStartTime);
     const attributes = isTime || attributesOrStartTime === undefined ? {} : (attributesOrStartTime as SpanAttributes);
-    this.events.push({ name, timeMs: toMs(isTime ? (attributesOrStartTime as TimeInput) : startTime, this.now), attributes: attributes as Attributes });
+    if (this.ended) return this;
+    this.events.push({ name, timeMs: toMs(isTime ? (attributesOrStartTime as TimeInput) : startTime, this.tracer.now), attributes: attributes as Attributes });
     return this;
   }
   addLink(_link: Link): this {
@@ -92,13 +95,13 @@ class RecordingSpan implements Span {
   end(endTime?: TimeInput): void {
     if (this.ended) return;
     this.ended = true;
-    this.sink({
+    this.tracer.spans.push({
       name: this.name,
       kind: this.kind,
       context: this.ctx,
       ...(this.parentSpanId === undefined ? {} : { parentSpanId: this.parentSpanId }),
       startMs: this.startMs,
-      endMs: toMs(endTime, this.now),
+      endMs: toMs(endTime, this.tracer.now),
       attributes: this.attributes,
       events: this.events,
       status: this.status,
@@ -113,22 +116,30 @@ class RecordingSpan implements Span {
   }
 }
 
-/** Records the spans of one request; `spans` holds them once ended. */
+/** Records the spans of one request; `spans` holds them once ended (none when not `recording`). */
 export class RecordingTracer implements Tracer {
   readonly spans: FinishedSpan[] = [];
 
-  constructor(private readonly now: () => number) {}
+  constructor(
+    readonly now: () => number,
+    /** False: spans carry ids for propagation but record nothing (no exporter configured). */
+    readonly recording = true,
+  ) {}
 
   startSpan(name: string, options: SpanOptions = {}, context?: Context): Span {
-    const parent = context === undefined ? undefined : trace.getSpanContext(context);
-    const spanCtx: SpanContext = {
-      traceId: parent?.traceId ?? randomHexId(16),
-      spanId: randomHexId(8),
-      traceFlags: parent?.traceFlags ?? 1,
-      ...(parent?.traceState === undefined ? {} : { traceState: parent.traceState }),
-    };
-    const span = new RecordingSpan(name, spanCtx, options.kind ?? SpanKind.INTERNAL, parent?.spanId, toMs(options.startTime, this.now), this.now, (s) => this.spans.push(s));
-    if (options.attributes !== undefined) span.setAttributes(options.attributes);
+    return this.startChild(name, options, context === undefined ? undefined : trace.getSpanContext(context));
+  }
+
+  /**
+   * `startSpan` with the parent given as a span context (e.g. a remote `traceparent`, or the
+   * request's server span) instead of a `Context`: the gateway's request path creates no
+   * Context objects.
+   */
+  startChild(name: string, options: SpanOptions, parent: SpanContext | undefined): Span {
+    const spanCtx: SpanContext = { traceId: parent?.traceId ?? randomHexId(16), spanId: randomHexId(8), traceFlags: parent?.traceFlags ?? 1 };
+    if (parent?.traceState !== undefined) spanCtx.traceState = parent.traceState;
+    const span = new RecordingSpan(name, spanCtx, options.kind ?? SpanKind.INTERNAL, parent?.spanId, this.recording ? toMs(options.startTime, this.now) : 0, this);
+    if (this.recording && options.attributes !== undefined) span.setAttributes(options.attributes);
     return span;
   }
 

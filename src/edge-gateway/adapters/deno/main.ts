@@ -80,7 +80,7 @@ const telemetry = new GatewayTelemetry(telemetrySettingsFrom(env), () => clock.n
 const gateway = new EdgeGateway({ state, telemetry, trustDomain, ...(env.ROOT_NAMESPACE === undefined ? {} : { namespace: env.ROOT_NAMESPACE }) });
 const platform: GatewayPlatform = {
   clock,
-  fetch: (r) => fetch(r),
+  fetch: (input, init) => fetch(input, init),
   waitUntil: (p) => void p.catch((err: unknown) => console.error("background task failed:", err instanceof Error ? err.message : String(err))),
   rateLimiter: new InMemoryRateLimiter(() => clock.now()),
   accessLog: (line) => console.log(line),
@@ -104,6 +104,6 @@ export default {
   fetch(req: Request, info: ServeInfo): Promise<Response> | Response {
     const url = new URL(req.url);
     if (url.pathname === "/healthz") return Response.json(gateway.health());
-    return gateway.handle(req, platform, { clientIp: info.remoteAddr.hostname });
+    return gateway.handle(req, platform, { clientIp: info.remoteAddr.hostname, url });
   },
 };
