@@ -88,16 +88,21 @@ interface TableBase {
   readonly lastHost: LastHost;
 }
 
-/** A one-entry cache in front of `ListenerRoutes.hosts` (a pure memo: it never changes an answer). */
+/**
+ * One-entry caches in front of the listener lookup and `ListenerRoutes.hosts`
+ * (pure memos: they never change an answer). `authority` is `null` when
+ * `entry` is not valid for `listener`.
+ */
 interface LastHost {
   port: number;
   scheme: string;
-  authority: string;
+  listener: ListenerRoutes | undefined;
+  authority: string | null;
   entry: HostEntry | undefined;
 }
 
 function newLastHost(): LastHost {
-  return { port: -1, scheme: "", authority: "", entry: undefined };
+  return { port: -1, scheme: "", listener: undefined, authority: null, entry: undefined };
 }
 
 const HOST_CACHE_LIMIT = 1024;
@@ -328,12 +333,17 @@ export function compileMeshRoutes(snapshot: NodeSnapshot, sourceNamespace: strin
  */
 export function findRoute(table: RouteTable, facts: RequestFacts, given?: RequestView): RouteLookup {
   const last = table.lastHost;
-  let entry = last.entry;
-  if (entry === undefined || last.authority !== facts.authority || last.port !== facts.port || last.scheme !== facts.scheme) {
-    const listener = table.kind === "gateway" ? (table.listeners.get(facts.port) ?? table.byScheme[facts.scheme]) : table.listener;
-    entry = hostEntry(table, listener, facts.authority);
+  let listener = last.listener;
+  if (listener === undefined || last.port !== facts.port || last.scheme !== facts.scheme) {
+    listener = table.kind === "gateway" ? (table.listeners.get(facts.port) ?? table.byScheme[facts.scheme]) : table.listener;
     last.port = facts.port;
     last.scheme = facts.scheme;
+    last.listener = listener;
+    last.authority = null;
+  }
+  let entry = last.entry;
+  if (entry === undefined || last.authority !== facts.authority) {
+    entry = hostEntry(table, listener, facts.authority);
     last.authority = facts.authority;
     last.entry = entry;
   }

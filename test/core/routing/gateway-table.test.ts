@@ -5,8 +5,8 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { lookupRoute, planRequest, type RequestFacts, type RouteTable } from "../../../src/core/routing/index.ts";
-import { docs, GATEWAY, gatewayTable, gatewayVs, req, service } from "./fixtures.ts";
+import { compileGatewayRoutes, lookupRoute, planRequest, type RequestFacts, type RouteTable } from "../../../src/core/routing/index.ts";
+import { docs, GATEWAY, gatewaySnapshot, gatewayTable, gatewayVs, req, service } from "./fixtures.ts";
 
 function outcome(t: RouteTable, f: RequestFacts): string {
   const r = lookupRoute(t, f);
@@ -122,4 +122,50 @@ spec:
 `;
   const t = gatewayTable(docs(gw, gatewayVs("  - route: [{destination: {host: web}}]\n"), service("web", "shop")));
   assert.equal(outcome(t, req({ scheme: "https", port: 443 })), "NR");
+});
+
+test("gateway: the Host and listener memos never change an answer (one shared table vs a fresh table per request)", () => {
+  const yaml = docs(
+    TWO_SERVERS,
+    `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: alt, namespace: ingress}
+spec:
+  servers:
+  - port: {number: 8080, name: http-alt, protocol: HTTP}
+    hosts: ["api.example.com"]
+`,
+    gatewayVs("  - name: wild\n    match: [{uri: {prefix: /w}}]\n    route: [{destination: {host: web}}]\n", "wild", ["*.example.com"], "2024-01-01T00:00:00Z").replace("[ingress/edge]", "[ingress/edge, ingress/alt]"),
+    gatewayVs("  - name: api\n    match: [{uri: {exact: /a}}]\n    route: [{destination: {host: web}}]\n", "api", ["api.example.com"], "2024-02-01T00:00:00Z").replace("[ingress/edge]", "[ingress/edge, ingress/alt]"),
+    gatewayVs("  - name: ex\n    route: [{destination: {host: web}}]\n", "ex", ["exact.test"], "2024-03-01T00:00:00Z"),
+    service("web", "shop"),
+  );
+  const snapshot = gatewaySnapshot(yaml);
+  const shared = compileGatewayRoutes(snapshot);
+  const hosts = ["api.example.com", "API.example.com:8080", "x.example.com", "exact.test", "exact.test:443", "nope.org", "", "[::1]:80"];
+  const paths = ["/a", "/a?x=1", "/w/1", "/", "/b"];
+  const ports = [80, 443, 8080, 9999];
+  const schemes = ["http", "https"] as const;
+  // A walk over the combinations that changes one field per step (the case the one-entry caches must get right),
+  // with a deterministic choice of field and value.
+  let seed = 12345;
+  const pick = (k: number) => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return (seed >>> 8) % k;
+  };
+  let cur = { authority: hosts[0]!, path: paths[0]!, port: ports[0]!, scheme: schemes[0] as "http" | "https" };
+  const seen = new Set<string>();
+  for (let step = 0; step < 3000; step++) {
+    const field = pick(4);
+    if (field === 0) cur = { ...cur, authority: hosts[pick(hosts.length)]! };
+    else if (field === 1) cur = { ...cur, path: paths[pick(paths.length)]! };
+    else if (field === 2) cur = { ...cur, port: ports[pick(ports.length)]! };
+    else cur = { ...cur, scheme: schemes[pick(2)]! };
+    const f = req(cur);
+    const want = outcome(compileGatewayRoutes(snapshot), f);
+    assert.equal(outcome(shared, f), want, JSON.stringify(cur));
+    seen.add(want);
+  }
+  // The walk reaches routes, redirects and 404s.
+  assert.ok([...seen].some((o) => o.startsWith("redirect")) && seen.has("NR") && seen.size > 4, [...seen].join(", "));
 });
