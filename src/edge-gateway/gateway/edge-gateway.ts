@@ -407,7 +407,10 @@ export class EdgeGateway {
     out.status = status;
     for (const f of result.flags) out.flags.push(f);
     out.upstreamServiceTimeMs = result.upstreamServiceTimeMs ?? null;
-    const h = new Headers(upstream.headers);
+    const body = upstream.body;
+    // One construction copies the upstream's headers into a mutable set; the gateway's changes go on it.
+    const res = new Response(body, { status, statusText: upstream.statusText, headers: upstream.headers });
+    const h = res.headers;
     applyHeaderOps(h, plan.responseHeaderOps);
     if (plan.cors !== undefined) for (const [k, v] of corsResponseHeaders(plan.cors, facts)) h.set(k, v);
     if (plan.setCookie !== undefined) {
@@ -415,13 +418,12 @@ export class EdgeGateway {
       h.append("set-cookie", `${c.name}=${c.value}; Max-Age=${c.maxAgeSeconds}${c.path === undefined ? "" : `; Path=${c.path}`}${c.attributes.map((a) => `; ${a.name}${a.value === undefined ? "" : `=${a.value}`}`).join("")}; HttpOnly`);
     }
     if (result.upstreamServiceTimeMs !== undefined) h.set("x-envoy-upstream-service-time", String(Math.round(result.upstreamServiceTimeMs)));
-    // The gateway's own headers go in before the one Response is built (no second pass over it in `handle`).
+    // The gateway's own headers go on here too (no second pass over the response in `handle`).
     if (out.flags.length > 0) h.set(RESPONSE_FLAGS_HEADER, formatFlags(out.flags));
     h.set("x-request-id", rec.requestId);
-    const body = upstream.body;
     const cl = body === null ? "0" : h.get("content-length");
     rec.knownBytes = cl === null ? null : Number(cl);
-    return new Response(body, { status, statusText: upstream.statusText, headers: h });
+    return res;
   }
 }
 

@@ -74,9 +74,10 @@ const ATTEMPT_SET = new Set(["host", "x-forwarded-host", "traceparent"]);
  * The headers of one attempt: the request's, the route's header operations, then what the
  * attempt sets (Host and `x-forwarded-host` = the planned authority, since Workers derive Host
  * from the URL; the in-cluster hop's headers; `traceparent` naming the attempt span; the attempt
- * count on retries). Built with one Headers construction when the route has no header operations.
+ * count on retries). Without header operations this is a plain list the runtime's Request builds
+ * its headers from directly (a Headers object would be built and then copied once more).
  */
-function attemptHeaders(base: ForwardInput["headers"], plan: ForwardPlan, targetHeaders: readonly (readonly [string, string])[], traceparent: string, retries: number): Headers {
+function attemptHeaders(base: ForwardInput["headers"], plan: ForwardPlan, targetHeaders: readonly (readonly [string, string])[], traceparent: string, retries: number): HeadersInit {
   const authority = plan.upstreamRequest.authority;
   const ops = plan.upstreamRequest.headerOps;
   if (ops.length > 0) {
@@ -100,7 +101,7 @@ function attemptHeaders(base: ForwardInput["headers"], plan: ForwardPlan, target
   for (const t of targetHeaders) list.push(t as [string, string]);
   list.push(["traceparent", traceparent]);
   if (retries > 0) list.push(["x-envoy-attempt-count", String(retries + 1)]);
-  return new Headers(list);
+  return list;
 }
 
 export async function forward(i: ForwardInput): Promise<ForwardResult> {
