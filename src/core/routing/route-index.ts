@@ -172,7 +172,10 @@ function bestPrefix<R>(trie: PrefixTrie<IndexedEntry<R>>, path: string, ctx: Loo
   for (;;) {
     if (best !== undefined && node.minKey >= best.ordinal) return best;
     const entries = node.entries;
-    if (entries !== undefined) best = firstBelow(entries, ctx, best);
+    if (entries !== undefined) {
+      best = firstBelow(entries, ctx, best);
+      if (node.chars.length === 0) return best;
+    }
     const next = nextPrefixNode(node, path, pos);
     if (next === undefined) return best;
     pos += next.label.length;
