@@ -215,7 +215,7 @@ export async function benchProxy(options: BenchProxyOptions = {}): Promise<Recor
     const flags = process.env.BENCH_PROXY_NODE_FLAGS ?? "";
     console.log(`\nstrait proxies run ${proxyScript === undefined ? "through tsx (as bin/strait-proxy.mjs ships)" : "from an esbuild bundle (no tsx)"}${flags === "" ? "" : ` with ${flags}`}`);
     console.log(`proxy benchmark: ${o.rps} rps fixed (autocannon, 16 connections) and saturation (wrk, 32 connections), ${o.seconds}s each, 1 KiB bodies, keep-alive; snapshot with ${o.services} extra services`);
-    console.log("path     fixed rps  p50 ms  p99 ms  +p50 ms  +p99 ms | sat rps  sat p99 | CPU s/1k req per proxy (fixed; sat) | peak RSS MB | errors");
+    console.log("path     fixed rps  p50 ms  p99 ms  +p50 ms  +p99 ms | sat rps  sat p99 | CPU s/1k req per proxy (fixed; sat) | peak RSS MB | errors/non-2xx (fixed; sat)");
     for (const r of results) {
       console.log(
         [
@@ -233,7 +233,7 @@ export async function benchProxy(options: BenchProxyOptions = {}): Promise<Recor
           "|",
           r.rssMb.map((m) => f(m, 1)).join(", ").padEnd(11),
           "|",
-          String(r.fixed.errors + r.fixed.non2xx + r.saturation.errors + r.saturation.non2xx),
+          `${r.fixed.errors}/${r.fixed.non2xx}; ${r.saturation.errors}/${r.saturation.non2xx}`,
         ].join(" "),
       );
     }

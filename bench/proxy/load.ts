@@ -51,10 +51,17 @@ function wrkMs(text: string): number {
 export async function saturate(t: Target, seconds: number, connections = 32): Promise<LoadResult> {
   const script = `/tmp/strait-bench-wrk-${process.pid}.lua`;
   const headerLines = Object.entries({ ...t.headers, "content-type": "application/octet-stream" })
-    .map(([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}`)
+    // wrk fills wrk.headers["Host"] from the URL: a lower-case "host" key would add a second Host
+    // header, and which one the proxy sees first would depend on Lua's table order.
+    .map(([k, v]) => `wrk.headers[${JSON.stringify(k.toLowerCase() === "host" ? "Host" : k)}] = ${JSON.stringify(v)}`)
     .join("\n");
-  await writeFile(script, `wrk.method = "POST"\nwrk.body = string.rep("x", 1024)\n${headerLines}\n`);
-  const { stdout } = await run("wrk", ["-t1", `-c${connections}`, `-d${seconds}s`, "--latency", "-s", script, t.url], { maxBuffer: 1 << 20 });
+  // BENCH_WRK_DEBUG=1: wrk prints the first few non-2xx answers (status, flags, body start).
+  const debug = process.env.BENCH_WRK_DEBUG === "1"
+    ? `shown = 0\nfunction response(status, headers, body)\n  if status >= 300 and shown < 5 then\n    shown = shown + 1\n    io.stderr:write(status .. " " .. tostring(headers["x-envoy-response-flags"]) .. " " .. string.sub(body, 1, 160) .. "\\n")\n  end\nend\n`
+    : "";
+  await writeFile(script, `wrk.method = "POST"\nwrk.body = string.rep("x", 1024)\n${headerLines}\n${debug}`);
+  const { stdout, stderr } = await run("wrk", ["-t1", `-c${connections}`, `-d${seconds}s`, "--latency", "-s", script, t.url], { maxBuffer: 1 << 20 });
+  if (stderr.trim() !== "") console.error(`wrk ${t.url}:\n${stderr.trim()}`);
   const num = (re: RegExp) => {
     const m = re.exec(stdout);
     return m === null ? Number.NaN : Number(m[1]);
