@@ -8,7 +8,7 @@
  */
 import { writeFile } from "node:fs/promises";
 import autocannon from "autocannon";
-import WebSocket from "ws";
+import { WebSocket } from "undici";
 import { createThrowawayCa } from "../../test/support/throwaway-ca.ts";
 import { startEdgeMesh } from "../../test/support/edge-gateway-mesh.ts";
 import { BENCH_HOST, benchConfigYaml, getStatus } from "./bench-config.ts";
@@ -31,8 +31,8 @@ class Inspector {
   private next = 1;
   private readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   private constructor(private readonly ws: WebSocket) {
-    ws.on("message", (data) => {
-      const msg = JSON.parse(String(data)) as { id?: number; result?: unknown; error?: { message: string } };
+    ws.addEventListener("message", (ev) => {
+      const msg = JSON.parse(String(ev.data)) as { id?: number; result?: unknown; error?: { message: string } };
       if (msg.id === undefined) return;
       const p = this.pending.get(msg.id);
       this.pending.delete(msg.id);
@@ -43,8 +43,8 @@ class Inspector {
   static async connect(url: string): Promise<Inspector> {
     const ws = new WebSocket(url);
     await new Promise<void>((resolve, reject) => {
-      ws.once("open", () => resolve());
-      ws.once("error", reject);
+      ws.addEventListener("open", () => resolve(), { once: true });
+      ws.addEventListener("error", () => reject(new Error(`inspector connection to ${url} failed`)), { once: true });
     });
     return new Inspector(ws);
   }

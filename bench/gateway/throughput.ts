@@ -59,9 +59,11 @@ async function drive(name: string, url: string, pid: number | undefined, o: { du
   const r = await autocannon({ url, connections: o.connections, duration: o.durationSeconds, headers: { host: BENCH_HOST } });
   const cpu1 = pid === undefined ? Number.NaN : await processCpuMs(pid);
   const requests = r.requests.total;
+  // autocannon reports the run's real length (seconds) as `duration`; the local typings omit it.
+  const seconds = (r as unknown as { duration?: number }).duration ?? o.durationSeconds;
   return {
     name,
-    requestsPerSecond: requests / r.duration,
+    requestsPerSecond: requests / seconds,
     p50Ms: r.latency.p50,
     p99Ms: r.latency.p99,
     cpuMsPerRequest: requests > 0 ? (cpu1 - cpu0) / requests : Number.NaN,
