@@ -328,8 +328,9 @@ export function compileMeshRoutes(snapshot: NodeSnapshot, sourceNamespace: strin
 /**
  * Internal lookup. `view` is created only when the path alone does not
  * decide the route; planRequest passes its own to share the parsed values.
- * The common request costs one memoized Host lookup and one Map lookup of the
- * raw path, and allocates nothing.
+ * The common request costs the one-entry listener and Host checks (a Host that
+ * differs from the last one: one memo lookup) and one Map lookup of the raw
+ * path, and allocates nothing.
  */
 export function findRoute(table: RouteTable, facts: RequestFacts, given?: RequestView): RouteLookup {
   const last = table.lastHost;
