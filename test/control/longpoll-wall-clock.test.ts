@@ -24,8 +24,8 @@ const SHORT_WAIT_SECONDS = 1;
 const LONG_WAIT_SECONDS = 9;
 /** Beyond the difference in ?wait=: the two rounds' request handling may differ this much on a loaded machine. */
 const DIFFERENCE_SLACK_MS = 4000;
-/** Beyond ?wait=: the route's own 1.5 s bound on the publisher plus request handling of 240 requests on a loaded machine. */
-const SLACK_MS = 8000;
+/** Beyond ?wait=: the route's own 1.5 s bound on the publisher plus request handling of 240 requests on a loaded CI machine (12-13 s seen at load 20 for ?wait=9; the old poll-counted wait took minutes). */
+const SLACK_MS = 20_000;
 /** A poll with no answer after this long is counted as unanswered (keeps the test bounded). */
 const GIVE_UP_MS = 60_000;
 
