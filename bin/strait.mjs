@@ -4,27 +4,10 @@
 // at least as new as every source it was built from; otherwise registers tsx and
 // runs src/cli/main.ts straight from the clone (about 2 s slower per call).
 // STRAIT_CLI_TRACE=1 prints which of the two ran, on stderr.
-import { readFileSync, statSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { pathToFileURL } from "node:url";
+import { prebuilt } from "./prebuilt.mjs";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-
-/** dist/cli.mjs when it exists and no source listed in dist/cli.inputs.json is newer, else undefined. */
-function prebuilt() {
-  const bundle = join(root, "dist/cli.mjs");
-  try {
-    const built = statSync(bundle).mtimeMs;
-    const { inputs } = JSON.parse(readFileSync(join(root, "dist/cli.inputs.json"), "utf8"));
-    if (!Array.isArray(inputs) || inputs.length === 0) return undefined;
-    for (const input of inputs) if (statSync(join(root, input)).mtimeMs > built) return { stale: input };
-    return { bundle };
-  } catch {
-    return undefined;
-  }
-}
-
-const found = prebuilt();
+const found = prebuilt("cli");
 const trace = process.env.STRAIT_CLI_TRACE === "1";
 let run;
 if (found?.bundle !== undefined) {
