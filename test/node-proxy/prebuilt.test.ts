@@ -2,11 +2,12 @@
 // compiler lives in the proxy process, and falls back to the sources when one is newer.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { readFileSync, statSync, utimesSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { projectRoot } from "../support/isolated-project.ts";
+import { runNodeScript, type CliRun } from "../cli/support/run-cli.ts";
 
 const bundle = join(projectRoot, "dist/strait-proxy.mjs");
 const inputsFile = join(projectRoot, "dist/strait-proxy.inputs.json");
@@ -17,16 +18,8 @@ function staleInput(): string | undefined {
   return inputs.find((i) => statSync(join(projectRoot, i)).mtimeMs > built);
 }
 
-function proxyHelp(): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(projectRoot, "bin/strait-proxy.mjs"), "--help"], { cwd: projectRoot, env: { ...process.env, STRAIT_PROXY_TRACE: "1" } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+function proxyHelp(): Promise<CliRun> {
+  return runNodeScript(join(projectRoot, "bin/strait-proxy.mjs"), ["--help"], { env: { ...process.env, STRAIT_PROXY_TRACE: "1" } });
 }
 
 test("after install, strait-proxy runs the prebuilt bundle, not tsx", async () => {

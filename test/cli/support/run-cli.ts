@@ -21,8 +21,13 @@ export function strait(args: readonly string[], o: { stdin?: string; env?: Recor
   const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: "1", STRAIT_REQUEST_TIMEOUT: "5m", ...o.env };
   if (o.env?.STRAIT_SERVER === undefined) delete env.STRAIT_SERVER;
   if (o.env?.STRAIT_TOKEN === undefined) delete env.STRAIT_TOKEN;
+  return runNodeScript(straitBin, args, { ...o, env });
+}
+
+/** Runs `node <script> ...args` and collects its exit code and output. */
+export function runNodeScript(script: string, args: readonly string[], o: { stdin?: string; env?: Record<string, string | undefined>; cwd?: string } = {}): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [straitBin, ...args], { cwd: o.cwd ?? projectRoot, env, stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [script, ...args], { cwd: o.cwd ?? projectRoot, env: o.env ?? process.env, stdio: ["pipe", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
