@@ -4,17 +4,19 @@
  */
 import type { RequestFacts } from "./types.ts";
 
+// Fields are `declare`d and assigned in the constructor: ES2022 class fields would be defined
+// (Object.defineProperty semantics) by an initializer on every construction, once per lookup.
 export class RequestView {
-  readonly facts: RequestFacts;
+  declare readonly facts: RequestFacts;
   /** Path with the query string (Envoy's `prefix` matches on this). */
-  readonly fullPath: string;
+  declare readonly fullPath: string;
   /** Path without the query string (`exact` and `regex` match on this). */
-  readonly path: string;
+  declare readonly path: string;
   /** `?x=1` or "". */
-  readonly query: string;
-  private lowerFull: string | undefined;
-  private lowerPath: string | undefined;
-  private params: Map<string, string> | undefined;
+  declare readonly query: string;
+  declare private lowerFull: string | undefined;
+  declare private lowerPath: string | undefined;
+  declare private params: Map<string, string> | undefined;
 
   constructor(facts: RequestFacts) {
     this.facts = facts;
@@ -23,6 +25,9 @@ export class RequestView {
     const q = full.indexOf("?");
     this.path = q < 0 ? full : full.slice(0, q);
     this.query = q < 0 ? "" : full.slice(q);
+    this.lowerFull = undefined;
+    this.lowerPath = undefined;
+    this.params = undefined;
   }
 
   lowerFullPath(): string {

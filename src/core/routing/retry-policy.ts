@@ -87,30 +87,40 @@ export function retryDecision(policy: RetryPolicy, outcome: AttemptOutcome, retr
   return { retry: true, reason, backoffMs: Math.min(Math.floor(rng() * ceiling), policy.backoffMaxMs) };
 }
 
+/** Conditions checked per outcome kind, in Envoy's order (module constants: no per-call arrays). */
+const CONNECT_FAILURE_ON: readonly string[] = ["connect-failure", "reset-before-request", "5xx", "gateway-error", "reset"];
+const REFUSED_STREAM_ON: readonly string[] = ["refused-stream", "5xx", "gateway-error", "reset"];
+const RESET_ON: readonly string[] = ["5xx", "gateway-error", "reset"];
+const GRPC_CONDITION_ENTRIES: readonly (readonly [string, number])[] = Object.entries(GRPC_CONDITIONS);
+
+/** The first of `candidates` the policy retries on (a plain function: called once per upstream response, it allocates nothing). */
+function firstOn(retryOn: readonly string[], candidates: readonly string[]): string | undefined {
+  for (const c of candidates) if (retryOn.includes(c)) return c;
+  return undefined;
+}
+
 function retryReason(policy: RetryPolicy, outcome: AttemptOutcome): string | undefined {
-  const on = (c: string) => policy.retryOn.includes(c);
+  const on = policy.retryOn;
   switch (outcome.kind) {
     case "connect-failure":
-      for (const c of ["connect-failure", "reset-before-request", "5xx", "gateway-error", "reset"]) if (on(c)) return c;
-      return undefined;
+      return firstOn(on, CONNECT_FAILURE_ON);
     case "refused-stream":
-      for (const c of ["refused-stream", "5xx", "gateway-error", "reset"]) if (on(c)) return c;
-      return undefined;
+      return firstOn(on, REFUSED_STREAM_ON);
     case "reset":
     case "per-try-timeout":
-      for (const c of ["5xx", "gateway-error", "reset"]) if (on(c)) return c;
-      return undefined;
+      return firstOn(on, RESET_ON);
     case "response": {
+      if (on.length === 0) return undefined;
       const s = outcome.status;
-      if (on("5xx") && s >= 500 && s <= 599) return "5xx";
-      if (on("gateway-error") && (s === 502 || s === 503 || s === 504)) return "gateway-error";
-      if (on("retriable-4xx") && s === 409) return "retriable-4xx";
-      if (on("retriable-status-codes") && policy.retriableStatusCodes.includes(s)) return "retriable-status-codes";
-      if (on("envoy-ratelimited") && outcome.headers?.has("x-envoy-ratelimited") === true) return "envoy-ratelimited";
+      if (on.includes("5xx") && s >= 500 && s <= 599) return "5xx";
+      if (on.includes("gateway-error") && (s === 502 || s === 503 || s === 504)) return "gateway-error";
+      if (on.includes("retriable-4xx") && s === 409) return "retriable-4xx";
+      if (on.includes("retriable-status-codes") && policy.retriableStatusCodes.includes(s)) return "retriable-status-codes";
+      if (on.includes("envoy-ratelimited") && outcome.headers?.has("x-envoy-ratelimited") === true) return "envoy-ratelimited";
       const grpc = outcome.headers?.get("grpc-status");
       if (grpc !== undefined) {
         const code = Number(grpc);
-        for (const [name, value] of Object.entries(GRPC_CONDITIONS)) if (on(name) && code === value) return name;
+        for (const [name, value] of GRPC_CONDITION_ENTRIES) if (code === value && on.includes(name)) return name;
       }
       return undefined;
     }

@@ -80,17 +80,19 @@ export function gatewayInstance(env: GatewayEnv): Instance {
  * instance's, so the per-request object is one small allocation (no closures).
  */
 export class WorkersPlatform implements GatewayPlatform {
-  readonly clock = systemClock;
-  readonly rateLimiter: RateLimiter;
-  readonly svids?: GatewaySvidSource;
-  readonly sleep = sleep;
+  // `declare`d, assigned in the constructor: ES2022 class fields would run a defining initializer per request.
+  declare readonly clock: GatewayPlatform["clock"];
+  declare readonly rateLimiter: RateLimiter;
+  declare readonly svids?: GatewaySvidSource;
+  declare readonly sleep: GatewayPlatform["sleep"];
+  declare private readonly ctx: { waitUntil(p: Promise<unknown>): void };
 
-  constructor(
-    inst: Instance,
-    private readonly ctx: { waitUntil(p: Promise<unknown>): void },
-  ) {
+  constructor(inst: Instance, ctx: { waitUntil(p: Promise<unknown>): void }) {
+    this.clock = systemClock;
     this.rateLimiter = inst.rateLimiter;
     if (inst.svids !== undefined) this.svids = inst.svids;
+    this.sleep = sleep;
+    this.ctx = ctx;
   }
 
   fetch(input: string | Request, init?: RequestInit): Promise<Response> {
