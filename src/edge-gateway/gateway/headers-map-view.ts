@@ -4,9 +4,14 @@
  * them into a Map per response cost more than the lookups. Iteration builds the Map on demand.
  */
 export class HeadersMapView implements ReadonlyMap<string, string> {
-  private copy: Map<string, string> | undefined;
+  // `declare`d and assigned in the constructor (one view per upstream response): an ES2022 field would be defined by an initializer.
+  declare private copy: Map<string, string> | undefined;
+  declare private readonly headers: Headers;
 
-  constructor(private readonly headers: Headers) {}
+  constructor(headers: Headers) {
+    this.headers = headers;
+    this.copy = undefined;
+  }
 
   get(key: string): string | undefined {
     return this.headers.get(key) ?? undefined;

@@ -10,6 +10,8 @@ export const MAX_REQUEST_HEADERS_BYTES = 60 * 1024;
 export const MAX_PATH_CHARS = 8192;
 const METHOD = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,32}$/;
 const BAD_HOST = /[\s/\\@]/;
+/** Methods that pass `METHOD` (checked first: a Set lookup instead of a regex run per request). */
+const COMMON_METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]);
 
 /** Size of a header block as the validation counts it: name, value, ": " and CRLF per header. */
 export function headerLineBytes(name: string, value: string): number {
@@ -22,7 +24,7 @@ export function headerLineBytes(name: string, value: string): number {
  * (or the URL's).
  */
 export function validateRequest(method: string, pathname: string, search: string, headerBytes: number, host: string): LocalReply | undefined {
-  if (!METHOD.test(method)) return REPLY.badRequest(`invalid method ${JSON.stringify(method.slice(0, 40))}`);
+  if (!COMMON_METHODS.has(method) && !METHOD.test(method)) return REPLY.badRequest(`invalid method ${JSON.stringify(method.slice(0, 40))}`);
   if (headerBytes > MAX_REQUEST_HEADERS_BYTES) return REPLY.badRequest(`request headers are larger than ${MAX_REQUEST_HEADERS_BYTES} bytes`, 431);
   if (pathname.length + search.length > MAX_PATH_CHARS) return REPLY.badRequest(`path is longer than ${MAX_PATH_CHARS} characters`, 414);
   // Only a path with escapes can be badly encoded.

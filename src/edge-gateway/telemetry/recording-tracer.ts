@@ -43,21 +43,31 @@ function toMs(t: TimeInput | undefined, fallback: () => number): number {
   return t[0] * 1000 + t[1] / 1e6;
 }
 
+// Two spans and a tracer per request: fields are `declare`d and assigned in the constructors, since
+// ES2022 class fields (and parameter properties) would be defined by an initializer per construction.
 class RecordingSpan implements Span {
-  private ended: boolean;
-  private readonly attributes: Attributes = {};
-  private readonly events: FinishedSpan["events"] = [];
-  private status: SpanStatus = { code: SpanStatusCode.UNSET };
+  declare private ended: boolean;
+  declare private readonly attributes: Attributes;
+  declare private readonly events: FinishedSpan["events"];
+  declare private status: SpanStatus;
+  declare private name: string;
+  declare private readonly ctx: SpanContext;
+  declare private readonly kind: SpanKind;
+  declare private readonly parentSpanId: string | undefined;
+  declare private readonly startMs: number;
+  declare private readonly tracer: RecordingTracer;
 
-  constructor(
-    private name: string,
-    private readonly ctx: SpanContext,
-    private readonly kind: SpanKind,
-    private readonly parentSpanId: string | undefined,
-    private readonly startMs: number,
-    private readonly tracer: RecordingTracer,
-  ) {
+  constructor(name: string, ctx: SpanContext, kind: SpanKind, parentSpanId: string | undefined, startMs: number, tracer: RecordingTracer) {
+    this.name = name;
+    this.ctx = ctx;
+    this.kind = kind;
+    this.parentSpanId = parentSpanId;
+    this.startMs = startMs;
+    this.tracer = tracer;
     this.ended = !tracer.recording;
+    this.attributes = {};
+    this.events = [];
+    this.status = { code: SpanStatusCode.UNSET };
   }
 
   spanContext(): SpanContext {
@@ -118,13 +128,16 @@ class RecordingSpan implements Span {
 
 /** Records the spans of one request; `spans` holds them once ended (none when not `recording`). */
 export class RecordingTracer implements Tracer {
-  readonly spans: FinishedSpan[] = [];
+  declare readonly spans: FinishedSpan[];
+  declare readonly now: () => number;
+  /** False: spans carry ids for propagation but record nothing (no exporter configured). */
+  declare readonly recording: boolean;
 
-  constructor(
-    readonly now: () => number,
-    /** False: spans carry ids for propagation but record nothing (no exporter configured). */
-    readonly recording = true,
-  ) {}
+  constructor(now: () => number, recording = true) {
+    this.spans = [];
+    this.now = now;
+    this.recording = recording;
+  }
 
   startSpan(name: string, options: SpanOptions = {}, context?: Context): Span {
     return this.startChild(name, options, context === undefined ? undefined : trace.getSpanContext(context));
