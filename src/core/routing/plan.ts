@@ -15,7 +15,7 @@ import { rewritePath } from "./rewrite.ts";
 import { redirectLocation } from "./redirect.ts";
 import { hashInput } from "./load-balancer/hash-policy.ts";
 import type { CompiledRoute } from "./compiled-route.ts";
-import type { DestinationRef, ForwardPlan, MirrorPlan, RequestFacts, RequestPlan } from "./types.ts";
+import type { DestinationRef, ForwardPlan, HeaderOp, MirrorPlan, RequestFacts, RequestPlan } from "./types.ts";
 
 function clusterFor(table: RouteTable, dest: Destination, requestPort: number): ClusterResult {
   const port = dest.port?.number;
@@ -34,6 +34,13 @@ function destinationRef(dest: Destination, cluster: { host: string; port?: numbe
   if (cluster.port !== undefined) out.port = cluster.port;
   if (dest.subset !== undefined && dest.subset !== "") out.subset = dest.subset;
   return out;
+}
+
+/** Route-level then destination-level ops; an empty side shares the other's (read-only) array instead of copying per request. */
+function joinOps(route: readonly HeaderOp[], destination: readonly HeaderOp[]): readonly HeaderOp[] {
+  if (destination.length === 0) return route;
+  if (route.length === 0) return destination;
+  return [...route, ...destination];
 }
 
 /**
@@ -73,8 +80,8 @@ export function planRequest(table: RouteTable, facts: RequestFacts, rng: () => n
     route: r.ref,
     destination: destinationRef(picked.destination, cluster),
     cluster,
-    upstreamRequest: { path, authority, headerOps: [...r.requestOps, ...picked.requestOps] },
-    responseHeaderOps: [...r.responseOps, ...picked.responseOps],
+    upstreamRequest: { path, authority, headerOps: joinOps(r.requestOps, picked.requestOps) },
+    responseHeaderOps: joinOps(r.responseOps, picked.responseOps),
     retry: resolveRetryPolicy(r.retries, hashing),
     mirrors: [],
   };

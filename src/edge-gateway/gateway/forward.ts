@@ -90,18 +90,22 @@ function attemptHeaders(base: ForwardInput["headers"], plan: ForwardPlan, target
     if (retries > 0) headers.set("x-envoy-attempt-count", String(retries + 1));
     return headers;
   }
-  const list: [string, string][] = [];
+  // The names are unique here (the base comes from a Map and every name set below is skipped in
+  // it), so a record carries the same headers; the runtime converts a record's own properties more
+  // cheaply than a list of pairs. Null prototype: a header named `__proto__` stays a plain property.
+  const record: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const e of base) {
     const k = e[0];
     if (ATTEMPT_SET.has(k) || (retries > 0 && k === "x-envoy-attempt-count")) continue;
     if (targetHeaders.length > 0 && targetHeaders.some((t) => t[0] === k)) continue;
-    list.push(e as [string, string]);
+    record[k] = e[1];
   }
-  list.push(["host", authority], ["x-forwarded-host", authority]);
-  for (const t of targetHeaders) list.push(t as [string, string]);
-  list.push(["traceparent", traceparent]);
-  if (retries > 0) list.push(["x-envoy-attempt-count", String(retries + 1)]);
-  return list;
+  record["host"] = authority;
+  record["x-forwarded-host"] = authority;
+  for (const t of targetHeaders) record[t[0]] = t[1];
+  record["traceparent"] = traceparent;
+  if (retries > 0) record["x-envoy-attempt-count"] = String(retries + 1);
+  return record;
 }
 
 export async function forward(i: ForwardInput): Promise<ForwardResult> {
