@@ -80,7 +80,7 @@ async function startRelay(target: () => URL | undefined): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string" && k !== "host" && k !== "connection") headers[k] = v;
+    for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string" && k !== "host" && k !== "connection" && k !== "content-length") headers[k] = v; // fetch sets content-length itself
     try {
       const upstream = await fetch(new URL(req.url ?? "/", base), { method: req.method, headers, ...(chunks.length === 0 ? {} : { body: Buffer.concat(chunks) }) });
       let body = Buffer.from(await upstream.arrayBuffer());

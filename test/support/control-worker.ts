@@ -31,7 +31,8 @@ process.env.WRANGLER_SEND_METRICS = "false";
 // workerd's local HTTP server closes kept-alive connections at moments a client cannot see, so a
 // pooled connection can be reused just as it closes ("other side closed" on 10-25 % of 50
 // concurrent writes in a loaded run). Tests about the API must not fail on that race: a test
-// process that starts a worker opens a new connection per request.
+// process that starts a worker opens a new connection per request. (undici 7's Agent under Node
+// 20's fetch refuses a request that sets content-length itself: let fetch set it.)
 setGlobalDispatcher(new Agent({ pipelining: 0 }));
 
 export interface StartedWorker {
