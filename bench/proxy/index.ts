@@ -39,9 +39,10 @@ export interface BenchProxyOptions {
 type Message = { kind: string; [k: string]: unknown };
 
 /**
- * `BENCH_PROXY_BUNDLE=1` runs the proxy processes from one esbuild bundle of proxy-process.ts
- * (plain JavaScript, as a built release would ship) instead of through tsx, whose loader thread
- * and on-the-fly transpiling add about 45 MB of RSS and a `__name` call per named closure.
+ * The proxy processes run from one esbuild bundle of proxy-process.ts (plain JavaScript, as
+ * `strait-proxy` ships: bin/strait-proxy.mjs runs dist/strait-proxy.mjs). `BENCH_PROXY_BUNDLE=0`
+ * runs them through tsx instead, whose loader thread and on-the-fly transpiling add about 45 MB
+ * of RSS and a `__name` call per named closure.
  */
 async function bundleProxy(dir: string): Promise<string> {
   const out = join(dir, "proxy-process.mjs");
@@ -142,7 +143,7 @@ export async function benchProxy(options: BenchProxyOptions = {}): Promise<Recor
   let nginxDir: string | undefined;
   const loadAtStart = os.loadavg();
   try {
-    proxyScript = process.env.BENCH_PROXY_BUNDLE === "1" ? await bundleProxy(dir) : undefined;
+    proxyScript = process.env.BENCH_PROXY_BUNDLE === "0" ? undefined : await bundleProxy(dir);
     const upstream = child("upstream-process.ts");
     children.push(upstream);
     const upstreamPort = Number((await nextMessage(upstream, "listening")).port);
