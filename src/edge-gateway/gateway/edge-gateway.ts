@@ -17,7 +17,8 @@ import type { GatewayPlatform } from "./platform.ts";
 import { RESPONSE_FLAGS_HEADER, formatFlags, type ResponseFlag } from "./response-flags.ts";
 import { headerLineBytes, validateRequest } from "./request-validation.ts";
 import { RecordingTracer } from "../telemetry/recording-tracer.ts";
-import { parseTraceparent, formatTraceparent, randomUuid, validTracestate } from "../telemetry/trace-context.ts";
+import { parseTraceparent, formatTraceparent, validTracestate } from "../telemetry/trace-context.ts";
+import { randomUuid } from "../../core/random-ids.ts";
 import { formatAccessLog } from "../telemetry/access-log.ts";
 import type { IstioRequestLabels } from "../telemetry/request-metrics.ts";
 

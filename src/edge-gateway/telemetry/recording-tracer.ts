@@ -21,7 +21,7 @@ import {
   type TimeInput,
   type Tracer,
 } from "@opentelemetry/api";
-import { randomHexId } from "./trace-context.ts";
+import { randomHexId } from "../../core/random-ids.ts";
 
 /** A finished span as the exporter sees it. */
 export interface FinishedSpan {

@@ -7,33 +7,9 @@
  */
 import { ROOT_CONTEXT, TraceFlags, context as otelContext, trace, type Context, type Span, type TextMapGetter, type TextMapSetter } from "@opentelemetry/api";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
-import { randomFillSync } from "node:crypto";
+import { randomHexId } from "../../core/random-ids.ts";
 import type { ProxyTracing } from "../context.ts";
 
-/**
- * Trace and span ids from the CSPRNG, drawn from a pooled buffer refilled 4 KiB at a time:
- * one `randomFillSync` per ~170 requests instead of two `randomBytes` calls per request. Ids
- * stay unpredictable (W3C trace context asks for random ids) and are never all zeros (invalid).
- */
-class RandomIdPool {
-  private readonly pool = Buffer.allocUnsafe(4096);
-  private offset = this.pool.length;
-
-  /** `bytes` random bytes as lower-case hex, not all zeros. */
-  hex(bytes: number): string {
-    for (;;) {
-      if (this.offset + bytes > this.pool.length) {
-        randomFillSync(this.pool);
-        this.offset = 0;
-      }
-      const start = this.offset;
-      this.offset += bytes;
-      for (let i = start; i < start + bytes; i++) {
-        if (this.pool[i] !== 0) return this.pool.toString("hex", start, start + bytes);
-      }
-    }
-  }
-}
 
 type Headers = Readonly<Record<string, string | string[] | undefined>>;
 
@@ -51,7 +27,6 @@ const setter: TextMapSetter<Record<string, string>> = {
 export class W3cProxyTracing implements ProxyTracing {
   readonly tracer = trace.getTracer("strait-proxy");
   private readonly propagator = new W3CTraceContextPropagator();
-  private readonly ids = new RandomIdPool();
 
   extract(headers: Headers): Context {
     return this.propagator.extract(ROOT_CONTEXT, headers, getter);
@@ -63,8 +38,8 @@ export class W3cProxyTracing implements ProxyTracing {
       // No SDK: carry the trace on with a fresh span id (or start a trace when none came in).
       const parentContext = trace.getSpanContext(parent);
       span = trace.wrapSpanContext({
-        traceId: parentContext?.traceId ?? this.ids.hex(16),
-        spanId: this.ids.hex(8),
+        traceId: parentContext?.traceId ?? randomHexId(16),
+        spanId: randomHexId(8),
         traceFlags: parentContext?.traceFlags ?? TraceFlags.SAMPLED,
         ...(parentContext?.traceState === undefined ? {} : { traceState: parentContext.traceState }),
       });
