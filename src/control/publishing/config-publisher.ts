@@ -15,9 +15,11 @@ import type { ControlEnv } from "../env.ts";
 import { database } from "../db.ts";
 import { getControlSigner } from "../signer.ts";
 import { attestedNodes, revocations } from "../../../schema/identity.ts";
-import { asAnyResource } from "../config/resource-record.ts";
-import { latestRevision, loadAllResources } from "../config/resource-queries.ts";
 import { blobKey, manifestKey } from "../../core/snapshot/kv-layout.ts";
+import { CompileMemo } from "../../core/snapshot/compile-memo.ts";
+import { DEFAULT_DOMAIN_SUFFIX } from "../../core/config/hosts.ts";
+import { SnapshotSplitter } from "../../core/snapshot/snapshot-layout.ts";
+import { ResourceMirror } from "./resource-mirror.ts";
 import { SNAPSHOT_TYP } from "../../core/snapshot/snapshot-reader.ts";
 import { runPublish, type PublishedHead, type PublishRunReport } from "./publish-run.ts";
 import { HeadWaiters } from "./head-waiters.ts";
@@ -70,6 +72,11 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
   private lastError: string | undefined;
   private readonly waiters = new HeadWaiters<PublishedHead>();
   private revisionWaiters: RevisionWaiter[] = [];
+  /** The stored config, kept current from the revision log between runs. */
+  private readonly mirror = new ResourceMirror();
+  /** What the last run compiled and serialised, reused for everything a change did not touch. */
+  private memo: CompileMemo | undefined;
+  private splitter: SnapshotSplitter | undefined;
 
   /** Asks for a publish of everything committed so far; returns at once. */
   async requestPublish(): Promise<void> {
@@ -248,14 +255,18 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
     const env = this.env;
     const db = database(env);
     const settings = publisherSettings(env);
-    // The revision first: the resources read after it reflect at least that revision.
-    const revision = await latestRevision(db);
-    const [stored, nodes, revoked, status] = await Promise.all([
-      loadAllResources(db),
+    const trustDomain = env.TRUST_DOMAIN ?? "strait.local";
+    const rootNamespace = env.ROOT_NAMESPACE ?? "strait-system";
+    const [config, nodes, revoked, status] = await Promise.all([
+      this.mirror.refresh(db, startedAt),
       db.select({ cluster: attestedNodes.cluster, node: attestedNodes.node }).from(attestedNodes),
       db.select({ spiffeId: revocations.spiffeId, revokedAt: revocations.revokedAt }).from(revocations),
       listTargetStatus(db),
     ]);
+    const revision = config.revision;
+    const scope = { trustDomain, rootNamespace, domainSuffix: DEFAULT_DOMAIN_SUFFIX };
+    if (this.memo === undefined || !this.memo.fits(scope)) this.memo = new CompileMemo(scope);
+    this.splitter ??= new SnapshotSplitter({ maxBlobBytes: settings.maxBlobBytes, isStored: (h) => this.storedBlobs.has(h) });
     const previous = new Map<string, { version: number; hash: string }>();
     // D1 first (a fresh object), then what this object itself published (authoritative).
     for (const s of status) if (s.version > 0) previous.set(s.target, { version: s.version, hash: s.hash });
@@ -263,12 +274,14 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
     let signer: Awaited<ReturnType<typeof getControlSigner>> | undefined;
     const sizes = new Map<string, number>();
     const report: PublishRunReport = await runPublish({
-      inputs: { resources: stored.map(asAnyResource), nodes, revocations: revoked, revision },
-      trustDomain: env.TRUST_DOMAIN ?? "strait.local",
-      rootNamespace: env.ROOT_NAMESPACE ?? "strait-system",
+      inputs: { resources: config.resources, nodes, revocations: revoked, revision },
+      trustDomain,
+      rootNamespace,
       previous,
       storedBlobs: this.storedBlobs,
       maxBlobBytes: settings.maxBlobBytes,
+      memo: this.memo,
+      splitter: this.splitter,
       store: {
         putBlob: (hash, bytes) => env.CONFIG.put(blobKey(hash), bytes),
         putManifest: async (head) => {

@@ -11,6 +11,7 @@
  */
 import type { AnyResource } from "../../core/config/resource.ts";
 import { prepareContext } from "../../core/snapshot/compile-context.ts";
+import type { CompileMemo } from "../../core/snapshot/compile-memo.ts";
 import { compileGatewaySnapshot } from "../../core/snapshot/compile-gateway.ts";
 import { compileNodeSnapshot } from "../../core/snapshot/compile-node.ts";
 import { targetNodes } from "../../core/snapshot/compile-snapshots.ts";
@@ -71,6 +72,13 @@ export interface PublishRunOptions {
   concurrency?: number;
   /** Targets compiled and written at once (default 8): bounds both latency and memory. */
   targetConcurrency?: number;
+  /**
+   * Kept by a caller that publishes again and again (the publisher object): what the last compile
+   * built, reused where its inputs are the same objects (compile-memo.ts).
+   */
+  memo?: CompileMemo;
+  /** Likewise: a splitter living across runs keeps item texts and chunk hashes; it must check `storedBlobs`. */
+  splitter?: SnapshotSplitter;
 }
 
 export interface PublishRunReport {
@@ -116,8 +124,9 @@ async function writeAll(blobs: { hash: string; bytes: Uint8Array }[], o: Publish
 
 export async function runPublish(o: PublishRunOptions): Promise<PublishRunReport> {
   const { inputs } = o;
-  const ctx = prepareContext({ resources: inputs.resources, nodes: inputs.nodes, revocations: inputs.revocations, trustDomain: o.trustDomain, rootNamespace: o.rootNamespace });
-  const splitter = new SnapshotSplitter({ maxBlobBytes: o.maxBlobBytes, isStored: (h) => o.storedBlobs.has(h) });
+  const ctx = prepareContext({ resources: inputs.resources, nodes: inputs.nodes, revocations: inputs.revocations, trustDomain: o.trustDomain, rootNamespace: o.rootNamespace, ...(o.memo === undefined ? {} : { memo: o.memo }) });
+  const splitter = o.splitter ?? new SnapshotSplitter({ maxBlobBytes: o.maxBlobBytes, isStored: (h) => o.storedBlobs.has(h) });
+  splitter.newRun();
   const targets: { target: string; compile: () => Snapshot }[] = [
     { target: snapshotTarget(), compile: () => compileGatewaySnapshot(ctx) },
     ...targetNodes({ resources: inputs.resources, nodes: inputs.nodes, trustDomain: o.trustDomain }).map((n) => ({

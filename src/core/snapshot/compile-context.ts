@@ -17,6 +17,7 @@ import { buildServices, indexWorkloads, type WorkloadIndex } from "./service-reg
 import { resolveExportTo } from "./export-visibility.ts";
 import { byAge, compare } from "./ordering.ts";
 import { indexSidecars, type SidecarIndex } from "./sidecar-scope.ts";
+import type { CompileMemo } from "./compile-memo.ts";
 
 /** Everything the compiler needs; all of it is data, nothing is fetched. */
 export interface CompileInput {
@@ -30,6 +31,12 @@ export interface CompileInput {
   rootNamespace?: string;
   /** Default `svc.cluster.local`. */
   domainSuffix?: string;
+  /**
+   * What an earlier compile built (compile-memo.ts): unchanged parts are reused, so a recompile
+   * after a small change costs little. Ignored when made for another trust domain, root namespace
+   * or domain suffix.
+   */
+  memo?: CompileMemo;
 }
 
 export const DEFAULT_ROOT_NAMESPACE = "strait-system";
@@ -59,17 +66,21 @@ export interface CompileContext {
   revocations: Revocation[];
   /** Sidecar resources by namespace, for per-workload egress scoping. */
   sidecars: SidecarIndex;
+  /** The memo this compile reads and fills, when the caller keeps one. */
+  memo: CompileMemo | undefined;
 }
 
 export function prepareContext(input: CompileInput): CompileContext {
   const domainSuffix = input.domainSuffix ?? DEFAULT_DOMAIN_SUFFIX;
+  const rootNamespace = input.rootNamespace ?? DEFAULT_ROOT_NAMESPACE;
+  const memo = input.memo?.fits({ trustDomain: input.trustDomain, rootNamespace, domainSuffix }) === true ? input.memo : undefined;
   const sorted = [...input.resources].sort(byAge);
   const ofKind = <K extends AnyResource["kind"]>(kind: K) => sorted.filter((r): r is Extract<AnyResource, { kind: K }> => r.kind === kind);
   const workloadEntries = ofKind("WorkloadEntry");
   const workloads = indexWorkloads(workloadEntries);
   const serviceEntries = ofKind("ServiceEntry");
   const serves = new Map<string, string[]>();
-  const services = buildServices(serviceEntries, workloads, input.trustDomain, domainSuffix, serves);
+  const services = buildServices(serviceEntries, workloads, input.trustDomain, domainSuffix, serves, memo);
   const placed = new Map<string, WorkloadEntryResource[]>();
   for (const we of workloadEntries) {
     const p = placementOf(we);
@@ -80,19 +91,24 @@ export function prepareContext(input: CompileInput): CompileContext {
     else list.push(we);
   }
   const virtualServices = ofKind("VirtualService");
-  const rootNamespace = input.rootNamespace ?? DEFAULT_ROOT_NAMESPACE;
   return {
     trustDomain: input.trustDomain,
     rootNamespace,
     domainSuffix,
     gateways: ofKind("Gateway"),
     virtualServices,
-    destinationRules: ofKind("DestinationRule").map((dr) => ({
-      source: { kind: "DestinationRule", namespace: dr.metadata.namespace, name: dr.metadata.name },
-      host: fqdn(dr.spec.host, dr.metadata.namespace, domainSuffix),
-      exportTo: resolveExportTo(dr.spec.exportTo, dr.metadata.namespace),
-      spec: dr.spec,
-    })),
+    destinationRules: ofKind("DestinationRule").map((dr) => {
+      const hit = memo?.destinationRules.get(dr);
+      if (hit !== undefined) return hit;
+      const compiled: CompiledDestinationRule = {
+        source: { kind: "DestinationRule", namespace: dr.metadata.namespace, name: dr.metadata.name },
+        host: fqdn(dr.spec.host, dr.metadata.namespace, domainSuffix),
+        exportTo: resolveExportTo(dr.spec.exportTo, dr.metadata.namespace),
+        spec: dr.spec,
+      };
+      memo?.destinationRules.set(dr, compiled);
+      return compiled;
+    }),
     serviceEntries,
     workloadEntries,
     workloads,
@@ -103,26 +119,44 @@ export function prepareContext(input: CompileInput): CompileContext {
     services,
     serves,
     placed,
-    meshRoutes: meshRouteTables(virtualServices, domainSuffix),
-    revocations: [...(input.revocations ?? [])].sort((a, b) => compare(a.spiffeId, b.spiffeId)),
+    meshRoutes: meshRouteTables(virtualServices, domainSuffix, memo),
+    revocations: (memo === undefined ? [...(input.revocations ?? [])] : memo.revocations(input.revocations ?? [])).sort((a, b) => compare(a.spiffeId, b.spiffeId)),
     sidecars: indexSidecars(ofKind("Sidecar"), rootNamespace),
+    memo,
   };
 }
 
 /** One table per host of every VirtualService bound to the mesh, sorted by host (oldest VS first within a host). */
-function meshRouteTables(virtualServices: readonly VirtualServiceResource[], domainSuffix: string): MeshRouteTable[] {
+function meshRouteTables(virtualServices: readonly VirtualServiceResource[], domainSuffix: string, memo: CompileMemo | undefined): MeshRouteTable[] {
   const out: MeshRouteTable[] = [];
   for (const vs of virtualServices) {
-    const http = httpRoutesFor(vs, { mesh: true }, domainSuffix);
-    const topBound = boundTo(vs, { mesh: true });
-    if (http.length === 0 && !topBound) continue;
-    const ns = vs.metadata.namespace;
-    const exportTo = resolveExportTo(vs.spec.exportTo, ns);
-    const source = { kind: "VirtualService" as const, namespace: ns, name: vs.metadata.name };
-    for (const h of vs.spec.hosts ?? []) {
-      out.push({ host: fqdn(h, ns, domainSuffix), source, exportTo, http, tls: topBound ? (vs.spec.tls ?? []) : [], tcp: topBound ? (vs.spec.tcp ?? []) : [] });
+    const hit = memo?.meshRoutes.get(vs);
+    if (hit !== undefined) {
+      out.push(...hit);
+      continue;
     }
+    const tables = meshRouteTablesOf(vs, domainSuffix);
+    memo?.meshRoutes.set(vs, tables);
+    out.push(...tables);
   }
   // Stable: equal hosts keep the VS age order.
   return out.sort((a, b) => compare(a.host, b.host));
+}
+
+/** The mesh route tables of one VirtualService, one per host (none when it is not bound to the mesh). */
+function meshRouteTablesOf(vs: VirtualServiceResource, domainSuffix: string): MeshRouteTable[] {
+  const http = httpRoutesFor(vs, { mesh: true }, domainSuffix);
+  const topBound = boundTo(vs, { mesh: true });
+  if (http.length === 0 && !topBound) return [];
+  const ns = vs.metadata.namespace;
+  const exportTo = resolveExportTo(vs.spec.exportTo, ns);
+  const source = { kind: "VirtualService" as const, namespace: ns, name: vs.metadata.name };
+  return (vs.spec.hosts ?? []).map((h) => ({
+    host: fqdn(h, ns, domainSuffix),
+    source,
+    exportTo,
+    http,
+    tls: topBound ? (vs.spec.tls ?? []) : [],
+    tcp: topBound ? (vs.spec.tcp ?? []) : [],
+  }));
 }

@@ -2,7 +2,8 @@ import { fqdn, hostMatches, parseGatewayHost } from "../config/hosts.ts";
 import type { CompileContext } from "./compile-context.ts";
 import type { CompiledGateway, CompiledHttpRoute, GatewayHostRoutes, GatewaySnapshot, SourceRef } from "./snapshot-model.ts";
 import { boundTo, catchAllsLast, httpRoutesFor, type BindTarget } from "./route-binding.ts";
-import { policyForGateways } from "./policy-scope.ts";
+import { policyForGateways, remembered } from "./policy-scope.ts";
+import { sameItems } from "./compile-memo.ts";
 import { compare } from "./ordering.ts";
 import { compileNodeIngress, compileRateLimitPolicies } from "./gateway-edge-extras.ts";
 import type { TCPRoute, TLSRoute } from "../config/kinds/virtual-service.ts";
@@ -43,12 +44,42 @@ interface HostAccumulator {
  * authorization policies that apply to a Gateway.
  */
 export function compileGatewaySnapshot(ctx: CompileContext): GatewaySnapshot {
-  const gateways: CompiledGateway[] = ctx.gateways.map((g) => ({
-    namespace: g.metadata.namespace,
-    name: g.metadata.name,
-    selector: g.spec.selector ?? {},
-    servers: g.spec.servers ?? [],
-  }));
+  const memo = ctx.memo;
+  const gateways: CompiledGateway[] = ctx.gateways.map((g) => {
+    const hit = memo?.gateways.get(g);
+    if (hit !== undefined) return hit;
+    const compiled: CompiledGateway = { namespace: g.metadata.namespace, name: g.metadata.name, selector: g.spec.selector ?? {}, servers: g.spec.servers ?? [] };
+    memo?.gateways.set(g, compiled);
+    return compiled;
+  });
+  const last = memo?.gatewayHosts;
+  let hosts: GatewayHostRoutes[];
+  if (last !== undefined && sameItems(last.gateways, ctx.gateways) && sameItems(last.virtualServices, ctx.virtualServices)) {
+    hosts = last.hosts;
+  } else {
+    hosts = gatewayHosts(ctx, gateways);
+    if (memo !== undefined) memo.gatewayHosts = { gateways: ctx.gateways, virtualServices: ctx.virtualServices, hosts };
+  }
+  const subjects = gateways.map((g) => ({ namespace: g.namespace, name: g.name, selector: g.selector }));
+  // Optional fields appear only when used, so snapshots without them keep their hashes.
+  const rateLimitPolicies = compileRateLimitPolicies(ctx, hosts);
+  const nodeIngress = compileNodeIngress(ctx);
+  return {
+    type: "gateway",
+    trustDomain: ctx.trustDomain,
+    gateways,
+    hosts,
+    services: ctx.services,
+    destinationRules: ctx.destinationRules,
+    requestAuthentications: ctx.requestAuthentications.flatMap((p) => remembered(ctx, p, policyForGateways(p, subjects, ctx.rootNamespace))),
+    authorizationPolicies: ctx.authorizationPolicies.flatMap((p) => remembered(ctx, p, policyForGateways(p, subjects, ctx.rootNamespace))),
+    ...(rateLimitPolicies.length === 0 ? {} : { rateLimitPolicies }),
+    ...(Object.keys(nodeIngress).length === 0 ? {} : { nodeIngress }),
+  };
+}
+
+/** Every VirtualService bound to a Gateway, merged per virtual host: oldest VS first, catch-all routes last. */
+function gatewayHosts(ctx: CompileContext, gateways: readonly CompiledGateway[]): GatewayHostRoutes[] {
   const byHost = new Map<string, HostAccumulator>();
   for (const vs of ctx.virtualServices) {
     const ns = vs.metadata.namespace;
@@ -87,23 +118,7 @@ export function compileGatewaySnapshot(ctx: CompileContext): GatewaySnapshot {
       }
     }
   }
-  const hosts: GatewayHostRoutes[] = [...byHost.entries()]
+  return [...byHost.entries()]
     .sort(([a], [b]) => compare(a, b))
     .map(([host, acc]) => ({ host, gateways: [...acc.gateways].sort(), http: catchAllsLast(acc.http), tls: acc.tls, tcp: acc.tcp }));
-  const subjects = gateways.map((g) => ({ namespace: g.namespace, name: g.name, selector: g.selector }));
-  // Optional fields appear only when used, so snapshots without them keep their hashes.
-  const rateLimitPolicies = compileRateLimitPolicies(ctx, hosts);
-  const nodeIngress = compileNodeIngress(ctx);
-  return {
-    type: "gateway",
-    trustDomain: ctx.trustDomain,
-    gateways,
-    hosts,
-    services: ctx.services,
-    destinationRules: ctx.destinationRules,
-    requestAuthentications: ctx.requestAuthentications.flatMap((p) => policyForGateways(p, subjects, ctx.rootNamespace) ?? []),
-    authorizationPolicies: ctx.authorizationPolicies.flatMap((p) => policyForGateways(p, subjects, ctx.rootNamespace) ?? []),
-    ...(rateLimitPolicies.length === 0 ? {} : { rateLimitPolicies }),
-    ...(Object.keys(nodeIngress).length === 0 ? {} : { nodeIngress }),
-  };
 }

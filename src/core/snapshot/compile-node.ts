@@ -2,7 +2,7 @@ import type { CompileContext } from "./compile-context.ts";
 import type { NodeRef, NodeSnapshot, NodeWorkload } from "./snapshot-model.ts";
 import { workloadSpiffeId } from "./workload-placement.ts";
 import { matchesLabels } from "./label-match.ts";
-import { policyForWorkloads, type PolicySubject } from "./policy-scope.ts";
+import { policyForWorkloads, remembered, type PolicySubject } from "./policy-scope.ts";
 import { visibleFrom } from "./export-visibility.ts";
 import { egressAllows, egressOverlaps, scopeOf, sidecarFor, type SidecarScope } from "./sidecar-scope.ts";
 
@@ -42,6 +42,12 @@ export function compileNodeSnapshot(ctx: CompileContext, node: NodeRef): NodeSna
 
   const workloads: NodeWorkload[] = placed.map((we) => {
     const ns = we.metadata.namespace;
+    const serves = [...new Set(ctx.serves.get(`${ns}/${we.metadata.name}`) ?? [])].sort();
+    const scope = scopeFor(ns, we.spec.labels ?? {});
+    viewers.set(`${ns}|${scope?.source ?? ""}`, { namespace: ns, scope });
+    const key = `${serves.join(",")}|${scope?.source ?? ""}|${scope?.outboundTrafficPolicy ?? ""}`;
+    const hit = ctx.memo?.nodeWorkloads.get(we);
+    if (hit !== undefined && hit.key === key) return hit.workload;
     const w: NodeWorkload = {
       namespace: ns,
       name: we.metadata.name,
@@ -49,15 +55,14 @@ export function compileNodeSnapshot(ctx: CompileContext, node: NodeRef): NodeSna
       labels: we.spec.labels ?? {},
       serviceAccount: we.spec.serviceAccount ?? "default",
       spiffeId: workloadSpiffeId(ctx.trustDomain, ns, we.spec.serviceAccount),
-      serves: [...new Set(ctx.serves.get(`${ns}/${we.metadata.name}`) ?? [])].sort(),
+      serves,
     };
     if (we.spec.address !== undefined) w.address = we.spec.address;
-    const scope = scopeFor(ns, w.labels);
     if (scope !== undefined) {
       w.sidecar = scope.source;
       if (scope.outboundTrafficPolicy !== undefined) w.outboundTrafficPolicy = scope.outboundTrafficPolicy;
     }
-    viewers.set(`${ns}|${scope?.source ?? ""}`, { namespace: ns, scope });
+    ctx.memo?.nodeWorkloads.set(we, { key, workload: w });
     return w;
   });
   const served = new Set(workloads.flatMap((w) => w.serves.map((h) => `${w.namespace}/${h}`)));
@@ -80,9 +85,9 @@ export function compileNodeSnapshot(ctx: CompileContext, node: NodeRef): NodeSna
     outbound: none ? [] : ctx.services.filter((s) => sees(s.exportTo, s.namespace, s.host, egressAllows)),
     routes: none ? [] : ctx.meshRoutes.filter((r) => sees(r.exportTo, r.source.namespace, r.host, egressAllows)),
     destinationRules: none ? [] : destinationRules,
-    authorizationPolicies: ctx.authorizationPolicies.flatMap((p) => policyForWorkloads(p, subjects, ctx.rootNamespace) ?? []),
-    peerAuthentications: ctx.peerAuthentications.flatMap((p) => policyForWorkloads(p, subjects, ctx.rootNamespace) ?? []),
-    requestAuthentications: ctx.requestAuthentications.flatMap((p) => policyForWorkloads(p, subjects, ctx.rootNamespace) ?? []),
+    authorizationPolicies: ctx.authorizationPolicies.flatMap((p) => remembered(ctx, p, policyForWorkloads(p, subjects, ctx.rootNamespace))),
+    peerAuthentications: ctx.peerAuthentications.flatMap((p) => remembered(ctx, p, policyForWorkloads(p, subjects, ctx.rootNamespace))),
+    requestAuthentications: ctx.requestAuthentications.flatMap((p) => remembered(ctx, p, policyForWorkloads(p, subjects, ctx.rootNamespace))),
     revocations: ctx.revocations,
   };
 }

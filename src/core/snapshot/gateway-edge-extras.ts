@@ -6,6 +6,7 @@
 import type { CompileContext } from "./compile-context.ts";
 import type { CompiledRateLimitPolicy, GatewayHostRoutes, NodeIngress } from "./snapshot-model.ts";
 import { nodeSpiffeId } from "./workload-placement.ts";
+import type { RateLimitPolicyResource } from "../config/resource.ts";
 
 /** WorkloadEntry annotation naming its node proxy's edge-ingress address (`host:port` or an http(s) URL). */
 export const EDGE_INGRESS_ANNOTATION = "strait.io/edge-ingress";
@@ -16,29 +17,37 @@ export const EDGE_INGRESS_ANNOTATION = "strait.io/edge-ingress";
  */
 export function compileRateLimitPolicies(ctx: CompileContext, hosts: readonly GatewayHostRoutes[]): CompiledRateLimitPolicy[] {
   return ctx.rateLimitPolicies.map((p) => {
-    const ns = p.metadata.namespace;
-    const routes = new Map<string, { virtualService: string; route?: string }>();
-    for (const t of p.spec.targetRefs) {
-      if (t.kind === "VirtualService") {
-        const vs = `${ns}/${t.name}`;
-        routes.set(`${vs}#${t.sectionName ?? ""}`, t.sectionName === undefined ? { virtualService: vs } : { virtualService: vs, route: t.sectionName });
-        continue;
-      }
-      const gw = `${ns}/${t.name}`;
-      for (const h of hosts) {
-        if (!h.gateways.includes(gw)) continue;
-        for (const r of h.http) {
-          const vs = `${r.source.namespace}/${r.source.name}`;
-          routes.set(`${vs}#`, { virtualService: vs });
-        }
+    const hit = ctx.memo?.rateLimitPolicies.get(p);
+    if (hit !== undefined && hit.hosts === hosts) return hit.compiled;
+    const compiled = compileRateLimitPolicy(p, hosts);
+    ctx.memo?.rateLimitPolicies.set(p, { hosts, compiled });
+    return compiled;
+  });
+}
+
+function compileRateLimitPolicy(p: RateLimitPolicyResource, hosts: readonly GatewayHostRoutes[]): CompiledRateLimitPolicy {
+  const ns = p.metadata.namespace;
+  const routes = new Map<string, { virtualService: string; route?: string }>();
+  for (const t of p.spec.targetRefs) {
+    if (t.kind === "VirtualService") {
+      const vs = `${ns}/${t.name}`;
+      routes.set(`${vs}#${t.sectionName ?? ""}`, t.sectionName === undefined ? { virtualService: vs } : { virtualService: vs, route: t.sectionName });
+      continue;
+    }
+    const gw = `${ns}/${t.name}`;
+    for (const h of hosts) {
+      if (!h.gateways.includes(gw)) continue;
+      for (const r of h.http) {
+        const vs = `${r.source.namespace}/${r.source.name}`;
+        routes.set(`${vs}#`, { virtualService: vs });
       }
     }
-    return {
-      source: { kind: "RateLimitPolicy", namespace: ns, name: p.metadata.name },
-      routes: [...routes.values()],
-      rules: p.spec.rateLimit.global.rules,
-    };
-  });
+  }
+  return {
+    source: { kind: "RateLimitPolicy", namespace: ns, name: p.metadata.name },
+    routes: [...routes.values()],
+    rules: p.spec.rateLimit.global.rules,
+  };
 }
 
 /**

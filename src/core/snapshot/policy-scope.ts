@@ -2,6 +2,16 @@ import type { PolicyTargetReference, WorkloadSelector } from "../config/kinds/co
 import type { Kind } from "../config/resource.ts";
 import type { CompiledPolicy } from "./snapshot-model.ts";
 import { hasSelector, matchesLabels } from "./label-match.ts";
+import type { CompileContext } from "./compile-context.ts";
+
+/**
+ * `compiled` as a list for `flatMap` (empty when the policy does not apply), replaced by the
+ * equal object of an earlier compile when the context keeps a memo.
+ */
+export function remembered<S>(ctx: Pick<CompileContext, "memo">, resource: object, compiled: CompiledPolicy<S> | undefined): CompiledPolicy<S>[] {
+  if (compiled === undefined) return [];
+  return [ctx.memo === undefined ? compiled : ctx.memo.policy(resource, compiled)];
+}
 
 /** The parts of AuthorizationPolicy, PeerAuthentication and RequestAuthentication that decide where they apply. */
 export interface ScopedPolicy<S extends { selector?: WorkloadSelector; targetRef?: PolicyTargetReference; targetRefs?: PolicyTargetReference[] }> {

@@ -7,6 +7,7 @@ import { resolveExportTo } from "./export-visibility.ts";
 import { matchesLabels } from "./label-match.ts";
 import { placementOf, workloadSpiffeId } from "./workload-placement.ts";
 import { compare } from "./ordering.ts";
+import { sameItems, type CompileMemo } from "./compile-memo.ts";
 
 /** WorkloadEntries by namespace, and within a namespace by `key=value` label, so selection stays near-linear. */
 export type WorkloadIndex = ReadonlyMap<string, { all: readonly WorkloadEntryResource[]; byLabel: ReadonlyMap<string, readonly WorkloadEntryResource[]> }>;
@@ -56,35 +57,46 @@ export function buildServices(
   domainSuffix: string,
   /** Filled with `<ns>/<workload>` -> FQDNs of the services selecting it. */
   serves?: Map<string, string[]>,
+  /** Services of a ServiceEntry whose selected workloads are the same objects as last time are reused. */
+  memo?: CompileMemo,
 ): Service[] {
   const services: Service[] = [];
   for (const se of serviceEntries) {
     const ns = se.metadata.namespace;
-    const ports = se.spec.ports ?? [];
-    const endpoints: Endpoint[] = [];
-    for (const ep of se.spec.endpoints ?? []) endpoints.push(endpointOf(ep, ports, ns, trustDomain, undefined, undefined));
-    const hosts = (se.spec.hosts ?? []).map((h) => fqdn(h, ns, domainSuffix));
-    for (const we of selectedWorkloads(se, workloads)) {
+    const selected = selectedWorkloads(se, workloads);
+    const hit = memo?.services.get(se);
+    const built = hit !== undefined && sameItems(hit.selected, selected) ? hit.services : servicesOf(se, selected, trustDomain, domainSuffix);
+    if (built !== hit?.services) memo?.services.set(se, { selected, services: built });
+    services.push(...built);
+    if (serves === undefined) continue;
+    const hosts = built.length === 0 ? [] : built.map((s) => s.host);
+    for (const we of selected) {
       const ref = `${ns}/${we.metadata.name}`;
-      endpoints.push(endpointOf(we.spec, ports, ns, trustDomain, placementOf(we), ref));
-      if (serves !== undefined) serves.set(ref, [...(serves.get(ref) ?? []), ...hosts]);
-    }
-    for (const host of hosts) {
-      services.push({
-        host,
-        namespace: ns,
-        source: { kind: "ServiceEntry", namespace: ns, name: se.metadata.name },
-        ports,
-        addresses: se.spec.addresses ?? [],
-        location: se.spec.location ?? "MESH_EXTERNAL",
-        resolution: se.spec.resolution ?? "NONE",
-        exportTo: resolveExportTo(se.spec.exportTo, ns),
-        subjectAltNames: se.spec.subjectAltNames ?? [],
-        endpoints,
-      });
+      serves.set(ref, [...(serves.get(ref) ?? []), ...hosts]);
     }
   }
   return services.sort((a, b) => compare(a.host, b.host) || compare(a.namespace, b.namespace) || compare(a.source.name, b.source.name));
+}
+
+/** One `Service` per host of `se`, its endpoints from inline `endpoints` and the `selected` workloads. */
+function servicesOf(se: ServiceEntryResource, selected: readonly WorkloadEntryResource[], trustDomain: string, domainSuffix: string): Service[] {
+  const ns = se.metadata.namespace;
+  const ports = se.spec.ports ?? [];
+  const endpoints: Endpoint[] = [];
+  for (const ep of se.spec.endpoints ?? []) endpoints.push(endpointOf(ep, ports, ns, trustDomain, undefined, undefined));
+  for (const we of selected) endpoints.push(endpointOf(we.spec, ports, ns, trustDomain, placementOf(we), `${ns}/${we.metadata.name}`));
+  return (se.spec.hosts ?? []).map((h) => ({
+    host: fqdn(h, ns, domainSuffix),
+    namespace: ns,
+    source: { kind: "ServiceEntry", namespace: ns, name: se.metadata.name },
+    ports,
+    addresses: se.spec.addresses ?? [],
+    location: se.spec.location ?? "MESH_EXTERNAL",
+    resolution: se.spec.resolution ?? "NONE",
+    exportTo: resolveExportTo(se.spec.exportTo, ns),
+    subjectAltNames: se.spec.subjectAltNames ?? [],
+    endpoints,
+  }));
 }
 
 function endpointOf(

@@ -106,16 +106,27 @@ export interface SnapshotSplitterOptions {
 }
 
 /**
- * Splits snapshots into blobs. One splitter lives for one publish: it caches each item's JSON
- * text by object identity and each chunk's hash by the identities of its items, so the parts
- * shared by many targets are serialised and hashed once.
+ * Splits snapshots into blobs. It caches each item's JSON text by object identity and each
+ * chunk's hash by the identities of its items, so the parts shared by many targets are serialised
+ * and hashed once. A splitter may live across publishes (the publisher keeps one, with a
+ * compile memo that hands back the same objects for unchanged parts): call {@link newRun} at the
+ * start of each, so chunk hashes no run used any more are forgotten. Items must not be mutated
+ * after they were split.
  */
 export class SnapshotSplitter {
   private readonly items = new WeakMap<object, ItemText>();
-  private readonly chunkHashes = new Map<string, string>();
+  /** Chunk hashes by item identities: those of the previous run, and those this run used. */
+  private previousChunks = new Map<string, string>();
+  private chunkHashes = new Map<string, string>();
   private nextId = 1;
 
   constructor(private readonly o: SnapshotSplitterOptions) {}
+
+  /** Starts a publish: chunk hashes the previous publish did not use are dropped. */
+  newRun(): void {
+    this.previousChunks = this.chunkHashes;
+    this.chunkHashes = new Map();
+  }
 
   /** The layout of `snapshot` and the blobs it needs that are not stored yet (by `isStored`). */
   async split(snapshot: Snapshot): Promise<{ layout: SnapshotLayout; blobs: SnapshotBlob[] }> {
@@ -186,7 +197,11 @@ export class SnapshotSplitter {
   private async chunkBlob(chunk: ItemText[], field: string, out: SnapshotBlob[], seen: Set<string>): Promise<string> {
     // Items without identity (scalars) make the key content-based, which is still exact.
     const key = chunk.map((t) => (t.id === 0 ? `#${t.text}` : t.id)).join(",");
-    const cached = this.chunkHashes.get(key);
+    let cached = this.chunkHashes.get(key);
+    if (cached === undefined) {
+      cached = this.previousChunks.get(key);
+      if (cached !== undefined) this.chunkHashes.set(key, cached);
+    }
     if (cached !== undefined && (this.stored(cached) || seen.has(cached))) return cached;
     let text = "[";
     for (let i = 0; i < chunk.length; i++) text += (i === 0 ? "" : ",") + chunk[i]!.text;
