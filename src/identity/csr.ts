@@ -6,16 +6,16 @@
  * that names a different identity, or more than one, is refused rather than
  * silently overridden so a confused client finds out.
  */
-import { AsnConvert } from "@peculiar/asn1-schema";
+import { AsnConvert, type IAsnParseOptions } from "@peculiar/asn1-schema";
 import { ECDSASigValue, ECParameters, id_ecPublicKey, id_secp256r1 } from "@peculiar/asn1-ecc";
-import type { CertificationRequest } from "@peculiar/asn1-csr";
-import { Extensions } from "@peculiar/asn1-x509";
-
-/** PKCS#9 extensionRequest (RFC 2985). */
-const EXTENSION_REQUEST = "1.2.840.113549.1.9.14";
+import { CertificationRequest } from "@peculiar/asn1-csr";
+import { AlgorithmIdentifier, Extensions, SubjectAlternativeName, SubjectPublicKeyInfo, id_ce_subjectAltName } from "@peculiar/asn1-x509";
 import { CsrError, CsrIdentityMismatchError, CsrSignatureError, UnsupportedKeyError } from "./errors.ts";
 import type { SpiffeId } from "./spiffe-id.ts";
 import { PEM_CERTIFICATE_REQUEST, decodeSinglePem, describeKeyAlgorithm, x509 } from "./x509.ts";
+
+/** PKCS#9 extensionRequest (RFC 2985). */
+const EXTENSION_REQUEST = "1.2.840.113549.1.9.14";
 
 /** A CSR that passed proof of possession and the key policy. */
 export interface ParsedCsr {
@@ -27,12 +27,21 @@ export interface ParsedCsr {
   /** DER SubjectPublicKeyInfo (canonical for P-256) and its key bits, so the issuer never re-exports the key. */
   spki?: Uint8Array;
   subjectPublicKey?: Uint8Array<ArrayBuffer>;
+  /** SHA-1 of `subjectPublicKey` (RFC 5280 §4.2.1.2 method 1), the leaf's subjectKeyIdentifier. */
+  subjectKeyIdentifier?: Uint8Array;
 }
 
 const FIELD = "csr";
 /** `openssl req` and most tools write "CERTIFICATE REQUEST"; some older ones "NEW CERTIFICATE REQUEST". */
 const CSR_LABELS = [PEM_CERTIFICATE_REQUEST, "NEW CERTIFICATE REQUEST"] as const;
 export const MIN_RSA_BITS = 2048;
+
+/**
+ * asn1js's default also tries to decode the contents of every OCTET and BIT STRING as
+ * nested BER and keeps the result only for its own use; the schema parser reads those
+ * strings as bytes either way, so skipping that speculative pass changes no result.
+ */
+const PARSE_OPTIONS: IAsnParseOptions = { berOptions: { parseEmbedded: false } };
 
 /**
  * Parses and checks a PEM PKCS#10 CSR for issuing `expected`.
@@ -45,31 +54,31 @@ export const MIN_RSA_BITS = 2048;
  */
 export async function parseCsr(pem: string, expected: SpiffeId): Promise<ParsedCsr> {
   const der = decodeSinglePem(pem, CSR_LABELS, FIELD);
-  let csr: x509.Pkcs10CertificateRequest;
-  let spki: x509.PublicKey;
+  let asn: CertificationRequest;
   try {
-    csr = new x509.Pkcs10CertificateRequest(der);
-    spki = csr.publicKey;
+    asn = AsnConvert.parse(der, CertificationRequest, PARSE_OPTIONS);
   } catch (cause) {
-    throw new CsrError(`${FIELD}: not a DER PKCS#10 certificate request`, { field: FIELD, cause });
+    throw notPkcs10(cause);
   }
+  // The common case (a P-256 key, ECDSA with SHA-2) is checked on the ASN.1 parsed once
+  // above; every other key or algorithm takes the general path through @peculiar/x509.
+  const p256 = p256Request(asn);
+  const parsed = p256 === undefined ? await generalPossession(der) : await p256Possession(asn, p256);
+  checkIdentity(parsed.requestedUris, expected);
+  return parsed;
+}
 
-  const keyAlgorithm = describeKeyAlgorithm(spki);
-  // The common case (P-256, uncompressed point, ECDSA signature): the key is imported once
-  // from its raw point and the signature checked with it; anything else takes the general path.
-  const fast = await p256Possession(csr);
-  const publicKey = fast?.publicKey ?? (await importSupportedKey(spki, keyAlgorithm));
+function notPkcs10(cause: unknown): CsrError {
+  return new CsrError(`${FIELD}: not a DER PKCS#10 certificate request`, { field: FIELD, cause });
+}
 
-  checkSignatureHash(csr);
-  let possession: boolean;
-  try {
-    possession = fast !== undefined ? await fast.verify() : await csr.verify();
-  } catch (cause) {
-    throw new CsrSignatureError(`${FIELD}: signature cannot be verified (proof of possession failed)`, { field: FIELD, cause });
-  }
-  if (!possession) throw new CsrSignatureError(`${FIELD}: signature does not verify (proof of possession failed)`, { field: FIELD });
+function possessionFailed(cause?: unknown): CsrSignatureError {
+  return cause === undefined
+    ? new CsrSignatureError(`${FIELD}: signature does not verify (proof of possession failed)`, { field: FIELD })
+    : new CsrSignatureError(`${FIELD}: signature cannot be verified (proof of possession failed)`, { field: FIELD, cause });
+}
 
-  const { uris, dnsNames } = requestedNames(csr);
+function checkIdentity(uris: readonly string[], expected: SpiffeId): void {
   if (uris.length > 1) {
     throw new CsrIdentityMismatchError(`${FIELD}: subjectAltName has ${uris.length} URIs; an X.509-SVID has exactly one`, {
       field: FIELD,
@@ -81,17 +90,43 @@ export async function parseCsr(pem: string, expected: SpiffeId): Promise<ParsedC
       field: FIELD,
     });
   }
-  const parsed: ParsedCsr = { publicKey, keyAlgorithm, requestedUris: uris, requestedDnsNames: dnsNames };
-  if (fast !== undefined) {
-    parsed.spki = fast.spki;
-    parsed.subjectPublicKey = fast.point;
-  }
-  return parsed;
 }
 
-/** DER prefix of a P-256 SubjectPublicKeyInfo (id-ecPublicKey, prime256v1) up to the 65-byte point. */
-const P256_SPKI_PREFIX = Uint8Array.of(0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00);
-const ECDSA_SIGNATURE_HASHES: Record<string, string> = { "1.2.840.10045.4.3.2": "SHA-256", "1.2.840.10045.4.3.3": "SHA-384", "1.2.840.10045.4.3.4": "SHA-512" };
+/** namedCurve prime256v1, as the library encodes it (DER has exactly one encoding of it). */
+const P256_PARAMETERS = new Uint8Array(AsnConvert.serialize(new ECParameters({ namedCurve: id_secp256r1 })));
+/** A P-256 SubjectPublicKeyInfo up to its 65-byte point, encoded once by the library. */
+const P256_SPKI_PREFIX = (() => {
+  const spki = new Uint8Array(
+    AsnConvert.serialize(
+      new SubjectPublicKeyInfo({
+        algorithm: new AlgorithmIdentifier({ algorithm: id_ecPublicKey, parameters: P256_PARAMETERS.slice().buffer }),
+        subjectPublicKey: new Uint8Array(65).buffer,
+      }),
+    ),
+  );
+  return spki.slice(0, spki.length - 65);
+})();
+const ECDSA_SIGNATURE_HASHES: Readonly<Record<string, string>> = { "1.2.840.10045.4.3.2": "SHA-256", "1.2.840.10045.4.3.3": "SHA-384", "1.2.840.10045.4.3.4": "SHA-512" };
+const P256 = { name: "ECDSA", namedCurve: "P-256" } as const;
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** The key point and signature hash of a P-256 CSR signed with ECDSA and SHA-2, else undefined. */
+function p256Request(asn: CertificationRequest): { point: Uint8Array<ArrayBuffer>; hash: string } | undefined {
+  const info = asn.certificationRequestInfo.subjectPKInfo;
+  const params = info.algorithm.parameters;
+  const hash = ECDSA_SIGNATURE_HASHES[asn.signatureAlgorithm.algorithm];
+  if (info.algorithm.algorithm !== id_ecPublicKey || hash === undefined || params === null || params === undefined) return undefined;
+  if (!sameBytes(ArrayBuffer.isView(params) ? new Uint8Array(params.buffer, params.byteOffset, params.byteLength) : new Uint8Array(params), P256_PARAMETERS)) return undefined;
+  const point = new Uint8Array(info.subjectPublicKey);
+  // An uncompressed point; anything else (compressed, hybrid, malformed) takes the general path.
+  if (point.length !== 65 || point[0] !== 4) return undefined;
+  return { point, hash };
+}
 
 /** Left-pads (or refuses) one ECDSA-Sig-Value integer to 32 bytes. */
 function coordinate(v: ArrayBuffer): Uint8Array | undefined {
@@ -103,49 +138,97 @@ function coordinate(v: ArrayBuffer): Uint8Array | undefined {
   return out;
 }
 
-/** For a P-256 CSR signed with ECDSA: the key imported once from its point, and a verifier using it. */
-async function p256Possession(request: x509.Pkcs10CertificateRequest): Promise<{ publicKey: CryptoKey; spki: Uint8Array; point: Uint8Array<ArrayBuffer>; verify(): Promise<boolean> } | undefined> {
-  // The ASN.1 the library already parsed (a protected member in its typings): reading it
-  // here avoids parsing the untrusted DER a second time.
-  const asn = (request as unknown as { asn: CertificationRequest }).asn;
+/** The DER ECDSA-Sig-Value as WebCrypto's r || s, or undefined if it cannot be one for P-256. */
+function p1363Signature(signature: ArrayBuffer): Uint8Array<ArrayBuffer> | undefined {
+  const sig = AsnConvert.parse(signature, ECDSASigValue, PARSE_OPTIONS);
+  const r = coordinate(sig.r);
+  const s = coordinate(sig.s);
+  if (r === undefined || s === undefined) return undefined;
+  const out = new Uint8Array(64);
+  out.set(r);
+  out.set(s, 32);
+  return out;
+}
+
+/**
+ * P-256 proof of possession: the key is imported once from its raw point and the
+ * signature checked on the CertificationRequestInfo bytes already parsed. The key
+ * identifier digest and the signature check run in WebCrypto while the requested
+ * names are read; errors keep their order (signature first, then the names).
+ */
+async function p256Possession(asn: CertificationRequest, request: { point: Uint8Array<ArrayBuffer>; hash: string }): Promise<ParsedCsr> {
+  const { point, hash } = request;
   const tbs = asn.certificationRequestInfoRaw;
-  if (tbs === undefined) return undefined;
-  const info = asn.certificationRequestInfo.subjectPKInfo;
-  const params = info.algorithm.parameters;
-  if (info.algorithm.algorithm !== id_ecPublicKey || params === null || params === undefined) return undefined;
-  let curve: string | undefined;
-  try {
-    curve = AsnConvert.parse(params, ECParameters).namedCurve;
-  } catch {
-    return undefined;
-  }
-  const point = new Uint8Array(info.subjectPublicKey);
-  const hash = ECDSA_SIGNATURE_HASHES[asn.signatureAlgorithm.algorithm];
-  if (curve !== id_secp256r1 || point.length !== 65 || point[0] !== 4 || hash === undefined) return undefined;
+  if (tbs === undefined) throw notPkcs10(new Error("certificationRequestInfo has no encoding"));
+  const keyIdentifier = crypto.subtle.digest("SHA-1", point);
+  keyIdentifier.catch(() => undefined); // awaited below; a failure surfaces there
   let publicKey: CryptoKey;
   try {
-    publicKey = await crypto.subtle.importKey("raw", point, { name: "ECDSA", namedCurve: "P-256" }, true, ["verify"]);
+    publicKey = await crypto.subtle.importKey("raw", point, P256, true, ["verify"]);
   } catch (cause) {
     throw new UnsupportedKeyError(`${FIELD}: key ECDSA P-256 cannot be imported`, { field: FIELD, cause });
   }
-  const spki = new Uint8Array(P256_SPKI_PREFIX.length + 65);
+  let signature: Uint8Array<ArrayBuffer> | undefined;
+  try {
+    signature = p1363Signature(asn.signature);
+  } catch (cause) {
+    throw possessionFailed(cause);
+  }
+  if (signature === undefined) throw possessionFailed();
+  const verified = crypto.subtle.verify({ name: "ECDSA", hash }, publicKey, signature, tbs);
+  verified.catch(() => undefined); // awaited below
+  let names: RequestedNames | undefined;
+  let namesError: unknown;
+  try {
+    names = requestedNames(asn);
+  } catch (err) {
+    namesError = err;
+  }
+  let possession: boolean;
+  try {
+    possession = await verified;
+  } catch (cause) {
+    throw possessionFailed(cause);
+  }
+  if (!possession) throw possessionFailed();
+  if (names === undefined) throw namesError;
+  const spki = new Uint8Array(P256_SPKI_PREFIX.length + point.length);
   spki.set(P256_SPKI_PREFIX);
   spki.set(point, P256_SPKI_PREFIX.length);
   return {
     publicKey,
+    keyAlgorithm: "ECDSA P-256",
+    requestedUris: names.uris,
+    requestedDnsNames: names.dnsNames,
     spki,
-    point,
-    async verify() {
-      const sig = AsnConvert.parse(asn.signature, ECDSASigValue);
-      const r = coordinate(sig.r);
-      const s = coordinate(sig.s);
-      if (r === undefined || s === undefined) return false;
-      const p1363 = new Uint8Array(64);
-      p1363.set(r);
-      p1363.set(s, 32);
-      return crypto.subtle.verify({ name: "ECDSA", hash }, publicKey, p1363, tbs);
-    },
+    subjectPublicKey: point,
+    subjectKeyIdentifier: new Uint8Array(await keyIdentifier),
   };
+}
+
+/** Any other key or signature algorithm: the @peculiar/x509 request object decides. */
+async function generalPossession(der: ArrayBuffer): Promise<ParsedCsr> {
+  let csr: x509.Pkcs10CertificateRequest;
+  let spki: x509.PublicKey;
+  try {
+    csr = new x509.Pkcs10CertificateRequest(der);
+    spki = csr.publicKey;
+  } catch (cause) {
+    throw notPkcs10(cause);
+  }
+  const keyAlgorithm = describeKeyAlgorithm(spki);
+  const publicKey = await importSupportedKey(spki, keyAlgorithm);
+  checkSignatureHash(csr);
+  let possession: boolean;
+  try {
+    possession = await csr.verify();
+  } catch (cause) {
+    throw possessionFailed(cause);
+  }
+  if (!possession) throw possessionFailed();
+  // The ASN.1 the library already parsed (a protected member in its typings).
+  const { uris, dnsNames } = requestedNames((csr as unknown as { asn: CertificationRequest }).asn);
+  return { publicKey, keyAlgorithm, requestedUris: uris, requestedDnsNames: dnsNames };
 }
 
 const ACCEPTED_HASHES = new Set(["SHA-256", "SHA-384", "SHA-512"]);
@@ -194,34 +277,47 @@ function safeAlgorithm(spki: x509.PublicKey): (Algorithm & { namedCurve?: string
   }
 }
 
-/** URI and DNS names from the CSR's extensionRequest subjectAltName(s). */
-function requestedNames(csr: x509.Pkcs10CertificateRequest): { uris: string[]; dnsNames: string[] } {
+interface RequestedNames {
+  uris: string[];
+  dnsNames: string[];
+}
+
+/**
+ * URI and DNS names from the CSR's extensionRequest subjectAltName(s), each
+ * extension's value parsed once with the asn1-x509 schema (other name types are
+ * ignored, as before).
+ */
+function requestedNames(asn: CertificationRequest): RequestedNames {
   const uris: string[] = [];
   const dnsNames: string[] = [];
-  // The subjectAltName extensions of the extensionRequest attribute, read from the ASN.1 the
-  // library already parsed (its getExtensions() re-serializes and re-parses every attribute).
-  let extensions: ArrayBuffer[];
+  let sans: SubjectAlternativeName[];
   try {
-    const asn = (csr as unknown as { asn: CertificationRequest }).asn;
-    extensions = asn.certificationRequestInfo.attributes
-      .filter((a) => a.type === EXTENSION_REQUEST)
-      .flatMap((a) => a.values.flatMap((v) => [...AsnConvert.parse(v, Extensions)]))
-      .filter((e) => e.extnID === "2.5.29.17")
-      .map((e) => AsnConvert.serialize(e));
+    sans = [];
+    for (const attribute of asn.certificationRequestInfo.attributes) {
+      if (attribute.type !== EXTENSION_REQUEST) continue;
+      for (const value of attribute.values) {
+        for (const ext of AsnConvert.parse(value, Extensions, PARSE_OPTIONS)) {
+          if (ext.extnID === id_ce_subjectAltName) sans.push(parseSan(ext.extnValue));
+        }
+      }
+    }
   } catch (cause) {
+    if (cause instanceof CsrError) throw cause;
     throw new CsrError(`${FIELD}: extensionRequest is malformed`, { field: FIELD, cause });
   }
-  for (const raw of extensions) {
-    let san: x509.SubjectAlternativeNameExtension;
-    try {
-      san = new x509.SubjectAlternativeNameExtension(raw);
-    } catch (cause) {
-      throw new CsrError(`${FIELD}: subjectAltName is malformed or has an unsupported name type`, { field: FIELD, cause });
-    }
-    for (const name of san.names.items) {
-      if (name.type === "url") uris.push(name.value);
-      else if (name.type === "dns") dnsNames.push(name.value);
+  for (const san of sans) {
+    for (const name of san) {
+      if (name.uniformResourceIdentifier !== undefined) uris.push(name.uniformResourceIdentifier);
+      else if (name.dNSName !== undefined) dnsNames.push(name.dNSName);
     }
   }
   return { uris, dnsNames };
+}
+
+function parseSan(extnValue: BufferSource): SubjectAlternativeName {
+  try {
+    return AsnConvert.parse(extnValue, SubjectAlternativeName, PARSE_OPTIONS);
+  } catch (cause) {
+    throw new CsrError(`${FIELD}: subjectAltName is malformed or has an unsupported name type`, { field: FIELD, cause });
+  }
 }

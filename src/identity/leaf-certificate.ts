@@ -80,9 +80,13 @@ export function sanExtension(uri: string, dnsNames: readonly string[]): Uint8Arr
   return tlv(SEQUENCE, OID_SAN, CRITICAL, tlv(OCTET_STRING, tlv(SEQUENCE, ...names)));
 }
 
-/** subjectKeyIdentifier (not critical): SHA-1 of the subjectPublicKey bits, as @peculiar/x509's getKeyIdentifier. */
-export async function skiExtension(subjectPublicKey: Uint8Array<ArrayBuffer>): Promise<Uint8Array<ArrayBuffer>> {
-  const id = new Uint8Array(await crypto.subtle.digest("SHA-1", subjectPublicKey));
+/** SHA-1 of the subjectPublicKey bits (RFC 5280 §4.2.1.2 method 1), as @peculiar/x509's getKeyIdentifier. */
+export async function keyIdentifier(subjectPublicKey: Uint8Array<ArrayBuffer>): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.digest("SHA-1", subjectPublicKey));
+}
+
+/** subjectKeyIdentifier (not critical) holding `id`. */
+export function skiExtension(id: Uint8Array): Uint8Array<ArrayBuffer> {
   return tlv(SEQUENCE, OID_SKI, tlv(OCTET_STRING, tlv(OCTET_STRING, id)));
 }
 
@@ -134,8 +138,8 @@ export interface LeafFields {
   notAfter: Date;
   /** DER SubjectPublicKeyInfo of the subject key. */
   spki: Uint8Array;
-  /** The subjectPublicKey bits (for the SKI). */
-  subjectPublicKey: Uint8Array<ArrayBuffer>;
+  /** SHA-1 of the subjectPublicKey bits (see keyIdentifier). */
+  subjectKeyIdentifier: Uint8Array;
   rsa: boolean;
   uri: string;
   dnsNames: readonly string[];
@@ -145,7 +149,7 @@ export interface LeafFields {
 export async function signLeaf(ca: SigningCa, t: LeafTemplate, f: LeafFields): Promise<Uint8Array<ArrayBuffer>> {
   const extensions = tlv(
     0xa3,
-    tlv(SEQUENCE, t.basicConstraints, f.rsa ? t.keyUsageRsa : t.keyUsageEc, t.extKeyUsage, sanExtension(f.uri, f.dnsNames), await skiExtension(f.subjectPublicKey), t.authorityKeyIdentifier),
+    tlv(SEQUENCE, t.basicConstraints, f.rsa ? t.keyUsageRsa : t.keyUsageEc, t.extKeyUsage, sanExtension(f.uri, f.dnsNames), skiExtension(f.subjectKeyIdentifier), t.authorityKeyIdentifier),
   );
   const tbs = tlv(
     SEQUENCE,

@@ -14,7 +14,7 @@
 import { AsnConvert } from "@peculiar/asn1-schema";
 import { SubjectPublicKeyInfo } from "@peculiar/asn1-x509";
 import type { Clock } from "../core/clock.ts";
-import { leafTemplate, signLeaf } from "./leaf-certificate.ts";
+import { keyIdentifier, leafTemplate, signLeaf } from "./leaf-certificate.ts";
 import { authorityKeyIdentifier, caTrustDomain, type SigningCa } from "./ca.ts";
 import type { ParsedCsr } from "./csr.ts";
 import { CaUnavailableError, PemError } from "./errors.ts";
@@ -124,8 +124,9 @@ export async function issueX509Svid(p: {
   const id = spiffeId.toString();
   const serial = randomSerialHex();
   const key = csr.spki !== undefined && csr.subjectPublicKey !== undefined ? { spki: csr.spki, subjectPublicKey: csr.subjectPublicKey } : await exportedKey(csr.publicKey);
+  const subjectKeyIdentifier = csr.subjectKeyIdentifier ?? (await keyIdentifier(key.subjectPublicKey));
   const template = leafTemplate(ca, { basicConstraints: LEAF_BASIC_CONSTRAINTS, keyUsageEc: LEAF_KU_EC, keyUsageRsa: LEAF_KU_RSA, extKeyUsage: LEAF_EKU, aki });
-  const der = await signLeaf(ca, template, { serialHex: serial, notBefore, notAfter, ...key, rsa: csr.keyAlgorithm.startsWith("RSA"), uri: id, dnsNames });
+  const der = await signLeaf(ca, template, { serialHex: serial, notBefore, notAfter, spki: key.spki, subjectKeyIdentifier, rsa: csr.keyAlgorithm.startsWith("RSA"), uri: id, dnsNames });
   const certificatePem = encodePem(der, PEM_CERTIFICATE);
   return {
     spiffeId: id,
