@@ -151,7 +151,67 @@ export async function validateJwtSvid(
   if (token.trimStart().startsWith("{")) refuse("JWS JSON serialization is not allowed; use compact serialization");
   if (!COMPACT_JWS.test(token)) refuse("token must be three base64url segments (JWS compact serialization)");
 
-  const header = decodeHeader(token);
+  // jose parses the protected header once and hands it to the key resolver, where every
+  // check that picks the key runs before any crypto (items 74-80); it then verifies the
+  // signature with the bundle key imported once per bundle key.
+  let selected: SelectedKey | undefined;
+  try {
+    await compactVerify(token, async (header: UntrustedHeader) => (selected = await selectKey(header, token, p.bundles)).key, VERIFY_OPTIONS);
+  } catch (cause) {
+    if (cause instanceof JwtSvidError) throw cause;
+    // jose refused the token before asking for a key (malformed header, alg outside the
+    // allowlist, crit...): the same checks as above say which rule failed, in the same order.
+    if (selected === undefined) await selectKey(decodeHeader(token), token, p.bundles);
+    return refuse(describeJoseFailure(cause, p.audience), cause);
+  }
+  if (selected === undefined) return refuse("token validation failed");
+  const { spiffeId, claims, aud } = selected;
+  const now = p.clock.now();
+  const payload = claims;
+  const nowSeconds = Math.floor(now / 1000);
+  if ((payload.exp as number) <= nowSeconds - leeway) refuse("token has expired (exp)");
+  if (typeof payload.nbf === "number" && payload.nbf > nowSeconds + leeway) refuse("token is not yet valid (nbf)");
+  if (!(typeof aud === "string" ? aud === p.audience : (aud as string[]).includes(p.audience))) refuse(`token aud does not include ${JSON.stringify(p.audience)}`);
+  if (typeof payload.iat === "number" && payload.iat > now / 1000 + leeway) refuse("token iat is in the future");
+  const exp = payload.exp as number;
+  // A stolen signing key (or a misconfigured issuer) must not mint long-lived credentials we honour.
+  if (typeof payload.iat === "number" ? exp - payload.iat > maxLifetime : exp - now / 1000 > maxLifetime + leeway) {
+    const lifetime = typeof payload.iat === "number" ? `exp - iat = ${Math.round(exp - payload.iat)}` : `exp - now = ${Math.round(exp - now / 1000)}`;
+    refuse(`token lifetime (${lifetime} s) exceeds the maximum of ${maxLifetime} s`);
+  }
+  const verifiedAud = payload.aud;
+  return {
+    spiffeId,
+    audience: typeof verifiedAud === "string" ? [verifiedAud] : [...(verifiedAud ?? [])],
+    expiresAt: new Date(exp * 1000),
+    claims: { ...payload },
+  };
+}
+
+/** Item 64's allowlist, also handed to jose so it refuses anything else on its own. */
+const VERIFY_OPTIONS = { algorithms: Object.keys(ALLOWED_ALGS) };
+
+/** The header members the checks read, as untrusted JSON values. */
+interface UntrustedHeader {
+  readonly alg?: unknown;
+  readonly typ?: unknown;
+  readonly kid?: unknown;
+}
+
+/** What the pre-crypto checks found: the bundle key and the claims it covers. */
+interface SelectedKey {
+  key: CryptoKey | Uint8Array;
+  spiffeId: SpiffeId;
+  claims: JWTPayload;
+  aud: string | string[];
+}
+
+/**
+ * The checks that pick the key, in order, before any crypto: header (alg allowlist,
+ * typ, kid), claims (sub, exp and aud present and well typed), then the key by `kid`
+ * in the bundle of `sub`'s trust domain only, matching `alg`.
+ */
+async function selectKey(header: UntrustedHeader, token: string, bundles: TrustBundleSet): Promise<SelectedKey> {
   const alg = header.alg;
   if (typeof alg !== "string") refuse("token header has no alg");
   const needs = Object.hasOwn(ALLOWED_ALGS, alg) ? ALLOWED_ALGS[alg] : undefined;
@@ -182,47 +242,20 @@ export async function validateJwtSvid(
     refuse("token aud must be a string or an array of strings");
   }
 
-  const bundle = p.bundles.get(spiffeId.trustDomain);
+  const bundle = bundles.get(spiffeId.trustDomain);
   if (bundle === undefined) refuse(`no trust bundle for trust domain ${spiffeId.trustDomain} of the token's sub`);
   const jwk = bundle.jwtAuthorities.get(kid);
   if (jwk === undefined) refuse(`token kid ${JSON.stringify(safeExcerpt(kid, 64))} is not in the bundle for ${spiffeId.trustDomain}`);
   if (jwk.kty !== needs.kty || (needs.kty === "EC" && jwk.crv !== needs.crv)) {
     refuse(`token alg ${alg} does not match the bundle key (kty ${String(jwk.kty)}${jwk.crv ? `, crv ${jwk.crv}` : ""})`);
   }
-
   let key: CryptoKey | Uint8Array;
   try {
     key = await importedKey(jwk, alg);
   } catch (cause) {
     return refuse(`bundle key ${JSON.stringify(safeExcerpt(kid, 64))} cannot be used with ${alg}`, cause);
   }
-  const now = p.clock.now();
-  // jose checks the signature (and crit/b64); the claims it covers are the ones decoded
-  // above from the same payload segment, so they are validated here without decoding twice.
-  try {
-    await compactVerify(token, key, { algorithms: [alg] });
-  } catch (cause) {
-    return refuse(describeJoseFailure(cause, p.audience), cause);
-  }
-  const payload = claims;
-  const nowSeconds = Math.floor(now / 1000);
-  if ((payload.exp as number) <= nowSeconds - leeway) refuse("token has expired (exp)");
-  if (typeof payload.nbf === "number" && payload.nbf > nowSeconds + leeway) refuse("token is not yet valid (nbf)");
-  if (!(typeof aud === "string" ? aud === p.audience : (aud as string[]).includes(p.audience))) refuse(`token aud does not include ${JSON.stringify(p.audience)}`);
-  if (typeof payload.iat === "number" && payload.iat > now / 1000 + leeway) refuse("token iat is in the future");
-  const exp = payload.exp as number;
-  // A stolen signing key (or a misconfigured issuer) must not mint long-lived credentials we honour.
-  if (typeof payload.iat === "number" ? exp - payload.iat > maxLifetime : exp - now / 1000 > maxLifetime + leeway) {
-    const lifetime = typeof payload.iat === "number" ? `exp - iat = ${Math.round(exp - payload.iat)}` : `exp - now = ${Math.round(exp - now / 1000)}`;
-    refuse(`token lifetime (${lifetime} s) exceeds the maximum of ${maxLifetime} s`);
-  }
-  const verifiedAud = payload.aud;
-  return {
-    spiffeId,
-    audience: typeof verifiedAud === "string" ? [verifiedAud] : [...(verifiedAud ?? [])],
-    expiresAt: new Date(exp * 1000),
-    claims: { ...payload },
-  };
+  return { key, spiffeId, claims, aud: aud as string | string[] };
 }
 
 /**
