@@ -13,30 +13,33 @@
 import type { SigningCa } from "./ca.ts";
 import { ECDSA_SHA256, x509 } from "./x509.ts";
 
-/** DER length octets. */
-function lengthOctets(n: number): number[] {
-  if (n < 0x80) return [n];
-  const out: number[] = [];
-  for (let v = n; v > 0; v = Math.floor(v / 256)) out.unshift(v & 0xff);
-  return [0x80 | out.length, ...out];
+/** Bytes taken by the DER length octets of `n`. */
+function lengthSize(n: number): number {
+  if (n < 0x80) return 1;
+  let size = 1;
+  for (let v = n; v > 0; v = Math.floor(v / 256)) size++;
+  return size;
 }
 
-function concat(parts: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
-  let size = 0;
-  for (const p of parts) size += p.length;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
+/** One TLV: `tag`, then the DER length of the concatenated `contents`, then them, in one allocation. */
+export function tlv(tag: number, ...contents: Uint8Array[]): Uint8Array<ArrayBuffer> {
+  let length = 0;
+  for (const c of contents) length += c.length;
+  const lengthBytes = lengthSize(length);
+  const out = new Uint8Array(1 + lengthBytes + length);
+  out[0] = tag;
+  if (lengthBytes === 1) {
+    out[1] = length;
+  } else {
+    out[1] = 0x80 | (lengthBytes - 1);
+    for (let i = lengthBytes, v = length; i > 1; i--, v = Math.floor(v / 256)) out[i] = v & 0xff;
+  }
+  let at = 1 + lengthBytes;
+  for (const c of contents) {
+    out.set(c, at);
+    at += c.length;
   }
   return out;
-}
-
-/** One TLV: `tag`, then the DER length of the concatenated `contents`, then them. */
-export function tlv(tag: number, ...contents: Uint8Array[]): Uint8Array<ArrayBuffer> {
-  const body = concat(contents);
-  return concat([Uint8Array.of(tag, ...lengthOctets(body.length)), body]);
 }
 
 const SEQUENCE = 0x30;
@@ -54,7 +57,8 @@ export function unsignedInteger(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
   return (v[0] ?? 0) & 0x80 ? tlv(INTEGER, Uint8Array.of(0), v) : tlv(INTEGER, v);
 }
 
-const ascii = (s: string): Uint8Array => new TextEncoder().encode(s);
+const UTF8 = new TextEncoder();
+const ascii = (s: string): Uint8Array => UTF8.encode(s);
 const two = (n: number): string => String(n).padStart(2, "0");
 
 /** RFC 5280 §4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050, seconds, "Z". */
