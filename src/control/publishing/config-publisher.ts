@@ -4,10 +4,14 @@
  * - `requestPublish()` (after every landed write or revocation) only marks work and sets an
  *   alarm; bursts coalesce: a run starts at most every {@link MIN_RUN_INTERVAL_MS} and covers
  *   every revision committed before it started.
- * - A run (publish-run.ts; started by an in-memory timer, backed by a durable alarm) records
- *   per-target status in D1 and answers the long-polls of every target as soon as its manifest is in KV. A run with a failure is retried
- *   with exponential backoff, and a run is always followed by another when writes arrived
- *   meanwhile, so publishing converges to the newest revision.
+ * - A run (publish-run.ts; started by an in-memory timer, backed by a durable alarm) reads only
+ *   the revision-log rows committed since the last run (resource-mirror.ts), recompiles only what
+ *   they touched (compile memo + long-lived splitter), writes the new blobs to KV, stores each
+ *   changed target's signed head in this object's storage and answers that target's long-polls at
+ *   once; then it copies the new heads to KV (`manifest:<target>`, read by the edge gateway) and
+ *   records per-target status in D1. A copy that fails is made again by the next run. A run with
+ *   a failure is retried with exponential backoff, and a run is always followed by another when
+ *   writes arrived meanwhile, so publishing converges to the newest revision.
  * - `head()` serves the long-poll from memory: no D1 or KV read while a proxy waits.
  */
 import { DurableObject } from "cloudflare:workers";
@@ -21,14 +25,14 @@ import { DEFAULT_DOMAIN_SUFFIX } from "../../core/config/hosts.ts";
 import { SnapshotSplitter } from "../../core/snapshot/snapshot-layout.ts";
 import { ResourceMirror } from "./resource-mirror.ts";
 import { SNAPSHOT_TYP } from "../../core/snapshot/snapshot-reader.ts";
-import { runPublish, type PublishedHead, type PublishRunReport } from "./publish-run.ts";
+import { DEFAULT_TARGET_CONCURRENCY, FULL_RUN_TARGET_CONCURRENCY, runPublish, type PublishedHead, type PublishRunReport } from "./publish-run.ts";
 import { HeadWaiters } from "./head-waiters.ts";
 import { listTargetStatus, recordRun } from "./publish-status.ts";
 import { publisherSettings } from "./publisher-settings.ts";
 import type { HeadAnswer, PublisherStatus, WaitForRevisionAnswer } from "./publisher-api.ts";
 
-/** Delay from a request to the run it triggers when the publisher was idle. */
-export const DEBOUNCE_MS = 10;
+/** Delay from a request to the run it triggers when the publisher was idle (writes of one burst arrive within it). */
+export const DEBOUNCE_MS = 2;
 /** Runs start at least this far apart: a burst of writes becomes a handful of runs. */
 export const MIN_RUN_INTERVAL_MS = 200;
 /** Backoff after a failed run: 1 s doubling to 5 min. */
@@ -36,6 +40,8 @@ const BACKOFF_BASE_MS = 1000;
 const BACKOFF_MAX_MS = 5 * 60 * 1000;
 /** The durable alarm trails the in-memory timer by this much: it only matters if the object was evicted. */
 const ALARM_BACKUP_MS = 2000;
+/** A run applying more change rows than this compiles like a full run (fewer targets at once). */
+const LARGE_CHANGE_ROWS = 500;
 /** How long a first read of a target nobody compiled yet waits for a run. */
 const FIRST_PUBLISH_WAIT_MS = 15_000;
 
@@ -57,6 +63,10 @@ interface RevisionWaiter {
 
 export class ConfigPublisher extends DurableObject<ControlEnv> {
   private readonly heads = new Map<string, PublishedHead>();
+  /** Targets with a row in D1's status table (known after this incarnation's first run). */
+  private recordedTargets: Set<string> | undefined;
+  /** Targets whose live head is not yet copied to KV (`manifest:<target>`). */
+  private readonly copyPending = new Set<string>();
   private readonly storedBlobs = new Set<string>();
   private loading: Promise<void> | undefined;
   private requested = 0;
@@ -233,17 +243,20 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
   private load(): Promise<void> {
     this.loading ??= (async () => {
       const [heads, state] = await Promise.all([
-        this.ctx.storage.list<PublishedHead>({ prefix: "head:" }),
+        this.ctx.storage.list<StoredHead>({ prefix: "head:" }),
         this.ctx.storage.get<{ publishedRevision: number; runs: number }>("state"),
       ]);
-      for (const h of heads.values()) {
+      for (const stored of heads.values()) {
+        const { copyPending, ...h } = stored;
+        if (copyPending === true) this.copyPending.add(h.target);
         this.heads.set(h.target, h);
         for (const b of h.blobs) this.storedBlobs.add(b);
       }
       this.publishedRevision = state?.publishedRevision ?? 0;
       this.runs = state?.runs ?? 0;
-      // A fresh object (first deployment, or state lost) converges by publishing once.
-      if (state === undefined) {
+      // A fresh object (first deployment, or state lost) converges by publishing once; so does one
+      // that still owes KV copies of live heads.
+      if (state === undefined || this.copyPending.size > 0) {
         this.requested++;
         await this.schedule();
       }
@@ -251,17 +264,36 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
     return this.loading;
   }
 
+  /** Copies a live head to KV, where the edge gateway and other readers look. */
+  private async copyToKv(head: PublishedHead): Promise<void> {
+    await this.env.CONFIG.put(manifestKey(head.target), JSON.stringify({ version: head.version, revision: head.revision, hash: head.hash, jws: head.jws }));
+    // Only the newest head of the target clears the debt (a newer one may have gone live meanwhile).
+    if (this.heads.get(head.target) === head) {
+      this.copyPending.delete(head.target);
+      await this.ctx.storage.put(`head:${head.target}`, head);
+    }
+  }
+
+  /** Makes the KV copies an earlier run (or incarnation) still owes; returns the ones that failed again. */
+  private async retryCopies(): Promise<{ target: string; error: string }[]> {
+    const owed = [...this.copyPending].flatMap((t) => this.heads.get(t) ?? []);
+    const results = await Promise.allSettled(owed.map((h) => this.copyToKv(h)));
+    return results.flatMap((r, i) => (r.status === "rejected" ? [{ target: owed[i]!.target, error: `manifest copy: ${r.reason instanceof Error ? r.reason.message : String(r.reason)}` }] : []));
+  }
+
   private async publishOnce(startedAt: number): Promise<RunSummary> {
     const env = this.env;
     const db = database(env);
     const settings = publisherSettings(env);
+    const copyFailures = await this.retryCopies();
     const trustDomain = env.TRUST_DOMAIN ?? "strait.local";
     const rootNamespace = env.ROOT_NAMESPACE ?? "strait-system";
     const [config, nodes, revoked, status] = await Promise.all([
       this.mirror.refresh(db, startedAt),
       db.select({ cluster: attestedNodes.cluster, node: attestedNodes.node }).from(attestedNodes),
       db.select({ spiffeId: revocations.spiffeId, revokedAt: revocations.revokedAt }).from(revocations),
-      listTargetStatus(db),
+      // The status table once per incarnation; after that this object knows what it recorded.
+      this.recordedTargets === undefined ? listTargetStatus(db) : Promise.resolve([]),
     ]);
     const revision = config.revision;
     const scope = { trustDomain, rootNamespace, domainSuffix: DEFAULT_DOMAIN_SUFFIX };
@@ -282,14 +314,20 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
       maxBlobBytes: settings.maxBlobBytes,
       memo: this.memo,
       splitter: this.splitter,
+      // Everything (or much) read anew means many objects new to the memo and many new blobs per
+      // target: fewer targets at once bound the memory.
+      targetConcurrency: config.mode === "full" || config.rows > LARGE_CHANGE_ROWS ? FULL_RUN_TARGET_CONCURRENCY : DEFAULT_TARGET_CONCURRENCY,
       store: {
         putBlob: (hash, bytes) => env.CONFIG.put(blobKey(hash), bytes),
+        // The head is live once it is in this object's storage (the long-polls are answered from
+        // it); its KV copy follows, and a copy that fails is made again by the next run.
         putManifest: async (head) => {
-          await env.CONFIG.put(manifestKey(head.target), JSON.stringify({ version: head.version, revision: head.revision, hash: head.hash, jws: head.jws }));
-          await this.ctx.storage.put(`head:${head.target}`, head);
+          this.copyPending.add(head.target);
+          await this.ctx.storage.put(`head:${head.target}`, { ...head, copyPending: true });
           this.heads.set(head.target, head);
           sizes.set(head.target, head.jws.length);
         },
+        copyManifest: (head) => this.copyToKv(head),
       },
       sign: async (payload) => {
         signer ??= await getControlSigner(env);
@@ -300,8 +338,13 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
       },
     });
     const live = new Set(report.targets.map((t) => t.target));
-    await recordRun(db, report, sizes, Date.now(), status.map((s) => s.target).filter((t) => !live.has(t)));
-    const failed = report.targets.filter((t) => t.state === "failed").map((t) => ({ target: t.target, error: t.error ?? "publish failed" }));
+    const recorded = this.recordedTargets ?? new Set(status.map((s) => s.target));
+    await recordRun(db, report, sizes, Date.now(), [...recorded].filter((t) => !live.has(t)));
+    this.recordedTargets = live;
+    const failed = [
+      ...copyFailures.filter((f) => !report.targets.some((t) => t.target === f.target && t.state === "published")),
+      ...report.targets.filter((t) => t.state === "failed").map((t) => ({ target: t.target, error: t.error ?? "publish failed" })),
+    ];
     for (const f of failed) console.error("snapshot publish failed", f.target, f.error);
     return {
       revision,
@@ -315,6 +358,9 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
     };
   }
 }
+
+/** A head as this object stores it: `copyPending` until its KV copy is made. */
+type StoredHead = PublishedHead & { copyPending?: true };
 
 function publicHead(h: PublishedHead): { version: number; revision: number; hash: string; jws: string } {
   return { version: h.version, revision: h.revision, hash: h.hash, jws: h.jws };

@@ -90,10 +90,19 @@ function fnv1a(text: string): number {
   return h >>> 0;
 }
 
-interface ItemText {
+/** What the splitter remembers of an item between runs: no text, which is rebuilt when a chunk needs it. */
+interface ItemInfo {
+  /** 0 for a scalar (no identity: its text is the key). */
   id: number;
-  text: string;
+  /** JSON length, UTF-16 units. */
+  length: number;
+  /** The item ends a chunk. */
   boundary: boolean;
+}
+
+interface Piece {
+  item: unknown;
+  info: ItemInfo;
 }
 
 const encoder = new TextEncoder();
@@ -106,15 +115,18 @@ export interface SnapshotSplitterOptions {
 }
 
 /**
- * Splits snapshots into blobs. It caches each item's JSON text by object identity and each
- * chunk's hash by the identities of its items, so the parts shared by many targets are serialised
- * and hashed once. A splitter may live across publishes (the publisher keeps one, with a
- * compile memo that hands back the same objects for unchanged parts): call {@link newRun} at the
- * start of each, so chunk hashes no run used any more are forgotten. Items must not be mutated
- * after they were split.
+ * Splits snapshots into blobs. It remembers each item's chunk boundary and length by object
+ * identity and each chunk's hash by the identities of its items, so the parts shared by many
+ * targets are serialised and hashed once. A splitter may live across publishes (the publisher
+ * keeps one, with a compile memo that hands back the same objects for unchanged parts): call
+ * {@link newRun} at the start of each and {@link endRun} after it. JSON texts are kept only during
+ * a run; chunk hashes no run used any more are forgotten. Items must not be mutated after they
+ * were split.
  */
 export class SnapshotSplitter {
-  private readonly items = new WeakMap<object, ItemText>();
+  private readonly items = new WeakMap<object, ItemInfo>();
+  /** JSON texts made during this run (a chunk that is rebuilt needs its items' texts). */
+  private texts = new Map<unknown, string>();
   /** Chunk hashes by item identities: those of the previous run, and those this run used. */
   private previousChunks = new Map<string, string>();
   private chunkHashes = new Map<string, string>();
@@ -126,6 +138,12 @@ export class SnapshotSplitter {
   newRun(): void {
     this.previousChunks = this.chunkHashes;
     this.chunkHashes = new Map();
+    this.texts = new Map();
+  }
+
+  /** Ends a publish: the run's JSON texts are released. */
+  endRun(): void {
+    this.texts = new Map();
   }
 
   /** The layout of `snapshot` and the blobs it needs that are not stored yet (by `isStored`). */
@@ -154,38 +172,48 @@ export class SnapshotSplitter {
     return this.o.isStored?.(hash) ?? false;
   }
 
-  private textOf(item: unknown): ItemText {
+  private infoOf(item: unknown): ItemInfo {
     if (item === null || typeof item !== "object") {
       const text = JSON.stringify(item) ?? "null";
-      return { id: 0, text, boundary: (fnv1a(text) & (AVERAGE_CHUNK_ITEMS - 1)) === 0 };
+      return { id: 0, length: text.length, boundary: (fnv1a(text) & (AVERAGE_CHUNK_ITEMS - 1)) === 0 };
     }
-    let t = this.items.get(item);
-    if (t === undefined) {
+    let info = this.items.get(item);
+    if (info === undefined) {
       const text = JSON.stringify(item);
-      t = { id: this.nextId++, text, boundary: (fnv1a(text) & (AVERAGE_CHUNK_ITEMS - 1)) === 0 };
-      this.items.set(item, t);
+      info = { id: this.nextId++, length: text.length, boundary: (fnv1a(text) & (AVERAGE_CHUNK_ITEMS - 1)) === 0 };
+      this.items.set(item, info);
+      this.texts.set(item, text);
     }
-    return t;
+    return info;
+  }
+
+  private textOf(item: unknown): string {
+    let text = this.texts.get(item);
+    if (text === undefined) {
+      text = JSON.stringify(item) ?? "null";
+      this.texts.set(item, text);
+    }
+    return text;
   }
 
   /** Content-defined chunks of `items`. */
-  private *chunks(items: readonly unknown[]): Generator<ItemText[]> {
-    let chunk: ItemText[] = [];
+  private *chunks(items: readonly unknown[]): Generator<Piece[]> {
+    let chunk: Piece[] = [];
     let bytes = 0;
     // Bytes are counted in UTF-16 units; 1/4 headroom keeps multi-byte text under the hard limit.
     const soft = Math.min(SOFT_CHUNK_BYTES, Math.floor(this.o.maxBlobBytes / 4));
     for (const item of items) {
-      const t = this.textOf(item);
+      const info = this.infoOf(item);
       // Never let a chunk grow past the limit because of the item being added: only an item that is
       // too large on its own makes a blob too large.
-      if (chunk.length > 0 && bytes + t.text.length + 1 > soft) {
+      if (chunk.length > 0 && bytes + info.length + 1 > soft) {
         yield chunk;
         chunk = [];
         bytes = 0;
       }
-      chunk.push(t);
-      bytes += t.text.length + 1;
-      if (t.boundary || chunk.length >= MAX_CHUNK_ITEMS || bytes >= soft) {
+      chunk.push({ item, info });
+      bytes += info.length + 1;
+      if (info.boundary || chunk.length >= MAX_CHUNK_ITEMS || bytes >= soft) {
         yield chunk;
         chunk = [];
         bytes = 0;
@@ -194,9 +222,13 @@ export class SnapshotSplitter {
     if (chunk.length > 0) yield chunk;
   }
 
-  private async chunkBlob(chunk: ItemText[], field: string, out: SnapshotBlob[], seen: Set<string>): Promise<string> {
+  private async chunkBlob(chunk: Piece[], field: string, out: SnapshotBlob[], seen: Set<string>): Promise<string> {
     // Items without identity (scalars) make the key content-based, which is still exact.
-    const key = chunk.map((t) => (t.id === 0 ? `#${t.text}` : t.id)).join(",");
+    let key = "";
+    for (let i = 0; i < chunk.length; i++) {
+      const p = chunk[i]!;
+      key += (i === 0 ? "" : ",") + (p.info.id === 0 ? `#${JSON.stringify(p.item) ?? "null"}` : String(p.info.id));
+    }
     let cached = this.chunkHashes.get(key);
     if (cached === undefined) {
       cached = this.previousChunks.get(key);
@@ -204,7 +236,7 @@ export class SnapshotSplitter {
     }
     if (cached !== undefined && (this.stored(cached) || seen.has(cached))) return cached;
     let text = "[";
-    for (let i = 0; i < chunk.length; i++) text += (i === 0 ? "" : ",") + chunk[i]!.text;
+    for (let i = 0; i < chunk.length; i++) text += (i === 0 ? "" : ",") + this.textOf(chunk[i]!.item);
     text += "]";
     const bytes = encoder.encode(text);
     if (bytes.byteLength > this.o.maxBlobBytes) {
