@@ -156,12 +156,20 @@ export async function validateJwtSvid(
   // signature with the bundle key imported once per bundle key.
   let selected: SelectedKey | undefined;
   try {
-    await compactVerify(token, async (header: UntrustedHeader) => (selected = await selectKey(header, token, p.bundles)).key, VERIFY_OPTIONS);
+    await compactVerify(
+      token,
+      (header: UntrustedHeader) => {
+        selected = selectKey(header, token, p.bundles);
+        return verificationKey(selected);
+      },
+      VERIFY_OPTIONS,
+    );
   } catch (cause) {
     if (cause instanceof JwtSvidError) throw cause;
     // jose refused the token before asking for a key (malformed header, alg outside the
-    // allowlist, crit...): the same checks as above say which rule failed, in the same order.
-    if (selected === undefined) await selectKey(decodeHeader(token), token, p.bundles);
+    // allowlist, crit...): the same checks say which rule failed, in the same order as
+    // when each rule was checked before jose ran.
+    if (selected === undefined) await verificationKey(selectKey(decodeHeader(token), token, p.bundles));
     return refuse(describeJoseFailure(cause, p.audience), cause);
   }
   if (selected === undefined) return refuse("token validation failed");
@@ -184,7 +192,7 @@ export async function validateJwtSvid(
     spiffeId,
     audience: typeof verifiedAud === "string" ? [verifiedAud] : [...(verifiedAud ?? [])],
     expiresAt: new Date(exp * 1000),
-    claims: { ...payload },
+    claims: payload,
   };
 }
 
@@ -200,7 +208,9 @@ interface UntrustedHeader {
 
 /** What the pre-crypto checks found: the bundle key and the claims it covers. */
 interface SelectedKey {
-  key: CryptoKey | Uint8Array;
+  jwk: JsonWebKey;
+  alg: string;
+  kid: string;
   spiffeId: SpiffeId;
   claims: JWTPayload;
   aud: string | string[];
@@ -211,7 +221,7 @@ interface SelectedKey {
  * typ, kid), claims (sub, exp and aud present and well typed), then the key by `kid`
  * in the bundle of `sub`'s trust domain only, matching `alg`.
  */
-async function selectKey(header: UntrustedHeader, token: string, bundles: TrustBundleSet): Promise<SelectedKey> {
+function selectKey(header: UntrustedHeader, token: string, bundles: TrustBundleSet): SelectedKey {
   const alg = header.alg;
   if (typeof alg !== "string") refuse("token header has no alg");
   const needs = Object.hasOwn(ALLOWED_ALGS, alg) ? ALLOWED_ALGS[alg] : undefined;
@@ -249,38 +259,39 @@ async function selectKey(header: UntrustedHeader, token: string, bundles: TrustB
   if (jwk.kty !== needs.kty || (needs.kty === "EC" && jwk.crv !== needs.crv)) {
     refuse(`token alg ${alg} does not match the bundle key (kty ${String(jwk.kty)}${jwk.crv ? `, crv ${jwk.crv}` : ""})`);
   }
-  let key: CryptoKey | Uint8Array;
-  try {
-    key = await importedKey(jwk, alg);
-  } catch (cause) {
-    return refuse(`bundle key ${JSON.stringify(safeExcerpt(kid, 64))} cannot be used with ${alg}`, cause);
-  }
-  return { key, spiffeId, claims, aud: aud as string | string[] };
+  return { jwk, alg, kid, spiffeId, claims, aud: aud as string | string[] };
 }
 
 /**
  * Imported verification keys, per bundle JWK object and alg: a bundle built once
  * per CA generation (or per refresh) keeps its JWK objects, so each key is
- * imported once rather than on every validation.
+ * imported once rather than on every validation. Once imported, the key itself is
+ * handed out (no promise to await on the hot path).
  */
-const importedKeys = new WeakMap<JsonWebKey, Map<string, Promise<CryptoKey | Uint8Array>>>();
+const importedKeys = new WeakMap<JsonWebKey, Map<string, CryptoKey | Uint8Array | Promise<CryptoKey | Uint8Array>>>();
 
-function importedKey(jwk: JsonWebKey, alg: string): Promise<CryptoKey | Uint8Array> {
+function verificationKey(selected: SelectedKey): CryptoKey | Uint8Array | Promise<CryptoKey | Uint8Array> {
+  const { jwk, alg, kid } = selected;
   let byAlg = importedKeys.get(jwk);
   if (byAlg === undefined) {
     byAlg = new Map();
     importedKeys.set(jwk, byAlg);
   }
-  let key = byAlg.get(alg);
-  if (key === undefined) {
-    key = importJWK({ ...jwk, alg }, alg);
-    const entry = key;
-    byAlg.set(alg, entry);
-    entry.catch(() => {
-      if (byAlg?.get(alg) === entry) byAlg.delete(alg);
-    });
-  }
-  return key;
+  const known = byAlg.get(alg);
+  if (known !== undefined) return known;
+  const entries = byAlg;
+  const importing = importJWK({ ...jwk, alg }, alg).then(
+    (key) => {
+      if (entries.get(alg) === importing) entries.set(alg, key);
+      return key;
+    },
+    (cause: unknown) => {
+      if (entries.get(alg) === importing) entries.delete(alg);
+      return refuse(`bundle key ${JSON.stringify(safeExcerpt(kid, 64))} cannot be used with ${alg}`, cause);
+    },
+  );
+  entries.set(alg, importing);
+  return importing;
 }
 
 function describeJoseFailure(cause: unknown, audience: string): string {

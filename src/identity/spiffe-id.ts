@@ -21,8 +21,10 @@ export const MAX_TRUST_DOMAIN_BYTES = 255;
 
 const encoder = new TextEncoder();
 
+/** UTF-8 length; an ASCII string (every valid SPIFFE ID) is measured without encoding it. */
 function byteLength(s: string): number {
-  return encoder.encode(s).byteLength;
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return encoder.encode(s).byteLength;
+  return s.length;
 }
 
 function isTrustDomainChar(c: string): boolean {
