@@ -3,10 +3,17 @@
  * X.509-SVID issuance (parse + verify a CSR, then sign a leaf) against bare
  * `crypto.subtle.sign(ECDSA P-256)`, and JWT-SVID validation against a bare
  * `crypto.subtle.verify(ECDSA P-256)` of the same token, all measured in one run.
+ * Also prints the floors the goals run into: the asn1 parse calls and the WebCrypto
+ * calls issuance makes, each alone, and jose's compact JWS verify alone.
  *
  *   node --import tsx bench/identity.ts     (or `npm run bench identity`)
  */
 import os from "node:os";
+import { compactVerify } from "jose";
+import { AsnConvert, type IAsnParseOptions } from "@peculiar/asn1-schema";
+import { CertificationRequest } from "@peculiar/asn1-csr";
+import { ECDSASigValue } from "@peculiar/asn1-ecc";
+import { Extensions, SubjectAlternativeName } from "@peculiar/asn1-x509";
 import { fileURLToPath } from "node:url";
 import { resolve } from "node:path";
 import { systemClock } from "../src/core/clock.ts";
@@ -16,47 +23,41 @@ import { generateJwtSigningKeyPem, importJwtSigningKey } from "../src/identity/j
 import { mintJwtSvid, validateJwtSvid } from "../src/identity/jwt-svid.ts";
 import { SpiffeId } from "../src/identity/spiffe-id.ts";
 import { issueX509Svid } from "../src/identity/x509-svid.ts";
-import { x509 } from "../src/identity/x509.ts";
+import { decodeSinglePem, x509 } from "../src/identity/x509.ts";
 import type { TrustBundleSet } from "../src/identity/bundle.ts";
+
+/** The parse options src/identity/csr.ts uses. */
+const NO_EMBEDDED: IAsnParseOptions = { berOptions: { parseEmbedded: false } };
 
 export interface BenchIdentityOptions {
   /** Time spent on each measurement. Default 3000 ms. */
   durationMs?: number;
+  /** Time each operation runs before it is measured. Default 1000 ms. */
+  warmupMs?: number;
   /** Print the table (default true). */
   print?: boolean;
 }
 
-/** Runs `op` back to back for about `durationMs` and returns operations per second. */
-async function rate(durationMs: number, op: () => Promise<unknown>): Promise<number> {
-  for (let i = 0; i < 20; i++) await op(); // warm up JIT and key caches
-  let count = 0;
+/** Runs `op` back to back for at least `ms` (and 20 times), so V8 has optimised its code before it is measured. */
+async function warmUp(ms: number, op: () => Promise<unknown>): Promise<void> {
   const start = performance.now();
-  let elapsed = 0;
-  while (elapsed < durationMs) {
-    for (let i = 0; i < 10; i++) await op();
-    count += 10;
-    elapsed = performance.now() - start;
-  }
-  return (count * 1000) / elapsed;
+  for (let i = 0; i < 20 || performance.now() - start < ms; i++) await op();
 }
 
 /**
- * Rates of `a` and `b` measured interleaved in short slices, so a machine whose load
- * changes during the run (a shared CI box) slows both alike and their ratio holds.
+ * Rates of `ops` measured interleaved in short slices, so a machine whose load changes
+ * during the run (a shared CI box) slows them alike and their ratios hold. Each op is
+ * warmed up first (the steady state is what a long-running issuer sees) and then gets
+ * about `durationMs` of measured time.
  */
-async function ratePair(durationMs: number, a: () => Promise<unknown>, b: () => Promise<unknown>): Promise<[number, number]> {
-  for (let i = 0; i < 20; i++) {
-    await a();
-    await b();
-  }
-  const counts = [0, 0];
-  const times = [0, 0];
-  const ops = [a, b];
+async function rateGroup(durationMs: number, warmupMs: number, ops: ReadonlyArray<() => Promise<unknown>>): Promise<number[]> {
+  for (const op of ops) await warmUp(warmupMs, op);
+  const counts = ops.map(() => 0);
+  const times = ops.map(() => 0);
   const slice = 50;
   const start = performance.now();
-  while (performance.now() - start < 2 * durationMs) {
-    for (let k = 0; k < 2; k++) {
-      const op = ops[k] as () => Promise<unknown>;
+  while (performance.now() - start < ops.length * durationMs) {
+    for (const [k, op] of ops.entries()) {
       const t0 = performance.now();
       let n = 0;
       while (performance.now() - t0 < slice) {
@@ -67,7 +68,7 @@ async function ratePair(durationMs: number, a: () => Promise<unknown>, b: () => 
       times[k] = (times[k] ?? 0) + (performance.now() - t0);
     }
   }
-  return [((counts[0] ?? 0) * 1000) / (times[0] ?? 1), ((counts[1] ?? 0) * 1000) / (times[1] ?? 1)];
+  return counts.map((n, k) => (n * 1000) / (times[k] ?? 1));
 }
 
 /**
@@ -76,6 +77,7 @@ async function ratePair(durationMs: number, a: () => Promise<unknown>, b: () => 
  */
 export async function benchIdentity(options: BenchIdentityOptions = {}): Promise<Record<string, number>> {
   const durationMs = options.durationMs ?? 3000;
+  const warmupMs = options.warmupMs ?? 1000;
   const td = "strait.local";
   const clock = systemClock;
   const root = await createRootCa({ trustDomain: td, clock });
@@ -92,19 +94,42 @@ export async function benchIdentity(options: BenchIdentityOptions = {}): Promise
   ).toString("pem");
 
   const payload = crypto.getRandomValues(new Uint8Array(512));
-  const [rawSign, x509Issue] = await ratePair(
-    durationMs,
-    () => crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, ca.privateKey, payload),
-    async () => issueX509Svid({ csr: await parseCsr(csrPem, id), spiffeId: id, ca, clock, ttlSeconds: 3600 }),
-  );
-  // The two halves, to show where the time goes.
-  const csrParse = await rate(durationMs, () => parseCsr(csrPem, id));
   const parsed = await parseCsr(csrPem, id);
-  const x509SignOnly = await rate(durationMs, () => issueX509Svid({ csr: parsed, spiffeId: id, ca, clock, ttlSeconds: 3600 }));
-
   const jwtKey = await importJwtSigningKey(await generateJwtSigningKeyPem());
   const audience = `spiffe://${td}/ns/bench/sa/db`;
-  const jwtMint = await rate(durationMs, () => mintJwtSvid({ spiffeId: id, audience: [audience], key: jwtKey, clock, ttlSeconds: 300 }));
+
+  // Floors of issuance: the same library parse calls parseCsr makes, and the same WebCrypto
+  // calls (key import, PoP verify, SHA-1 key identifier, leaf signature), each alone.
+  const csrDer = x509.PemConverter.decodeFirst(csrPem);
+  const csrAsn = AsnConvert.parse(csrDer, CertificationRequest);
+  const csrTbs = csrAsn.certificationRequestInfoRaw as ArrayBuffer;
+  const csrPoint = new Uint8Array(csrAsn.certificationRequestInfo.subjectPKInfo.subjectPublicKey);
+  const csrSignature = await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, keys.privateKey, csrTbs);
+  const libraryParse = async (): Promise<unknown> => {
+    const asn = AsnConvert.parse(decodeSinglePem(csrPem, ["CERTIFICATE REQUEST"], "csr"), CertificationRequest, NO_EMBEDDED);
+    const attribute = asn.certificationRequestInfo.attributes[0]?.values[0] as ArrayBuffer;
+    const [extension] = AsnConvert.parse(attribute, Extensions, NO_EMBEDDED);
+    return [AsnConvert.parse(asn.signature, ECDSASigValue, NO_EMBEDDED), extension && AsnConvert.parse(extension.extnValue, SubjectAlternativeName, NO_EMBEDDED)];
+  };
+  const webCryptoCalls = async (): Promise<unknown> => {
+    const ski = crypto.subtle.digest("SHA-1", csrPoint);
+    const key = await crypto.subtle.importKey("raw", csrPoint, { name: "ECDSA", namedCurve: "P-256" }, true, ["verify"]);
+    await crypto.subtle.verify({ name: "ECDSA", hash: "SHA-256" }, key, csrSignature, csrTbs);
+    await ski;
+    return crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, ca.privateKey, payload);
+  };
+
+  const [rawSign = 0, x509Issue = 0, csrParse = 0, x509SignOnly = 0, parseFloor = 0, cryptoFloor = 0, jwtMint = 0] = await rateGroup(durationMs, warmupMs, [
+    () => crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, ca.privateKey, payload),
+    async () => issueX509Svid({ csr: await parseCsr(csrPem, id), spiffeId: id, ca, clock, ttlSeconds: 3600 }),
+    // The two halves, to show where the time goes.
+    () => parseCsr(csrPem, id),
+    () => issueX509Svid({ csr: parsed, spiffeId: id, ca, clock, ttlSeconds: 3600 }),
+    libraryParse,
+    webCryptoCalls,
+    () => mintJwtSvid({ spiffeId: id, audience: [audience], key: jwtKey, clock, ttlSeconds: 300 }),
+  ]);
+
   const { token } = await mintJwtSvid({ spiffeId: id, audience: [audience], key: jwtKey, clock, ttlSeconds: 300 });
   const bundles: TrustBundleSet = new Map([
     [td, { trustDomain: td, x509AuthoritiesDer: [], jwtAuthorities: new Map([[jwtKey.kid, jwtKey.publicJwk]]) }],
@@ -114,19 +139,24 @@ export async function benchIdentity(options: BenchIdentityOptions = {}): Promise
   const signingInput = new TextEncoder().encode(`${h}.${p}`);
   const signature = Buffer.from(sig, "base64url");
   const verifyKey = await crypto.subtle.importKey("jwk", { ...jwtKey.publicJwk, ext: true }, { name: "ECDSA", namedCurve: "P-256" }, false, ["verify"]);
-  const [rawVerify, jwtValidate] = await ratePair(
-    durationMs,
+  const joseKey = await crypto.subtle.importKey("jwk", { ...jwtKey.publicJwk, ext: true }, { name: "ECDSA", namedCurve: "P-256" }, false, ["verify"]);
+  const [rawVerify = 0, jwtValidate = 0, joseFloor = 0] = await rateGroup(durationMs, warmupMs, [
     () => crypto.subtle.verify({ name: "ECDSA", hash: "SHA-256" }, verifyKey, signature, signingInput),
     () => validateJwtSvid(token, { audience, bundles, clock }),
-  );
+    // Floor of validation with jose: its compact JWS verify alone, same token and an imported key.
+    () => compactVerify(token, joseKey, { algorithms: ["ES256"] }),
+  ]);
 
   const results: Record<string, number> = {
     ecdsaP256SignPerSec: rawSign,
     x509SvidIssuePerSec: x509Issue,
     csrParsePerSec: csrParse,
     x509SvidSignOnlyPerSec: x509SignOnly,
+    csrLibraryParseOnlyPerSec: parseFloor,
+    issuanceWebCryptoOnlyPerSec: cryptoFloor,
     jwtSvidMintPerSec: jwtMint,
     jwtSvidValidatePerSec: jwtValidate,
+    joseCompactVerifyPerSec: joseFloor,
     ecdsaP256VerifyPerSec: rawVerify,
     x509IssueVsRawSign: x509Issue / rawSign,
     jwtMintVsRawSign: jwtMint / rawSign,
@@ -136,14 +166,19 @@ export async function benchIdentity(options: BenchIdentityOptions = {}): Promise
   if (options.print ?? true) {
     const cpu = os.cpus()[0]?.model ?? "unknown cpu";
     const fmt = (n: number): string => n.toFixed(0).padStart(8);
-    console.log(`identity bench — ${cpu}, ${os.cpus().length} cores, node ${process.version}, ~${durationMs} ms per measurement`);
+    const x = (n: number, base: number, digits = 3): string => `${(n / base).toFixed(digits)}x`;
+    console.log(`identity bench — ${cpu}, ${os.cpus().length} cores, node ${process.version}, load ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}, ~${durationMs} ms per measurement after ${warmupMs} ms warm-up`);
     console.log(`  crypto.subtle.sign ECDSA P-256      ${fmt(rawSign)} /s   (baseline)`);
-    console.log(`  X.509-SVID issue (parse CSR + sign) ${fmt(x509Issue)} /s   ${(x509Issue / rawSign).toFixed(3)}x of raw sign`);
-    console.log(`    of which CSR parse + PoP verify    ${fmt(csrParse)} /s   ${(csrParse / rawSign).toFixed(3)}x of raw sign`);
-    console.log(`    of which leaf build + sign         ${fmt(x509SignOnly)} /s   ${(x509SignOnly / rawSign).toFixed(3)}x of raw sign`);
-    console.log(`  JWT-SVID mint                       ${fmt(jwtMint)} /s   ${(jwtMint / rawSign).toFixed(2)}x of raw sign`);
+    console.log(`  X.509-SVID issue (parse CSR + sign) ${fmt(x509Issue)} /s   ${x(x509Issue, rawSign)} of raw sign`);
+    console.log(`    of which CSR parse + PoP verify    ${fmt(csrParse)} /s   ${x(csrParse, rawSign)} of raw sign`);
+    console.log(`    of which leaf build + sign         ${fmt(x509SignOnly)} /s   ${x(x509SignOnly, rawSign)} of raw sign`);
+    console.log(`    floor: asn1 parse calls alone      ${fmt(parseFloor)} /s   ${x(parseFloor, rawSign)} of raw sign`);
+    console.log(`    floor: WebCrypto calls alone       ${fmt(cryptoFloor)} /s   ${x(cryptoFloor, rawSign)} of raw sign`);
+    console.log(`    both floors, nothing else: <= ${x(1 / (1 / parseFloor + 1 / cryptoFloor), rawSign)} of raw sign`);
+    console.log(`  JWT-SVID mint                       ${fmt(jwtMint)} /s   ${x(jwtMint, rawSign, 2)} of raw sign`);
     console.log(`  crypto.subtle.verify ECDSA P-256    ${fmt(rawVerify)} /s   (baseline for validation)`);
-    console.log(`  JWT-SVID validate                   ${fmt(jwtValidate)} /s   ${(jwtValidate / rawVerify).toFixed(2)}x of raw verify`);
+    console.log(`  JWT-SVID validate                   ${fmt(jwtValidate)} /s   ${x(jwtValidate, rawVerify, 2)} of raw verify`);
+    console.log(`    floor: jose compactVerify alone    ${fmt(joseFloor)} /s   ${x(joseFloor, rawVerify, 2)} of raw verify`);
     console.log(`  ratios (goals: issue >= 0.15x raw sign, validate >= 0.8x raw verify):`);
     console.log(`    x509IssueVsRawSign=${(x509Issue / rawSign).toFixed(3)} jwtValidateVsRawVerify=${(jwtValidate / rawVerify).toFixed(3)}`);
   }
