@@ -26,14 +26,25 @@ async function constantTimeEqual(a: string, b: string): Promise<boolean> {
   return diff === 0;
 }
 
-/** A JWT-SVID for audience "strait-control" whose subject is an attested, unrevoked node of our trust domain. */
-async function authenticateNode(env: ControlEnv, token: string): Promise<NodePrincipal> {
+/**
+ * Snapshot reads (`GET /v1/snapshots/nodes/...`, `/v1/snapshots/blobs/...`): the routes whose
+ * node standing (attested, not revoked) the publisher object checks from memory.
+ */
+const PUBLISHER_CHECKED = /^\/v1\/snapshots\/(nodes|blobs)\//;
+
+/**
+ * A JWT-SVID for audience "strait-control" whose subject is an attested, unrevoked node of our
+ * trust domain. With `standingByPublisher` the attested/revoked check is left to the publisher
+ * object (the caller must pass the node to it).
+ */
+async function authenticateNode(env: ControlEnv, token: string, standingByPublisher = false): Promise<NodePrincipal> {
   const trustDomain = trustDomainOf(env);
   // Nodes get JWT-SVIDs of exactly JWT_SVID_TTL_SECONDS; a longer-lived one was not minted under this configuration.
   const svid = await validateJwtSvid(token, { audience: CONTROL_AUDIENCE, bundles: await getTrustBundles(env), clock: systemClock, maxLifetimeSeconds: jwtSvidTtlSeconds(env) });
   const node = svid.spiffeId.isMemberOf(trustDomain) ? parseNodeId(svid.spiffeId) : undefined;
   if (node === undefined) throw new UnauthenticatedError(`JWT-SVID subject ${svid.spiffeId.toString()} is not a node identity of trust domain ${trustDomain}`);
   const spiffeId = svid.spiffeId.toString();
+  if (standingByPublisher) return { type: "node", spiffeId, cluster: node.cluster, node: node.node, standing: "publisher" };
   const db = database(env);
   const [[revoked], [attested]] = await Promise.all([
     db.select({ spiffeId: revocations.spiffeId }).from(revocations).where(eq(revocations.spiffeId, spiffeId)),
@@ -75,7 +86,7 @@ export const authenticate: MiddlewareHandler<ControlApp> = async (c, next) => {
   } else if (looksLikeApiToken(token)) {
     principal = await onAuthorization(verifyApiToken(c.env, database(c.env), token, systemClock));
   } else if (token.split(".").length === 3) {
-    principal = await onAuthorization(authenticateNode(c.env, token));
+    principal = await onAuthorization(authenticateNode(c.env, token, c.req.method === "GET" && PUBLISHER_CHECKED.test(c.req.path)));
   } else {
     throw new UnauthenticatedError("Authorization: credential not recognised", { field: "Authorization" });
   }
@@ -94,10 +105,17 @@ export function requireAdmin(c: Context<ControlApp>): void {
   if (authenticated(c).type !== "admin") throw new ForbiddenError("admin credentials required");
 }
 
-/** The calling node; 401 without credentials, 403 for a non-node caller. */
+/** Re-raises a node-standing refusal the publisher object returned, as the middleware reports credential failures. */
+export function nodeStandingRefused(message: string): never {
+  throw new FieldError("Authorization", new UnauthenticatedError(message));
+}
+
+/** The calling node, its standing checked; 401 without credentials, 403 for a non-node caller. */
 export function requireNode(c: Context<ControlApp>): NodePrincipal {
   const p = authenticated(c);
   if (p.type !== "node") throw new ForbiddenError("node credentials (a JWT-SVID for audience strait-control) required");
+  // A principal whose standing the publisher checks exists only on snapshot reads, which pass it on.
+  if (p.standing === "publisher") throw new TypeError("requireNode: node standing not checked on this route");
   return p;
 }
 

@@ -1,6 +1,6 @@
 import { Hono, type Context } from "hono";
 import type { ControlApp, Principal } from "../types.ts";
-import { requireAccess } from "../auth.ts";
+import { nodeStandingRefused, requireAccess } from "../auth.ts";
 import { ForbiddenError, NotFoundError, UnauthenticatedError, ValidationError } from "../../core/errors.ts";
 import { snapshotTarget } from "../../core/snapshot/snapshot-model.ts";
 import { blobKey } from "../../core/snapshot/kv-layout.ts";
@@ -72,7 +72,8 @@ async function serveSnapshot(c: Context<ControlApp>, target: string): Promise<Re
   });
   let answer: HeadAnswer;
   try {
-    answer = await Promise.race([publisher(c.env).head(target, known, waitMs, credential, settings.maxWaitsPerCredential), deadline]);
+    const node = principal.type === "node" && principal.standing === "publisher" ? principal.spiffeId : undefined;
+    answer = await Promise.race([publisher(c.env).head(target, known, waitMs, credential, settings.maxWaitsPerCredential, node), deadline]);
   } finally {
     if (timer !== undefined) clearTimeout(timer);
   }
@@ -86,6 +87,8 @@ async function serveSnapshot(c: Context<ControlApp>, target: string): Promise<Re
       return new Response(null, { status: 304, headers: { ETag: `"${answer.version}"`, "Cache-Control": "no-store" } });
     case 404:
       throw new NotFoundError(`no snapshot has been published for ${target} yet`);
+    case 401:
+      return nodeStandingRefused(answer.message);
     case 429:
       return c.json(
         { error: { code: "ERR_TOO_MANY_WAITS", message: `this credential already holds ${settings.maxWaitsPerCredential} waiting snapshot requests (SNAPSHOT_LONGPOLL_MAX_PER_CREDENTIAL); retry when one answers` } },
@@ -119,6 +122,10 @@ snapshotRoutes.get("/v1/snapshots/blobs/:hash", async (c) => {
   const p = c.get("principal");
   if (p === undefined) throw new UnauthenticatedError("authentication required: send Authorization: Bearer <credential>");
   if (p.type === "node") {
+    if (p.standing === "publisher") {
+      const refused = await publisher(c.env).nodeStanding(p.spiffeId);
+      if (refused !== null) nodeStandingRefused(refused);
+    }
     if (!(await publisher(c.env).hasBlob(snapshotTarget({ cluster: p.cluster, node: p.node }), hash))) {
       throw new NotFoundError(`blob ${hash} is not part of node ${p.cluster}/${p.node}'s snapshot`, { field: "hash" });
     }

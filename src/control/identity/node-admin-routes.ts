@@ -11,7 +11,7 @@ import { database, isUniqueViolation } from "../db.ts";
 import { objectAt, plainTextAt, stringAt } from "./fields.ts";
 import { nodeSpiffeIdAt } from "./identity-fields.ts";
 import { listNodes } from "./nodes.ts";
-import { publishAfterWrite } from "../config/snapshot-publisher.ts";
+import { nodesChangedAfterWrite } from "../config/snapshot-publisher.ts";
 import { findRevocation, insertRevocation, listRevocations, revocationView } from "./revocations.ts";
 import { trustDomainOf } from "./settings.ts";
 
@@ -71,6 +71,6 @@ nodeAdminRoutes.post("/v1/identity/revocations", async (c) => {
     throw new ConflictError(`spiffeId: ${spiffeId} is already revoked`, { field: "spiffeId" });
   }
   // Node snapshots carry the deny list: republish so proxies see the revocation on their next long-poll.
-  await publishAfterWrite(c.env, db, now);
+  await nodesChangedAfterWrite(c.env);
   return c.json(revocationView(row), 201);
 });

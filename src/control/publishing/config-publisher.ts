@@ -15,6 +15,7 @@
  * - `head()` serves the long-poll from memory: no D1 or KV read while a proxy waits.
  */
 import { DurableObject } from "cloudflare:workers";
+import { eq } from "drizzle-orm";
 import type { ControlEnv } from "../env.ts";
 import { database } from "../db.ts";
 import { getControlSigner } from "../signer.ts";
@@ -40,6 +41,8 @@ const BACKOFF_BASE_MS = 1000;
 const BACKOFF_MAX_MS = 5 * 60 * 1000;
 /** The durable alarm trails the in-memory timer by this much: it only matters if the object was evicted. */
 const ALARM_BACKUP_MS = 2000;
+/** Node standing older than this is read again from D1 on use (a lost `nodesChanged` is bounded by it). */
+const STANDING_MAX_AGE_MS = 5 * 60 * 1000;
 /** A run applying more change rows than this compiles like a full run (fewer targets at once). */
 const LARGE_CHANGE_ROWS = 500;
 /** How long a first read of a target nobody compiled yet waits for a run. */
@@ -63,6 +66,8 @@ interface RevisionWaiter {
 
 export class ConfigPublisher extends DurableObject<ControlEnv> {
   private readonly heads = new Map<string, PublishedHead>();
+  /** Node standing (attested, revoked) by SPIFFE ID, refreshed by every run and by `nodesChanged`. */
+  private standing: { attested: Set<string>; revoked: Set<string>; loadedAt: number } | undefined;
   /** Targets with a row in D1's status table (known after this incarnation's first run). */
   private recordedTargets: Set<string> | undefined;
   /** Targets whose live head is not yet copied to KV (`manifest:<target>`). */
@@ -125,8 +130,60 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
    * The target's head: at once when newer than `known` (or `known` is absent), otherwise held
    * until a newer one is published or `waitMs` pass. At most `maxPerCredential` held per credential.
    */
-  async head(target: string, known: number | undefined, waitMs: number, credential: string, maxPerCredential: number): Promise<HeadAnswer> {
+  async head(target: string, known: number | undefined, waitMs: number, credential: string, maxPerCredential: number, node?: string): Promise<HeadAnswer> {
     await this.load();
+    if (node !== undefined) {
+      const refused = await this.nodeStanding(node);
+      if (refused !== null) return { status: 401, message: refused };
+    }
+    const answer = await this.headFor(target, known, waitMs, credential, maxPerCredential);
+    // A node revoked while it waited gets no new version.
+    if (node !== undefined && answer.status === 200 && this.standing?.revoked.has(node) === true) return { status: 401, message: `node ${node} has been revoked` };
+    return answer;
+  }
+
+  /**
+   * Why `spiffeId` may not read snapshots, or null. From memory (no D1 read) for every node
+   * this object already knows; a node attested since the last run is looked up once.
+   */
+  async nodeStanding(spiffeId: string): Promise<string | null> {
+    const s = await this.nodeStandingSets();
+    if (s.revoked.has(spiffeId)) return `node ${spiffeId} has been revoked`;
+    if (s.attested.has(spiffeId)) return null;
+    const db = database(this.env);
+    const [[revoked], [attested]] = await Promise.all([
+      db.select({ spiffeId: revocations.spiffeId }).from(revocations).where(eq(revocations.spiffeId, spiffeId)),
+      db.select({ spiffeId: attestedNodes.spiffeId }).from(attestedNodes).where(eq(attestedNodes.spiffeId, spiffeId)),
+    ]);
+    if (revoked !== undefined) {
+      s.revoked.add(spiffeId);
+      return `node ${spiffeId} has been revoked`;
+    }
+    if (attested === undefined) return `node ${spiffeId} is not attested`;
+    s.attested.add(spiffeId);
+    return null;
+  }
+
+  async nodesChanged(): Promise<void> {
+    await this.load();
+    this.standing = await this.readStanding();
+    this.requested++;
+    await this.schedule();
+  }
+
+  private async nodeStandingSets(): Promise<{ attested: Set<string>; revoked: Set<string> }> {
+    // Runs and `nodesChanged` keep it current; the age bound only covers a notification that never arrived.
+    if (this.standing === undefined || Date.now() - this.standing.loadedAt > STANDING_MAX_AGE_MS) this.standing = await this.readStanding();
+    return this.standing;
+  }
+
+  private async readStanding(): Promise<{ attested: Set<string>; revoked: Set<string>; loadedAt: number }> {
+    const db = database(this.env);
+    const [nodes, revoked] = await Promise.all([db.select({ spiffeId: attestedNodes.spiffeId }).from(attestedNodes), db.select({ spiffeId: revocations.spiffeId }).from(revocations)]);
+    return { attested: new Set(nodes.map((n) => n.spiffeId)), revoked: new Set(revoked.map((r) => r.spiffeId)), loadedAt: Date.now() };
+  }
+
+  private async headFor(target: string, known: number | undefined, waitMs: number, credential: string, maxPerCredential: number): Promise<HeadAnswer> {
     const h = this.heads.get(target);
     if (h !== undefined && (known === undefined || h.version > known)) return { status: 200, head: publicHead(h) };
     if (known === undefined) {
@@ -290,12 +347,13 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
     const rootNamespace = env.ROOT_NAMESPACE ?? "strait-system";
     const [config, nodes, revoked, status] = await Promise.all([
       this.mirror.refresh(db, startedAt),
-      db.select({ cluster: attestedNodes.cluster, node: attestedNodes.node }).from(attestedNodes),
+      db.select({ spiffeId: attestedNodes.spiffeId, cluster: attestedNodes.cluster, node: attestedNodes.node }).from(attestedNodes),
       db.select({ spiffeId: revocations.spiffeId, revokedAt: revocations.revokedAt }).from(revocations),
       // The status table once per incarnation; after that this object knows what it recorded.
       this.recordedTargets === undefined ? listTargetStatus(db) : Promise.resolve([]),
     ]);
     const revision = config.revision;
+    this.standing = { attested: new Set(nodes.map((n) => n.spiffeId)), revoked: new Set(revoked.map((r) => r.spiffeId)), loadedAt: Date.now() };
     const scope = { trustDomain, rootNamespace, domainSuffix: DEFAULT_DOMAIN_SUFFIX };
     if (this.memo === undefined || !this.memo.fits(scope)) this.memo = new CompileMemo(scope);
     this.splitter ??= new SnapshotSplitter({ maxBlobBytes: settings.maxBlobBytes, isStored: (h) => this.storedBlobs.has(h) });
@@ -306,7 +364,7 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
     let signer: Awaited<ReturnType<typeof getControlSigner>> | undefined;
     const sizes = new Map<string, number>();
     const report: PublishRunReport = await runPublish({
-      inputs: { resources: config.resources, nodes, revocations: revoked, revision },
+      inputs: { resources: config.resources, nodes: nodes.map((n) => ({ cluster: n.cluster, node: n.node })), revocations: revoked, revision },
       trustDomain,
       rootNamespace,
       previous,

@@ -7,7 +7,7 @@ export interface PublicHead {
   jws: string;
 }
 
-export type HeadAnswer = { status: 200; head: PublicHead } | { status: 304; version: number } | { status: 404 } | { status: 429 };
+export type HeadAnswer = { status: 200; head: PublicHead } | { status: 304; version: number } | { status: 404 } | { status: 429 } | { status: 401; message: string };
 
 export interface WaitForRevisionAnswer {
   state: "Published" | "Failed" | "Pending";
@@ -43,7 +43,12 @@ export interface PublisherStatus {
 export interface PublisherRpc {
   requestPublish(): Promise<void>;
   waitForRevision(revision: number, waitMs: number): Promise<WaitForRevisionAnswer>;
-  head(target: string, known: number | undefined, waitMs: number, credential: string, maxPerCredential: number): Promise<HeadAnswer>;
+  /** `node`: the caller's SPIFFE ID when its standing (attested, not revoked) is left to the publisher. */
+  head(target: string, known: number | undefined, waitMs: number, credential: string, maxPerCredential: number, node?: string): Promise<HeadAnswer>;
   hasBlob(target: string, hash: string): Promise<boolean>;
+  /** Why `spiffeId` may not read snapshots (revoked, not attested), or null when it may. */
+  nodeStanding(spiffeId: string): Promise<string | null>;
+  /** A node was revoked (or attested): reload the standing of nodes now, then publish. */
+  nodesChanged(): Promise<void>;
   status(): Promise<PublisherStatus>;
 }
