@@ -468,3 +468,49 @@ describe("JWT-SVIDs and bundles in real workerd (no nodejs_compat)", () => {
     }
   });
 });
+
+describe("validateJwtSvid: jose's key resolver keeps the checks' order (items 63, 74-79)", () => {
+  const enc = (o: unknown): string => base64url.encode(JSON.stringify(o));
+  /** A token jose itself refuses before asking for a key: an unknown critical header parameter. */
+  function withUnknownCrit(header: Record<string, unknown>, payload: JWTPayload): string {
+    return `${enc({ ...header, crit: ["x-strait"], "x-strait": true })}.${enc(payload)}.c2ln`;
+  }
+
+  test("when jose refuses first (unknown crit), the rule our checks name first is reported, as before", async () => {
+    const recorder = new LookupRecorder(bundles);
+    await refused(withUnknownCrit({ alg: "none", kid: key.kid }, claims()), '"none"', { bundles: recorder });
+    await refused(withUnknownCrit({ alg: "HS256", kid: key.kid, typ: "JWT" }, claims()), '"HS256"', { bundles: recorder });
+    await refused(withUnknownCrit({ alg: "ES256", kid: key.kid, typ: "at+jwt" }, claims()), 'typ "at+jwt"', { bundles: recorder });
+    await refused(withUnknownCrit({ alg: "ES256", typ: "JWT" }, claims()), "missing key id", { bundles: recorder });
+    await refused(withUnknownCrit({ alg: "ES256", kid: key.kid, typ: "JWT" }, claims({ sub: "frontend" })), "sub is not a valid SPIFFE ID", { bundles: recorder });
+    await refused(withUnknownCrit({ alg: "ES256", kid: key.kid, typ: "JWT" }, claims({ aud: undefined })), "no aud claim", { bundles: recorder });
+    assert.equal(recorder.lookups, 0, "no bundle was consulted");
+    await refused(withUnknownCrit({ alg: "ES256", kid: key.kid, typ: "JWT" }, claims({ sub: "spiffe://evil.org/ns/web/sa/x" })), "no trust bundle for trust domain evil.org");
+    await refused(withUnknownCrit({ alg: "ES256", kid: "not-our-kid", typ: "JWT" }, claims()), 'kid "not-our-kid" is not in the bundle');
+    // Every pre-crypto check passes: jose's own refusal is the answer.
+    await refused(withUnknownCrit({ alg: "ES256", kid: key.kid, typ: "JWT" }, claims()), '"x-strait" is not recognized');
+  });
+
+  test("a bundle key that cannot be imported is refused each time, and is not cached as usable", async () => {
+    const broken: JsonWebKey = { kty: "EC", crv: "P-256", x: "AAAA", y: "AAAA" };
+    const set: TrustBundleSet = new Map([[TD, { trustDomain: TD, x509AuthoritiesDer: [], jwtAuthorities: new Map([["broken", broken], [key.kid, key.publicJwk]]) }]]);
+    const token = await signWith(key.privateKey, { alg: "ES256", kid: "broken", typ: "JWT" }, claims());
+    await refused(token, 'bundle key "broken" cannot be used with ES256', { bundles: set });
+    await refused(token, 'bundle key "broken" cannot be used with ES256', { bundles: set });
+    // An unknown crit over a broken key: the key is reported first, as when it was imported before jose ran.
+    await refused(withUnknownCrit({ alg: "ES256", kid: "broken", typ: "JWT" }, claims()), "cannot be used with ES256", { bundles: set });
+    const ok = await validateJwtSvid(await ourToken(), { audience: AUD, bundles: set, clock: new ManualClock(T0) });
+    assert.ok(ok.spiffeId.equals(SUB));
+  });
+
+  test("concurrent validations against a bundle key not imported yet all succeed, and a forged one among them fails", async () => {
+    // A fresh bundle (fresh JWK objects), so its key is imported while these are in flight.
+    const set = trustBundleSet([bundleFor(TD, [{ kid: key.kid, publicJwk: { ...key.publicJwk } }])]);
+    const good = await ourToken();
+    const forged = await signWith((await generateKeyPair("ES256")).privateKey, { alg: "ES256", kid: key.kid, typ: "JWT" }, claims());
+    const results = await Promise.allSettled([good, good, forged, good, good].map((t) => validateJwtSvid(t, { audience: AUD, bundles: set, clock: new ManualClock(T0) })));
+    assert.deepEqual(results.map((r) => r.status), ["fulfilled", "fulfilled", "rejected", "fulfilled", "fulfilled"]);
+    const failed = results[2] as PromiseRejectedResult;
+    assert.ok(failed.reason instanceof JwtSvidError && /signature verification failed/.test(failed.reason.message));
+  });
+});
