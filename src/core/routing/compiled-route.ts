@@ -12,7 +12,8 @@ import { compileCors } from "./cors.ts";
 import { compileFault, type CompiledFault } from "./fault.ts";
 import { compileMirrors, type CompiledMirror } from "./mirror.ts";
 import { RouteCompileError } from "./errors.ts";
-import type { CorsPolicyPlan, HeaderOp } from "./types.ts";
+import type { ClusterResult } from "./cluster.ts";
+import type { CorsPolicyPlan, DestinationRef, HeaderOp, RetryPolicy } from "./types.ts";
 
 export interface CompiledDestination {
   destination: Destination;
@@ -21,6 +22,20 @@ export interface CompiledDestination {
   responseOps: HeaderOp[];
   /** `Host`/`:authority` set in this destination's `headers.request`. */
   authority?: string;
+  /**
+   * What `planRequest` derived for this destination the last time (a pure memo, filled on first
+   * use: the resolved cluster, the plan's destination reference and the route's retry policy
+   * for that cluster). Shared by every plan that picks this destination, so read-only.
+   */
+  resolved?: ResolvedDestination;
+}
+
+export interface ResolvedDestination {
+  /** The request port the cluster was resolved for (mesh tables only: a gateway's clusters do not depend on it). */
+  readonly requestPort: number;
+  readonly cluster: ClusterResult;
+  readonly ref: Readonly<DestinationRef> | undefined;
+  readonly retry: Readonly<RetryPolicy> | undefined;
 }
 
 export interface CompiledRoute {

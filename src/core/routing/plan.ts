@@ -14,7 +14,7 @@ import { rollFault, rolls } from "./fault.ts";
 import { rewritePath } from "./rewrite.ts";
 import { redirectLocation } from "./redirect.ts";
 import { hashInput } from "./load-balancer/hash-policy.ts";
-import type { CompiledRoute } from "./compiled-route.ts";
+import type { CompiledDestination, CompiledRoute, ResolvedDestination } from "./compiled-route.ts";
 import type { DestinationRef, ForwardPlan, HeaderOp, MirrorPlan, RequestFacts, RequestPlan } from "./types.ts";
 
 function clusterFor(table: RouteTable, dest: Destination, requestPort: number): ClusterResult {
@@ -34,6 +34,26 @@ function destinationRef(dest: Destination, cluster: { host: string; port?: numbe
   if (cluster.port !== undefined) out.port = cluster.port;
   if (dest.subset !== undefined && dest.subset !== "") out.subset = dest.subset;
   return out;
+}
+
+/**
+ * The destination's cluster, reference and retry policy: resolved once per destination (and per
+ * request port in a mesh table) instead of on every request; the memo never changes an answer.
+ */
+function resolveDestination(table: RouteTable, r: CompiledRoute, cd: CompiledDestination, requestPort: number): ResolvedDestination {
+  const memo = cd.resolved;
+  if (memo !== undefined && (table.kind === "gateway" || memo.requestPort === requestPort)) return memo;
+  const cluster = clusterFor(table, cd.destination, requestPort);
+  const fresh: ResolvedDestination = cluster.ok
+    ? {
+        requestPort,
+        cluster,
+        ref: Object.freeze(destinationRef(cd.destination, cluster.cluster)),
+        retry: Object.freeze(resolveRetryPolicy(r.retries, cluster.cluster.trafficPolicy.loadBalancer?.consistentHash !== undefined)),
+      }
+    : { requestPort, cluster, ref: undefined, retry: undefined };
+  cd.resolved = fresh;
+  return fresh;
 }
 
 /** Route-level then destination-level ops; an empty side shares the other's (read-only) array instead of copying per request. */
@@ -67,22 +87,21 @@ export function planRequest(table: RouteTable, facts: RequestFacts, rng: () => n
     return plan;
   }
   const picked = pickWeighted(r.destinations, rng)!;
-  const resolved = clusterFor(table, picked.destination, facts.port);
-  if (!resolved.ok) return { kind: "no-cluster", status: 503, flag: "NC", reason: resolved.reason, route: r.ref };
-  const cluster = resolved.cluster;
+  const resolved = resolveDestination(table, r, picked, facts.port);
+  if (!resolved.cluster.ok) return { kind: "no-cluster", status: 503, flag: "NC", reason: resolved.cluster.reason, route: r.ref };
+  const cluster = resolved.cluster.cluster;
 
   const path = rewritePath(r.rewrite, view, found.match);
   // Authority: a route-level Host/:authority set beats a destination-level one, which beats rewrite.authority.
   const authority = r.authority ?? picked.authority ?? r.rewrite?.authority ?? facts.authority;
-  const hashing = cluster.trafficPolicy.loadBalancer?.consistentHash !== undefined;
   const plan: ForwardPlan = {
     kind: "forward",
     route: r.ref,
-    destination: destinationRef(picked.destination, cluster),
+    destination: resolved.ref!,
     cluster,
     upstreamRequest: { path, authority, headerOps: joinOps(r.requestOps, picked.requestOps) },
     responseHeaderOps: joinOps(r.responseOps, picked.responseOps),
-    retry: resolveRetryPolicy(r.retries, hashing),
+    retry: resolved.retry!,
     mirrors: [],
   };
   if (r.timeoutMs !== undefined) plan.timeoutMs = r.timeoutMs;

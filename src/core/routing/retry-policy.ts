@@ -118,7 +118,7 @@ function retryReason(policy: RetryPolicy, outcome: AttemptOutcome): string | und
       if (on.includes("retriable-status-codes") && policy.retriableStatusCodes.includes(s)) return "retriable-status-codes";
       if (on.includes("envoy-ratelimited") && outcome.headers?.has("x-envoy-ratelimited") === true) return "envoy-ratelimited";
       const grpc = outcome.headers?.get("grpc-status");
-      if (grpc !== undefined) {
+      if (grpc !== undefined && grpc !== null) {
         const code = Number(grpc);
         for (const [name, value] of GRPC_CONDITION_ENTRIES) if (code === value && on.includes(name)) return name;
       }

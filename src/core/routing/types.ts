@@ -98,9 +98,18 @@ export interface RetryPolicy {
   retryIgnorePreviousHosts: boolean;
 }
 
+/**
+ * The response headers a retry decision reads (`grpc-status`, `x-envoy-ratelimited`): a Map of
+ * lowercase names or the runtime's own `Headers` (read in place, never copied per response).
+ */
+export interface ResponseHeaderReader {
+  get(name: string): string | null | undefined;
+  has(name: string): boolean;
+}
+
 /** What happened to one upstream try, for `retryDecision`. */
 export type AttemptOutcome =
-  | { kind: "response"; status: number; headers?: ReadonlyMap<string, string> }
+  | { kind: "response"; status: number; headers?: ResponseHeaderReader }
   | { kind: "connect-failure" }
   | { kind: "reset" }
   | { kind: "refused-stream" }

@@ -17,3 +17,20 @@ export function hash32(text: string, seed = 0x811c9dc5): number {
 export function endpointKey(ep: { address: string; port: number }): string {
   return `${ep.address}:${ep.port}`;
 }
+
+const KEYS = new WeakMap<object, string>();
+
+/**
+ * `endpointKey` remembered per endpoint object: balancers that count per endpoint look the key
+ * up on every pick and release, and a fresh `address:port` string each time had to be built
+ * and hashed again. Keys follow the endpoint's address and port (a snapshot's endpoints are
+ * never mutated; a per-request endpoint simply gets its own entry).
+ */
+export function cachedEndpointKey(ep: { address: string; port: number }): string {
+  let k = KEYS.get(ep);
+  if (k === undefined) {
+    k = endpointKey(ep);
+    KEYS.set(ep, k);
+  }
+  return k;
+}

@@ -4,7 +4,7 @@
  * requests wins. `pick` counts a request as active until `release`.
  */
 import type { UpstreamEndpoint } from "../types.ts";
-import { endpointKey } from "./hash.ts";
+import { cachedEndpointKey } from "./hash.ts";
 import { eligible } from "./random.ts";
 import type { LoadBalancer, PickContext } from "./types.ts";
 
@@ -14,7 +14,7 @@ export class LeastRequestBalancer implements LoadBalancer {
   constructor(private readonly rng: () => number) {}
 
   activeRequests(ep: UpstreamEndpoint): number {
-    return this.active.get(endpointKey(ep)) ?? 0;
+    return this.active.get(cachedEndpointKey(ep)) ?? 0;
   }
 
   pick(endpoints: readonly UpstreamEndpoint[], ctx: PickContext = {}): UpstreamEndpoint | undefined {
@@ -29,12 +29,12 @@ export class LeastRequestBalancer implements LoadBalancer {
       const b = pool[j]!;
       chosen = this.activeRequests(b) < this.activeRequests(a) ? b : a;
     }
-    if (chosen !== undefined) this.active.set(endpointKey(chosen), this.activeRequests(chosen) + 1);
+    if (chosen !== undefined) this.active.set(cachedEndpointKey(chosen), this.activeRequests(chosen) + 1);
     return chosen;
   }
 
   release(ep: UpstreamEndpoint): void {
-    const k = endpointKey(ep);
+    const k = cachedEndpointKey(ep);
     const n = this.active.get(k) ?? 0;
     if (n <= 1) this.active.delete(k);
     else this.active.set(k, n - 1);

@@ -1,6 +1,6 @@
 /** ROUND_ROBIN: smooth weighted round robin (equal weights give plain rotation). */
 import type { UpstreamEndpoint } from "../types.ts";
-import { endpointKey } from "./hash.ts";
+import { cachedEndpointKey } from "./hash.ts";
 import type { LoadBalancer, PickContext } from "./types.ts";
 
 export class RoundRobinBalancer implements LoadBalancer {
@@ -13,7 +13,7 @@ export class RoundRobinBalancer implements LoadBalancer {
     for (const ep of endpoints) {
       if (ctx.exclude?.(ep) === true) continue;
       const w = Math.max(1, ep.weight);
-      const k = endpointKey(ep);
+      const k = cachedEndpointKey(ep);
       const cw = (this.current.get(k) ?? 0) + w;
       this.current.set(k, cw);
       total += w;
@@ -22,7 +22,7 @@ export class RoundRobinBalancer implements LoadBalancer {
         bestWeight = cw;
       }
     }
-    if (best !== undefined) this.current.set(endpointKey(best), bestWeight - total);
+    if (best !== undefined) this.current.set(cachedEndpointKey(best), bestWeight - total);
     return best;
   }
 
