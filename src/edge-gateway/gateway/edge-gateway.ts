@@ -91,6 +91,8 @@ interface RequestRecord {
 
 export class EdgeGateway {
   private readonly rng: () => number;
+  /** Without an exporter every request shares one non-recording tracer (its spans only carry ids). */
+  private readonly idleTracer = new RecordingTracer(() => 0, false);
   constructor(private readonly o: EdgeGatewayOptions) {
     this.rng = o.rng ?? Math.random;
   }
@@ -115,7 +117,8 @@ export class EdgeGateway {
     const method = req.method;
     const pathname = url.pathname;
     const search = url.search;
-    const tracer = new RecordingTracer(() => platform.clock.now(), this.o.telemetry.exporting);
+    const telemetry = this.o.telemetry;
+    const tracer = telemetry.exporting ? new RecordingTracer(() => platform.clock.now(), true) : this.idleTracer;
     const traceparent = headers.get("traceparent");
     const remote = traceparent === undefined ? undefined : parseTraceparent(traceparent, headers.get("tracestate"));
     const span = tracer.recording
@@ -156,11 +159,13 @@ export class EdgeGateway {
 
   /** Telemetry of a finished request: span end, access log, metrics, and the export that is due (through `waitUntil`). */
   private finish(rec: RequestRecord, bytesSent: number): void {
-    const { out, req, url, span, platform } = rec;
+    const telemetry = this.o.telemetry;
+    // Neither a log line nor an export: nothing reads the end time or the sizes (spans only record when exporting).
+    if (!telemetry.accessLogOn && !telemetry.exporting) return;
+    const { out, req, span, platform } = rec;
     const endMs = platform.clock.now();
     span.end(endMs);
     const duration = Math.max(0, endMs - rec.startMs);
-    const telemetry = this.o.telemetry;
     if (telemetry.accessLogOn) {
       platform.accessLog(
         formatAccessLog({
@@ -202,6 +207,7 @@ export class EdgeGateway {
 
   /** Counts response bytes (content-length when known, else as the body streams) and finishes the request once. */
   private countBody(res: Response, rec: RequestRecord): Response {
+    if (!this.o.telemetry.accessLogOn && !this.o.telemetry.exporting) return res;
     const cl = res.headers.get("content-length");
     if (res.body === null || cl !== null) {
       this.finish(rec, res.body === null ? 0 : Number(cl));
@@ -403,14 +409,11 @@ export class EdgeGateway {
     out.destinationWorkload = result.endpoint?.workload?.split("/")[1] ?? null;
     out.destinationPrincipal = result.endpoint?.spiffeId ?? null;
     if (result.local !== undefined) return this.reply(out, result.local);
-    const upstream = result.response!;
-    const status = upstream.status;
-    out.status = status;
+    // Already a copy of the upstream's response with mutable headers (see `forward`): the gateway's changes go on it.
+    const res = result.response!;
+    out.status = res.status;
     for (const f of result.flags) out.flags.push(f);
     out.upstreamServiceTimeMs = result.upstreamServiceTimeMs ?? null;
-    const body = upstream.body;
-    // One construction copies the upstream's headers into a mutable set; the gateway's changes go on it.
-    const res = new Response(body, { status, statusText: upstream.statusText, headers: upstream.headers });
     const h = res.headers;
     applyHeaderOps(h, plan.responseHeaderOps);
     if (plan.cors !== undefined) for (const [k, v] of corsResponseHeaders(plan.cors, facts)) h.set(k, v);
@@ -422,7 +425,12 @@ export class EdgeGateway {
     // The gateway's own headers go on here too (no second pass over the response in `handle`).
     if (out.flags.length > 0) h.set(RESPONSE_FLAGS_HEADER, formatFlags(out.flags));
     h.set("x-request-id", rec.requestId);
-    const cl = body === null ? "0" : h.get("content-length");
+    if (!this.o.telemetry.accessLogOn && !this.o.telemetry.exporting) {
+      // No log line and no metrics: the size is never read, and the body needs no counting stream.
+      rec.knownBytes = 0;
+      return res;
+    }
+    const cl = res.body === null ? "0" : h.get("content-length");
     rec.knownBytes = cl === null ? null : Number(cl);
     return res;
   }

@@ -9,7 +9,6 @@ import { REPLY, type LocalReply } from "./local-reply.ts";
 import type { GatewayPlatform } from "./platform.ts";
 import type { ResponseFlag } from "./response-flags.ts";
 import { endpointsOf, upstreamTarget, UnsupportedUpstreamTlsError } from "./upstream-target.ts";
-import { HeadersMapView } from "./headers-map-view.ts";
 import type { RecordingTracer } from "../telemetry/recording-tracer.ts";
 import { formatTraceparent } from "../telemetry/trace-context.ts";
 
@@ -28,6 +27,10 @@ export interface ForwardInput {
 }
 
 export interface ForwardResult {
+  /**
+   * The upstream's response as a new Response (its status, status text, headers and body) whose
+   * headers the gateway may change: a fetched response's headers are immutable.
+   */
   response?: Response;
   local?: LocalReply;
   flags: ResponseFlag[];
@@ -151,12 +154,17 @@ export async function forward(i: ForwardInput): Promise<ForwardResult> {
         try {
           const init: RequestInit = { method: i.method, headers, body: i.body, redirect: "manual" };
           if (attempt.signal !== undefined) init.signal = attempt.signal;
-          response = await platform.fetch(target.url, init);
+          const fetched = await platform.fetch(target.url, init);
+          // The one copy the response needs, made here: with the fetched response as the init,
+          // the runtime copies its status and headers natively (workerd builds no JS objects for
+          // the fetched headers), and the retry decision reads the copy's headers.
+          response = new Response(fetched.body, fetched);
         } finally {
           attempt.dispose();
         }
         const status = response.status;
-        outcome = { kind: "response", status, headers: new HeadersMapView(response.headers) };
+        // The decision reads at most `grpc-status` and `x-envoy-ratelimited`, in place.
+        outcome = { kind: "response", status, headers: response.headers };
         if (i.tracer.recording) {
           span.setAttribute("http.response.status_code", status);
           if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });

@@ -26,7 +26,10 @@ export function parseTraceparent(header: string | null | undefined, tracestate?:
 
 /** `traceparent` for a span context (version 00). */
 export function formatTraceparent(ctx: SpanContext): string {
-  return `00-${ctx.traceId}-${ctx.spanId}-${(ctx.traceFlags & 0xff).toString(16).padStart(2, "0")}`;
+  const flags = ctx.traceFlags & 0xff;
+  // Sampled (01) and not sampled (00) are the only flags defined: no number formatting for them per attempt.
+  const f = flags === 1 ? "01" : flags === 0 ? "00" : flags.toString(16).padStart(2, "0");
+  return `00-${ctx.traceId}-${ctx.spanId}-${f}`;
 }
 
 /** The `tracestate` value to forward, or undefined when missing or malformed. */
