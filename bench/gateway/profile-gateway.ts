@@ -4,14 +4,19 @@
  * with the most self time (and the gateway's own modules by inclusive time). For finding
  * hot spots, not for figures: the inspector itself slows the isolate a little.
  *
- *   node --import tsx bench/gateway/profile-gateway.ts [seconds] [--out profile.cpuprofile]
+ * `--bare` profiles the benchmark's bare forwarding worker instead (same upstream, same load), the
+ * baseline the gateway's profile is read against.
+ *
+ *   node --import tsx bench/gateway/profile-gateway.ts [seconds] [--bare] [--out profile.cpuprofile]
  */
 import { writeFile } from "node:fs/promises";
 import autocannon from "autocannon";
+import { Miniflare } from "miniflare";
 import { WebSocket } from "undici";
 import { createThrowawayCa } from "../../test/support/throwaway-ca.ts";
 import { startEdgeMesh } from "../../test/support/edge-gateway-mesh.ts";
 import { BENCH_HOST, benchConfigYaml, getStatus } from "./bench-config.ts";
+import { BARE_FORWARDER, COMPATIBILITY } from "./throughput.ts";
 import { startUpstreamProcess } from "./upstream-process.ts";
 
 interface ProfileNode {
@@ -94,32 +99,57 @@ function summarize(profile: CpuProfile, top = 40): string {
 const seconds = Number(process.argv[2] ?? "10");
 const outIdx = process.argv.indexOf("--out");
 const out = outIdx > 0 ? process.argv[outIdx + 1] : undefined;
-const upstream = await startUpstreamProcess();
-const ca = await createThrowawayCa();
-const mesh = await startEdgeMesh({ controlVars: ca.vars, gatewayVars: { ACCESS_LOG: "off" }, inspectorPort: 0 });
-try {
-  const res = await mesh.control("/v1/apply", { method: "POST", headers: { authorization: `Bearer ${ca.adminToken}`, "content-type": "application/yaml" }, body: benchConfigYaml(upstream.port) });
-  if (res.status !== 200) throw new Error(`apply failed: ${res.status} ${await res.text()}`);
-  const url = new URL("/bench", mesh.gatewayUrl).href;
-  for (let i = 0; ; i++) {
-    const status = await getStatus(url, BENCH_HOST);
-    if (status === 200) break;
-    if (i > 100) throw new Error(`the gateway never routed the bench host (${status})`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+const bare = process.argv.includes("--bare");
+
+/** Drives `url` with autocannon while the isolate behind `inspectorUrl` is profiled. */
+async function profileUnderLoad(name: string, url: string, inspectorUrl: string): Promise<void> {
   await autocannon({ url, connections: 16, duration: 2, headers: { host: BENCH_HOST } });
-  const inspectorUrl = await mesh.mf.getInspectorURL();
-  const insp = await Inspector.connect(new URL("/core:user:strait-gateway", inspectorUrl).href);
+  const insp = await Inspector.connect(inspectorUrl);
   await insp.send("Profiler.enable");
   await insp.send("Profiler.setSamplingInterval", { interval: 200 });
   await insp.send("Profiler.start");
   const r = await autocannon({ url, connections: 16, duration: seconds, headers: { host: BENCH_HOST } });
   const { profile } = await insp.send<{ profile: CpuProfile }>("Profiler.stop");
   insp.close();
-  console.log(`gateway under profiler: ${Math.round(r.requests.average)} req/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, non-2xx ${r.non2xx}`);
+  console.log(`${name} under profiler: ${Math.round(r.requests.average)} req/s, p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, non-2xx ${r.non2xx}`);
   console.log(summarize(profile));
   if (out !== undefined) await writeFile(out, JSON.stringify(profile));
+}
+
+const upstream = await startUpstreamProcess();
+try {
+  if (bare) {
+    const mf = new Miniflare({
+      host: "127.0.0.1",
+      port: 0,
+      inspectorPort: 0,
+      workers: [{ name: "bare", modules: true, script: BARE_FORWARDER(`http://127.0.0.1:${upstream.port}`), ...COMPATIBILITY, unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }] }],
+    });
+    try {
+      await mf.ready;
+      const url = new URL("/bench", await mf.unsafeGetDirectURL("bare")).href;
+      await profileUnderLoad("bare forwarding worker", url, new URL("/core:user:bare", await mf.getInspectorURL()).href);
+    } finally {
+      await mf.dispose();
+    }
+  } else {
+    const ca = await createThrowawayCa();
+    const mesh = await startEdgeMesh({ controlVars: ca.vars, gatewayVars: { ACCESS_LOG: "off" }, inspectorPort: 0 });
+    try {
+      const res = await mesh.control("/v1/apply", { method: "POST", headers: { authorization: `Bearer ${ca.adminToken}`, "content-type": "application/yaml" }, body: benchConfigYaml(upstream.port) });
+      if (res.status !== 200) throw new Error(`apply failed: ${res.status} ${await res.text()}`);
+      const url = new URL("/bench", mesh.gatewayUrl).href;
+      for (let i = 0; ; i++) {
+        const status = await getStatus(url, BENCH_HOST);
+        if (status === 200) break;
+        if (i > 100) throw new Error(`the gateway never routed the bench host (${status})`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      await profileUnderLoad("gateway", url, new URL("/core:user:strait-gateway", await mesh.mf.getInspectorURL()).href);
+    } finally {
+      await mesh.dispose();
+    }
+  }
 } finally {
-  await mesh.dispose();
   await upstream.stop();
 }

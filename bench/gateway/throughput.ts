@@ -44,9 +44,9 @@ export interface ThroughputReport {
 }
 
 /** Same compatibility settings as the gateway's wrangler.toml, so the runtimes match. */
-const COMPATIBILITY = { compatibilityDate: "2026-04-01", compatibilityFlags: ["nodejs_compat"] };
+export const COMPATIBILITY = { compatibilityDate: "2026-04-01", compatibilityFlags: ["nodejs_compat"] };
 
-const BARE_FORWARDER = (upstream: string) => `
+export const BARE_FORWARDER = (upstream: string) => `
 export default {
   async fetch(request) {
     const url = new URL(request.url);
