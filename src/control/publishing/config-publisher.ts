@@ -179,8 +179,9 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
 
   private async readStanding(): Promise<{ attested: Set<string>; revoked: Set<string>; loadedAt: number }> {
     const db = database(this.env);
+    const loadedAt = Date.now(); // when the read started: anything committed before it is in it
     const [nodes, revoked] = await Promise.all([db.select({ spiffeId: attestedNodes.spiffeId }).from(attestedNodes), db.select({ spiffeId: revocations.spiffeId }).from(revocations)]);
-    return { attested: new Set(nodes.map((n) => n.spiffeId)), revoked: new Set(revoked.map((r) => r.spiffeId)), loadedAt: Date.now() };
+    return { attested: new Set(nodes.map((n) => n.spiffeId)), revoked: new Set(revoked.map((r) => r.spiffeId)), loadedAt };
   }
 
   private async headFor(target: string, known: number | undefined, waitMs: number, credential: string, maxPerCredential: number): Promise<HeadAnswer> {
@@ -353,7 +354,12 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
       this.recordedTargets === undefined ? listTargetStatus(db) : Promise.resolve([]),
     ]);
     const revision = config.revision;
-    this.standing = { attested: new Set(nodes.map((n) => n.spiffeId)), revoked: new Set(revoked.map((r) => r.spiffeId)), loadedAt: Date.now() };
+    // Merged, not replaced: a revocation's `nodesChanged` may have read newer rows while this run
+    // was reading (nodes are never un-attested and revocations never lifted, so a union is exact).
+    const standing = this.standing ?? { attested: new Set<string>(), revoked: new Set<string>(), loadedAt: startedAt };
+    for (const n of nodes) standing.attested.add(n.spiffeId);
+    for (const r of revoked) standing.revoked.add(r.spiffeId);
+    this.standing = standing;
     const scope = { trustDomain, rootNamespace, domainSuffix: DEFAULT_DOMAIN_SUFFIX };
     if (this.memo === undefined || !this.memo.fits(scope)) this.memo = new CompileMemo(scope);
     this.splitter ??= new SnapshotSplitter({ maxBlobBytes: settings.maxBlobBytes, isStored: (h) => this.storedBlobs.has(h) });
