@@ -256,7 +256,7 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
       this.runs++;
     }
     this.failedRuns = failed ? this.failedRuns + 1 : 0;
-    await this.ctx.storage.put("state", { publishedRevision: this.publishedRevision, runs: this.runs });
+    await this.ctx.storage.put("state", { publishedRevision: this.publishedRevision, runs: this.runs }, { allowConcurrency: true });
     if (this.requested > seen) await this.schedule();
     else if (failed) await this.ctx.storage.setAlarm(Date.now() + Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** Math.min(this.failedRuns - 1, 20)));
   }
@@ -328,7 +328,7 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
     // Only the newest head of the target clears the debt (a newer one may have gone live meanwhile).
     if (this.heads.get(head.target) === head) {
       this.copyPending.delete(head.target);
-      await this.ctx.storage.put(`head:${head.target}`, head);
+      await this.ctx.storage.put(`head:${head.target}`, head, { allowConcurrency: true });
     }
   }
 
@@ -387,7 +387,9 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
         // it); its KV copy follows, and a copy that fails is made again by the next run.
         putManifest: async (head) => {
           this.copyPending.add(head.target);
-          await this.ctx.storage.put(`head:${head.target}`, { ...head, copyPending: true });
+          // allowConcurrency: reads of other targets' heads and new long-polls are not held up by
+          // this write (the output gate still holds every answer until it is durable).
+          await this.ctx.storage.put(`head:${head.target}`, { ...head, copyPending: true }, { allowConcurrency: true });
           this.heads.set(head.target, head);
           sizes.set(head.target, head.jws.length);
         },
