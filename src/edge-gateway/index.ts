@@ -14,12 +14,13 @@ export default {
   fetch(request: Request, env: GatewayEnv, ctx: ExecutionContext): Promise<Response> | Response {
     const inst = gatewayInstance(env);
     const url = new URL(request.url);
-    if (url.pathname === "/healthz" && (request.method === "GET" || request.method === "HEAD")) {
+    const pathname = url.pathname;
+    if (pathname === "/healthz" && (request.method === "GET" || request.method === "HEAD")) {
       const res = Response.json(inst.gateway.health());
       return request.method === "HEAD" ? new Response(null, { status: res.status, headers: res.headers }) : res;
     }
-    const clientIp = request.headers.get("cf-connecting-ip");
-    return inst.gateway.handle(request, new WorkersPlatform(inst, ctx), clientIp === null ? { url } : { url, clientIp });
+    // CF-Connecting-IP is read in the gateway's one walk over the request headers.
+    return inst.gateway.handle(request, new WorkersPlatform(inst, ctx), { url, pathname, clientIpHeader: "cf-connecting-ip" });
   },
 } satisfies ExportedHandler<GatewayEnv>;
 

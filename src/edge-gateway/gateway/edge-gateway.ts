@@ -34,10 +34,18 @@ const SERVER_SPAN = { kind: SpanKind.SERVER };
 export interface RequestInfo {
   /** Client address (Workers: `CF-Connecting-IP`; Deno: the socket peer). */
   clientIp?: string;
+  /**
+   * A request header carrying the client address (Workers: `cf-connecting-ip`, lowercase), read
+   * from the gateway's one walk over the headers when `clientIp` is not given; `handle` then sets
+   * `clientIp` on this object.
+   */
+  clientIpHeader?: string;
   /** Listener port (defaults to the URL's port or the scheme's default). */
   port?: number;
   /** `new URL(req.url)` when the entry already parsed it. */
   url?: URL;
+  /** `url.pathname` when the entry already read it (each read builds a new string in workerd). */
+  pathname?: string;
 }
 
 export interface EdgeGatewayOptions {
@@ -113,9 +121,13 @@ export class EdgeGateway {
       headers.set(k, v);
       headerBytes += headerLineBytes(k, v);
     });
+    if (info.clientIp === undefined && info.clientIpHeader !== undefined) {
+      const ip = headers.get(info.clientIpHeader);
+      if (ip !== undefined) info.clientIp = ip;
+    }
     const authority = headers.get("host") ?? url.host;
     const method = req.method;
-    const pathname = url.pathname;
+    const pathname = info.pathname ?? url.pathname;
     const search = url.search;
     const telemetry = this.o.telemetry;
     const tracer = telemetry.exporting ? new RecordingTracer(() => platform.clock.now(), true) : this.idleTracer;
@@ -277,7 +289,7 @@ export class EdgeGateway {
     if (invalid !== undefined) return this.reply(out, invalid);
 
     const state = this.o.state;
-    const compiled = state.ready(platform) ?? (await state.current(platform));
+    const compiled = state.ready(platform, rec.startMs) ?? (await state.current(platform));
     if (compiled === undefined) {
       const s = state.status();
       return this.reply(out, s.lastError === undefined ? REPLY.noRoute() : REPLY.noSnapshot(s.lastError.message));
@@ -411,10 +423,10 @@ export class EdgeGateway {
     if (result.local !== undefined) return this.reply(out, result.local);
     // Already a copy of the upstream's response with mutable headers (see `forward`): the gateway's changes go on it.
     const res = result.response!;
-    out.status = res.status;
+    out.status = result.responseStatus ?? res.status;
     for (const f of result.flags) out.flags.push(f);
     out.upstreamServiceTimeMs = result.upstreamServiceTimeMs ?? null;
-    const h = res.headers;
+    const h = result.responseHeaders ?? res.headers;
     applyHeaderOps(h, plan.responseHeaderOps);
     if (plan.cors !== undefined) for (const [k, v] of corsResponseHeaders(plan.cors, facts)) h.set(k, v);
     if (plan.setCookie !== undefined) {
@@ -442,6 +454,20 @@ function withoutParams(url: URL, names: readonly string[]): string {
   return u.pathname + u.search;
 }
 
+let lastConnection: { value: string; tokens: ReadonlySet<string> } | undefined;
+
+/**
+ * The header names a `Connection` value lists (lowercase). Clients send the same value on
+ * nearly every request (`keep-alive`), so the last one is remembered (a pure memo).
+ */
+function connectionTokens(value: string): ReadonlySet<string> {
+  const last = lastConnection;
+  if (last !== undefined && last.value === value) return last.tokens;
+  const tokens = new Set(value.split(",").map((s) => s.trim().toLowerCase()));
+  lastConnection = { value, tokens };
+  return tokens;
+}
+
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** `x-request-id` from the client when it is a sane token, otherwise a fresh UUID. */
@@ -453,7 +479,7 @@ function validRequestId(v: string | undefined): string | undefined {
 function upstreamRequestHeaders(rec: RequestRecord, headers: Map<string, string>, scheme: string): [string, string][] {
   const { info, requestId, sent } = rec;
   // Hop-by-hop headers, and those the client's Connection header names, are not forwarded.
-  const named = sent.connection === undefined ? undefined : new Set(sent.connection.split(",").map((s) => s.trim().toLowerCase()));
+  const named = sent.connection === undefined ? undefined : connectionTokens(sent.connection);
   const tracestateOk = validTracestate(sent.tracestate) !== undefined;
   const out: [string, string][] = [];
   for (const [k, v] of headers) {

@@ -32,6 +32,9 @@ export interface ForwardResult {
    * headers the gateway may change: a fetched response's headers are immutable.
    */
   response?: Response;
+  /** `response.status` and `response.headers`, read once (the gateway adds its own headers to them). */
+  responseStatus?: number;
+  responseHeaders?: Headers;
   local?: LocalReply;
   flags: ResponseFlag[];
   upstreamHost?: string;
@@ -142,6 +145,7 @@ export async function forward(i: ForwardInput): Promise<ForwardResult> {
       );
       let outcome: AttemptOutcome;
       let response: Response | undefined;
+      let responseHeaders: Headers | undefined;
       let failure = "";
       let attempt: ReturnType<typeof attemptSignal> | undefined;
       try {
@@ -152,7 +156,8 @@ export async function forward(i: ForwardInput): Promise<ForwardResult> {
         const headers = attemptHeaders(i.headers, plan, target.headers, formatTraceparent(span.spanContext()), retries);
         attempt = attemptSignal(overall?.signal, plan.retry.perTryTimeoutMs);
         try {
-          const init: RequestInit = { method: i.method, headers, body: i.body, redirect: "manual" };
+          const init: RequestInit = { method: i.method, headers, redirect: "manual" };
+          if (i.body !== null) init.body = i.body;
           if (attempt.signal !== undefined) init.signal = attempt.signal;
           const fetched = await platform.fetch(target.url, init);
           // The one copy the response needs, made here: with the fetched response as the init,
@@ -163,8 +168,9 @@ export async function forward(i: ForwardInput): Promise<ForwardResult> {
           attempt.dispose();
         }
         const status = response.status;
+        responseHeaders = response.headers;
         // The decision reads at most `grpc-status` and `x-envoy-ratelimited`, in place.
-        outcome = { kind: "response", status, headers: response.headers };
+        outcome = { kind: "response", status, headers: responseHeaders };
         if (i.tracer.recording) {
           span.setAttribute("http.response.status_code", status);
           if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
@@ -205,7 +211,7 @@ export async function forward(i: ForwardInput): Promise<ForwardResult> {
       const flags: ResponseFlag[] = [];
       if (response !== undefined) {
         if (exhausted) flags.push("URX");
-        return { response, flags, attempts: retries + 1, upstreamHost: lastHost ?? `${ep.address}:${ep.port}`, upstreamServiceTimeMs: platform.clock.now() - started, endpoint: ep };
+        return { response, responseStatus: outcome.kind === "response" ? outcome.status : response.status, responseHeaders: responseHeaders!, flags, attempts: retries + 1, upstreamHost: lastHost ?? `${ep.address}:${ep.port}`, upstreamServiceTimeMs: platform.clock.now() - started, endpoint: ep };
       }
       if (outcome.kind === "per-try-timeout") {
         flags.push("UT");

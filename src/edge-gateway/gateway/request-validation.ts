@@ -18,6 +18,9 @@ export function headerLineBytes(name: string, value: string): number {
   return name.length + value.length + 4;
 }
 
+/** The last Host that passed the check: consecutive requests mostly carry the same one (a pure memo). */
+let lastGoodHost: string | undefined;
+
 /**
  * Checks one request line and header block. `headerBytes` is the sum of `headerLineBytes` over
  * its headers (the caller already walks them once to build its header map); `host` is its `Host`
@@ -35,6 +38,8 @@ export function validateRequest(method: string, pathname: string, search: string
       return REPLY.badRequest("path: invalid percent-encoding");
     }
   }
+  if (host === lastGoodHost) return undefined;
   if (host === "" || BAD_HOST.test(host)) return REPLY.badRequest(`invalid Host header ${JSON.stringify(host.slice(0, 100))}`);
+  lastGoodHost = host;
   return undefined;
 }

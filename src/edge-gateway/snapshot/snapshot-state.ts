@@ -59,10 +59,11 @@ export class SnapshotState<C> {
    * The loaded snapshot without waiting (undefined while nothing is loaded: then call `current`).
    * Starts the background version check when it is due, so a request never pays for one.
    */
-  ready(background: { waitUntil(p: Promise<unknown>): void }): C | undefined {
+  ready(background: { waitUntil(p: Promise<unknown>): void }, now?: number): C | undefined {
     const a = this.active;
     if (a === undefined) return undefined;
-    if (this.inflight === undefined && this.o.clock.now() - this.lastCheck >= this.interval) background.waitUntil(this.refresh());
+    // `now`: the caller's clock reading for this request (the gateway's start time), saving a reading.
+    if (this.inflight === undefined && (now ?? this.o.clock.now()) - this.lastCheck >= this.interval) background.waitUntil(this.refresh());
     return a.compiled;
   }
 
