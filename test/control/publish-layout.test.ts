@@ -190,3 +190,48 @@ test("an item larger than the blob limit fails only its target; the others publi
   assert.equal(by["node:c1/n0"]?.state, "published");
   assert.equal(by["node:c1/n1"]?.state, "published");
 });
+
+test("a head is live before its copy; copies run after every target is live, and a failed copy fails only its target", async () => {
+  const { privateKey: key } = await generateKeyPair("ES256");
+  const events: string[] = [];
+  const previous = new Map<string, { version: number; hash: string }>();
+  const report = await runPublish({
+    inputs: { resources: syntheticMesh(20, 3), nodes: [], revocations: [], revision: 1 },
+    trustDomain: "strait.local",
+    rootNamespace: "strait-system",
+    previous,
+    storedBlobs: new Set(),
+    maxBlobBytes: 20 * 1024 * 1024,
+    store: {
+      async putBlob() {},
+      async putManifest(head) {
+        events.push(`live ${head.target}`);
+      },
+      async copyManifest(head) {
+        events.push(`copy ${head.target}`);
+        if (head.target === "node:c1/n1") throw new Error("KV is down");
+      },
+    },
+    sign: (payload) => new CompactSign(payload).setProtectedHeader({ alg: "ES256", kid: "k", typ: "strait-snapshot+jws" }).sign(key),
+    onTarget: (outcome, head) => events.push(`notify ${outcome.target} ${outcome.state} ${head === undefined ? "-" : head.version}`),
+  });
+  const targets = ["gateway", "node:c1/n0", "node:c1/n1", "node:c1/n2"];
+  assert.deepEqual(report.targets.map((t) => t.target), targets);
+  const lastLive = Math.max(...targets.map((t) => events.indexOf(`live ${t}`)));
+  const firstCopy = Math.min(...targets.map((t) => events.indexOf(`copy ${t}`)));
+  assert.ok(lastLive < firstCopy, `every head is live before the first copy: ${events.join(", ")}`);
+  for (const t of targets) {
+    // Waiters are told as soon as the head is live, before any copy.
+    assert.ok(events.indexOf(`notify ${t} published 1`) < firstCopy, t);
+  }
+  assert.deepEqual(
+    report.targets.map((t) => [t.target, t.state, t.version]),
+    [
+      ["gateway", "published", 1],
+      ["node:c1/n0", "published", 1],
+      ["node:c1/n1", "failed", 1],
+      ["node:c1/n2", "published", 1],
+    ],
+  );
+  assert.match(report.targets[2]!.error ?? "", /^manifest copy: KV is down$/);
+});
