@@ -125,7 +125,8 @@ export async function forward(i: ForwardInput): Promise<ForwardResult> {
   const hasDeadline = plan.timeoutMs !== undefined && plan.timeoutMs > 0;
   const overall = hasDeadline ? new AbortController() : undefined;
   const overallTimer = overall === undefined ? undefined : setTimeout(() => overall.abort(new OverallTimeout()), plan.timeoutMs);
-  const tried = new Set<UpstreamEndpoint>();
+  // Endpoints already tried (Envoy previous_hosts); only kept when there is another one to prefer.
+  let tried: Set<UpstreamEndpoint> | undefined;
   const started = platform.clock.now();
   let retries = 0;
   let lastHost: string | undefined;
@@ -134,15 +135,17 @@ export async function forward(i: ForwardInput): Promise<ForwardResult> {
     for (;;) {
       const pick: PickContext = {};
       if (plan.hashKey !== undefined) pick.hashKey = plan.hashKey;
-      if (plan.retry.retryIgnorePreviousHosts && tried.size > 0 && tried.size < endpoints.length) pick.exclude = (e: UpstreamEndpoint) => tried.has(e);
+      if (plan.retry.retryIgnorePreviousHosts && tried !== undefined && tried.size < endpoints.length) {
+        const seen = tried;
+        pick.exclude = (e: UpstreamEndpoint) => seen.has(e);
+      }
       const ep = state.balancer.pick(endpoints, pick);
       if (ep === undefined) return { local: REPLY.noHealthyUpstream(), flags: ["UH"], attempts: retries };
-      tried.add(ep);
-      const span = i.tracer.startChild(
-        `${i.method} ${plan.cluster.host}`,
-        i.tracer.recording ? { kind: SpanKind.CLIENT, attributes: { "upstream_cluster": plan.cluster.name, "http.request.method": i.method, "http.request.resend_count": retries } } : CLIENT_SPAN,
-        i.parent,
-      );
+      if (endpoints.length > 1) (tried ??= new Set()).add(ep);
+      // The span's name and attributes only when it records (a non-recording span keeps neither).
+      const span = i.tracer.recording
+        ? i.tracer.startChild(`${i.method} ${plan.cluster.host}`, { kind: SpanKind.CLIENT, attributes: { "upstream_cluster": plan.cluster.name, "http.request.method": i.method, "http.request.resend_count": retries } }, i.parent)
+        : i.tracer.startChild("", CLIENT_SPAN, i.parent);
       let outcome: AttemptOutcome;
       let response: Response | undefined;
       let responseHeaders: Headers | undefined;
