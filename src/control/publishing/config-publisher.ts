@@ -322,20 +322,37 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
     return this.loading;
   }
 
-  /** Copies a live head to KV, where the edge gateway and other readers look. */
-  private async copyToKv(head: PublishedHead): Promise<void> {
+  /** Copies a live head to KV, where the edge gateway and other readers look. `copied` collects it. */
+  private async copyToKv(head: PublishedHead, copied: PublishedHead[]): Promise<void> {
     await this.env.CONFIG.put(manifestKey(head.target), JSON.stringify({ version: head.version, revision: head.revision, hash: head.hash, jws: head.jws }));
-    // Only the newest head of the target clears the debt (a newer one may have gone live meanwhile).
-    if (this.heads.get(head.target) === head) {
+    copied.push(head);
+  }
+
+  /**
+   * Clears the copy debt of `copied` heads in one storage write per 128 (a write per head would
+   * hold every answer of the object behind its output gate through the whole copy phase). Only a
+   * target's newest head clears it: a newer one may have gone live meanwhile.
+   */
+  private async settleCopies(copied: readonly PublishedHead[]): Promise<void> {
+    const entries: Record<string, PublishedHead> = {};
+    for (const head of copied) {
+      if (this.heads.get(head.target) !== head) continue;
       this.copyPending.delete(head.target);
-      await this.ctx.storage.put(`head:${head.target}`, head, { allowConcurrency: true });
+      entries[`head:${head.target}`] = head;
+    }
+    const keys = Object.keys(entries);
+    for (let i = 0; i < keys.length; i += 128) {
+      const batch = Object.fromEntries(keys.slice(i, i + 128).map((k) => [k, entries[k]]));
+      await this.ctx.storage.put(batch, { allowConcurrency: true });
     }
   }
 
   /** Makes the KV copies an earlier run (or incarnation) still owes; returns the ones that failed again. */
   private async retryCopies(): Promise<{ target: string; error: string }[]> {
     const owed = [...this.copyPending].flatMap((t) => this.heads.get(t) ?? []);
-    const results = await Promise.allSettled(owed.map((h) => this.copyToKv(h)));
+    const copied: PublishedHead[] = [];
+    const results = await Promise.allSettled(owed.map((h) => this.copyToKv(h, copied)));
+    await this.settleCopies(copied);
     return results.flatMap((r, i) => (r.status === "rejected" ? [{ target: owed[i]!.target, error: `manifest copy: ${r.reason instanceof Error ? r.reason.message : String(r.reason)}` }] : []));
   }
 
@@ -368,6 +385,7 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
     for (const s of status) if (s.version > 0) previous.set(s.target, { version: s.version, hash: s.hash });
     for (const h of this.heads.values()) previous.set(h.target, { version: h.version, hash: h.hash });
     let signer: Awaited<ReturnType<typeof getControlSigner>> | undefined;
+    const copied: PublishedHead[] = [];
     const sizes = new Map<string, number>();
     const report: PublishRunReport = await runPublish({
       inputs: { resources: config.resources, nodes: nodes.map((n) => ({ cluster: n.cluster, node: n.node })), revocations: revoked, revision },
@@ -393,7 +411,7 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
           this.heads.set(head.target, head);
           sizes.set(head.target, head.jws.length);
         },
-        copyManifest: (head) => this.copyToKv(head),
+        copyManifest: (head) => this.copyToKv(head, copied),
       },
       sign: async (payload) => {
         signer ??= await getControlSigner(env);
@@ -403,6 +421,7 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
         if (head !== undefined) this.waiters.notify(head.target, head);
       },
     });
+    await this.settleCopies(copied);
     const live = new Set(report.targets.map((t) => t.target));
     const recorded = this.recordedTargets ?? new Set(status.map((s) => s.target));
     await recordRun(db, report, sizes, Date.now(), [...recorded].filter((t) => !live.has(t)));
