@@ -5,45 +5,45 @@
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 
 /**
- * Random bytes drawn from a pool refilled 4 KiB at a time: ids are needed several times per
- * request, and one `getRandomValues` call per id cost more than the ids themselves.
+ * Random bytes drawn from a pool refilled 4 KiB at a time, kept as lowercase hex: ids are needed
+ * several times per request, and one `getRandomValues` call (or one string built byte by byte)
+ * per id cost more than the ids themselves. An id is a slice of the pool's hex.
  */
 const POOL_BYTES = 4096;
-let pool = new Uint8Array(0);
+let poolHex = "";
 let poolAt = 0;
 
+/** Offset into `poolHex` of `n` fresh random bytes (2 hex characters each). */
 function takeRandom(n: number): number {
-  if (poolAt + n > pool.length) {
-    pool = crypto.getRandomValues(new Uint8Array(POOL_BYTES));
+  if (poolAt + n > POOL_BYTES || poolHex === "") {
+    const bytes = crypto.getRandomValues(new Uint8Array(POOL_BYTES));
+    const parts = new Array<string>(POOL_BYTES);
+    for (let i = 0; i < POOL_BYTES; i++) parts[i] = HEX[bytes[i]!]!;
+    poolHex = parts.join("");
     poolAt = 0;
   }
   const at = poolAt;
   poolAt += n;
-  return at;
+  return at * 2;
 }
 
-/** Random lowercase hex of `bytes` bytes (never all zero). */
+const ZEROS = "0".repeat(64);
+
+/** Random lowercase hex of `bytes` bytes, 1 to 32 (never all zero). */
 export function randomHexId(bytes: number): string {
+  if (!Number.isInteger(bytes) || bytes < 1 || bytes > 32) throw new RangeError(`randomHexId: bytes must be an integer from 1 to 32, got ${bytes}`);
   const at = takeRandom(bytes);
-  let out = "";
-  let zero = true;
-  for (let i = at; i < at + bytes; i++) {
-    if (pool[i] !== 0) zero = false;
-    out += HEX[pool[i]!];
-  }
-  return zero ? `01${out.slice(2)}` : out;
+  const out = poolHex.slice(at, at + bytes * 2);
+  // All zero is invalid for trace and span ids (W3C trace-context); about 2^-64 for a span id.
+  if (out === ZEROS.slice(0, bytes * 2)) return `01${out.slice(2)}`;
+  return out;
 }
 
 /** A random (version 4) UUID, from the same pool. */
 export function randomUuid(): string {
   const at = takeRandom(16);
-  let out = "";
-  for (let i = 0; i < 16; i++) {
-    let byte = pool[at + i]!;
-    if (i === 6) byte = (byte & 0x0f) | 0x40;
-    else if (i === 8) byte = (byte & 0x3f) | 0x80;
-    if (i === 4 || i === 6 || i === 8 || i === 10) out += "-";
-    out += HEX[byte];
-  }
-  return out;
+  const h = poolHex;
+  // Byte 6: version 4 in its high nibble; byte 8: variant 10xx in its top bits.
+  const variant = HEX[(parseInt(h.slice(at + 16, at + 18), 16) & 0x3f) | 0x80]!;
+  return `${h.slice(at, at + 8)}-${h.slice(at + 8, at + 12)}-4${h.slice(at + 13, at + 16)}-${variant}${h.slice(at + 18, at + 20)}-${h.slice(at + 20, at + 32)}`;
 }
