@@ -28,15 +28,20 @@ const KINDS = [
   ["security.istio.io/v1", "authorizationpolicies"],
 ] as const;
 
-const BASE = `apiVersion: networking.istio.io/v1
+/** A ServiceEntry `name` in `ns` selecting `app: name`, or (`local`) one exported only to its own namespace. */
+const serviceEntry = (name: string, ns = "shop", local = false) => `apiVersion: networking.istio.io/v1
 kind: ServiceEntry
-metadata: {name: a, namespace: shop}
-spec: {hosts: [a], location: MESH_INTERNAL, resolution: STATIC, ports: [{number: 80, name: http, protocol: HTTP}], workloadSelector: {labels: {app: a}}}
----
-apiVersion: networking.istio.io/v1
+metadata: {name: ${name}, namespace: ${ns}}
+spec: {hosts: [${name}], location: MESH_INTERNAL, resolution: STATIC, ports: [{number: 80, name: http, protocol: HTTP}], ${local ? 'exportTo: ["."]' : `workloadSelector: {labels: {app: ${name}}}`}}`;
+/** A WorkloadEntry of app `app` on node c1/n1, optionally with a version label and an http port. */
+const workloadEntry = (name: string, app: string, address: string, o: { version?: string; port?: number } = {}) => `apiVersion: networking.istio.io/v1
 kind: WorkloadEntry
-metadata: {name: a-1, namespace: shop, labels: {strait.io/cluster: c1, strait.io/node: n1}}
-spec: {address: 10.0.1.1, serviceAccount: a, labels: {app: a, version: v1}, ports: {http: 8080}}
+metadata: {name: ${name}, namespace: shop, labels: {strait.io/cluster: c1, strait.io/node: n1}}
+spec: {address: ${address}, serviceAccount: ${app}, labels: {app: ${app}${o.version === undefined ? "" : `, version: ${o.version}`}}${o.port === undefined ? "" : `, ports: {http: ${o.port}}`}}`;
+
+const BASE = `${serviceEntry("a")}
+---
+${workloadEntry("a-1", "a", "10.0.1.1", { version: "v1", port: 8080 })}
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -105,15 +110,7 @@ test("after updates, creates, deletes and a rollback, each published snapshot is
   await assertPublishedAsCompiled("base");
   // Writes that land without waiting, so one run may cover several revisions.
   await applyYaml(BASE.replace("ports: {http: 8080}", "ports: {http: 8081}"));
-  await applyYaml(`apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: b, namespace: shop}
-spec: {hosts: [b], location: MESH_INTERNAL, resolution: STATIC, ports: [{number: 80, name: http, protocol: HTTP}], workloadSelector: {labels: {app: b}}}
----
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: {name: b-1, namespace: shop, labels: {strait.io/cluster: c1, strait.io/node: n1}}
-spec: {address: 10.0.1.2, serviceAccount: b, labels: {app: b}}`);
+  await applyYaml(`${serviceEntry("b")}\n---\n${workloadEntry("b-1", "b", "10.0.1.2")}`);
   const del = await control.api("/apis/networking.istio.io/v1/namespaces/shop/virtualservices/a", { method: "DELETE", token: ca.adminToken });
   assert.equal(del.status, 200, del.text);
   await applyYaml(BASE.replace("{number: 80, name: http, protocol: HTTP}", "{number: 80, name: http, protocol: HTTP}, {number: 9090, name: metrics, protocol: HTTP}"), true);
@@ -122,10 +119,7 @@ spec: {address: 10.0.1.2, serviceAccount: b, labels: {app: b}}`);
   // A rollback is one more revision: the deleted VirtualService comes back, b goes.
   const rb = await control.api("/v1/rollback", { token: ca.adminToken, json: { revision: base.revision } });
   assert.equal(rb.status, 200, rb.text);
-  await applyYaml(`apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: elsewhere, namespace: other}
-spec: {hosts: [elsewhere], location: MESH_INTERNAL, resolution: STATIC, ports: [{number: 80, name: http, protocol: HTTP}], exportTo: ["."]}`, true);
+  await applyYaml(serviceEntry("elsewhere", "other", true), true);
   await assertPublishedAsCompiled("after a rollback");
   assert.equal((await control.api("/apis/networking.istio.io/v1/namespaces/shop/virtualservices/a", { token: ca.adminToken })).status, 200);
 });
@@ -137,20 +131,14 @@ test("a publisher starting afresh reads the whole config: a change made around t
     await d1Execute(dir, `UPDATE resources SET spec = json_set(spec, '$.ports.http', 7777), resource_version = resource_version + 1000 WHERE kind = 'WorkloadEntry' AND name = 'a-1'`);
   });
   // Any write makes the fresh publisher run; it reads everything, including the hand edit.
-  await applyYaml(`apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: elsewhere-2, namespace: other}
-spec: {hosts: [elsewhere-2], location: MESH_INTERNAL, resolution: STATIC, ports: [{number: 80, name: http, protocol: HTTP}], exportTo: ["."]}`, true);
+  await applyYaml(serviceEntry("elsewhere-2", "other", true), true);
   const edited = await publishedHead("node:c1/n1");
   assert.ok(edited.version > before.version, "the node's snapshot was republished");
   await assertPublishedAsCompiled("after a restart with a hand edit");
 
   // Restarted again with nothing changed for n1: its version stays.
   await rw.restartAfter(async () => {});
-  await applyYaml(`apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: elsewhere-3, namespace: other}
-spec: {hosts: [elsewhere-3], location: MESH_INTERNAL, resolution: STATIC, ports: [{number: 80, name: http, protocol: HTTP}], exportTo: ["."]}`, true);
+  await applyYaml(serviceEntry("elsewhere-3", "other", true), true);
   assert.deepEqual(await publishedHead("node:c1/n1"), edited, "unchanged target, unchanged version and hash");
   await assertPublishedAsCompiled("after a restart without changes");
 });
