@@ -68,6 +68,12 @@ export interface CompileContext {
   sidecars: SidecarIndex;
   /** The memo this compile reads and fills, when the caller keeps one. */
   memo: CompileMemo | undefined;
+  /**
+   * Outbound views already filtered in this compile, by the node's viewer set (namespaces and
+   * Sidecars of its workloads): nodes that see alike share one array, so it is filtered and
+   * split into chunks once, not once per node.
+   */
+  outboundViews: Map<string, { outbound: Service[]; routes: MeshRouteTable[] }>;
 }
 
 export function prepareContext(input: CompileInput): CompileContext {
@@ -123,6 +129,7 @@ export function prepareContext(input: CompileInput): CompileContext {
     revocations: (memo === undefined ? [...(input.revocations ?? [])] : memo.revocations(input.revocations ?? [])).sort((a, b) => compare(a.spiffeId, b.spiffeId)),
     sidecars: indexSidecars(ofKind("Sidecar"), rootNamespace),
     memo,
+    outboundViews: new Map(),
   };
 }
 

@@ -1,5 +1,5 @@
 import type { CompileContext } from "./compile-context.ts";
-import type { NodeRef, NodeSnapshot, NodeWorkload } from "./snapshot-model.ts";
+import type { NodeRef, NodeSnapshot, NodeWorkload, Service } from "./snapshot-model.ts";
 import { workloadSpiffeId } from "./workload-placement.ts";
 import { matchesLabels } from "./label-match.ts";
 import { policyForWorkloads, remembered, type PolicySubject } from "./policy-scope.ts";
@@ -66,7 +66,7 @@ export function compileNodeSnapshot(ctx: CompileContext, node: NodeRef): NodeSna
     return w;
   });
   const served = new Set(workloads.flatMap((w) => w.serves.map((h) => `${w.namespace}/${h}`)));
-  const inbound = ctx.services.filter((s) => served.has(`${s.namespace}/${s.host}`));
+  const inbound = servedServices(ctx, served);
 
   const subjects: PolicySubject[] = workloads.map((w) => ({ key: `${w.namespace}/${w.name}`, namespace: w.namespace, labels: w.labels }));
   const destinationRules = ctx.destinationRules.filter((dr) => {
@@ -75,6 +75,15 @@ export function compileNodeSnapshot(ctx: CompileContext, node: NodeRef): NodeSna
     return sel === undefined || subjects.some((s) => s.namespace === dr.source.namespace && matchesLabels(sel, s.labels));
   });
   const none = workloads.length === 0;
+  const viewKey = [...viewers.keys()].sort().join("\n");
+  let view = none ? undefined : ctx.outboundViews.get(viewKey);
+  if (view === undefined && !none) {
+    view = {
+      outbound: ctx.services.filter((s) => sees(s.exportTo, s.namespace, s.host, egressAllows)),
+      routes: ctx.meshRoutes.filter((r) => sees(r.exportTo, r.source.namespace, r.host, egressAllows)),
+    };
+    ctx.outboundViews.set(viewKey, view);
+  }
 
   return {
     type: "node",
@@ -82,8 +91,8 @@ export function compileNodeSnapshot(ctx: CompileContext, node: NodeRef): NodeSna
     node,
     workloads,
     inbound,
-    outbound: none ? [] : ctx.services.filter((s) => sees(s.exportTo, s.namespace, s.host, egressAllows)),
-    routes: none ? [] : ctx.meshRoutes.filter((r) => sees(r.exportTo, r.source.namespace, r.host, egressAllows)),
+    outbound: view?.outbound ?? [],
+    routes: view?.routes ?? [],
     destinationRules: none ? [] : destinationRules,
     authorizationPolicies: ctx.authorizationPolicies.flatMap((p) => remembered(ctx, p, policyForWorkloads(p, subjects, ctx.rootNamespace))),
     peerAuthentications: ctx.peerAuthentications.flatMap((p) => remembered(ctx, p, policyForWorkloads(p, subjects, ctx.rootNamespace))),
@@ -91,3 +100,28 @@ export function compileNodeSnapshot(ctx: CompileContext, node: NodeRef): NodeSna
     revocations: ctx.revocations,
   };
 }
+
+/** The services with a `<namespace>/<host>` in `served`, in registry order (looked up, not scanned: a node serves few). */
+function servedServices(ctx: CompileContext, served: ReadonlySet<string>): Service[] {
+  let index = registryIndexes.get(ctx.services);
+  if (index === undefined) {
+    const byKey = new Map<string, Service[]>();
+    const position = new Map<Service, number>();
+    ctx.services.forEach((svc, i) => {
+      position.set(svc, i);
+      const key = `${svc.namespace}/${svc.host}`;
+      const list = byKey.get(key);
+      if (list === undefined) byKey.set(key, [svc]);
+      else list.push(svc);
+    });
+    index = { byKey, position };
+    registryIndexes.set(ctx.services, index);
+  }
+  const out: Service[] = [];
+  for (const key of served) out.push(...(index.byKey.get(key) ?? []));
+  const { position } = index;
+  return out.sort((a, b) => position.get(a)! - position.get(b)!);
+}
+
+/** Per service registry (one per compile): services by `<namespace>/<host>`, and their positions. */
+const registryIndexes = new WeakMap<readonly Service[], { byKey: Map<string, Service[]>; position: Map<Service, number> }>();

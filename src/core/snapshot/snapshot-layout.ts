@@ -30,6 +30,8 @@ export const MANIFEST_FORMAT = "strait-snapshot-manifest/1";
 export const AVERAGE_CHUNK_ITEMS = 32;
 /** A chunk never holds more items than this. */
 export const MAX_CHUNK_ITEMS = 256;
+/** Arrays at least this long are remembered by identity for the run (shared views are long). */
+const SHARED_ARRAY_MIN_ITEMS = 32;
 /** A chunk is closed once its JSON reaches this many bytes (UTF-16 units, close enough). */
 export const SOFT_CHUNK_BYTES = 256 * 1024;
 
@@ -127,6 +129,8 @@ export class SnapshotSplitter {
   private readonly items = new WeakMap<object, ItemInfo>();
   /** JSON texts made during this run (a chunk that is rebuilt needs its items' texts). */
   private texts = new Map<unknown, string>();
+  /** Chunk hashes of array objects split in this run, and their blobs not yet stored. */
+  private arrays = new WeakMap<readonly unknown[], { hashes: string[]; pending: SnapshotBlob[] }>();
   /** Chunk hashes by item identities: those of the previous run, and those this run used. */
   private previousChunks = new Map<string, string>();
   private chunkHashes = new Map<string, string>();
@@ -139,11 +143,13 @@ export class SnapshotSplitter {
     this.previousChunks = this.chunkHashes;
     this.chunkHashes = new Map();
     this.texts = new Map();
+    this.arrays = new WeakMap();
   }
 
   /** Ends a publish: the run's JSON texts are released. */
   endRun(): void {
     this.texts = new Map();
+    this.arrays = new WeakMap();
   }
 
   /** The layout of `snapshot` and the blobs it needs that are not stored yet (by `isStored`). */
@@ -157,9 +163,28 @@ export class SnapshotSplitter {
         base[field] = value;
         continue;
       }
+      const shared = this.arrays.get(value);
+      if (shared !== undefined) {
+        // The same array object in another target of this run (nodes that see alike share their
+        // outbound view): its chunks are known; hand on the blobs not stored yet, so this target
+        // also waits for them before its manifest goes live.
+        if (shared.pending.length > 0) shared.pending = shared.pending.filter((b) => !this.stored(b.hash));
+        for (const b of shared.pending) {
+          if (seen.has(b.hash)) continue;
+          seen.add(b.hash);
+          blobs.push(b);
+        }
+        parts[field] = shared.hashes;
+        continue;
+      }
       const hashes: string[] = [];
       for (const chunk of this.chunks(value)) hashes.push(await this.chunkBlob(chunk, field, blobs, seen));
       parts[field] = hashes;
+      if (value.length >= SHARED_ARRAY_MIN_ITEMS) {
+        const built = new Map(blobs.map((b) => [b.hash, b]));
+        const pending = hashes.filter((h) => !this.stored(h)).flatMap((h) => built.get(h) ?? []);
+        this.arrays.set(value, { hashes, pending });
+      }
     }
     const baseBytes = encoder.encode(JSON.stringify(base));
     if (baseBytes.byteLength > this.o.maxBlobBytes) throw new BlobTooLargeError(`snapshot base is ${baseBytes.byteLength} bytes, over the blob limit of ${this.o.maxBlobBytes}`);

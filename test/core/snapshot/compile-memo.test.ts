@@ -198,3 +198,24 @@ test("a splitter kept across runs gives the layouts of a fresh one and builds on
     else assert.ok(built < firstRunBlobs / 2, `${step.name}: a small edit builds few blobs (${built} of ${firstRunBlobs})`);
   }
 });
+
+test("an array shared by two targets is chunked once per run, and the second target still waits for its unstored blobs", async () => {
+  const stored = new Set<string>();
+  const splitter = new SnapshotSplitter({ maxBlobBytes: 1 << 20, isStored: (h) => stored.has(h) });
+  const shared = Array.from({ length: 300 }, (_, i) => ({ host: `svc${i}.example`, port: 80 + (i % 7) }));
+  const node = (name: string) => ({ type: "node", trustDomain: TD, node: { cluster: "c1", node: name }, workloads: [], inbound: [], outbound: shared, routes: [] }) as unknown as Snapshot;
+  splitter.newRun();
+  const a = await splitter.split(node("a"));
+  const b = await splitter.split(node("b"));
+  assert.deepEqual(b.layout.parts.outbound, a.layout.parts.outbound);
+  const outboundBlobs = (x: typeof a) => x.blobs.filter((blob) => x.layout.parts.outbound!.includes(blob.hash)).map((blob) => blob.hash).sort();
+  assert.ok(outboundBlobs(a).length > 1);
+  // Nothing stored yet: b must write (or wait for) the same blobs before its manifest goes live.
+  assert.deepEqual(outboundBlobs(b), outboundBlobs(a));
+  for (const blob of a.blobs) stored.add(blob.hash);
+  const c = await splitter.split(node("c"));
+  assert.deepEqual(outboundBlobs(c), [], "once stored, a later target needs none of them");
+  // A fresh splitter agrees on the layout.
+  assert.deepEqual((await new SnapshotSplitter({ maxBlobBytes: 1 << 20 }).split(node("b"))).layout, b.layout);
+  splitter.endRun();
+});
