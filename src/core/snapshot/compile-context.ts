@@ -17,7 +17,7 @@ import { buildServices, indexWorkloads, type WorkloadIndex } from "./service-reg
 import { resolveExportTo } from "./export-visibility.ts";
 import { byAge, compare } from "./ordering.ts";
 import { indexSidecars, type SidecarIndex } from "./sidecar-scope.ts";
-import type { CompileMemo } from "./compile-memo.ts";
+import { remember, type CompileMemo } from "./compile-memo.ts";
 
 /** Everything the compiler needs; all of it is data, nothing is fetched. */
 export interface CompileInput {
@@ -74,6 +74,8 @@ export interface CompileContext {
    * split into chunks once, not once per node.
    */
   outboundViews: Map<string, { outbound: Service[]; routes: MeshRouteTable[] }>;
+  /** `services` by `<namespace>/<host>`, so a node's inbound services are looked up, not scanned. */
+  servicesByKey: ReadonlyMap<string, readonly Service[]>;
 }
 
 export function prepareContext(input: CompileInput): CompileContext {
@@ -103,18 +105,14 @@ export function prepareContext(input: CompileInput): CompileContext {
     domainSuffix,
     gateways: ofKind("Gateway"),
     virtualServices,
-    destinationRules: ofKind("DestinationRule").map((dr) => {
-      const hit = memo?.destinationRules.get(dr);
-      if (hit !== undefined) return hit;
-      const compiled: CompiledDestinationRule = {
-        source: { kind: "DestinationRule", namespace: dr.metadata.namespace, name: dr.metadata.name },
-        host: fqdn(dr.spec.host, dr.metadata.namespace, domainSuffix),
-        exportTo: resolveExportTo(dr.spec.exportTo, dr.metadata.namespace),
-        spec: dr.spec,
-      };
-      memo?.destinationRules.set(dr, compiled);
-      return compiled;
-    }),
+    destinationRules: ofKind("DestinationRule").map((dr) =>
+      remember(memo?.destinationRules, dr, (r): CompiledDestinationRule => ({
+        source: { kind: "DestinationRule", namespace: r.metadata.namespace, name: r.metadata.name },
+        host: fqdn(r.spec.host, r.metadata.namespace, domainSuffix),
+        exportTo: resolveExportTo(r.spec.exportTo, r.metadata.namespace),
+        spec: r.spec,
+      })),
+    ),
     serviceEntries,
     workloadEntries,
     workloads,
@@ -130,22 +128,25 @@ export function prepareContext(input: CompileInput): CompileContext {
     sidecars: indexSidecars(ofKind("Sidecar"), rootNamespace),
     memo,
     outboundViews: new Map(),
+    servicesByKey: indexByKey(services),
   };
+}
+
+function indexByKey(services: readonly Service[]): Map<string, Service[]> {
+  const byKey = new Map<string, Service[]>();
+  for (const svc of services) {
+    const key = `${svc.namespace}/${svc.host}`;
+    const list = byKey.get(key);
+    if (list === undefined) byKey.set(key, [svc]);
+    else list.push(svc);
+  }
+  return byKey;
 }
 
 /** One table per host of every VirtualService bound to the mesh, sorted by host (oldest VS first within a host). */
 function meshRouteTables(virtualServices: readonly VirtualServiceResource[], domainSuffix: string, memo: CompileMemo | undefined): MeshRouteTable[] {
   const out: MeshRouteTable[] = [];
-  for (const vs of virtualServices) {
-    const hit = memo?.meshRoutes.get(vs);
-    if (hit !== undefined) {
-      out.push(...hit);
-      continue;
-    }
-    const tables = meshRouteTablesOf(vs, domainSuffix);
-    memo?.meshRoutes.set(vs, tables);
-    out.push(...tables);
-  }
+  for (const vs of virtualServices) out.push(...remember(memo?.meshRoutes, vs, (v) => meshRouteTablesOf(v, domainSuffix)));
   // Stable: equal hosts keep the VS age order.
   return out.sort((a, b) => compare(a.host, b.host));
 }

@@ -3,7 +3,7 @@ import type { CompileContext } from "./compile-context.ts";
 import type { CompiledGateway, CompiledHttpRoute, GatewayHostRoutes, GatewaySnapshot, SourceRef } from "./snapshot-model.ts";
 import { boundTo, catchAllsLast, httpRoutesFor, type BindTarget } from "./route-binding.ts";
 import { policyForGateways, remembered } from "./policy-scope.ts";
-import { sameItems } from "./compile-memo.ts";
+import { remember, sameItems } from "./compile-memo.ts";
 import { compare } from "./ordering.ts";
 import { compileNodeIngress, compileRateLimitPolicies } from "./gateway-edge-extras.ts";
 import type { TCPRoute, TLSRoute } from "../config/kinds/virtual-service.ts";
@@ -45,13 +45,9 @@ interface HostAccumulator {
  */
 export function compileGatewaySnapshot(ctx: CompileContext): GatewaySnapshot {
   const memo = ctx.memo;
-  const gateways: CompiledGateway[] = ctx.gateways.map((g) => {
-    const hit = memo?.gateways.get(g);
-    if (hit !== undefined) return hit;
-    const compiled: CompiledGateway = { namespace: g.metadata.namespace, name: g.metadata.name, selector: g.spec.selector ?? {}, servers: g.spec.servers ?? [] };
-    memo?.gateways.set(g, compiled);
-    return compiled;
-  });
+  const gateways: CompiledGateway[] = ctx.gateways.map((g) =>
+    remember(memo?.gateways, g, (r): CompiledGateway => ({ namespace: r.metadata.namespace, name: r.metadata.name, selector: r.spec.selector ?? {}, servers: r.spec.servers ?? [] })),
+  );
   const last = memo?.gatewayHosts;
   let hosts: GatewayHostRoutes[];
   if (last !== undefined && sameItems(last.gateways, ctx.gateways) && sameItems(last.virtualServices, ctx.virtualServices)) {

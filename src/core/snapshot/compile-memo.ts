@@ -77,6 +77,15 @@ export class CompileMemo {
   }
 }
 
+/** `build(key)`, or what it built for `key` last time when a memo keeps `map`. */
+export function remember<K extends object, V>(map: WeakMap<K, V> | undefined, key: K, build: (key: K) => V): V {
+  const hit = map?.get(key);
+  if (hit !== undefined) return hit;
+  const value = build(key);
+  map?.set(key, value);
+  return value;
+}
+
 /** True when two arrays hold the same objects in the same order. */
 export function sameItems<T>(a: readonly T[], b: readonly T[]): boolean {
   if (a === b) return true;

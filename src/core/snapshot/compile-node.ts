@@ -1,6 +1,7 @@
 import type { CompileContext } from "./compile-context.ts";
 import type { NodeRef, NodeSnapshot, NodeWorkload, Service } from "./snapshot-model.ts";
 import { workloadSpiffeId } from "./workload-placement.ts";
+import { registryOrder } from "./service-registry.ts";
 import { matchesLabels } from "./label-match.ts";
 import { policyForWorkloads, remembered, type PolicySubject } from "./policy-scope.ts";
 import { visibleFrom } from "./export-visibility.ts";
@@ -103,25 +104,7 @@ export function compileNodeSnapshot(ctx: CompileContext, node: NodeRef): NodeSna
 
 /** The services with a `<namespace>/<host>` in `served`, in registry order (looked up, not scanned: a node serves few). */
 function servedServices(ctx: CompileContext, served: ReadonlySet<string>): Service[] {
-  let index = registryIndexes.get(ctx.services);
-  if (index === undefined) {
-    const byKey = new Map<string, Service[]>();
-    const position = new Map<Service, number>();
-    ctx.services.forEach((svc, i) => {
-      position.set(svc, i);
-      const key = `${svc.namespace}/${svc.host}`;
-      const list = byKey.get(key);
-      if (list === undefined) byKey.set(key, [svc]);
-      else list.push(svc);
-    });
-    index = { byKey, position };
-    registryIndexes.set(ctx.services, index);
-  }
   const out: Service[] = [];
-  for (const key of served) out.push(...(index.byKey.get(key) ?? []));
-  const { position } = index;
-  return out.sort((a, b) => position.get(a)! - position.get(b)!);
+  for (const key of served) out.push(...(ctx.servicesByKey.get(key) ?? []));
+  return out.sort(registryOrder);
 }
-
-/** Per service registry (one per compile): services by `<namespace>/<host>`, and their positions. */
-const registryIndexes = new WeakMap<readonly Service[], { byKey: Map<string, Service[]>; position: Map<Service, number> }>();

@@ -75,7 +75,12 @@ export function buildServices(
       serves.set(ref, [...(serves.get(ref) ?? []), ...hosts]);
     }
   }
-  return services.sort((a, b) => compare(a.host, b.host) || compare(a.namespace, b.namespace) || compare(a.source.name, b.source.name));
+  return services.sort(registryOrder);
+}
+
+/** The registry's order: host, then namespace, then ServiceEntry name. */
+export function registryOrder(a: Service, b: Service): number {
+  return compare(a.host, b.host) || compare(a.namespace, b.namespace) || compare(a.source.name, b.source.name);
 }
 
 /** One `Service` per host of `se`, its endpoints from inline `endpoints` and the `selected` workloads. */
