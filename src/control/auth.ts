@@ -1,6 +1,4 @@
 import type { Context, MiddlewareHandler } from "hono";
-import { eq } from "drizzle-orm";
-import { attestedNodes, revocations } from "../../schema/index.ts";
 import { systemClock } from "../core/clock.ts";
 import { ForbiddenError, StraitError, UnauthenticatedError } from "../core/errors.ts";
 import { parseNodeId } from "../identity/spiffe-id.ts";
@@ -12,6 +10,7 @@ import { getTrustBundles } from "./signer.ts";
 import { looksLikeApiToken, verifyApiToken } from "./api-tokens.ts";
 import { CONTROL_AUDIENCE, jwtSvidTtlSeconds, trustDomainOf } from "./identity/settings.ts";
 import { FieldError } from "./identity/fields.ts";
+import { readNodeStanding, standingRefusal } from "./identity/nodes.ts";
 
 export type NodePrincipal = Extract<Principal, { type: "node" }>;
 
@@ -45,13 +44,8 @@ async function authenticateNode(env: ControlEnv, token: string, standingByPublis
   if (node === undefined) throw new UnauthenticatedError(`JWT-SVID subject ${svid.spiffeId.toString()} is not a node identity of trust domain ${trustDomain}`);
   const spiffeId = svid.spiffeId.toString();
   if (standingByPublisher) return { type: "node", spiffeId, cluster: node.cluster, node: node.node, standing: "publisher" };
-  const db = database(env);
-  const [[revoked], [attested]] = await Promise.all([
-    db.select({ spiffeId: revocations.spiffeId }).from(revocations).where(eq(revocations.spiffeId, spiffeId)),
-    db.select({ spiffeId: attestedNodes.spiffeId }).from(attestedNodes).where(eq(attestedNodes.spiffeId, spiffeId)),
-  ]);
-  if (revoked !== undefined) throw new UnauthenticatedError(`node ${spiffeId} has been revoked`);
-  if (attested === undefined) throw new UnauthenticatedError(`node ${spiffeId} is not attested`);
+  const refused = standingRefusal(spiffeId, await readNodeStanding(database(env), spiffeId));
+  if (refused !== null) throw new UnauthenticatedError(refused);
   return { type: "node", spiffeId, cluster: node.cluster, node: node.node };
 }
 

@@ -28,6 +28,28 @@ export async function isRevoked(db: Database, spiffeId: string): Promise<boolean
   return row !== undefined;
 }
 
+/** Whether a node identity was ever attested, and whether it is revoked. */
+export interface NodeStanding {
+  attested: boolean;
+  revoked: boolean;
+}
+
+/** A node's standing, read from D1 (two point reads). */
+export async function readNodeStanding(db: Database, spiffeId: string): Promise<NodeStanding> {
+  const [[revoked], [attested]] = await Promise.all([
+    db.select({ spiffeId: revocations.spiffeId }).from(revocations).where(eq(revocations.spiffeId, spiffeId)),
+    db.select({ spiffeId: attestedNodes.spiffeId }).from(attestedNodes).where(eq(attestedNodes.spiffeId, spiffeId)),
+  ]);
+  return { attested: attested !== undefined, revoked: revoked !== undefined };
+}
+
+/** Why a node with this standing may not act as a node (the message of its 401), or null when it may. */
+export function standingRefusal(spiffeId: string, s: NodeStanding): string | null {
+  if (s.revoked) return `node ${spiffeId} has been revoked`;
+  if (!s.attested) return `node ${spiffeId} is not attested`;
+  return null;
+}
+
 /** Every attested node, with whether it is revoked. */
 export async function listNodes(db: Database) {
   const rows = await db

@@ -15,7 +15,6 @@
  * - `head()` serves the long-poll from memory: no D1 or KV read while a proxy waits.
  */
 import { DurableObject } from "cloudflare:workers";
-import { eq } from "drizzle-orm";
 import type { ControlEnv } from "../env.ts";
 import { database } from "../db.ts";
 import { getControlSigner } from "../signer.ts";
@@ -25,6 +24,7 @@ import { CompileMemo } from "../../core/snapshot/compile-memo.ts";
 import { DEFAULT_DOMAIN_SUFFIX } from "../../core/config/hosts.ts";
 import { SnapshotSplitter } from "../../core/snapshot/snapshot-layout.ts";
 import { ResourceMirror } from "./resource-mirror.ts";
+import { readNodeStanding, standingRefusal } from "../identity/nodes.ts";
 import { SNAPSHOT_TYP } from "../../core/snapshot/snapshot-reader.ts";
 import { DEFAULT_TARGET_CONCURRENCY, FULL_RUN_TARGET_CONCURRENCY, runPublish, type PublishedHead, type PublishRunReport } from "./publish-run.ts";
 import { HeadWaiters } from "./head-waiters.ts";
@@ -138,7 +138,10 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
     }
     const answer = await this.headFor(target, known, waitMs, credential, maxPerCredential);
     // A node revoked while it waited gets no new version.
-    if (node !== undefined && answer.status === 200 && this.standing?.revoked.has(node) === true) return { status: 401, message: `node ${node} has been revoked` };
+    if (node !== undefined && answer.status === 200) {
+      const refused = await this.nodeStanding(node);
+      if (refused !== null) return { status: 401, message: refused };
+    }
     return answer;
   }
 
@@ -148,20 +151,14 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
    */
   async nodeStanding(spiffeId: string): Promise<string | null> {
     const s = await this.nodeStandingSets();
-    if (s.revoked.has(spiffeId)) return `node ${spiffeId} has been revoked`;
-    if (s.attested.has(spiffeId)) return null;
-    const db = database(this.env);
-    const [[revoked], [attested]] = await Promise.all([
-      db.select({ spiffeId: revocations.spiffeId }).from(revocations).where(eq(revocations.spiffeId, spiffeId)),
-      db.select({ spiffeId: attestedNodes.spiffeId }).from(attestedNodes).where(eq(attestedNodes.spiffeId, spiffeId)),
-    ]);
-    if (revoked !== undefined) {
-      s.revoked.add(spiffeId);
-      return `node ${spiffeId} has been revoked`;
+    let standing = { attested: s.attested.has(spiffeId), revoked: s.revoked.has(spiffeId) };
+    if (!standing.attested && !standing.revoked) {
+      // Not known here yet (attested since the last run): one look in D1, remembered.
+      standing = await readNodeStanding(database(this.env), spiffeId);
+      if (standing.attested) s.attested.add(spiffeId);
+      if (standing.revoked) s.revoked.add(spiffeId);
     }
-    if (attested === undefined) return `node ${spiffeId} is not attested`;
-    s.attested.add(spiffeId);
-    return null;
+    return standingRefusal(spiffeId, standing);
   }
 
   async nodesChanged(): Promise<void> {
