@@ -173,7 +173,7 @@ export class EdgeGateway {
   private finish(rec: RequestRecord, bytesSent: number): void {
     const telemetry = this.o.telemetry;
     // Neither a log line nor an export: nothing reads the end time or the sizes (spans only record when exporting).
-    if (!telemetry.accessLogOn && !telemetry.exporting) return;
+    if (!telemetry.observing) return;
     const { out, req, span, platform } = rec;
     const endMs = platform.clock.now();
     span.end(endMs);
@@ -219,7 +219,7 @@ export class EdgeGateway {
 
   /** Counts response bytes (content-length when known, else as the body streams) and finishes the request once. */
   private countBody(res: Response, rec: RequestRecord): Response {
-    if (!this.o.telemetry.accessLogOn && !this.o.telemetry.exporting) return res;
+    if (!this.o.telemetry.observing) return res;
     const cl = res.headers.get("content-length");
     if (res.body === null || cl !== null) {
       this.finish(rec, res.body === null ? 0 : Number(cl));
@@ -437,7 +437,7 @@ export class EdgeGateway {
     // The gateway's own headers go on here too (no second pass over the response in `handle`).
     if (out.flags.length > 0) h.set(RESPONSE_FLAGS_HEADER, formatFlags(out.flags));
     h.set("x-request-id", rec.requestId);
-    if (!this.o.telemetry.accessLogOn && !this.o.telemetry.exporting) {
+    if (!this.o.telemetry.observing) {
       // No log line and no metrics: the size is never read, and the body needs no counting stream.
       rec.knownBytes = 0;
       return res;

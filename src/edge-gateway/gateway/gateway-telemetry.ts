@@ -33,6 +33,11 @@ export class GatewayTelemetry {
   private readonly interval: number;
   private readonly spans: SpanBatch;
   readonly accessLogOn: boolean;
+  /**
+   * Something reads a finished request: its access-log line or an export (spans, metrics). When
+   * false the gateway skips the end time, the sizes and the body's counting stream.
+   */
+  readonly observing: boolean;
 
   constructor(settings: TelemetrySettings, now: () => number, fetch: (r: Request) => Promise<Response>) {
     this.metrics = new IstioRequestMetrics(now);
@@ -55,6 +60,7 @@ export class GatewayTelemetry {
             headers: parseOtlpHeaders(settings.otlpHeaders),
             resource: { "service.name": settings.serviceName ?? "strait-edge-gateway", "service.namespace": "strait", "service.instance.id": crypto.randomUUID(), "telemetry.sdk.language": "webjs", "telemetry.sdk.name": "strait" },
           });
+    this.observing = this.accessLogOn || this.exporter !== undefined;
   }
 
   get exporting(): boolean {
