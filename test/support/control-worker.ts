@@ -40,7 +40,18 @@ export interface StartedWorker {
   persistDir: string;
   /** fetch relative to the worker's URL. */
   fetch(path: string, init?: RequestInit): Promise<Response>;
+  /** The worker's KV namespace bound as `binding`, through Miniflare (the same store the worker uses). */
+  kv(binding: string): Promise<KvNamespaceHandle>;
   dispose(): Promise<void>;
+}
+
+/** What tests do with a worker's KV namespace. */
+export interface KvNamespaceHandle {
+  list(options: { prefix?: string; cursor?: string }): Promise<{ keys: { name: string }[]; list_complete: boolean; cursor?: string }>;
+  get(key: string, type: "arrayBuffer"): Promise<ArrayBuffer | null>;
+  get(key: string, type: "text"): Promise<string | null>;
+  put(key: string, value: string | ArrayBuffer | Uint8Array): Promise<void>;
+  delete(key: string): Promise<void>;
 }
 
 export interface StartControlOptions {
@@ -102,6 +113,7 @@ export async function startWorker(env: "control" | undefined, options: StartCont
       url,
       persistDir,
       fetch: (path, init) => fetch(new URL(path, path.startsWith("/cdn-cgi/") ? entry : url), init),
+      kv: async (binding) => (await running.getKVNamespace(binding, name)) as unknown as KvNamespaceHandle,
       dispose: async () => {
         await running.dispose();
         // The caller's own persist dir (a restart against the same state) is the caller's to remove.

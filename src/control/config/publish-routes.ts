@@ -59,6 +59,9 @@ publishRoutes.get("/v1/metrics", async (c) => {
     single("strait_publish_runs", "Publish runs since the publisher object started.", state.runs),
     single("strait_publish_failed_runs", "Consecutive publish runs with a failure.", state.failedRuns),
     single("strait_snapshot_waiting_polls", "Snapshot long-polls held now.", state.waiting),
+    single("strait_snapshot_blobs_live", "Snapshot blobs in KV that live manifests reference.", state.blobs.live),
+    single("strait_snapshot_blobs_retired", "Snapshot blobs in KV no live manifest references, kept until their retention ends.", state.blobs.retired),
+    single("strait_snapshot_blobs_deleted", "Snapshot blobs deleted from KV since the publisher object started.", state.blobs.deletedTotal),
   ]);
   return c.body(text, 200, { "Content-Type": PROMETHEUS_CONTENT_TYPE });
 });

@@ -13,6 +13,8 @@
  *   a failure is retried with exponential backoff, and a run is always followed by another when
  *   writes arrived meanwhile, so publishing converges to the newest revision.
  * - `head()` serves the long-poll from memory: no D1 or KV read while a proxy waits.
+ * - Blobs no live head references are deleted from KV after SNAPSHOT_BLOB_RETENTION_SECONDS
+ *   (blob-collector.ts), between runs: after a run, and on the alarm.
  */
 import { DurableObject } from "cloudflare:workers";
 import type { ControlEnv } from "../env.ts";
@@ -28,6 +30,7 @@ import { readNodeStanding, standingRefusal } from "../identity/nodes.ts";
 import { SNAPSHOT_TYP } from "../../core/snapshot/snapshot-reader.ts";
 import { DEFAULT_TARGET_CONCURRENCY, FULL_RUN_TARGET_CONCURRENCY, runPublish, type PublishedHead, type PublishRunReport } from "./publish-run.ts";
 import { HeadWaiters } from "./head-waiters.ts";
+import { BlobCollector, type BlobStore, type RetirementLedger } from "./blob-collector.ts";
 import { listTargetStatus, recordRun } from "./publish-status.ts";
 import { publisherSettings } from "./publisher-settings.ts";
 import type { HeadAnswer, PublisherStatus, WaitForRevisionAnswer } from "./publisher-api.ts";
@@ -78,6 +81,8 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
   /** `requested` when the last run of this incarnation started (-1: none yet). */
   private lastSeen = -1;
   private timer: ReturnType<typeof setTimeout> | undefined;
+  /** True while this object's storage says a run is owed (PUBLISH_OWED). */
+  private owedRecorded = false;
   private running = false;
   private lastStart = 0;
   private failedRuns = 0;
@@ -92,6 +97,8 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
   /** What the last run compiled and serialised, reused for everything a change did not touch. */
   private memo: CompileMemo | undefined;
   private splitter: SnapshotSplitter | undefined;
+  /** Deletes blobs no live head references (built by `load`). */
+  private collector: BlobCollector | undefined;
 
   /** Asks for a publish of everything committed so far; returns at once. */
   async requestPublish(): Promise<void> {
@@ -218,15 +225,55 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
       lastRun: this.lastRun === undefined ? null : { ...this.lastRun, startedAt: new Date(this.lastRun.startedAt).toISOString() },
       waiting: this.waiters.size,
       targets: this.heads.size,
+      blobs: this.collectorStatus(),
     };
+  }
+
+  private collectorStatus(): PublisherStatus["blobs"] {
+    const s = this.collector?.status() ?? { live: 0, retired: 0, deletedTotal: 0, lastSweepAt: null };
+    return { ...s, lastSweepAt: s.lastSweepAt === null ? null : new Date(s.lastSweepAt).toISOString() };
   }
 
   /** The durable backup of the in-memory timer: runs only when a request or a retry is still owed. */
   override async alarm(): Promise<void> {
     await this.load();
-    if (this.running) return;
-    if (this.lastSeen >= 0 && this.requested === this.lastSeen && this.failedRuns === 0) return;
+    if (this.running) return; // the run re-arms the alarm when it ends
+    if (this.requested <= Math.max(this.lastSeen, 0) && this.failedRuns === 0) {
+      // Nothing to publish: the alarm was (also) the collector's.
+      this.running = true;
+      const seen = this.requested;
+      try {
+        await this.collectGarbage();
+      } finally {
+        this.running = false;
+      }
+      if (this.requested > seen) await this.schedule();
+      await this.armCollector();
+      return;
+    }
     await this.runNow();
+  }
+
+  /** One collector pass when one is due. Runs only while `running` is held (never beside a run). */
+  private async collectGarbage(): Promise<void> {
+    const collector = this.collector;
+    if (collector === undefined) return;
+    const now = Date.now();
+    if (collector.nextPassAt(now) > now) return;
+    try {
+      const pass = await collector.collect(now);
+      if (pass.failed > 0) console.error("snapshot blob collection: KV refused", pass.failed, "deletes; they are tried again");
+    } catch (err) {
+      console.error("snapshot blob collection failed", err instanceof Error ? err.message : String(err));
+    }
+  }
+
+  /** Makes sure an alarm comes by the collector's next pass. */
+  private async armCollector(): Promise<void> {
+    const at = this.collector?.nextPassAt(Date.now());
+    if (at === undefined) return;
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
   }
 
   private async runNow(): Promise<void> {
@@ -249,13 +296,26 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
       this.lastError = err instanceof Error ? err.message : String(err);
       console.error("snapshot publish failed", this.lastError);
     } finally {
+      try {
+        // Blobs this run wrote that no head took are retired; the ledger is brought up to date.
+        await this.collector?.settle(Date.now());
+      } catch (err) {
+        console.error("snapshot blob ledger write failed", err instanceof Error ? err.message : String(err));
+      }
+      await this.collectGarbage();
       this.running = false;
       this.runs++;
     }
     this.failedRuns = failed ? this.failedRuns + 1 : 0;
     await this.ctx.storage.put("state", { publishedRevision: this.publishedRevision, runs: this.runs }, { allowConcurrency: true });
+    if (!failed && this.requested === seen && this.owedRecorded) {
+      // A request arriving meanwhile records it again after this delete (storage keeps call order).
+      this.owedRecorded = false;
+      await this.ctx.storage.delete(PUBLISH_OWED, { allowConcurrency: true });
+    }
     if (this.requested > seen) await this.schedule();
     else if (failed) await this.ctx.storage.setAlarm(Date.now() + Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** Math.min(this.failedRuns - 1, 20)));
+    await this.armCollector();
   }
 
   private answerFor(revision: number): WaitForRevisionAnswer | undefined {
@@ -291,32 +351,83 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
         this.runNow().catch((err: unknown) => console.error("snapshot publish run failed", err instanceof Error ? err.message : String(err)));
       }, at - now);
     }
+    if (!this.owedRecorded) {
+      // Durable, so an object evicted before the run knows on its next start that one is owed
+      // (its alarm may be the blob collector's too, which alone owes no run).
+      await this.ctx.storage.put(PUBLISH_OWED, true, { allowConcurrency: true });
+      this.owedRecorded = true;
+    }
     const current = await this.ctx.storage.getAlarm();
     if (current === null || current > at + ALARM_BACKUP_MS) await this.ctx.storage.setAlarm(at + ALARM_BACKUP_MS);
   }
 
   private load(): Promise<void> {
     this.loading ??= (async () => {
-      const [heads, state] = await Promise.all([
+      const [heads, state, owed] = await Promise.all([
         this.ctx.storage.list<StoredHead>({ prefix: "head:" }),
         this.ctx.storage.get<{ publishedRevision: number; runs: number }>("state"),
+        this.ctx.storage.get<boolean>(PUBLISH_OWED),
       ]);
+      const collector = new BlobCollector({
+        retentionMs: publisherSettings(this.env).blobRetentionSeconds * 1000,
+        ledger: this.retirementLedger(),
+        store: this.blobStore(),
+        storedBlobs: this.storedBlobs,
+      });
       for (const stored of heads.values()) {
         const { copyPending, ...h } = stored;
         if (copyPending === true) this.copyPending.add(h.target);
         this.heads.set(h.target, h);
         for (const b of h.blobs) this.storedBlobs.add(b);
+        collector.adopt(h.blobs);
       }
+      await collector.load();
+      this.collector = collector;
       this.publishedRevision = state?.publishedRevision ?? 0;
       this.runs = state?.runs ?? 0;
       // A fresh object (first deployment, or state lost) converges by publishing once; so does one
       // that still owes KV copies of live heads.
-      if (state === undefined || this.copyPending.size > 0) {
+      // So does one whose last incarnation had a run owed (requested, failed or interrupted).
+      this.owedRecorded = owed === true;
+      if (state === undefined || this.copyPending.size > 0 || owed === true) {
         this.requested++;
         await this.schedule();
       }
+      await this.armCollector();
     })();
     return this.loading;
+  }
+
+  /** Retirement times in this object's storage (`retired:<hash>`), written 128 keys at a time. */
+  private retirementLedger(): RetirementLedger {
+    const storage = this.ctx.storage;
+    return {
+      load: async () => new Map([...(await storage.list<number>({ prefix: RETIRED_PREFIX }))].map(([k, at]) => [k.slice(RETIRED_PREFIX.length), at])),
+      put: async (entries) => {
+        const all = [...entries];
+        for (let i = 0; i < all.length; i += 128) {
+          await storage.put(Object.fromEntries(all.slice(i, i + 128).map(([hash, at]) => [RETIRED_PREFIX + hash, at])), { allowConcurrency: true });
+        }
+      },
+      delete: async (hashes) => {
+        for (let i = 0; i < hashes.length; i += 128) {
+          await storage.delete(hashes.slice(i, i + 128).map((hash) => RETIRED_PREFIX + hash), { allowConcurrency: true });
+        }
+      },
+    };
+  }
+
+  /** The `blob:` keys of the CONFIG namespace. */
+  private blobStore(): BlobStore {
+    const kv = this.env.CONFIG;
+    const prefix = blobKey("");
+    return {
+      list: async (cursor) => {
+        const page = await kv.list({ prefix, ...(cursor === undefined ? {} : { cursor }) });
+        return { hashes: page.keys.map((k) => k.name.slice(prefix.length)), cursor: page.list_complete ? undefined : page.cursor };
+      },
+      delete: (hash) => kv.delete(blobKey(hash)),
+    };
   }
 
   /** Copies a live head to KV, where the edge gateway and other readers look. `copied` collects it. */
@@ -397,7 +508,10 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
       // target: fewer targets at once bound the memory.
       targetConcurrency: config.mode === "full" || config.rows > LARGE_CHANGE_ROWS ? FULL_RUN_TARGET_CONCURRENCY : DEFAULT_TARGET_CONCURRENCY,
       store: {
-        putBlob: (hash, bytes) => env.CONFIG.put(blobKey(hash), bytes),
+        putBlob: async (hash, bytes) => {
+          await env.CONFIG.put(blobKey(hash), bytes);
+          this.collector?.wrote(hash);
+        },
         // The head is live once it is in this object's storage (the long-polls are answered from
         // it); its KV copy follows, and a copy that fails is made again by the next run.
         putManifest: async (head) => {
@@ -405,7 +519,9 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
           // allowConcurrency: reads of other targets' heads and new long-polls are not held up by
           // this write (the output gate still holds every answer until it is durable).
           await this.ctx.storage.put(`head:${head.target}`, { ...head, copyPending: true }, { allowConcurrency: true });
+          const before = this.heads.get(head.target);
           this.heads.set(head.target, head);
+          this.collector?.replace(before?.blobs, head.blobs, Date.now());
           sizes.set(head.target, head.jws.length);
         },
         copyManifest: (head) => this.copyToKv(head, copied),
@@ -440,6 +556,12 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
     };
   }
 }
+
+/** Storage key marking a run as owed, from a request until a run that covered it succeeded. */
+const PUBLISH_OWED = "publishOwed";
+
+/** Storage keys of the blob collector's retirement ledger. */
+const RETIRED_PREFIX = "retired:";
 
 /** A head as this object stores it: `copyPending` until its KV copy is made. */
 type StoredHead = PublishedHead & { copyPending?: true };

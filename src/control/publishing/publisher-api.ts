@@ -37,6 +37,8 @@ export interface PublisherStatus {
   /** Long-polls held now. */
   waiting: number;
   targets: number;
+  /** Snapshot blobs in KV (blob-collector.ts): referenced by live heads, retired (deleted once their retention ends), deleted since the object started. */
+  blobs: { live: number; retired: number; deletedTotal: number; lastSweepAt: string | null };
 }
 
 /** The publisher object's RPC surface, as the worker sees it through its stub. */
