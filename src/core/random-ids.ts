@@ -1,15 +1,18 @@
 /**
  * Random W3C trace-context ids and request UUIDs, from Web Crypto's CSPRNG, shared by the edge
- * gateway and the node proxy (runtime-free: `crypto.getRandomValues` only).
+ * gateway and the node proxy (runtime-free: Web Crypto and the Encoding API only).
  */
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 
 /**
  * Random bytes drawn from a pool refilled 4 KiB at a time, kept as lowercase hex: ids are needed
  * several times per request, and one `getRandomValues` call (or one string built byte by byte)
- * per id cost more than the ids themselves. An id is a slice of the pool's hex.
+ * per id cost more than the ids themselves. An id is a slice of the pool's hex. A refill writes
+ * the hex digits as bytes and decodes them in one call (one string, no 4,096 two-character
+ * strings joined: about a fifth of the cost per byte).
  */
 const POOL_BYTES = 4096;
+const HEX_DIGITS = new TextEncoder().encode("0123456789abcdef");
+const ASCII = new TextDecoder();
 let poolHex = "";
 let poolAt = 0;
 
@@ -17,9 +20,13 @@ let poolAt = 0;
 function takeRandom(n: number): number {
   if (poolAt + n > POOL_BYTES || poolHex === "") {
     const bytes = crypto.getRandomValues(new Uint8Array(POOL_BYTES));
-    const parts = new Array<string>(POOL_BYTES);
-    for (let i = 0; i < POOL_BYTES; i++) parts[i] = HEX[bytes[i]!]!;
-    poolHex = parts.join("");
+    const digits = new Uint8Array(POOL_BYTES * 2);
+    for (let i = 0; i < POOL_BYTES; i++) {
+      const b = bytes[i]!;
+      digits[2 * i] = HEX_DIGITS[b >> 4]!;
+      digits[2 * i + 1] = HEX_DIGITS[b & 15]!;
+    }
+    poolHex = ASCII.decode(digits);
     poolAt = 0;
   }
   const at = poolAt;
@@ -35,15 +42,14 @@ export function randomHexId(bytes: number): string {
   const at = takeRandom(bytes);
   const out = poolHex.slice(at, at + bytes * 2);
   // All zero is invalid for trace and span ids (W3C trace-context); about 2^-64 for a span id.
-  if (out === ZEROS.slice(0, bytes * 2)) return `01${out.slice(2)}`;
+  if (out.charCodeAt(0) === 48 && out === ZEROS.slice(0, bytes * 2)) return `01${out.slice(2)}`;
   return out;
 }
 
-/** A random (version 4) UUID, from the same pool. */
+/**
+ * A random (version 4) UUID: Web Crypto's `randomUUID`, one native call in workerd, Deno and
+ * Node (cheaper than formatting one from the pool).
+ */
 export function randomUuid(): string {
-  const at = takeRandom(16);
-  const h = poolHex;
-  // Byte 6: version 4 in its high nibble; byte 8: variant 10xx in its top bits.
-  const variant = HEX[(parseInt(h.slice(at + 16, at + 18), 16) & 0x3f) | 0x80]!;
-  return `${h.slice(at, at + 8)}-${h.slice(at + 8, at + 12)}-4${h.slice(at + 13, at + 16)}-${variant}${h.slice(at + 18, at + 20)}-${h.slice(at + 20, at + 32)}`;
+  return crypto.randomUUID();
 }
