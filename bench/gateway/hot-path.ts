@@ -51,7 +51,8 @@ function standInFetch(input, init) {
   void new Request(input, init).headers;
   return Promise.resolve(new Response("ok", { headers: { "content-type": "text/plain", "content-length": "2" } }));
 }
-const platform = { clock: systemClock, rateLimiter: new InMemoryRateLimiter(() => Date.now()), sleep, fetch: standInFetch, waitUntil() {}, accessLog() {} };
+// As the Workers entry's platform: workerd's fetch takes Host from the URL.
+const platform = { clock: systemClock, rateLimiter: new InMemoryRateLimiter(() => Date.now()), sleep, fetch: standInFetch, waitUntil() {}, accessLog() {}, hostFromUrl: true };
 
 export default {
   async fetch(request) {

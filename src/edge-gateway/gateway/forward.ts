@@ -78,18 +78,20 @@ const ATTEMPT_SET = new Set(["host", "x-forwarded-host", "traceparent"]);
 
 /**
  * The headers of one attempt: the request's, the route's header operations, then what the
- * attempt sets (Host and `x-forwarded-host` = the planned authority, since Workers derive Host
- * from the URL; the in-cluster hop's headers; `traceparent` naming the attempt span; the attempt
- * count on retries). Without header operations this is a plain list the runtime's Request builds
- * its headers from directly (a Headers object would be built and then copied once more).
+ * attempt sets (Host and `x-forwarded-host` = the planned authority; Host only where the runtime
+ * sends it, see `GatewayPlatform.hostFromUrl`; the in-cluster hop's headers; `traceparent`
+ * naming the attempt span; the attempt count on retries). Without header operations this is a
+ * plain list the runtime's Request builds its headers from directly (a Headers object would be
+ * built and then copied once more).
  */
-function attemptHeaders(base: ForwardInput["headers"], plan: ForwardPlan, targetHeaders: readonly (readonly [string, string])[], traceparent: string, retries: number): HeadersInit {
+function attemptHeaders(base: ForwardInput["headers"], plan: ForwardPlan, targetHeaders: readonly (readonly [string, string])[], traceparent: string, retries: number, setHost: boolean): HeadersInit {
   const authority = plan.upstreamRequest.authority;
   const ops = plan.upstreamRequest.headerOps;
   if (ops.length > 0) {
     const headers = new Headers(base as [string, string][]);
     applyHeaderOps(headers, ops);
-    headers.set("host", authority);
+    if (setHost) headers.set("host", authority);
+    else headers.delete("host");
     headers.set("x-forwarded-host", authority);
     for (const [k, v] of targetHeaders) headers.set(k, v);
     headers.set("traceparent", traceparent);
@@ -106,7 +108,7 @@ function attemptHeaders(base: ForwardInput["headers"], plan: ForwardPlan, target
     if (targetHeaders.length > 0 && targetHeaders.some((t) => t[0] === k)) continue;
     record[k] = e[1];
   }
-  record["host"] = authority;
+  if (setHost) record["host"] = authority;
   record["x-forwarded-host"] = authority;
   for (const t of targetHeaders) record[t[0]] = t[1];
   record["traceparent"] = traceparent;
@@ -156,7 +158,7 @@ export async function forward(i: ForwardInput): Promise<ForwardResult> {
         const target = t instanceof Promise ? await t : t;
         lastHost = target.host;
         span.setAttribute("server.address", target.host);
-        const headers = attemptHeaders(i.headers, plan, target.headers, formatTraceparent(span.spanContext()), retries);
+        const headers = attemptHeaders(i.headers, plan, target.headers, formatTraceparent(span.spanContext()), retries, platform.hostFromUrl !== true);
         attempt = attemptSignal(overall?.signal, plan.retry.perTryTimeoutMs);
         try {
           const init: RequestInit = { method: i.method, headers, redirect: "manual" };

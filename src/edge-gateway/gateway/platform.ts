@@ -19,6 +19,12 @@ export interface GatewayPlatform {
   accessLog(line: string): void;
   /** Timers: resolves after `ms` unless `signal` aborts. */
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  /**
+   * True when the runtime's `fetch` takes `Host` from the URL and drops a `Host` header (workerd
+   * does): the gateway then sets none (each one costs a header conversion per attempt and is
+   * discarded). The planned authority travels in `x-forwarded-host` either way.
+   */
+  readonly hostFromUrl?: boolean;
 }
 
 /** Sleeps with `setTimeout`, rejecting with the signal's reason on abort. */

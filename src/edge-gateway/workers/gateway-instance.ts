@@ -85,6 +85,8 @@ export class WorkersPlatform implements GatewayPlatform {
   declare readonly rateLimiter: RateLimiter;
   declare readonly svids?: GatewaySvidSource;
   declare readonly sleep: GatewayPlatform["sleep"];
+  /** workerd's fetch derives Host from the URL (a Host header is dropped). */
+  declare readonly hostFromUrl: boolean;
   declare private readonly ctx: { waitUntil(p: Promise<unknown>): void };
 
   constructor(inst: Instance, ctx: { waitUntil(p: Promise<unknown>): void }) {
@@ -92,6 +94,7 @@ export class WorkersPlatform implements GatewayPlatform {
     this.rateLimiter = inst.rateLimiter;
     if (inst.svids !== undefined) this.svids = inst.svids;
     this.sleep = sleep;
+    this.hostFromUrl = true;
     this.ctx = ctx;
   }
 
