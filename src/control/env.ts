@@ -7,6 +7,7 @@ export interface ControlEnv {
   /** Publisher and long-poll limits (src/control/publishing/publisher-settings.ts). */
   SNAPSHOT_MAX_BLOB_BYTES?: string;
   SNAPSHOT_BLOB_RETENTION_SECONDS?: string;
+  SNAPSHOT_BLOB_SWEEP_INTERVAL_SECONDS?: string;
   SNAPSHOT_LONGPOLL_MAX_SECONDS?: string;
   SNAPSHOT_LONGPOLL_MAX_PER_CREDENTIAL?: string;
   PUBLISH_WAIT_MAX_SECONDS?: string;

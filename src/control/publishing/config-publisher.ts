@@ -13,8 +13,8 @@
  *   a failure is retried with exponential backoff, and a run is always followed by another when
  *   writes arrived meanwhile, so publishing converges to the newest revision.
  * - `head()` serves the long-poll from memory: no D1 or KV read while a proxy waits.
- * - Blobs no live head references are deleted from KV after SNAPSHOT_BLOB_RETENTION_SECONDS
- *   (blob-collector.ts), between runs: after a run, and on the alarm.
+ * - Blobs neither a live head nor a manifest copy in KV references are deleted from KV after
+ *   SNAPSHOT_BLOB_RETENTION_SECONDS (blob-collector.ts), on the alarm, never beside a run.
  */
 import { DurableObject } from "cloudflare:workers";
 import type { ControlEnv } from "../env.ts";
@@ -24,7 +24,8 @@ import { attestedNodes, revocations } from "../../../schema/identity.ts";
 import { blobKey, manifestKey } from "../../core/snapshot/kv-layout.ts";
 import { CompileMemo } from "../../core/snapshot/compile-memo.ts";
 import { DEFAULT_DOMAIN_SUFFIX } from "../../core/config/hosts.ts";
-import { SnapshotSplitter } from "../../core/snapshot/snapshot-layout.ts";
+import { SnapshotSplitter, blobHashes, type SnapshotManifest } from "../../core/snapshot/snapshot-layout.ts";
+import { base64url } from "jose";
 import { ResourceMirror } from "./resource-mirror.ts";
 import { readNodeStanding, standingRefusal } from "../identity/nodes.ts";
 import { SNAPSHOT_TYP } from "../../core/snapshot/snapshot-reader.ts";
@@ -84,6 +85,12 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
   /** True while this object's storage says a run is owed (PUBLISH_OWED). */
   private owedRecorded = false;
   private running = false;
+  /** The run in progress. */
+  private current: Promise<void> | undefined;
+  /** A collector pass is in progress (no run starts beside it). */
+  private collecting = false;
+  /** When a failed run is retried. */
+  private retryAt = 0;
   private lastStart = 0;
   private failedRuns = 0;
   private publishedRevision = 0;
@@ -234,27 +241,38 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
     return { ...s, lastSweepAt: s.lastSweepAt === null ? null : new Date(s.lastSweepAt).toISOString() };
   }
 
-  /** The durable backup of the in-memory timer: runs only when a request or a retry is still owed. */
+  /**
+   * The durable alarm: the backup of the in-memory timer, a failed run's retry, and the blob
+   * collector's passes. It publishes when a run is owed (requested, or a failed run's backoff has
+   * passed), otherwise it makes one collector pass; the collector runs only here, never beside a
+   * run, and within the alarm invocation's own KV operations.
+   */
   override async alarm(): Promise<void> {
     await this.load();
-    if (this.running) return; // the run re-arms the alarm when it ends
-    if (this.requested <= Math.max(this.lastSeen, 0) && this.failedRuns === 0) {
-      // Nothing to publish: the alarm was (also) the collector's.
-      this.running = true;
-      const seen = this.requested;
-      try {
-        await this.collectGarbage();
-      } finally {
-        this.running = false;
-      }
-      if (this.requested > seen) await this.schedule();
-      await this.armCollector();
+    if (this.running) {
+      // Held open until the run ends (it re-arms the alarm), so an eviction cannot lose the wake-up.
+      await this.current;
+      await this.armAlarm();
       return;
     }
-    await this.runNow();
+    const owed = this.requested > Math.max(this.lastSeen, 0);
+    const retryDue = this.failedRuns > 0 && Date.now() >= this.retryAt;
+    if (owed || retryDue) {
+      await this.runNow();
+      return;
+    }
+    this.collecting = true;
+    try {
+      await this.collectGarbage();
+    } finally {
+      this.collecting = false;
+    }
+    // A run requested during the pass waited for it (runNow does not start beside the collector).
+    if (this.requested > Math.max(this.lastSeen, 0)) await this.schedule();
+    await this.armAlarm();
   }
 
-  /** One collector pass when one is due. Runs only while `running` is held (never beside a run). */
+  /** One collector pass when one is due. */
   private async collectGarbage(): Promise<void> {
     const collector = this.collector;
     if (collector === undefined) return;
@@ -262,23 +280,35 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
     if (collector.nextPassAt(now) > now) return;
     try {
       const pass = await collector.collect(now);
-      if (pass.failed > 0) console.error("snapshot blob collection: KV refused", pass.failed, "deletes; they are tried again");
+      if (pass.failed > 0) console.error("snapshot blob collection: KV refused", pass.failed, "deletes; they are tried again after a backoff");
     } catch (err) {
       console.error("snapshot blob collection failed", err instanceof Error ? err.message : String(err));
     }
   }
 
-  /** Makes sure an alarm comes by the collector's next pass. */
-  private async armCollector(): Promise<void> {
-    const at = this.collector?.nextPassAt(Date.now());
+  /** Makes sure an alarm comes by the next thing owed: a failed run's retry, the collector's next pass. */
+  private async armAlarm(): Promise<void> {
+    const now = Date.now();
+    let at = this.collector?.nextPassAt(now);
+    if (this.failedRuns > 0 && !this.running) at = Math.min(at ?? this.retryAt, this.retryAt);
     if (at === undefined) return;
     const current = await this.ctx.storage.getAlarm();
     if (current === null || current > at) await this.ctx.storage.setAlarm(at);
   }
 
-  private async runNow(): Promise<void> {
-    if (this.running) return;
+  private runNow(): Promise<void> {
+    if (this.running || this.collecting) return this.current ?? Promise.resolve();
+    // This run covers whatever the pending timer was for.
+    clearTimeout(this.timer);
+    this.timer = undefined;
     this.running = true;
+    this.current = this.runOnce().finally(() => {
+      this.current = undefined;
+    });
+    return this.current;
+  }
+
+  private async runOnce(): Promise<void> {
     const seen = this.requested;
     this.lastSeen = seen;
     const startedAt = Date.now();
@@ -302,20 +332,19 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
       } catch (err) {
         console.error("snapshot blob ledger write failed", err instanceof Error ? err.message : String(err));
       }
-      await this.collectGarbage();
       this.running = false;
       this.runs++;
     }
     this.failedRuns = failed ? this.failedRuns + 1 : 0;
+    this.retryAt = failed ? Date.now() + Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** Math.min(this.failedRuns - 1, 20)) : 0;
     await this.ctx.storage.put("state", { publishedRevision: this.publishedRevision, runs: this.runs }, { allowConcurrency: true });
     if (!failed && this.requested === seen && this.owedRecorded) {
-      // A request arriving meanwhile records it again after this delete (storage keeps call order).
+      // A request arriving meanwhile records it again after this write (storage keeps call order).
       this.owedRecorded = false;
-      await this.ctx.storage.delete(PUBLISH_OWED, { allowConcurrency: true });
+      await this.ctx.storage.put(PUBLISH_OWED, false, { allowConcurrency: true });
     }
     if (this.requested > seen) await this.schedule();
-    else if (failed) await this.ctx.storage.setAlarm(Date.now() + Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** Math.min(this.failedRuns - 1, 20)));
-    await this.armCollector();
+    await this.armAlarm();
   }
 
   private answerFor(revision: number): WaitForRevisionAnswer | undefined {
@@ -342,6 +371,12 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
    * fires), backed by a durable alarm in case the object is evicted before it fires.
    */
   private async schedule(): Promise<void> {
+    if (!this.owedRecorded) {
+      // Durable, so an object evicted before the run knows on its next start that one is owed
+      // (its alarm may be only the blob collector's, which owes no run).
+      this.owedRecorded = true;
+      await this.ctx.storage.put(PUBLISH_OWED, true, { allowConcurrency: true });
+    }
     if (this.running) return; // the running run schedules the next one when it ends
     const now = Date.now();
     const at = Math.max(now + DEBOUNCE_MS, this.lastStart + MIN_RUN_INTERVAL_MS);
@@ -350,12 +385,6 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
         this.timer = undefined;
         this.runNow().catch((err: unknown) => console.error("snapshot publish run failed", err instanceof Error ? err.message : String(err)));
       }, at - now);
-    }
-    if (!this.owedRecorded) {
-      // Durable, so an object evicted before the run knows on its next start that one is owed
-      // (its alarm may be the blob collector's too, which alone owes no run).
-      await this.ctx.storage.put(PUBLISH_OWED, true, { allowConcurrency: true });
-      this.owedRecorded = true;
     }
     const current = await this.ctx.storage.getAlarm();
     if (current === null || current > at + ALARM_BACKUP_MS) await this.ctx.storage.setAlarm(at + ALARM_BACKUP_MS);
@@ -368,18 +397,25 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
         this.ctx.storage.get<{ publishedRevision: number; runs: number }>("state"),
         this.ctx.storage.get<boolean>(PUBLISH_OWED),
       ]);
+      const settings = publisherSettings(this.env);
       const collector = new BlobCollector({
-        retentionMs: publisherSettings(this.env).blobRetentionSeconds * 1000,
+        retentionMs: settings.blobRetentionSeconds * 1000,
+        sweepIntervalMs: settings.blobSweepIntervalSeconds * 1000,
         ledger: this.retirementLedger(),
         store: this.blobStore(),
         storedBlobs: this.storedBlobs,
       });
+      const now = Date.now();
       for (const stored of heads.values()) {
         const { copyPending, ...h } = stored;
         if (copyPending === true) this.copyPending.add(h.target);
         this.heads.set(h.target, h);
         for (const b of h.blobs) this.storedBlobs.add(b);
-        collector.adopt(h.blobs);
+        collector.hold(liveHolder(h.target), h.blobs, now);
+        // The manifest in KV: this head once copied, else an older one, read back from KV.
+        const inKv = copyPending === true ? await this.blobsOfKvCopy(h.target) : h.blobs;
+        for (const b of inKv) this.storedBlobs.add(b);
+        collector.hold(kvHolder(h.target), inKv, now);
       }
       await collector.load();
       this.collector = collector;
@@ -387,13 +423,14 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
       this.runs = state?.runs ?? 0;
       // A fresh object (first deployment, or state lost) converges by publishing once; so does one
       // that still owes KV copies of live heads.
-      // So does one whose last incarnation had a run owed (requested, failed or interrupted).
+      // So does one whose last incarnation had a run owed (requested, failed or interrupted), or
+      // that never recorded whether one is (written before the flag existed).
       this.owedRecorded = owed === true;
-      if (state === undefined || this.copyPending.size > 0 || owed === true) {
+      if (state === undefined || this.copyPending.size > 0 || owed !== false) {
         this.requested++;
         await this.schedule();
       }
-      await this.armCollector();
+      await this.armAlarm();
     })();
     return this.loading;
   }
@@ -402,7 +439,11 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
   private retirementLedger(): RetirementLedger {
     const storage = this.ctx.storage;
     return {
-      load: async () => new Map([...(await storage.list<number>({ prefix: RETIRED_PREFIX }))].map(([k, at]) => [k.slice(RETIRED_PREFIX.length), at])),
+      load: async () => {
+        const [retired, sweptAt] = await Promise.all([storage.list<number>({ prefix: RETIRED_PREFIX }), storage.get<number>(SWEPT_AT)]);
+        return { retired: new Map([...retired].map(([k, at]) => [k.slice(RETIRED_PREFIX.length), at])), sweptAt };
+      },
+      setSweptAt: (at) => storage.put(SWEPT_AT, at, { allowConcurrency: true }),
       put: async (entries) => {
         const all = [...entries];
         for (let i = 0; i < all.length; i += 128) {
@@ -443,7 +484,10 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
    */
   private async settleCopies(copied: readonly PublishedHead[]): Promise<void> {
     const entries: Record<string, PublishedHead> = {};
+    const now = Date.now();
     for (const head of copied) {
+      // KV holds this manifest now: the blobs of the one it replaced may go (after their retention).
+      this.collector?.hold(kvHolder(head.target), head.blobs, now);
       if (this.heads.get(head.target) !== head) continue;
       this.copyPending.delete(head.target);
       entries[`head:${head.target}`] = head;
@@ -452,6 +496,23 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
     for (let i = 0; i < keys.length; i += 128) {
       const batch = Object.fromEntries(keys.slice(i, i + 128).map((k) => [k, entries[k]]));
       await this.ctx.storage.put(batch, { allowConcurrency: true });
+    }
+  }
+
+  /**
+   * The blobs of the manifest KV holds for `target` (read back at start for a head whose copy was
+   * still owed; empty when there is none or it cannot be read, logged).
+   */
+  private async blobsOfKvCopy(target: string): Promise<string[]> {
+    try {
+      const text = await this.env.CONFIG.get(manifestKey(target), "text");
+      if (text === null) return [];
+      const { jws } = JSON.parse(text) as { jws: string };
+      const manifest = JSON.parse(new TextDecoder().decode(base64url.decode(jws.split(".")[1] ?? ""))) as SnapshotManifest;
+      return blobHashes(manifest);
+    } catch (err) {
+      console.error("snapshot blob collection: the KV manifest of", target, "is unreadable", err instanceof Error ? err.message : String(err));
+      return [];
     }
   }
 
@@ -519,9 +580,9 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
           // allowConcurrency: reads of other targets' heads and new long-polls are not held up by
           // this write (the output gate still holds every answer until it is durable).
           await this.ctx.storage.put(`head:${head.target}`, { ...head, copyPending: true }, { allowConcurrency: true });
-          const before = this.heads.get(head.target);
           this.heads.set(head.target, head);
-          this.collector?.replace(before?.blobs, head.blobs, Date.now());
+          // The KV copy keeps holding the older manifest's blobs until this head's copy lands.
+          this.collector?.hold(liveHolder(head.target), head.blobs, Date.now());
           sizes.set(head.target, head.jws.length);
         },
         copyManifest: (head) => this.copyToKv(head, copied),
@@ -560,8 +621,17 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
 /** Storage key marking a run as owed, from a request until a run that covered it succeeded. */
 const PUBLISH_OWED = "publishOwed";
 
-/** Storage keys of the blob collector's retirement ledger. */
+/** The blob collector's holders: a target's live head, and its manifest copy in KV. */
+function liveHolder(target: string): string {
+  return `live:${target}`;
+}
+function kvHolder(target: string): string {
+  return `kv:${target}`;
+}
+
+/** Storage keys of the blob collector's ledger: retirement times, and when the last sweep ended. */
 const RETIRED_PREFIX = "retired:";
+const SWEPT_AT = "blobSweptAt";
 
 /** A head as this object stores it: `copyPending` until its KV copy is made. */
 type StoredHead = PublishedHead & { copyPending?: true };

@@ -6,6 +6,8 @@ export interface PublisherSettings {
   maxBlobBytes: number;
   /** How long a snapshot blob no live manifest references stays in KV: SNAPSHOT_BLOB_RETENTION_SECONDS, default 600 (at least 1). */
   blobRetentionSeconds: number;
+  /** How often KV's blob keys are listed for blobs no manifest references: SNAPSHOT_BLOB_SWEEP_INTERVAL_SECONDS, default 21600 (6 h; at least 1). */
+  blobSweepIntervalSeconds: number;
   /** Longest `?wait=` of a snapshot long-poll: SNAPSHOT_LONGPOLL_MAX_SECONDS, default 60. */
   maxWaitSeconds: number;
   /** Long-polls one credential may hold at once: SNAPSHOT_LONGPOLL_MAX_PER_CREDENTIAL, default 4. */
@@ -23,6 +25,7 @@ export function publisherSettings(env: ControlEnv): PublisherSettings {
   return {
     maxBlobBytes: Math.floor(positive(env.SNAPSHOT_MAX_BLOB_BYTES, 20 * 1024 * 1024, 1024)),
     blobRetentionSeconds: positive(env.SNAPSHOT_BLOB_RETENTION_SECONDS, 600, 1),
+    blobSweepIntervalSeconds: positive(env.SNAPSHOT_BLOB_SWEEP_INTERVAL_SECONDS, 21_600, 1),
     maxWaitSeconds: positive(env.SNAPSHOT_LONGPOLL_MAX_SECONDS, 60),
     maxWaitsPerCredential: Math.floor(positive(env.SNAPSHOT_LONGPOLL_MAX_PER_CREDENTIAL, 4, 1)),
     maxPublishWaitSeconds: positive(env.PUBLISH_WAIT_MAX_SECONDS, 120),
