@@ -222,3 +222,19 @@ test("a delete or a listing KV refuses backs off, stays retired and is tried aga
   w.kv.add("stray");
   assert.equal((await c.collect(RETENTION + 20_000 + HOURS_6)).swept, 1);
 });
+
+test("while a holder's blobs are unknown (a KV manifest copy that could not be read back), nothing is deleted", async () => {
+  const w = world(["old", "new"]);
+  const stored = new Set(["new"]);
+  const c = w.collector(stored);
+  c.hold("live:t", ["new"], 0);
+  c.holdUnknown("kv:t");
+  await c.load();
+  await c.collect(0); // the sweep retires "old": no holder names it
+  assert.ok(w.ledger.has("old"));
+  assert.equal((await c.collect(RETENTION * 10)).deleted, 0, "the unknown KV copy may still name it");
+  assert.ok(w.kv.has("old"));
+  c.hold("kv:t", ["new"], RETENTION * 10); // the copy landed: KV serves "new" now
+  assert.equal((await c.collect(RETENTION * 10)).deleted, 1);
+  assert.deepEqual([...w.kv], ["new"]);
+});

@@ -134,7 +134,7 @@ test("after a change, blobs only the old snapshots used are deleted; live blobs 
   assert.match(text, /^strait_snapshot_blobs_deleted \d+$/m);
 });
 
-test("a blob no manifest references, written around the publisher, is found by the periodic sweep and deleted, also across a restart", async () => {
+test("a blob no manifest references, written around the publisher, is found by the periodic sweep and deleted; the restarted publisher starts no run for it", async () => {
   const live = await liveBlobs();
   const runsBefore = ((await control.api("/v1/publish/status", { token: ca.adminToken })).body.publisher as Json).runs as number;
   const stray = "0".repeat(64);

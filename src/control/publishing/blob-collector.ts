@@ -89,6 +89,8 @@ const RETRY_MAX_MS = 10 * 60 * 1000;
 export class BlobCollector {
   /** Holder key (`live:<target>`, `kv:<target>`) -> the distinct blobs it references. */
   private readonly holders = new Map<string, readonly string[]>();
+  /** Holders whose blobs are not known (see {@link holdUnknown}). */
+  private readonly unknown = new Set<string>();
   private readonly refs = new Map<string, number>();
   /** Retired blobs by retirement time, oldest first (times only grow, so insertion order is time order). */
   private readonly retired = new Map<string, number>();
@@ -120,8 +122,8 @@ export class BlobCollector {
   /** Reads the ledger (once), after the holders the object started with were given to {@link hold}. */
   async load(): Promise<void> {
     if (this.loaded) return;
-    this.loaded = true;
     const { retired, sweptAt } = await this.o.ledger.load();
+    this.loaded = true;
     for (const [hash, at] of [...retired].sort((a, b) => a[1] - b[1])) {
       // Retired, then taken again before the ledger heard: live.
       if (this.isLive(hash)) this.owedDeletes.add(hash);
@@ -140,6 +142,7 @@ export class BlobCollector {
   hold(holder: string, blobs: readonly string[], now: number): void {
     const next = [...new Set(blobs)];
     const before = this.holders.get(holder) ?? [];
+    this.unknown.delete(holder);
     if (next.length === 0) this.holders.delete(holder);
     else this.holders.set(holder, next);
     for (const hash of next) {
@@ -161,9 +164,12 @@ export class BlobCollector {
     }
   }
 
-  /** The blobs `holder` references now (empty when none). */
-  held(holder: string): readonly string[] {
-    return this.holders.get(holder) ?? [];
+  /**
+   * `holder` references blobs nobody can name now (a manifest copy in KV that could not be read
+   * back): no blob is deleted until {@link hold} names them.
+   */
+  holdUnknown(holder: string): void {
+    this.unknown.add(holder);
   }
 
   /** The current run wrote `hash` to KV. */
@@ -208,11 +214,7 @@ export class BlobCollector {
       refused = true;
       console.error("snapshot blob sweep: KV list failed", err instanceof Error ? err.message : String(err));
     }
-    const due: string[] = [];
-    for (const [hash, at] of this.retired) {
-      if (due.length >= this.maxDeletes || at + this.o.retentionMs > now) break;
-      due.push(hash);
-    }
+    const due = this.dueForDelete(now);
     // Forgotten as stored before the delete: a run after this never counts on a blob that may be gone.
     for (const hash of due) this.o.storedBlobs.delete(hash);
     const results = await Promise.allSettled(due.map((hash) => this.o.store.delete(hash)));
@@ -239,6 +241,18 @@ export class BlobCollector {
     }
     await this.flushLedger();
     return { deleted, failed, swept };
+  }
+
+  /** Retired blobs whose retention has ended, oldest first, at most a pass's worth. */
+  private dueForDelete(now: number): string[] {
+    const due: string[] = [];
+    // While some holder's blobs are unknown, any retired blob may be one of them: none is deleted.
+    if (this.unknown.size > 0) return due;
+    for (const [hash, at] of this.retired) {
+      if (due.length >= this.maxDeletes || at + this.o.retentionMs > now) break;
+      due.push(hash);
+    }
+    return due;
   }
 
   status(): CollectorStatus {

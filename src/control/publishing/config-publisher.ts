@@ -123,6 +123,8 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
     await this.load();
     const now = this.answerFor(revision);
     if (now !== undefined) return now;
+    // Counted as a request: a run it starts is never dropped (e.g. its timer firing during a collector pass).
+    this.requested++;
     await this.schedule();
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
@@ -255,20 +257,21 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
       await this.armAlarm();
       return;
     }
-    const owed = this.requested > Math.max(this.lastSeen, 0);
-    const retryDue = this.failedRuns > 0 && Date.now() >= this.retryAt;
-    if (owed || retryDue) {
-      await this.runNow();
-      return;
-    }
+    // The collector's pass first, so writes arriving about once a run cannot starve it; a run
+    // owed meanwhile waits for it (runNow does not start beside the collector).
     this.collecting = true;
     try {
       await this.collectGarbage();
     } finally {
       this.collecting = false;
     }
-    // A run requested during the pass waited for it (runNow does not start beside the collector).
-    if (this.requested > Math.max(this.lastSeen, 0)) await this.schedule();
+    if (this.requested > Math.max(this.lastSeen, 0)) {
+      // Through the timer, which keeps runs MIN_RUN_INTERVAL_MS apart (and re-arms this alarm as its backup).
+      await this.schedule();
+    } else if (this.failedRuns > 0 && Date.now() >= this.retryAt) {
+      await this.runNow();
+      return;
+    }
     await this.armAlarm();
   }
 
@@ -302,10 +305,11 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
     clearTimeout(this.timer);
     this.timer = undefined;
     this.running = true;
-    this.current = this.runOnce().finally(() => {
-      this.current = undefined;
+    const run = this.runOnce().finally(() => {
+      if (this.current === run) this.current = undefined;
     });
-    return this.current;
+    this.current = run;
+    return run;
   }
 
   private async runOnce(): Promise<void> {
@@ -332,16 +336,21 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
       } catch (err) {
         console.error("snapshot blob ledger write failed", err instanceof Error ? err.message : String(err));
       }
-      this.running = false;
       this.runs++;
     }
     this.failedRuns = failed ? this.failedRuns + 1 : 0;
     this.retryAt = failed ? Date.now() + Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** Math.min(this.failedRuns - 1, 20)) : 0;
-    await this.ctx.storage.put("state", { publishedRevision: this.publishedRevision, runs: this.runs }, { allowConcurrency: true });
-    if (!failed && this.requested === seen && this.owedRecorded) {
-      // A request arriving meanwhile records it again after this write (storage keeps call order).
-      this.owedRecorded = false;
-      await this.ctx.storage.put(PUBLISH_OWED, false, { allowConcurrency: true });
+    try {
+      await this.ctx.storage.put("state", { publishedRevision: this.publishedRevision, runs: this.runs }, { allowConcurrency: true });
+      if (!failed && this.requested === seen && this.owedRecorded) {
+        // A request arriving meanwhile records it again after this write (storage keeps call order).
+        this.owedRecorded = false;
+        await this.ctx.storage.put(PUBLISH_OWED, false, { allowConcurrency: true });
+      }
+    } finally {
+      // `running` ends only here, after the run's own writes, so no second run starts during them;
+      // a request made meanwhile was recorded by `schedule()` and is picked up just below.
+      this.running = false;
     }
     if (this.requested > seen) await this.schedule();
     await this.armAlarm();
@@ -406,17 +415,28 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
         storedBlobs: this.storedBlobs,
       });
       const now = Date.now();
+      const owedCopies: string[] = [];
       for (const stored of heads.values()) {
         const { copyPending, ...h } = stored;
-        if (copyPending === true) this.copyPending.add(h.target);
         this.heads.set(h.target, h);
         for (const b of h.blobs) this.storedBlobs.add(b);
         collector.hold(liveHolder(h.target), h.blobs, now);
-        // The manifest in KV: this head once copied, else an older one, read back from KV.
-        const inKv = copyPending === true ? await this.blobsOfKvCopy(h.target) : h.blobs;
-        for (const b of inKv) this.storedBlobs.add(b);
-        collector.hold(kvHolder(h.target), inKv, now);
+        if (copyPending === true) {
+          this.copyPending.add(h.target);
+          owedCopies.push(h.target);
+        } else {
+          collector.hold(kvHolder(h.target), h.blobs, now);
+        }
       }
+      // The manifest KV still serves for a head whose copy is owed: an older one, read back (held,
+      // never taken as stored: the read may be stale). Unreadable: unknown, and nothing is deleted
+      // until that target's copy lands.
+      const inKv = await Promise.all(owedCopies.map((t) => this.blobsOfKvCopy(t)));
+      owedCopies.forEach((t, i) => {
+        const blobs = inKv[i];
+        if (blobs === undefined || blobs === null) collector.holdUnknown(kvHolder(t));
+        else collector.hold(kvHolder(t), blobs, now);
+      });
       await collector.load();
       this.collector = collector;
       this.publishedRevision = state?.publishedRevision ?? 0;
@@ -501,9 +521,9 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
 
   /**
    * The blobs of the manifest KV holds for `target` (read back at start for a head whose copy was
-   * still owed; empty when there is none or it cannot be read, logged).
+   * still owed): empty when there is none, null when it cannot be read (logged).
    */
-  private async blobsOfKvCopy(target: string): Promise<string[]> {
+  private async blobsOfKvCopy(target: string): Promise<string[] | null> {
     try {
       const text = await this.env.CONFIG.get(manifestKey(target), "text");
       if (text === null) return [];
@@ -512,7 +532,7 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
       return blobHashes(manifest);
     } catch (err) {
       console.error("snapshot blob collection: the KV manifest of", target, "is unreadable", err instanceof Error ? err.message : String(err));
-      return [];
+      return null;
     }
   }
 

@@ -3,7 +3,8 @@
  * store with KV's `get` (the gateway passes its KV binding; tests pass a Miniflare one).
  *
  * - `manifest:<target>` -> JSON `{ version, revision, hash, jws }` (the signed head)
- * - `blob:<sha256>`    -> the blob's bytes (immutable; never rewritten)
+ * - `blob:<sha256>`    -> the blob's bytes (immutable: the same key always holds the same bytes;
+ *   deleted once no manifest references it, and written again if one does later)
  */
 import type { SignedHead, SnapshotSource } from "./snapshot-reader.ts";
 
