@@ -89,6 +89,8 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
   private current: Promise<void> | undefined;
   /** A collector pass is in progress (no run starts beside it). */
   private collecting = false;
+  /** A run was refused during the pass; it is scheduled when the pass ends. */
+  private runAfterPass = false;
   /** When a failed run is retried. */
   private retryAt = 0;
   private lastStart = 0;
@@ -123,8 +125,6 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
     await this.load();
     const now = this.answerFor(revision);
     if (now !== undefined) return now;
-    // Counted as a request: a run it starts is never dropped (e.g. its timer firing during a collector pass).
-    this.requested++;
     await this.schedule();
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
@@ -260,12 +260,13 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
     // The collector's pass first, so writes arriving about once a run cannot starve it; a run
     // owed meanwhile waits for it (runNow does not start beside the collector).
     this.collecting = true;
+    this.runAfterPass = false;
     try {
       await this.collectGarbage();
     } finally {
       this.collecting = false;
     }
-    if (this.requested > Math.max(this.lastSeen, 0)) {
+    if (this.requested > Math.max(this.lastSeen, 0) || this.runAfterPass) {
       // Through the timer, which keeps runs MIN_RUN_INTERVAL_MS apart (and re-arms this alarm as its backup).
       await this.schedule();
     } else if (this.failedRuns > 0 && Date.now() >= this.retryAt) {
@@ -300,7 +301,12 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
   }
 
   private runNow(): Promise<void> {
-    if (this.running || this.collecting) return this.current ?? Promise.resolve();
+    if (this.collecting) {
+      // Started again once the pass ends (whatever asked for it: a request, a revision waiter).
+      this.runAfterPass = true;
+      return Promise.resolve();
+    }
+    if (this.running) return this.current ?? Promise.resolve();
     // This run covers whatever the pending timer was for.
     clearTimeout(this.timer);
     this.timer = undefined;
