@@ -245,9 +245,9 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
 
   /**
    * The durable alarm: the backup of the in-memory timer, a failed run's retry, and the blob
-   * collector's passes. It publishes when a run is owed (requested, or a failed run's backoff has
-   * passed), otherwise it makes one collector pass; the collector runs only here, never beside a
-   * run, and within the alarm invocation's own KV operations.
+   * collector's passes. It makes the collector's pass when one is due (the collector runs only
+   * here, never beside a run, within the alarm invocation's own KV operations), then schedules an
+   * owed run, or starts a failed run's retry once its backoff has passed.
    */
   override async alarm(): Promise<void> {
     await this.load();
