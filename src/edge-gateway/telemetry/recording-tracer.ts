@@ -126,48 +126,6 @@ class RecordingSpan implements Span {
   }
 }
 
-/**
- * A span of a non-recording tracer: only its context (ids for `traceparent` propagation and the
- * access log's trace id); every recording method is a no-op, so nothing is allocated for it.
- */
-class NonRecordingSpan implements Span {
-  declare private readonly ctx: SpanContext;
-
-  constructor(ctx: SpanContext) {
-    this.ctx = ctx;
-  }
-
-  spanContext(): SpanContext {
-    return this.ctx;
-  }
-  setAttribute(_key: string, _value: AttributeValue): this {
-    return this;
-  }
-  setAttributes(_attributes: SpanAttributes): this {
-    return this;
-  }
-  addEvent(_name: string, _attributesOrStartTime?: SpanAttributes | TimeInput, _startTime?: TimeInput): this {
-    return this;
-  }
-  addLink(_link: Link): this {
-    return this;
-  }
-  addLinks(_links: Link[]): this {
-    return this;
-  }
-  setStatus(_status: SpanStatus): this {
-    return this;
-  }
-  updateName(_name: string): this {
-    return this;
-  }
-  end(_endTime?: TimeInput): void {}
-  isRecording(): boolean {
-    return false;
-  }
-  recordException(_exception: unknown, _time?: TimeInput): void {}
-}
-
 /** Records the spans of one request; `spans` holds them once ended (none when not `recording`). */
 export class RecordingTracer implements Tracer {
   declare readonly spans: FinishedSpan[];
@@ -193,7 +151,8 @@ export class RecordingTracer implements Tracer {
   startChild(name: string, options: SpanOptions, parent: SpanContext | undefined): Span {
     const spanCtx: SpanContext = { traceId: parent?.traceId ?? randomHexId(16), spanId: randomHexId(8), traceFlags: parent?.traceFlags ?? 1 };
     if (parent?.traceState !== undefined) spanCtx.traceState = parent.traceState;
-    if (!this.recording) return new NonRecordingSpan(spanCtx);
+    // The API's own non-recording span: only its context (ids for `traceparent` and the access log).
+    if (!this.recording) return trace.wrapSpanContext(spanCtx);
     const span = new RecordingSpan(name, spanCtx, options.kind ?? SpanKind.INTERNAL, parent?.spanId, toMs(options.startTime, this.now), this);
     if (options.attributes !== undefined) span.setAttributes(options.attributes);
     return span;
