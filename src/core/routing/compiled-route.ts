@@ -12,8 +12,7 @@ import { compileCors } from "./cors.ts";
 import { compileFault, type CompiledFault } from "./fault.ts";
 import { compileMirrors, type CompiledMirror } from "./mirror.ts";
 import { RouteCompileError } from "./errors.ts";
-import type { ClusterResult } from "./cluster.ts";
-import type { CorsPolicyPlan, DestinationRef, HeaderOp, RetryPolicy } from "./types.ts";
+import type { CorsPolicyPlan, DestinationRef, HeaderOp, ResolvedCluster, RetryPolicy } from "./types.ts";
 
 export interface CompiledDestination {
   destination: Destination;
@@ -30,13 +29,10 @@ export interface CompiledDestination {
   resolved?: ResolvedDestination;
 }
 
-export interface ResolvedDestination {
-  /** The request port the cluster was resolved for (mesh tables only: a gateway's clusters do not depend on it). */
-  readonly requestPort: number;
-  readonly cluster: ClusterResult;
-  readonly ref: Readonly<DestinationRef> | undefined;
-  readonly retry: Readonly<RetryPolicy> | undefined;
-}
+/** A destination resolved for a request port (mesh tables only: a gateway's clusters do not depend on it). */
+export type ResolvedDestination =
+  | { readonly requestPort: number; readonly ok: true; readonly cluster: ResolvedCluster; readonly ref: Readonly<DestinationRef>; readonly retry: Readonly<RetryPolicy> }
+  | { readonly requestPort: number; readonly ok: false; readonly reason: string };
 
 export interface CompiledRoute {
   ref: { name?: string; source: SourceRef & { index: number } };

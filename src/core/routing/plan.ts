@@ -47,11 +47,12 @@ function resolveDestination(table: RouteTable, r: CompiledRoute, cd: CompiledDes
   const fresh: ResolvedDestination = cluster.ok
     ? {
         requestPort,
-        cluster,
+        ok: true,
+        cluster: cluster.cluster,
         ref: Object.freeze(destinationRef(cd.destination, cluster.cluster)),
         retry: Object.freeze(resolveRetryPolicy(r.retries, cluster.cluster.trafficPolicy.loadBalancer?.consistentHash !== undefined)),
       }
-    : { requestPort, cluster, ref: undefined, retry: undefined };
+    : { requestPort, ok: false, reason: cluster.reason };
   cd.resolved = fresh;
   return fresh;
 }
@@ -88,8 +89,8 @@ export function planRequest(table: RouteTable, facts: RequestFacts, rng: () => n
   }
   const picked = pickWeighted(r.destinations, rng)!;
   const resolved = resolveDestination(table, r, picked, facts.port);
-  if (!resolved.cluster.ok) return { kind: "no-cluster", status: 503, flag: "NC", reason: resolved.cluster.reason, route: r.ref };
-  const cluster = resolved.cluster.cluster;
+  if (!resolved.ok) return { kind: "no-cluster", status: 503, flag: "NC", reason: resolved.reason, route: r.ref };
+  const cluster = resolved.cluster;
 
   const path = rewritePath(r.rewrite, view, found.match);
   // Authority: a route-level Host/:authority set beats a destination-level one, which beats rewrite.authority.
@@ -97,11 +98,11 @@ export function planRequest(table: RouteTable, facts: RequestFacts, rng: () => n
   const plan: ForwardPlan = {
     kind: "forward",
     route: r.ref,
-    destination: resolved.ref!,
+    destination: resolved.ref,
     cluster,
     upstreamRequest: { path, authority, headerOps: joinOps(r.requestOps, picked.requestOps) },
     responseHeaderOps: joinOps(r.responseOps, picked.responseOps),
-    retry: resolved.retry!,
+    retry: resolved.retry,
     mirrors: [],
   };
   if (r.timeoutMs !== undefined) plan.timeoutMs = r.timeoutMs;
