@@ -194,11 +194,8 @@ export class BlobCollector {
 
   /** When the next pass has work: the oldest retention to end, or the next sweep; never before a backoff ends. */
   nextPassAt(now: number): number {
-    let next = this.nextSweepAt;
-    for (const at of this.retired.values()) {
-      next = Math.min(next, at + this.o.retentionMs);
-      break; // the oldest
-    }
+    const oldest = this.retired.values().next();
+    const next = oldest.done === true ? this.nextSweepAt : Math.min(this.nextSweepAt, oldest.value + this.o.retentionMs);
     return Math.max(next, this.retryAt, now);
   }
 
