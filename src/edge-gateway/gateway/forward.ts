@@ -214,9 +214,9 @@ export async function forward(i: ForwardInput): Promise<ForwardResult> {
       // Envoy marks URX when the last try was itself retriable but the attempts ran out.
       const exhausted = retries > 0 && decision.reason === "retries exhausted";
       const flags: ResponseFlag[] = [];
-      if (response !== undefined) {
+      if (response !== undefined && responseHeaders !== undefined && outcome.kind === "response") {
         if (exhausted) flags.push("URX");
-        return { response, responseStatus: outcome.kind === "response" ? outcome.status : response.status, responseHeaders: responseHeaders!, flags, attempts: retries + 1, upstreamHost: lastHost ?? `${ep.address}:${ep.port}`, upstreamServiceTimeMs: platform.clock.now() - started, endpoint: ep };
+        return { response, responseStatus: outcome.status, responseHeaders, flags, attempts: retries + 1, upstreamHost: lastHost ?? `${ep.address}:${ep.port}`, upstreamServiceTimeMs: platform.clock.now() - started, endpoint: ep };
       }
       if (outcome.kind === "per-try-timeout") {
         flags.push("UT");
