@@ -11,7 +11,16 @@
  * process's user + system time during a round divided by the requests of that round: on a shared
  * machine it is the steadier measure of what a request costs.
  *
+ * At saturation the latencies only mirror throughput (Little's law: p50 ≈ connections / rate). So a
+ * second phase follows, as Istio's benchmarks measure proxy latency (fortio -qps): both sides at the
+ * same fixed offered rate below capacity (by default half the slower side's saturated req/s),
+ * evenly paced (bench/gateway/paced-load.ts, which also says why not autocannon's overallRate),
+ * again interleaved rounds with alternating order and medians; p50/p90/p99 at microsecond
+ * resolution and what the gateway adds (gateway − bare).
+ *
  *   node --import tsx bench/gateway/throughput.ts [--rounds 6] [--duration 5] [--connections 16]
+ *     [--fixed-rate-fraction 0.5 | --fixed-rate <rps>] [--fixed-rate-rounds 4] [--fixed-rate-duration 4] [--fixed-rate-connections 16]
+ *     (--fixed-rate-fraction 0 skips the fixed-rate phase)
  */
 import os from "node:os";
 import autocannon from "autocannon";
@@ -21,6 +30,7 @@ import { startEdgeMesh } from "../../test/support/edge-gateway-mesh.ts";
 import { BENCH_HOST, benchConfigYaml, getStatus } from "./bench-config.ts";
 import { processCpuMs, workerdChildren } from "./process-cpu.ts";
 import { startUpstreamProcess } from "./upstream-process.ts";
+import { percentile, runPacedLoad } from "./paced-load.ts";
 
 export interface ThroughputResult {
   name: string;
@@ -41,7 +51,45 @@ export interface ThroughputReport {
   rounds: { gateway: ThroughputResult; bare: ThroughputResult }[];
   connections: number;
   durationSeconds: number;
+  /** The fixed-rate phase; undefined when it was skipped (`fixedRateFraction: 0`). */
+  fixedRate?: FixedRateReport;
 }
+
+export interface FixedRateResult {
+  name: string;
+  offeredRps: number;
+  /** 2xx responses per second actually completed. */
+  achievedRps: number;
+  p50Ms: number;
+  p90Ms: number;
+  p99Ms: number;
+  /** workerd CPU (user + system) per request, ms; NaN when /proc is unavailable. */
+  cpuMsPerRequest: number;
+  /** 99th percentile of how late the client sent a request against its schedule, ms. */
+  sendLagP99Ms: number;
+  errors: number;
+  non2xx: number;
+}
+
+export interface FixedRateReport {
+  /** The rate both sides were offered, requests per second. */
+  offeredRps: number;
+  /** The fraction of the slower side's saturated req/s it was chosen as; undefined when set absolutely. */
+  fraction: number | undefined;
+  /** Medians over the rounds (errors and non-2xx summed). */
+  gateway: FixedRateResult;
+  bare: FixedRateResult;
+  /** Each round's pair, measured back to back. */
+  rounds: { gateway: FixedRateResult; bare: FixedRateResult }[];
+  /** Whether each side's median achieved rate is within `FIXED_RATE_TOLERANCE` of the offered one. */
+  reached: { gateway: boolean; bare: boolean };
+  /** Connection pool size per side (upper bound on requests in flight). */
+  connections: number;
+  durationSeconds: number;
+}
+
+/** How far (relative) an achieved rate may fall below the offered one and still count as reached. */
+export const FIXED_RATE_TOLERANCE = 0.03;
 
 /** Same compatibility settings as the gateway's wrangler.toml, so the runtimes match. */
 export const COMPATIBILITY = { compatibilityDate: "2026-04-01", compatibilityFlags: ["nodejs_compat"] };
@@ -72,6 +120,25 @@ async function drive(name: string, url: string, pid: number | undefined, o: { du
   };
 }
 
+async function drivePaced(name: string, url: string, pid: number | undefined, o: { rate: number; durationSeconds: number; connections: number }): Promise<FixedRateResult> {
+  const cpu0 = pid === undefined ? Number.NaN : await processCpuMs(pid);
+  const r = await runPacedLoad({ url, host: BENCH_HOST, rate: o.rate, durationSeconds: o.durationSeconds, connections: o.connections });
+  const cpu1 = pid === undefined ? Number.NaN : await processCpuMs(pid);
+  const requests = r.ok + r.non2xx;
+  return {
+    name,
+    offeredRps: o.rate,
+    achievedRps: r.achievedRps,
+    p50Ms: percentile(r.latenciesMs, 0.5),
+    p90Ms: percentile(r.latenciesMs, 0.9),
+    p99Ms: percentile(r.latenciesMs, 0.99),
+    cpuMsPerRequest: requests > 0 ? (cpu1 - cpu0) / requests : Number.NaN,
+    sendLagP99Ms: r.sendLagP99Ms,
+    errors: r.errors,
+    non2xx: r.non2xx,
+  };
+}
+
 function median(xs: number[]): number {
   const s = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
   if (s.length === 0) return Number.NaN;
@@ -91,6 +158,21 @@ function medianOf(name: string, rs: ThroughputResult[]): ThroughputResult {
   };
 }
 
+function medianOfFixed(name: string, rs: FixedRateResult[]): FixedRateResult {
+  return {
+    name,
+    offeredRps: rs[0]?.offeredRps ?? Number.NaN,
+    achievedRps: median(rs.map((r) => r.achievedRps)),
+    p50Ms: median(rs.map((r) => r.p50Ms)),
+    p90Ms: median(rs.map((r) => r.p90Ms)),
+    p99Ms: median(rs.map((r) => r.p99Ms)),
+    cpuMsPerRequest: median(rs.map((r) => r.cpuMsPerRequest)),
+    sendLagP99Ms: median(rs.map((r) => r.sendLagP99Ms)),
+    errors: rs.reduce((a, r) => a + r.errors, 0),
+    non2xx: rs.reduce((a, r) => a + r.non2xx, 0),
+  };
+}
+
 /** The workerd process Miniflare started during `start` (undefined when /proc cannot tell). */
 async function newWorkerd<T>(start: () => Promise<T>): Promise<{ value: T; pid: number | undefined }> {
   const before = new Set(await workerdChildren().catch(() => []));
@@ -99,10 +181,34 @@ async function newWorkerd<T>(start: () => Promise<T>): Promise<{ value: T; pid: 
   return { value, pid: added.length === 1 ? added[0] : undefined };
 }
 
-export async function benchGatewayThroughput(o: { durationSeconds?: number; connections?: number; rounds?: number } = {}): Promise<ThroughputReport> {
+export interface ThroughputOptions {
+  /** Saturated phase: seconds per round (5), autocannon connections (16), rounds (6). */
+  durationSeconds?: number;
+  connections?: number;
+  rounds?: number;
+  /** Fixed-rate phase: offered rate as a fraction of the slower side's saturated req/s (0.5; 0 skips the phase). */
+  fixedRateFraction?: number;
+  /** Fixed-rate phase: offered rate in req/s; takes precedence over `fixedRateFraction`. */
+  fixedRate?: number;
+  /** Fixed-rate phase: rounds (4), seconds per round (4), connection pool size per side (16). */
+  fixedRateRounds?: number;
+  fixedRateDurationSeconds?: number;
+  fixedRateConnections?: number;
+}
+
+export async function benchGatewayThroughput(o: ThroughputOptions = {}): Promise<ThroughputReport> {
   const durationSeconds = o.durationSeconds ?? 5;
   const connections = o.connections ?? 16;
   const rounds = o.rounds ?? 6;
+  const fixedRateFraction = o.fixedRateFraction ?? 0.5;
+  const fixedRateRounds = o.fixedRateRounds ?? 4;
+  const fixedRateDurationSeconds = o.fixedRateDurationSeconds ?? 4;
+  const fixedRateConnections = o.fixedRateConnections ?? 16;
+  if (!(fixedRateFraction >= 0 && fixedRateFraction <= 1)) throw new TypeError(`fixedRateFraction must be in [0, 1] (got ${fixedRateFraction})`);
+  if (o.fixedRate !== undefined && !(o.fixedRate > 0)) throw new TypeError(`fixedRate must be a positive number of requests per second (got ${o.fixedRate})`);
+  if (!(fixedRateRounds >= 1) || !(fixedRateDurationSeconds > 0) || !(fixedRateConnections >= 1)) {
+    throw new TypeError(`fixedRateRounds, fixedRateDurationSeconds and fixedRateConnections must be positive (got ${fixedRateRounds}, ${fixedRateDurationSeconds}, ${fixedRateConnections})`);
+  }
   const upstream = await startUpstreamProcess();
   const upstreamUrl = `http://127.0.0.1:${upstream.port}`;
   const ca = await createThrowawayCa();
@@ -148,13 +254,36 @@ export async function benchGatewayThroughput(o: { durationSeconds?: number; conn
       for (const k of order) pair[k] = await drive(sides[k].name, sides[k].url, sides[k].pid, { durationSeconds, connections });
       pairs.push(pair as ThroughputReport["rounds"][number]);
     }
-    return {
-      gateway: medianOf(sides.gateway.name, pairs.map((p) => p.gateway)),
-      bare: medianOf(sides.bare.name, pairs.map((p) => p.bare)),
-      rounds: pairs,
-      connections,
-      durationSeconds,
+    const gateway = medianOf(sides.gateway.name, pairs.map((p) => p.gateway));
+    const bareMedian = medianOf(sides.bare.name, pairs.map((p) => p.bare));
+    const report: ThroughputReport = { gateway, bare: bareMedian, rounds: pairs, connections, durationSeconds };
+    const offeredRps = o.fixedRate ?? Math.round(fixedRateFraction * Math.min(gateway.requestsPerSecond, bareMedian.requestsPerSecond));
+    if (o.fixedRate === undefined && fixedRateFraction === 0) return report;
+    if (!(offeredRps >= 1)) throw new Error(`no fixed rate to offer: the saturated phase measured ${gateway.requestsPerSecond} / ${bareMedian.requestsPerSecond} req/s`);
+    // The pool's connections are new: one second at the rate per side opens them and settles the schedule.
+    const paced = { rate: offeredRps, connections: fixedRateConnections };
+    for (const s of [sides.gateway, sides.bare]) await drivePaced("warm-up", s.url, undefined, { ...paced, durationSeconds: 1 });
+    const fixedPairs: FixedRateReport["rounds"] = [];
+    for (let round = 0; round < fixedRateRounds; round++) {
+      const order = round % 2 === 0 ? (["gateway", "bare"] as const) : (["bare", "gateway"] as const);
+      const pair: Partial<FixedRateReport["rounds"][number]> = {};
+      for (const k of order) pair[k] = await drivePaced(sides[k].name, sides[k].url, sides[k].pid, { ...paced, durationSeconds: fixedRateDurationSeconds });
+      fixedPairs.push(pair as FixedRateReport["rounds"][number]);
+    }
+    const fixedGateway = medianOfFixed(sides.gateway.name, fixedPairs.map((p) => p.gateway));
+    const fixedBare = medianOfFixed(sides.bare.name, fixedPairs.map((p) => p.bare));
+    const reached = (r: FixedRateResult) => r.achievedRps >= offeredRps * (1 - FIXED_RATE_TOLERANCE);
+    report.fixedRate = {
+      offeredRps,
+      fraction: o.fixedRate === undefined ? fixedRateFraction : undefined,
+      gateway: fixedGateway,
+      bare: fixedBare,
+      rounds: fixedPairs,
+      reached: { gateway: reached(fixedGateway), bare: reached(fixedBare) },
+      connections: fixedRateConnections,
+      durationSeconds: fixedRateDurationSeconds,
     };
+    return report;
   } finally {
     await bare?.dispose();
     await mesh.dispose();
@@ -183,6 +312,46 @@ export function printThroughput(r: ThroughputReport): void {
       `p50 ${f2(r.gateway.p50Ms / Math.max(r.bare.p50Ms, 0.001))}x, p99 ${f2(r.gateway.p99Ms / Math.max(r.bare.p99Ms, 0.001))}x latency, ` +
       `CPU/request ${f2(median(cpuRatios))}x`,
   );
+  if (r.fixedRate !== undefined) printFixedRate(r.fixedRate);
+}
+
+const f3 = (x: number) => (Number.isNaN(x) ? "n/a" : x.toFixed(3));
+const signed3 = (x: number) => (Number.isNaN(x) ? "n/a" : `${x >= 0 ? "+" : ""}${x.toFixed(3)}`);
+const pct = (x: number) => `${x >= 0 ? "+" : ""}${(x * 100).toFixed(1)} %`;
+
+export function printFixedRate(f: FixedRateReport): void {
+  const chosen = f.fraction === undefined ? "set with --fixed-rate" : `${Math.round(f.fraction * 100)} % of the slower side's saturated req/s`;
+  console.log(
+    `\nfixed rate: ${f.offeredRps} req/s offered to each side (${chosen}), evenly paced open loop over a pool of ${f.connections} keep-alive connections per side, ` +
+      `${f.rounds.length} interleaved rounds of ${f.durationSeconds} s, medians; latency from send to end of body, microsecond resolution; load average ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}`,
+  );
+  console.log("path                                       offered  achieved    p50 ms    p90 ms    p99 ms  CPU ms/req  send lag p99 ms  errors  non-2xx");
+  for (const x of [f.gateway, f.bare]) {
+    console.log(
+      `${x.name.padEnd(42)} ${String(x.offeredRps).padStart(6)}  ${f1(x.achievedRps).padStart(8)}  ${f3(x.p50Ms).padStart(8)}  ${f3(x.p90Ms).padStart(8)}  ${f3(x.p99Ms).padStart(8)}  ${f2(x.cpuMsPerRequest).padStart(10)}  ${f2(x.sendLagP99Ms).padStart(15)}  ${String(x.errors).padStart(6)}  ${String(x.non2xx).padStart(7)}`,
+    );
+  }
+  for (const k of ["gateway", "bare"] as const) {
+    const achieved = f.rounds.map((p) => p[k].achievedRps);
+    const reached = f.reached[k] ? "reached" : `NOT REACHED (more than ${Math.round(FIXED_RATE_TOLERANCE * 100)} % below the offered rate)`;
+    console.log(
+      `${k} achieved ${f1(f[k].achievedRps)} req/s (${pct(f[k].achievedRps / f.offeredRps - 1)} of offered; rounds ${achieved.map((x) => x.toFixed(0)).join(" ")}): ${reached}`,
+    );
+  }
+  if (!f.reached.gateway || !f.reached.bare) {
+    const which = !f.reached.gateway && !f.reached.bare ? "neither side" : !f.reached.gateway ? "the gateway" : "the bare worker";
+    console.log(`no added latency or ratio reported: ${which} could not sustain the offered rate, so its latencies are those of a queue, not of the path (lower --fixed-rate or --fixed-rate-fraction)`);
+    return;
+  }
+  const diff = (q: "p50Ms" | "p90Ms" | "p99Ms") => f.rounds.map((p) => p.gateway[q] - p.bare[q]);
+  const ratio = (q: "p50Ms" | "p90Ms" | "p99Ms") => f.rounds.map((p) => p.gateway[q] / p.bare[q]);
+  console.log(`per round gateway - bare p50 ms: ${diff("p50Ms").map(signed3).join(" ")}`);
+  const parts = (["p50Ms", "p90Ms", "p99Ms"] as const).map((q) => {
+    const d = diff(q);
+    return `${q.slice(0, 3)} ${signed3(median(d))} ms (range ${signed3(Math.min(...d))} to ${signed3(Math.max(...d))}), ${f2(median(ratio(q)))}x`;
+  });
+  const cpuRatios = f.rounds.map((p) => p.gateway.cpuMsPerRequest / p.bare.cpuMsPerRequest);
+  console.log(`added by the gateway (gateway - bare, median of per-round differences; gateway / bare, median of per-round ratios): ${parts.join("; ")}; CPU/request ${f2(median(cpuRatios))}x`);
 }
 
 function arg(name: string): number | undefined {
@@ -195,5 +364,20 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const d = arg("duration");
   const c = arg("connections");
   const n = arg("rounds");
-  printThroughput(await benchGatewayThroughput({ ...(d === undefined ? {} : { durationSeconds: d }), ...(c === undefined ? {} : { connections: c }), ...(n === undefined ? {} : { rounds: n }) }));
+  const options: ThroughputOptions = {
+    ...(d === undefined ? {} : { durationSeconds: d }),
+    ...(c === undefined ? {} : { connections: c }),
+    ...(n === undefined ? {} : { rounds: n }),
+  };
+  const fraction = arg("fixed-rate-fraction");
+  const rate = arg("fixed-rate");
+  const fixedRounds = arg("fixed-rate-rounds");
+  const fixedDuration = arg("fixed-rate-duration");
+  const fixedConnections = arg("fixed-rate-connections");
+  if (fraction !== undefined) options.fixedRateFraction = fraction;
+  if (rate !== undefined) options.fixedRate = rate;
+  if (fixedRounds !== undefined) options.fixedRateRounds = fixedRounds;
+  if (fixedDuration !== undefined) options.fixedRateDurationSeconds = fixedDuration;
+  if (fixedConnections !== undefined) options.fixedRateConnections = fixedConnections;
+  printThroughput(await benchGatewayThroughput(options));
 }
