@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { and, desc, eq } from "drizzle-orm";
 import { issuedSvids } from "../../../schema/index.ts";
 import { systemClock } from "../../core/clock.ts";
-import { ConflictError, ForbiddenError, UnauthenticatedError } from "../../core/errors.ts";
+import { ConflictError, ForbiddenError, NotFoundError, UnauthenticatedError, ValidationError } from "../../core/errors.ts";
 import type { ControlApp } from "../types.ts";
 import { auditInsert } from "../audit.ts";
 import { actorOf, requireAdmin } from "../auth.ts";
@@ -10,7 +10,7 @@ import { readJsonBody } from "../body.ts";
 import { database, isUniqueViolation } from "../db.ts";
 import { objectAt, plainTextAt, stringAt } from "./fields.ts";
 import { nodeSpiffeIdAt } from "./identity-fields.ts";
-import { listNodes } from "./nodes.ts";
+import { deleteAttestedNode, listNodes, readNodeStanding } from "./nodes.ts";
 import { nodesChangedAfterWrite } from "../config/snapshot-publisher.ts";
 import { findRevocation, insertRevocation, listRevocations, revocationView } from "./revocations.ts";
 import { trustDomainOf } from "./settings.ts";
@@ -73,4 +73,28 @@ nodeAdminRoutes.post("/v1/identity/revocations", async (c) => {
   // Node snapshots carry the deny list: republish so proxies see the revocation on their next long-poll.
   await nodesChangedAfterWrite(c.env);
   return c.json(revocationView(row), 201);
+});
+
+/**
+ * Evicts an attested node, as SPIRE's `agent evict` does: its attestation record goes, so its
+ * credentials stop working for node calls (snapshot reads, SVID renewal, workload SVIDs) until
+ * it attests again, and the publisher takes its snapshot target down (the KV manifest copy, the
+ * head; its blobs after their retention). Its issued SVIDs stay on record; a revocation, if any,
+ * stays in force. The node's own SVID is not revoked: it expires (use a revocation for that).
+ */
+nodeAdminRoutes.delete("/v1/identity/nodes", async (c) => {
+  requireAdmin(c);
+  const raw = c.req.query("spiffeId");
+  if (raw === undefined || raw === "") throw new ValidationError("spiffeId: query parameter is required (the node's SPIFFE ID)", { field: "spiffeId" });
+  if (raw.length > 2048) throw new ValidationError("spiffeId: longer than 2048 characters", { field: "spiffeId" });
+  const spiffeId = nodeSpiffeIdAt(raw, "spiffeId", trustDomainOf(c.env)).id.toString();
+  const db = database(c.env);
+  if (!(await readNodeStanding(db, spiffeId)).attested) throw new NotFoundError(`spiffeId: node ${spiffeId} is not attested`, { field: "spiffeId" });
+  const now = systemClock.now();
+  const actor = actorOf(c.get("principal"));
+  await db.batch([deleteAttestedNode(db, spiffeId), auditInsert(db, { actor, action: "identity.evict", target: spiffeId, outcome: "success" }, now)]);
+  // The publisher reads node standing again (the node's reads are refused from here on) and
+  // publishes without the node's target.
+  await nodesChangedAfterWrite(c.env);
+  return c.json({ evicted: spiffeId, evictedAt: new Date(now).toISOString() });
 });

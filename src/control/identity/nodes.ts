@@ -17,6 +17,11 @@ export function upsertAttestedNode(
     });
 }
 
+/** Removes an attested node (an eviction): it must attest again before it may act as a node. */
+export function deleteAttestedNode(db: Database, spiffeId: string) {
+  return db.delete(attestedNodes).where(eq(attestedNodes.spiffeId, spiffeId));
+}
+
 /** Records a renewal: the node's new serial and when it was last seen. */
 export function recordRenewal(db: Database, spiffeId: string, serial: string, now: number) {
   return db.update(attestedNodes).set({ lastSeenAt: now, currentSerial: serial }).where(eq(attestedNodes.spiffeId, spiffeId));

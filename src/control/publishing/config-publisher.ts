@@ -76,6 +76,11 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
   private recordedTargets: Set<string> | undefined;
   /** Targets whose live head is not yet copied to KV (`manifest:<target>`). */
   private readonly copyPending = new Set<string>();
+  /**
+   * The last version of each target that was removed (`gone:<target>` in storage): a target that
+   * comes back (a node evicted and attested again) continues from it, so versions never go back.
+   */
+  private readonly goneVersions = new Map<string, number>();
   private readonly storedBlobs = new Set<string>();
   private loading: Promise<void> | undefined;
   private requested = 0;
@@ -199,16 +204,17 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
 
   private async headFor(target: string, known: number | undefined, waitMs: number, credential: string, maxPerCredential: number): Promise<HeadAnswer> {
     const h = this.heads.get(target);
-    if (h !== undefined && (known === undefined || h.version > known)) return { status: 200, head: publicHead(h) };
-    if (known === undefined) {
-      // Nothing published for it yet (a node attested after the last run): publish, then answer.
+    if (h === undefined) {
+      // Nothing published for it (a node attested after the last run, or evicted and attested
+      // again): publish, then answer with whatever version that run gives it.
       this.requested++;
       await this.schedule();
       const answer = await this.waiters.wait(target, 0, `first:${credential}`, Math.min(waitMs > 0 ? waitMs : FIRST_PUBLISH_WAIT_MS, FIRST_PUBLISH_WAIT_MS), maxPerCredential);
       if (answer.kind === "head") return { status: 200, head: publicHead(answer.head) };
       if (answer.kind === "too-many") return { status: 429 };
-      return { status: 404 };
+      return known === undefined ? { status: 404 } : { status: 304, version: known };
     }
+    if (known === undefined || h.version > known) return { status: 200, head: publicHead(h) };
     const answer = await this.waiters.wait(target, known, credential, waitMs, maxPerCredential);
     if (answer.kind === "head") return { status: 200, head: publicHead(answer.head) };
     if (answer.kind === "too-many") return { status: 429 };
@@ -407,11 +413,13 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
 
   private load(): Promise<void> {
     this.loading ??= (async () => {
-      const [heads, state, owed] = await Promise.all([
+      const [heads, state, owed, gone] = await Promise.all([
         this.ctx.storage.list<StoredHead>({ prefix: "head:" }),
         this.ctx.storage.get<{ publishedRevision: number; runs: number }>("state"),
         this.ctx.storage.get<boolean>(PUBLISH_OWED),
+        this.ctx.storage.list<number>({ prefix: GONE_PREFIX }),
       ]);
+      for (const [key, version] of gone) this.goneVersions.set(key.slice(GONE_PREFIX.length), version);
       const settings = publisherSettings(this.env);
       const collector = new BlobCollector({
         retentionMs: settings.blobRetentionSeconds * 1000,
@@ -551,6 +559,33 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
     return results.flatMap((r, i) => (r.status === "rejected" ? [{ target: owed[i]!.target, error: `manifest copy: ${r.reason instanceof Error ? r.reason.message : String(r.reason)}` }] : []));
   }
 
+  /**
+   * Takes down targets the config no longer has (a node evicted, or whose WorkloadEntries all
+   * went): the KV copy of the manifest first, then the head, so nothing serves a target whose
+   * copy could not be deleted; its blobs are let go (deleted after their retention) and its last
+   * version is kept. A target whose KV delete fails stays live and is tried again by the next run.
+   */
+  private async removeTargets(targets: readonly string[]): Promise<void> {
+    for (const target of targets) {
+      const head = this.heads.get(target);
+      if (head === undefined) continue;
+      try {
+        await this.env.CONFIG.delete(manifestKey(target));
+        await this.ctx.storage.put(GONE_PREFIX + target, head.version, { allowConcurrency: true });
+        await this.ctx.storage.delete(`head:${target}`, { allowConcurrency: true });
+      } catch (err) {
+        console.error("snapshot target removal failed", target, err instanceof Error ? err.message : String(err));
+        continue;
+      }
+      this.heads.delete(target);
+      this.copyPending.delete(target);
+      this.goneVersions.set(target, head.version);
+      const now = Date.now();
+      this.collector?.hold(liveHolder(target), [], now);
+      this.collector?.hold(kvHolder(target), [], now);
+    }
+  }
+
   private async publishOnce(startedAt: number): Promise<RunSummary> {
     const env = this.env;
     const db = database(env);
@@ -566,12 +601,11 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
       this.recordedTargets === undefined ? listTargetStatus(db) : Promise.resolve([]),
     ]);
     const revision = config.revision;
-    // Merged, not replaced: a revocation's `nodesChanged` may have read newer rows while this run
-    // was reading (nodes are never un-attested and revocations never lifted, so a union is exact).
-    const standing = this.standing ?? { attested: new Set<string>(), revoked: new Set<string>(), loadedAt: startedAt };
-    for (const n of nodes) standing.attested.add(n.spiffeId);
-    for (const r of revoked) standing.revoked.add(r.spiffeId);
-    this.standing = standing;
+    // Taken only when newer than what the object holds: a `nodesChanged` (a revocation, an
+    // eviction) may have read the tables after this run began reading them.
+    if (this.standing === undefined || this.standing.loadedAt <= startedAt) {
+      this.standing = { attested: new Set(nodes.map((n) => n.spiffeId)), revoked: new Set(revoked.map((r) => r.spiffeId)), loadedAt: startedAt };
+    }
     const scope = { trustDomain, rootNamespace, domainSuffix: DEFAULT_DOMAIN_SUFFIX };
     if (this.memo === undefined || !this.memo.fits(scope)) this.memo = new CompileMemo(scope);
     this.splitter ??= new SnapshotSplitter({ maxBlobBytes: settings.maxBlobBytes, isStored: (h) => this.storedBlobs.has(h) });
@@ -579,6 +613,10 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
     // D1 first (a fresh object), then what this object itself published (authoritative).
     for (const s of status) if (s.version > 0) previous.set(s.target, { version: s.version, hash: s.hash });
     for (const h of this.heads.values()) previous.set(h.target, { version: h.version, hash: h.hash });
+    // A removed target that comes back publishes again (no hash matches ""), after its last version.
+    for (const [target, version] of this.goneVersions) {
+      if (!this.heads.has(target)) previous.set(target, { version: Math.max(version, previous.get(target)?.version ?? 0), hash: "" });
+    }
     let signer: Awaited<ReturnType<typeof getControlSigner>> | undefined;
     const copied: PublishedHead[] = [];
     const sizes = new Map<string, number>();
@@ -623,6 +661,9 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
     });
     await this.settleCopies(copied);
     const live = new Set(report.targets.map((t) => t.target));
+    await this.removeTargets([...this.heads.keys()].filter((t) => !live.has(t)));
+    // Reads of a target no longer (or never) in the config, asked before this run began: answered now, not after their wait.
+    this.waiters.expireAbsent(live, startedAt);
     const recorded = this.recordedTargets ?? new Set(status.map((s) => s.target));
     await recordRun(db, report, sizes, Date.now(), [...recorded].filter((t) => !live.has(t)));
     this.recordedTargets = live;
@@ -643,6 +684,9 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
     };
   }
 }
+
+/** Storage keys of removed targets' last versions. */
+const GONE_PREFIX = "gone:";
 
 /** Storage key marking a run as owed, from a request until a run that covered it succeeded. */
 const PUBLISH_OWED = "publishOwed";

@@ -12,6 +12,8 @@ interface Waiter<H extends HeadLike> {
   target: string;
   known: number;
   credential: string;
+  /** When it started waiting (ms since the epoch). */
+  since: number;
   settle(head: H | undefined): void;
 }
 
@@ -45,6 +47,7 @@ export class HeadWaiters<H extends HeadLike> {
         target,
         known,
         credential,
+        since: Date.now(),
         settle: (head) => {
           if (timer !== undefined) clearTimeout(timer);
           this.remove(waiter);
@@ -71,6 +74,24 @@ export class HeadWaiters<H extends HeadLike> {
       if (head.version > w.known) {
         w.settle(head);
         n++;
+      }
+    }
+    return n;
+  }
+
+  /**
+   * Ends, as timed out, the waits for a first version (`known` 0) of targets not in `live` that
+   * began before `before`: a run that started after they asked found no such target.
+   */
+  expireAbsent(live: ReadonlySet<string>, before: number): number {
+    let n = 0;
+    for (const [target, set] of [...this.byTarget]) {
+      if (live.has(target)) continue;
+      for (const w of [...set]) {
+        if (w.known === 0 && w.since < before) {
+          w.settle(undefined);
+          n++;
+        }
       }
     }
     return n;
