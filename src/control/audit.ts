@@ -2,6 +2,7 @@ import type { DrizzleD1Database } from "drizzle-orm/d1";
 import type { BatchItem } from "drizzle-orm/batch";
 import { lt, sql } from "drizzle-orm";
 import { auditEvents, auditRefusals } from "../../schema/index.ts";
+import type { NumberVarSpec } from "../core/env-vars.ts";
 
 /** One entry of the append-only audit log (table `audit_events`). */
 export interface AuditEvent {
@@ -71,26 +72,20 @@ export interface AuditRetention {
 
 export const DEFAULT_AUDIT_RETENTION: AuditRetention = { eventsDays: 90, refusalsDays: 14 };
 
-function days(raw: string | undefined, fallback: number, name: string): number {
-  if (raw === undefined || raw.trim() === "") return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > 3650) throw new TypeError(`${name}: expected whole days from 1 to 3650, got ${raw}`);
-  return n;
+/** Whole days from 1 to 3650; unset or empty means the default (see src/control/scheduled.ts for a bad value). */
+export const AUDIT_RETENTION_VARS = {
+  AUDIT_RETENTION_DAYS: { name: "AUDIT_RETENTION_DAYS", fallback: DEFAULT_AUDIT_RETENTION.eventsDays, min: 1, max: 3650, integer: true },
+  AUDIT_REFUSAL_RETENTION_DAYS: { name: "AUDIT_REFUSAL_RETENTION_DAYS", fallback: DEFAULT_AUDIT_RETENTION.refusalsDays, min: 1, max: 3650, integer: true },
+} as const satisfies Record<string, NumberVarSpec>;
+
+/** Deletes audit events older than `days` (run by the control worker's cron). */
+export async function pruneAuditEvents<S extends Record<string, unknown>>(db: DrizzleD1Database<S>, days: number, now: number): Promise<number> {
+  const r = await db.delete(auditEvents).where(lt(auditEvents.at, now - days * 86_400_000));
+  return r.meta.changes ?? 0;
 }
 
-export function auditRetention(env: { AUDIT_RETENTION_DAYS?: string; AUDIT_REFUSAL_RETENTION_DAYS?: string }): AuditRetention {
-  return {
-    eventsDays: days(env.AUDIT_RETENTION_DAYS, DEFAULT_AUDIT_RETENTION.eventsDays, "AUDIT_RETENTION_DAYS"),
-    refusalsDays: days(env.AUDIT_REFUSAL_RETENTION_DAYS, DEFAULT_AUDIT_RETENTION.refusalsDays, "AUDIT_REFUSAL_RETENTION_DAYS"),
-  };
-}
-
-/** Deletes audit events and refusal counters older than the retention (run by the control worker's cron). */
-export async function pruneAudit<S extends Record<string, unknown>>(db: DrizzleD1Database<S>, retention: AuditRetention, now: number): Promise<{ events: number; refusals: number }> {
-  const day = 86_400_000;
-  const [events, refusals] = await db.batch([
-    db.delete(auditEvents).where(lt(auditEvents.at, now - retention.eventsDays * day)),
-    db.delete(auditRefusals).where(lt(auditRefusals.minute, now - retention.refusalsDays * day)),
-  ]);
-  return { events: events.meta.changes ?? 0, refusals: refusals.meta.changes ?? 0 };
+/** Deletes refusal counters older than `days` (run by the control worker's cron). */
+export async function pruneAuditRefusals<S extends Record<string, unknown>>(db: DrizzleD1Database<S>, days: number, now: number): Promise<number> {
+  const r = await db.delete(auditRefusals).where(lt(auditRefusals.minute, now - days * 86_400_000));
+  return r.meta.changes ?? 0;
 }

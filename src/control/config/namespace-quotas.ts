@@ -7,6 +7,7 @@
  * writes that shrink a namespace are always allowed.
  */
 import { eq, inArray, sql } from "drizzle-orm";
+import { numberVar, type NumberVarSpec } from "../../core/env-vars.ts";
 import type { Database } from "../db.ts";
 import type { ControlEnv } from "../env.ts";
 import { namespaceQuotas, resources } from "../../../schema/config.ts";
@@ -24,16 +25,15 @@ export interface NamespaceUsage {
   bytes: number;
 }
 
-const DEFAULT_MAX_RESOURCES = 5000;
-const DEFAULT_MAX_BYTES = 8 * 1024 * 1024;
+/** The default quotas' vars: unset or empty means the default, anything else an integer from 1 (else 503 naming the var). */
+export const QUOTA_VARS = {
+  NAMESPACE_MAX_RESOURCES: { name: "NAMESPACE_MAX_RESOURCES", fallback: 5000, min: 1, max: Number.MAX_SAFE_INTEGER, integer: true },
+  NAMESPACE_MAX_BYTES: { name: "NAMESPACE_MAX_BYTES", fallback: 8 * 1024 * 1024, min: 1, max: Number.MAX_SAFE_INTEGER, integer: true },
+} as const satisfies Record<string, NumberVarSpec>;
 
-function positiveInt(raw: string | undefined, fallback: number): number {
-  const n = raw === undefined ? Number.NaN : Number(raw);
-  return Number.isSafeInteger(n) && n > 0 ? n : fallback;
-}
-
+/** The quotas of a namespace without an override; an `UnavailableError` (503) naming a var set to something else than a positive integer. */
 export function defaultQuota(env: ControlEnv): QuotaLimits {
-  return { maxResources: positiveInt(env.NAMESPACE_MAX_RESOURCES, DEFAULT_MAX_RESOURCES), maxBytes: positiveInt(env.NAMESPACE_MAX_BYTES, DEFAULT_MAX_BYTES) };
+  return { maxResources: numberVar(env.NAMESPACE_MAX_RESOURCES, QUOTA_VARS.NAMESPACE_MAX_RESOURCES), maxBytes: numberVar(env.NAMESPACE_MAX_BYTES, QUOTA_VARS.NAMESPACE_MAX_BYTES) };
 }
 
 /** Stored size of a resource as the quota counts it (same measure as SQLite's length() of the columns). */

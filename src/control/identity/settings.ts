@@ -1,4 +1,4 @@
-import { UnavailableError } from "../../core/errors.ts";
+import { misconfigured } from "../../core/env-vars.ts";
 import { DEFAULT_TRUST_DOMAIN, parseTrustDomain } from "../../identity/spiffe-id.ts";
 import { parseK8sClusters, type K8sClusterConfig } from "../../identity/k8s-psat.ts";
 import type { ControlEnv } from "../env.ts";
@@ -9,11 +9,6 @@ export const DEFAULT_X509_SVID_TTL_SECONDS = 3600;
 export const MAX_X509_SVID_TTL_SECONDS = 86400;
 export const DEFAULT_JWT_SVID_TTL_SECONDS = 300;
 export const MAX_JWT_SVID_TTL_SECONDS = 3600;
-
-/** Operator configuration errors are the server's problem (503), never the client's. */
-function misconfigured(name: string, why: string): UnavailableError {
-  return new UnavailableError(`${name}: ${why}`, { field: name });
-}
 
 /** The validated trust domain (TRUST_DOMAIN, default strait.local). */
 export function trustDomainOf(env: ControlEnv): string {
