@@ -19,7 +19,7 @@
  * resolution and what the gateway adds (gateway − bare).
  *
  *   node --import tsx bench/gateway/throughput.ts [--rounds 6] [--duration 5] [--connections 16]
- *     [--fixed-rate-fraction 0.5 | --fixed-rate <rps>] [--fixed-rate-rounds 4] [--fixed-rate-duration 4] [--fixed-rate-connections 16]
+ *     [--fixed-rate-fraction 0.5 | --fixed-rate <rps>] [--fixed-rate-rounds 6] [--fixed-rate-duration 2.5] [--fixed-rate-connections 16]
  *     (--fixed-rate-fraction 0 skips the fixed-rate phase)
  */
 import os from "node:os";
@@ -86,6 +86,8 @@ export interface FixedRateReport {
   /** Connection pool size per side (upper bound on requests in flight). */
   connections: number;
   durationSeconds: number;
+  /** `os.loadavg()` when the phase started and when it ended. */
+  loadAverage: { start: number[]; end: number[] };
 }
 
 /** How far (relative) an achieved rate may fall below the offered one and still count as reached. */
@@ -190,7 +192,7 @@ export interface ThroughputOptions {
   fixedRateFraction?: number;
   /** Fixed-rate phase: offered rate in req/s; takes precedence over `fixedRateFraction`. */
   fixedRate?: number;
-  /** Fixed-rate phase: rounds (4), seconds per round (4), connection pool size per side (16). */
+  /** Fixed-rate phase: rounds (6), seconds per round (2.5), connection pool size per side (16). */
   fixedRateRounds?: number;
   fixedRateDurationSeconds?: number;
   fixedRateConnections?: number;
@@ -201,8 +203,8 @@ export async function benchGatewayThroughput(o: ThroughputOptions = {}): Promise
   const connections = o.connections ?? 16;
   const rounds = o.rounds ?? 6;
   const fixedRateFraction = o.fixedRateFraction ?? 0.5;
-  const fixedRateRounds = o.fixedRateRounds ?? 4;
-  const fixedRateDurationSeconds = o.fixedRateDurationSeconds ?? 4;
+  const fixedRateRounds = o.fixedRateRounds ?? 6;
+  const fixedRateDurationSeconds = o.fixedRateDurationSeconds ?? 2.5;
   const fixedRateConnections = o.fixedRateConnections ?? 16;
   if (!(fixedRateFraction >= 0 && fixedRateFraction <= 1)) throw new TypeError(`fixedRateFraction must be in [0, 1] (got ${fixedRateFraction})`);
   if (o.fixedRate !== undefined && !(o.fixedRate > 0)) throw new TypeError(`fixedRate must be a positive number of requests per second (got ${o.fixedRate})`);
@@ -261,6 +263,7 @@ export async function benchGatewayThroughput(o: ThroughputOptions = {}): Promise
     if (o.fixedRate === undefined && fixedRateFraction === 0) return report;
     if (!(offeredRps >= 1)) throw new Error(`no fixed rate to offer: the saturated phase measured ${gateway.requestsPerSecond} / ${bareMedian.requestsPerSecond} req/s`);
     // The pool's connections are new: one second at the rate per side opens them and settles the schedule.
+    const loadAtStart = os.loadavg();
     const paced = { rate: offeredRps, connections: fixedRateConnections };
     for (const s of [sides.gateway, sides.bare]) await drivePaced("warm-up", s.url, undefined, { ...paced, durationSeconds: 1 });
     const fixedPairs: FixedRateReport["rounds"] = [];
@@ -282,6 +285,7 @@ export async function benchGatewayThroughput(o: ThroughputOptions = {}): Promise
       reached: { gateway: reached(fixedGateway), bare: reached(fixedBare) },
       connections: fixedRateConnections,
       durationSeconds: fixedRateDurationSeconds,
+      loadAverage: { start: loadAtStart, end: os.loadavg() },
     };
     return report;
   } finally {
@@ -323,7 +327,7 @@ export function printFixedRate(f: FixedRateReport): void {
   const chosen = f.fraction === undefined ? "set with --fixed-rate" : `${Math.round(f.fraction * 100)} % of the slower side's saturated req/s`;
   console.log(
     `\nfixed rate: ${f.offeredRps} req/s offered to each side (${chosen}), evenly paced open loop over a pool of ${f.connections} keep-alive connections per side, ` +
-      `${f.rounds.length} interleaved rounds of ${f.durationSeconds} s, medians; latency from send to end of body, microsecond resolution; load average ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}`,
+      `${f.rounds.length} interleaved rounds of ${f.durationSeconds} s, medians; latency from send to end of body, microsecond resolution; load average ${f.loadAverage.start.map((l) => l.toFixed(1)).join(" ")} at the start, ${f.loadAverage.end.map((l) => l.toFixed(1)).join(" ")} at the end`,
   );
   console.log("path                                       offered  achieved    p50 ms    p90 ms    p99 ms  CPU ms/req  send lag p99 ms  errors  non-2xx");
   for (const x of [f.gateway, f.bare]) {
