@@ -83,6 +83,8 @@ export interface FixedRateReport {
   rounds: { gateway: FixedRateResult; bare: FixedRateResult }[];
   /** Whether each side's median achieved rate is within `FIXED_RATE_TOLERANCE` of the offered one. */
   reached: { gateway: boolean; bare: boolean };
+  /** Rounds in which a side fell more than `FIXED_RATE_TOLERANCE` below the offered rate (their latencies include a queue). */
+  roundsBelowRate: { gateway: number; bare: number };
   /** Connection pool size per side (upper bound on requests in flight). */
   connections: number;
   durationSeconds: number;
@@ -283,6 +285,7 @@ export async function benchGatewayThroughput(o: ThroughputOptions = {}): Promise
       bare: fixedBare,
       rounds: fixedPairs,
       reached: { gateway: reached(fixedGateway), bare: reached(fixedBare) },
+      roundsBelowRate: { gateway: fixedPairs.filter((p) => !reached(p.gateway)).length, bare: fixedPairs.filter((p) => !reached(p.bare)).length },
       connections: fixedRateConnections,
       durationSeconds: fixedRateDurationSeconds,
       loadAverage: { start: loadAtStart, end: os.loadavg() },
@@ -339,7 +342,8 @@ export function printFixedRate(f: FixedRateReport): void {
     const achieved = f.rounds.map((p) => p[k].achievedRps);
     const reached = f.reached[k] ? "reached" : `NOT REACHED (more than ${Math.round(FIXED_RATE_TOLERANCE * 100)} % below the offered rate)`;
     console.log(
-      `${k} achieved ${f1(f[k].achievedRps)} req/s (${pct(f[k].achievedRps / f.offeredRps - 1)} of offered; rounds ${achieved.map((x) => x.toFixed(0)).join(" ")}): ${reached}`,
+      `${k} achieved ${f1(f[k].achievedRps)} req/s (${pct(f[k].achievedRps / f.offeredRps - 1)} of offered; rounds ${achieved.map((x) => x.toFixed(0)).join(" ")}; ` +
+        `${f.roundsBelowRate[k]} of ${f.rounds.length} rounds more than ${Math.round(FIXED_RATE_TOLERANCE * 100)} % below it): ${reached}`,
     );
   }
   if (!f.reached.gateway || !f.reached.bare) {
