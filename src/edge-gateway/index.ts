@@ -1,11 +1,13 @@
 import type { GatewayEnv } from "./env.ts";
+import { misconfiguredResponse } from "./gateway/gateway-settings.ts";
 import { gatewayInstance, WorkersPlatform } from "./workers/gateway-instance.ts";
 
 /**
  * The edge gateway worker: Istio traffic management at the edge. Reads the signed gateway
  * snapshot the control plane publishes to KV, verifies it against the trust bundle, and routes
  * every request with the runtime-neutral gateway (src/edge-gateway/gateway/). `GET /healthz`
- * reports the in-memory snapshot state without reading KV.
+ * reports the in-memory snapshot state without reading KV. A gateway whose own vars are invalid
+ * answers 503 naming them, `/healthz` included (gateway-settings.ts).
  *
  * A plain module worker rather than a router: every path but one goes to the gateway, and on
  * the request path each microsecond counts (see docs/edge-gateway.md, Benchmark).
@@ -15,6 +17,7 @@ export default {
     const inst = gatewayInstance(env);
     const url = new URL(request.url);
     const pathname = url.pathname;
+    if (inst.problems.length > 0) return misconfiguredResponse(inst.problems, request.method, pathname);
     if (pathname === "/healthz" && (request.method === "GET" || request.method === "HEAD")) {
       const res = Response.json(inst.gateway.health());
       return request.method === "HEAD" ? new Response(null, { status: res.status, headers: res.headers }) : res;

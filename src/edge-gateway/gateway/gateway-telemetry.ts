@@ -7,6 +7,7 @@ import { OtlpExporter, parseOtlpHeaders } from "../telemetry/otlp-exporter.ts";
 import { IstioRequestMetrics } from "../telemetry/request-metrics.ts";
 import type { FinishedSpan } from "../telemetry/recording-tracer.ts";
 import { SpanBatch } from "../telemetry/span-batch.ts";
+import { parseNumberVar } from "../../core/env-vars.ts";
 
 export interface TelemetrySettings {
   /** `OTEL_EXPORTER_OTLP_ENDPOINT`; no export without it. */
@@ -85,26 +86,47 @@ export class GatewayTelemetry {
   }
 }
 
-export function telemetrySettingsFrom(env: Record<string, unknown>): TelemetrySettings {
-  const s = (k: string) => (typeof env[k] === "string" ? (env[k] as string) : undefined);
-  const interval = s("OTEL_METRIC_EXPORT_INTERVAL");
-  const n = interval === undefined ? Number.NaN : Number(interval);
-  const num = (k: string, min: number) => {
-    const v = s(k);
-    const x = v === undefined || v.trim() === "" ? Number.NaN : Number(v);
-    return Number.isFinite(x) && x >= min ? Math.floor(x) : undefined;
+/**
+ * Telemetry settings from the environment. The `OTEL_*` vars follow the OpenTelemetry
+ * specification (Configuration, Environment Variable Specification): empty means unset, and a
+ * value that cannot be parsed is a warning naming the var and the default is used (it never
+ * stops the gateway). Called once per isolate (Workers) or process (Deno), so each warning is
+ * logged once. `ACCESS_LOG` is Strait's own var (`on` or `off`): gateway-settings.ts refuses any
+ * other value; here anything but `off` keeps the log on.
+ */
+export function telemetrySettingsFrom(env: Record<string, unknown>, warn: (message: string) => void = (m) => console.warn(m)): TelemetrySettings {
+  const s = (k: string) => (typeof env[k] === "string" && (env[k] as string).trim() !== "" ? (env[k] as string) : undefined);
+  const num = (name: string, min: number): number | undefined => {
+    const r = parseNumberVar(s(name), { name, fallback: Number.NaN, min, max: Number.MAX_SAFE_INTEGER, integer: true });
+    if (r.ok) return Number.isNaN(r.value) ? undefined : r.value;
+    warn(`${name}: ${r.why}; using the OpenTelemetry default`);
+    return undefined;
   };
+  const endpoint = otlpEndpoint(s("OTEL_EXPORTER_OTLP_ENDPOINT"), warn);
+  const headers = s("OTEL_EXPORTER_OTLP_HEADERS");
+  const interval = num("OTEL_METRIC_EXPORT_INTERVAL", 0);
   const delay = num("OTEL_BSP_SCHEDULE_DELAY", 0);
   const batch = num("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", 1);
   const queue = num("OTEL_BSP_MAX_QUEUE_SIZE", 1);
+  if (headers !== undefined) parseOtlpHeaders(headers, warn);
   return {
-    ...(s("OTEL_EXPORTER_OTLP_ENDPOINT") === undefined ? {} : { otlpEndpoint: s("OTEL_EXPORTER_OTLP_ENDPOINT")! }),
-    ...(s("OTEL_EXPORTER_OTLP_HEADERS") === undefined ? {} : { otlpHeaders: s("OTEL_EXPORTER_OTLP_HEADERS")! }),
-    ...(Number.isFinite(n) && n >= 0 ? { metricExportIntervalMs: n } : {}),
+    ...(endpoint === undefined ? {} : { otlpEndpoint: endpoint }),
+    ...(headers === undefined ? {} : { otlpHeaders: headers }),
+    ...(interval === undefined ? {} : { metricExportIntervalMs: interval }),
     ...(s("OTEL_SERVICE_NAME") === undefined ? {} : { serviceName: s("OTEL_SERVICE_NAME")! }),
-    accessLog: s("ACCESS_LOG") !== "off",
+    accessLog: s("ACCESS_LOG")?.trim() !== "off",
     ...(delay === undefined ? {} : { spanExportDelayMs: delay }),
     ...(batch === undefined ? {} : { spanBatchSize: batch }),
     ...(queue === undefined ? {} : { spanQueueSize: queue }),
   };
+}
+
+/** `OTEL_EXPORTER_OTLP_ENDPOINT` when it is an http(s) URL; otherwise a warning and no export (the spec's default for us). */
+function otlpEndpoint(raw: string | undefined, warn: (message: string) => void): string | undefined {
+  if (raw === undefined) return undefined;
+  const url = URL.canParse(raw.trim()) ? new URL(raw.trim()) : undefined;
+  if (url !== undefined && (url.protocol === "http:" || url.protocol === "https:")) return raw.trim();
+  // Not quoted back: an endpoint URL may carry credentials.
+  warn("OTEL_EXPORTER_OTLP_ENDPOINT: must be an http:// or https:// URL; traces and metrics are not exported");
+  return undefined;
 }

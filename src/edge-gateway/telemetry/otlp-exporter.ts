@@ -51,17 +51,27 @@ export class OtlpExporter {
   }
 }
 
-/** Parses `OTEL_EXPORTER_OTLP_HEADERS` (`k1=v1,k2=v2`, values percent-decoded). */
-export function parseOtlpHeaders(raw: string | undefined): Record<string, string> {
+/**
+ * Parses `OTEL_EXPORTER_OTLP_HEADERS` (`k1=v1,k2=v2`, values percent-decoded). A malformed pair is
+ * skipped with a warning naming the var and the pair's position (never its value: headers carry
+ * API keys), as the OpenTelemetry specification asks of a value it cannot parse.
+ */
+export function parseOtlpHeaders(raw: string | undefined, warn?: (message: string) => void): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const part of (raw ?? "").split(",")) {
+  const parts = (raw ?? "").split(",");
+  parts.forEach((part, i) => {
+    if (part.trim() === "") return;
     const eq = part.indexOf("=");
-    if (eq <= 0) continue;
     try {
-      out[part.slice(0, eq).trim()] = decodeURIComponent(part.slice(eq + 1).trim());
+      if (eq <= 0) throw new TypeError("no key=value");
+      const name = part.slice(0, eq).trim();
+      const value = decodeURIComponent(part.slice(eq + 1).trim());
+      // The platform's own header validation (name token, no CR/LF in the value).
+      new Headers([[name, value]]);
+      out[name] = value;
     } catch {
-      // A malformed pair is skipped rather than failing the gateway.
+      warn?.(`OTEL_EXPORTER_OTLP_HEADERS: pair ${i + 1} of ${parts.length} is not a valid key=value header; it is skipped`);
     }
-  }
+  });
   return out;
 }

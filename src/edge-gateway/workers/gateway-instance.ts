@@ -10,7 +10,8 @@ import type { GatewayEnv } from "../env.ts";
 import { compileGateway, type CompiledGateway } from "../gateway/compiled-gateway.ts";
 import { EdgeGateway } from "../gateway/edge-gateway.ts";
 import { CachedGatewaySvids, type GatewaySvidSource } from "../gateway/gateway-svid.ts";
-import { GatewayTelemetry, telemetrySettingsFrom } from "../gateway/gateway-telemetry.ts";
+import { gatewaySettingsFrom, logProblems, type SettingProblem } from "../gateway/gateway-settings.ts";
+import { GatewayTelemetry } from "../gateway/gateway-telemetry.ts";
 import { sleep, type GatewayPlatform } from "../gateway/platform.ts";
 import { InMemoryRateLimiter, type RateLimiter } from "../rate-limit/rate-limiter.ts";
 import { SnapshotState } from "../snapshot/snapshot-state.ts";
@@ -20,6 +21,8 @@ import { kvSnapshotSource } from "./snapshot-source-kv.ts";
 
 interface Instance {
   gateway: EdgeGateway;
+  /** Strait vars the gateway cannot run with; when any, index.ts answers only `misconfiguredResponse` (503). */
+  problems: readonly SettingProblem[];
   rateLimiter: RateLimiter;
   svids: GatewaySvidSource | undefined;
 }
@@ -43,7 +46,8 @@ function create(env: GatewayEnv): Instance {
   const clock = systemClock;
   const fetcher = (r: Request) => fetch(r);
   const jwks = createJwksResolver({ clock, fetch: (input, init) => fetch(input, init) });
-  const checkSeconds = Number(env.SNAPSHOT_CHECK_SECONDS ?? "2");
+  const settings = gatewaySettingsFrom(env as unknown as Record<string, unknown>);
+  logProblems(settings.problems);
   const reader = new SnapshotReader<GatewaySnapshot>({
     source: kvSnapshotSource(env.CONFIG),
     target: snapshotTarget(),
@@ -53,7 +57,7 @@ function create(env: GatewayEnv): Instance {
   const state = new SnapshotState<CompiledGateway>({
     reader,
     clock,
-    checkIntervalMs: Number.isFinite(checkSeconds) && checkSeconds >= 0 ? checkSeconds * 1000 : 2000,
+    checkIntervalMs: settings.snapshotCheckMs,
     compile: (v) => {
       const c = compileGateway(v, { jwks, clock, ...(env.ROOT_NAMESPACE === undefined ? {} : { rootNamespace: env.ROOT_NAMESPACE }) });
       for (const issue of c.issues) console.warn(`gateway snapshot v${v.version}: ${issue}`);
@@ -61,9 +65,10 @@ function create(env: GatewayEnv): Instance {
     },
     log: (m) => console.log(m),
   });
-  const telemetry = new GatewayTelemetry(telemetrySettingsFrom(env as unknown as Record<string, unknown>), () => clock.now(), fetcher);
+  const telemetry = new GatewayTelemetry(settings.telemetry, () => clock.now(), fetcher);
   const control = env.CONTROL_IDENTITY;
   return {
+    problems: settings.problems,
     gateway: new EdgeGateway({ state, telemetry, trustDomain: env.TRUST_DOMAIN ?? "strait.local", ...(env.ROOT_NAMESPACE === undefined ? {} : { namespace: env.ROOT_NAMESPACE }) }),
     rateLimiter: env.RATE_LIMITER === undefined ? new InMemoryRateLimiter(() => clock.now()) : new DurableObjectRateLimiter(env.RATE_LIMITER),
     svids: control === undefined ? undefined : new CachedGatewaySvids((aud) => control.mintGatewaySvid(aud), clock),

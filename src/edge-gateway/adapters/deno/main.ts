@@ -11,6 +11,8 @@
  *                                               API's /.well-known/spiffe-bundle
  *   TRUST_DOMAIN (strait.local), ROOT_NAMESPACE, SNAPSHOT_CHECK_SECONDS (2),
  *   OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_HEADERS, OTEL_METRIC_EXPORT_INTERVAL, ACCESS_LOG
+ * An invalid SNAPSHOT_CHECK_SECONDS or ACCESS_LOG is logged once and every request (/healthz too)
+ * gets a 503 naming it; an invalid OTEL_* var is a warning and its default (gateway-settings.ts).
  * Rate limits count per process (no Durable Objects here). In-cluster upstreams need the
  * gateway's JWT-SVID, which only the Workers entry can mint (service binding): on Deno they fail
  * with 503 UF.
@@ -21,7 +23,8 @@ import { SnapshotReader, type SnapshotSource } from "../../../core/snapshot/snap
 import { snapshotTarget, type GatewaySnapshot } from "../../../core/snapshot/snapshot-model.ts";
 import { compileGateway, type CompiledGateway } from "../../gateway/compiled-gateway.ts";
 import { EdgeGateway } from "../../gateway/edge-gateway.ts";
-import { GatewayTelemetry, telemetrySettingsFrom } from "../../gateway/gateway-telemetry.ts";
+import { gatewaySettingsFrom, logProblems, misconfiguredResponse } from "../../gateway/gateway-settings.ts";
+import { GatewayTelemetry } from "../../gateway/gateway-telemetry.ts";
 import { sleep, type GatewayPlatform } from "../../gateway/platform.ts";
 import { InMemoryRateLimiter } from "../../rate-limit/rate-limiter.ts";
 import { SnapshotState } from "../../snapshot/snapshot-state.ts";
@@ -62,12 +65,14 @@ async function loadBundle(): Promise<{ trustDomain: string; bundle: unknown }> {
 
 const jwks = createJwksResolver({ clock, fetch: (input, init) => fetch(input, init) });
 const fromControl = env.STRAIT_SNAPSHOT_FILE === undefined;
-const checkSeconds = Number(env.SNAPSHOT_CHECK_SECONDS ?? "2");
+const settings = gatewaySettingsFrom(env);
+logProblems(settings.problems);
+const misconfigured = settings.problems.length > 0;
 const state = new SnapshotState<CompiledGateway>({
   reader: new SnapshotReader<GatewaySnapshot>({ source: source(), target: snapshotTarget(), type: "gateway", keys: bundleKeyLookup({ load: loadBundle, clock, trustDomain }) }),
   clock,
   // With the control API a background long-poll picks changes up as they are published.
-  checkIntervalMs: fromControl ? Number.POSITIVE_INFINITY : Number.isFinite(checkSeconds) ? checkSeconds * 1000 : 2000,
+  checkIntervalMs: fromControl ? Number.POSITIVE_INFINITY : settings.snapshotCheckMs,
   ...(fromControl ? { waitSeconds: LONG_POLL_SECONDS } : {}),
   compile: (v) => {
     const c = compileGateway(v, { jwks, clock, ...(env.ROOT_NAMESPACE === undefined ? {} : { rootNamespace: env.ROOT_NAMESPACE }) });
@@ -76,7 +81,7 @@ const state = new SnapshotState<CompiledGateway>({
   },
   log: (m) => console.error(m),
 });
-const telemetry = new GatewayTelemetry(telemetrySettingsFrom(env), () => clock.now(), (r) => fetch(r));
+const telemetry = new GatewayTelemetry(settings.telemetry, () => clock.now(), (r) => fetch(r));
 const gateway = new EdgeGateway({ state, telemetry, trustDomain, ...(env.ROOT_NAMESPACE === undefined ? {} : { namespace: env.ROOT_NAMESPACE }) });
 const platform: GatewayPlatform = {
   clock,
@@ -87,7 +92,7 @@ const platform: GatewayPlatform = {
   sleep,
 };
 
-if (fromControl) {
+if (fromControl && !misconfigured) {
   // The long-poll loop: returns at once when a newer snapshot is published, else after the wait.
   void (async () => {
     for (;;) {
@@ -103,6 +108,7 @@ if (fromControl) {
 export default {
   fetch(req: Request, info: ServeInfo): Promise<Response> | Response {
     const url = new URL(req.url);
+    if (misconfigured) return misconfiguredResponse(settings.problems, req.method, url.pathname);
     if (url.pathname === "/healthz") return Response.json(gateway.health());
     return gateway.handle(req, platform, { clientIp: info.remoteAddr.hostname, url });
   },
