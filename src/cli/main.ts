@@ -11,6 +11,7 @@ import { registerDelete } from "./commands/delete.ts";
 import { registerGet } from "./commands/get.ts";
 import { registerHistory } from "./commands/history.ts";
 import { registerJoinToken } from "./commands/join-token.ts";
+import { registerNode } from "./commands/node.ts";
 import { registerProxyStatus } from "./commands/proxy-status.ts";
 import { registerSvid } from "./commands/svid.ts";
 import { registerToken } from "./commands/token.ts";
@@ -51,6 +52,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerProxyStatus(program, ctx);
   registerToken(program, ctx);
   registerJoinToken(program, ctx);
+  registerNode(program, ctx);
   registerSvid(program, ctx);
   return program;
 }

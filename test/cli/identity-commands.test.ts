@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { startControlWorker, type StartedWorker } from "../support/control-worker.ts";
 import { createThrowawayCa, opensslCsr, type ThrowawayCa } from "../support/throwaway-ca.ts";
 import { show, strait, type CliRun } from "./support/run-cli.ts";
-import { callApi } from "../support/control-client.ts";
+import { attestNode, callApi } from "../support/control-client.ts";
 
 let ca: ThrowawayCa;
 let worker: StartedWorker;
@@ -113,4 +113,28 @@ test("credentials problems exit 3: no token, a wrong token", async () => {
   const wrong = await cli(["token", "list"], "admin-not-the-right-one");
   assert.equal(wrong.code, 3, show(wrong));
   assert.match(wrong.stderr, /^error: .*\(ERR_UNAUTHENTICATED\)$/m);
+});
+
+test("node list shows attested nodes; node evict evicts one (then it is not attested), and bad ids are refused naming the argument", async () => {
+  const node = await attestNode(worker, ca.adminToken, "c9", "n1");
+  const list = await cli(["node", "list"]);
+  assert.equal(list.code, 0, show(list));
+  assert.match(list.stdout, /^SPIFFE ID\s+ATTESTATION\s+ATTESTED\s+LAST SEEN\s+REVOKED$/m);
+  assert.match(list.stdout, new RegExp(`^${node.spiffeId}\\s+join_token\\s+\\S+ ago\\s+\\S+ ago\\s+<none>$`, "m"));
+
+  const evict = await cli(["node", "evict", node.spiffeId]);
+  assert.equal(evict.code, 0, show(evict));
+  assert.equal(evict.stdout, `node ${node.spiffeId} evicted\n`);
+  const after = await cli(["node", "list", "-o", "json"]);
+  assert.equal(after.code, 0, show(after));
+  assert.ok(!(JSON.parse(after.stdout) as { nodes: { spiffeId: string }[] }).nodes.some((n) => n.spiffeId === node.spiffeId));
+
+  const again = await cli(["node", "evict", node.spiffeId]);
+  assert.equal(again.code, 1, show(again));
+  assert.match(again.stderr, /^error: .*node \S+ is not attested \(ERR_NOT_FOUND\)$/m);
+  const bad = await cli(["node", "evict", "spiffe://strait.local/ns/shop/sa/web"]);
+  assert.equal(bad.code, 1, show(bad));
+  assert.match(bad.stderr, /^error: <spiffe-id>: must be a node SPIFFE ID/m);
+  const denied = await cli(["node", "evict", node.spiffeId], null);
+  assert.notEqual(denied.code, 0, show(denied));
 });
