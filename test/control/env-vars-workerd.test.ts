@@ -116,6 +116,18 @@ describe("bad quota and blob-size vars", () => {
     await assertMisconfigured(await w.fetch("/v1/quotas/shop", { headers: bearer(ca.adminToken) }), "NAMESPACE_MAX_RESOURCES", "5k");
   });
 
+  test("a namespace with an admin override is unaffected; deleting the override is refused before it deletes", async () => {
+    const put = await callApi<Json>(w, "/v1/quotas/tenant", { method: "PUT", token: ca.adminToken, json: { maxResources: 10, maxBytes: 100000 } });
+    assert.equal(put.status, 200, put.text);
+    const write = await applyYaml(w, se("inside", "tenant"));
+    assert.equal(write.status, 200, await write.clone().text());
+    const got = await callApi<Json>(w, "/v1/quotas/tenant", { token: ca.adminToken });
+    assert.equal(got.status, 200, got.text);
+    assert.equal(got.body.source, "override");
+    await assertMisconfigured(await w.fetch("/v1/quotas/tenant", { method: "DELETE", headers: bearer(ca.adminToken) }), "NAMESPACE_MAX_RESOURCES", "5k");
+    assert.equal((await callApi<Json>(w, "/v1/quotas/tenant", { token: ca.adminToken })).body.source, "override", "the override is still there");
+  });
+
   test("the publish run fails with SNAPSHOT_MAX_BLOB_BYTES named in GET /v1/publish/status", async () => {
     // A fresh publisher object publishes once on its first call: that run reads the blob limit.
     let status: Json = {};

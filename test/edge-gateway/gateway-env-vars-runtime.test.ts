@@ -85,28 +85,30 @@ describe("deno serve", () => {
   });
 
   test("a bad ACCESS_LOG: /healthz and requests answer 503 naming it, logged once", async () => {
-    deno = await startDenoGateway({ STRAIT_SNAPSHOT_FILE: "/nonexistent/strait-snapshot.json", STRAIT_TRUST_BUNDLE_FILE: "/nonexistent/bundle.json", ACCESS_LOG: "of" });
+    const d = await startDenoGateway({ STRAIT_SNAPSHOT_FILE: "/nonexistent/strait-snapshot.json", STRAIT_TRUST_BUNDLE_FILE: "/nonexistent/bundle.json", ACCESS_LOG: "of" });
+    deno = d;
     const message = 'ACCESS_LOG: must be one of on, off, got "of"';
-    const health = await fetch(new URL("/healthz", deno.url));
+    const health = await fetch(new URL("/healthz", d.url));
     assert.equal(health.status, 503);
     assert.deepEqual(await health.json(), { ok: false, misconfigured: [{ var: "ACCESS_LOG", message }] });
     for (let i = 0; i < 2; i++) {
-      const r = await fetch(new URL("/app", deno.url));
+      const r = await fetch(new URL("/app", d.url));
       assert.equal(r.status, 503);
       assert.equal(await r.text(), `gateway misconfigured: ${message}`);
     }
-    assert.equal(count(deno.output().split("\n"), "gateway misconfigured, answering 503"), 1, deno.output());
-    await deno.stop();
+    assert.equal(count(d.output().split("\n"), "gateway misconfigured, answering 503"), 1, d.output());
+    await d.stop();
     deno = undefined;
   });
 
   test("a bad OTEL_BSP_MAX_QUEUE_SIZE: one warning naming it, and /healthz is ok", async () => {
-    deno = await startDenoGateway({ STRAIT_SNAPSHOT_FILE: "/nonexistent/strait-snapshot.json", STRAIT_TRUST_BUNDLE_FILE: "/nonexistent/bundle.json", OTEL_BSP_MAX_QUEUE_SIZE: "lots", ACCESS_LOG: "off" });
+    const d = await startDenoGateway({ STRAIT_SNAPSHOT_FILE: "/nonexistent/strait-snapshot.json", STRAIT_TRUST_BUNDLE_FILE: "/nonexistent/bundle.json", OTEL_BSP_MAX_QUEUE_SIZE: "lots", ACCESS_LOG: "off" });
+    deno = d;
     for (let i = 0; i < 2; i++) {
-      const health = await fetch(new URL("/healthz", deno.url));
+      const health = await fetch(new URL("/healthz", d.url));
       assert.equal(health.status, 200);
       assert.equal(((await health.json()) as { ok: boolean }).ok, true);
     }
-    await eventually(async () => assert.equal(count(deno!.output().split("\n"), 'OTEL_BSP_MAX_QUEUE_SIZE: must be an integer from 1 to 9007199254740991, got "lots"'), 1, deno!.output()), 10_000);
+    await eventually(async () => assert.equal(count(d.output().split("\n"), 'OTEL_BSP_MAX_QUEUE_SIZE: must be an integer from 1 to 9007199254740991, got "lots"'), 1, d.output()), 10_000);
   });
 });

@@ -58,11 +58,16 @@ export async function usageOf(db: Database, namespaces: readonly string[]): Prom
 }
 
 export async function limitsOf(db: Database, env: ControlEnv, namespaces: readonly string[]): Promise<Map<string, QuotaLimits>> {
-  const fallback = defaultQuota(env);
-  const out = new Map<string, QuotaLimits>(namespaces.map((ns) => [ns, fallback]));
+  const out = new Map<string, QuotaLimits>();
   if (namespaces.length === 0) return out;
   const rows = await db.select().from(namespaceQuotas).where(inArray(namespaceQuotas.namespace, [...namespaces]));
   for (const r of rows) out.set(r.namespace, { maxResources: r.maxResources, maxBytes: r.maxBytes });
+  // The default only for namespaces without an override: a misconfigured default refuses only those.
+  const missing = namespaces.filter((ns) => !out.has(ns));
+  if (missing.length > 0) {
+    const fallback = defaultQuota(env);
+    for (const ns of missing) out.set(ns, fallback);
+  }
   return out;
 }
 

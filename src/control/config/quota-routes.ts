@@ -52,6 +52,8 @@ quotaRoutes.put("/v1/quotas/:namespace", async (c) => {
 quotaRoutes.delete("/v1/quotas/:namespace", async (c) => {
   requireAdmin(c);
   const ns = namespaceParam(c.req.param("namespace"));
+  // Read first: a misconfigured default (503) must refuse the delete, not answer 503 after it.
+  const limits = defaultQuota(c.env);
   await db(c).delete(namespaceQuotas).where(eq(namespaceQuotas.namespace, ns));
-  return c.json({ namespace: ns, limits: defaultQuota(c.env), source: "default" });
+  return c.json({ namespace: ns, limits, source: "default" });
 });
