@@ -173,5 +173,9 @@ describe("a bad var the publisher object reads when it loads", () => {
     const quota = await callApi<Json>(w, "/v1/quotas/shop", { token: ca.adminToken });
     assert.equal(quota.status, 200, quota.text);
     assert.deepEqual(quota.body.usage, { resources: 1, bytes: quota.body.usage.bytes });
+    // A write that waits for its publish lands too; the publish cannot happen, so it stays Pending.
+    const waited = await applyYaml(w, se("waited"), "?wait=1");
+    assert.equal(waited.status, 200, await waited.clone().text());
+    assert.equal(waited.headers.get("x-strait-publish"), "Pending");
   });
 });
