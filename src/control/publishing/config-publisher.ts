@@ -111,12 +111,20 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
   /** What the last run compiled and serialised, reused for everything a change did not touch. */
   private memo: CompileMemo | undefined;
   private splitter: SnapshotSplitter | undefined;
-  /** Deletes blobs no live head references (built by `load`). */
+  /** Deletes blobs no live head references (built by `load`; none while its vars are misconfigured). */
   private collector: BlobCollector | undefined;
+  /** Why there is no collector: a bad SNAPSHOT_BLOB_* var (publishing and long-polls carry on without it). */
+  private collectorError: string | undefined;
 
   /** Asks for a publish of everything committed so far; returns at once. */
   async requestPublish(): Promise<void> {
-    await this.load();
+    try {
+      await this.load();
+    } catch (err) {
+      // Durable even so: the object that loads next publishes this write.
+      await this.ctx.storage.put(PUBLISH_OWED, true);
+      throw err;
+    }
     this.requested++;
     await this.schedule();
   }
@@ -246,7 +254,7 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
 
   private collectorStatus(): PublisherStatus["blobs"] {
     const s = this.collector?.status() ?? { live: 0, retired: 0, deletedTotal: 0, lastSweepAt: null };
-    return { ...s, lastSweepAt: s.lastSweepAt === null ? null : new Date(s.lastSweepAt).toISOString() };
+    return { ...s, lastSweepAt: s.lastSweepAt === null ? null : new Date(s.lastSweepAt).toISOString(), error: this.collectorError ?? null };
   }
 
   /**
@@ -420,38 +428,33 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
         this.ctx.storage.list<number>({ prefix: GONE_PREFIX }),
       ]);
       for (const [key, version] of gone) this.goneVersions.set(key.slice(GONE_PREFIX.length), version);
-      const settings = publisherSettings(this.env);
-      const collector = new BlobCollector({
-        retentionMs: settings.blobRetentionSeconds * 1000,
-        sweepIntervalMs: settings.blobSweepIntervalSeconds * 1000,
-        ledger: this.retirementLedger(),
-        store: this.blobStore(),
-        storedBlobs: this.storedBlobs,
-      });
+      const collector = this.newCollector();
       const now = Date.now();
       const owedCopies: string[] = [];
       for (const stored of heads.values()) {
         const { copyPending, ...h } = stored;
         this.heads.set(h.target, h);
         for (const b of h.blobs) this.storedBlobs.add(b);
-        collector.hold(liveHolder(h.target), h.blobs, now);
+        collector?.hold(liveHolder(h.target), h.blobs, now);
         if (copyPending === true) {
           this.copyPending.add(h.target);
           owedCopies.push(h.target);
         } else {
-          collector.hold(kvHolder(h.target), h.blobs, now);
+          collector?.hold(kvHolder(h.target), h.blobs, now);
         }
       }
       // The manifest KV still serves for a head whose copy is owed: an older one, read back (held,
       // never taken as stored: the read may be stale). Unreadable: unknown, and nothing is deleted
       // until that target's copy lands.
-      const inKv = await Promise.all(owedCopies.map((t) => this.blobsOfKvCopy(t)));
-      owedCopies.forEach((t, i) => {
-        const blobs = inKv[i];
-        if (blobs === undefined || blobs === null) collector.holdUnknown(kvHolder(t));
-        else collector.hold(kvHolder(t), blobs, now);
-      });
-      await collector.load();
+      if (collector !== undefined) {
+        const inKv = await Promise.all(owedCopies.map((t) => this.blobsOfKvCopy(t)));
+        owedCopies.forEach((t, i) => {
+          const blobs = inKv[i];
+          if (blobs === undefined || blobs === null) collector.holdUnknown(kvHolder(t));
+          else collector.hold(kvHolder(t), blobs, now);
+        });
+        await collector.load();
+      }
       this.collector = collector;
       this.publishedRevision = state?.publishedRevision ?? 0;
       this.runs = state?.runs ?? 0;
@@ -465,8 +468,33 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
         await this.schedule();
       }
       await this.armAlarm();
-    })();
+    })().catch((err: unknown) => {
+      // Tried again by the next call, not remembered as failed for the object's lifetime.
+      this.loading = undefined;
+      throw err;
+    });
     return this.loading;
+  }
+
+  /**
+   * The blob collector, or none (logged, and shown in the status) while SNAPSHOT_BLOB_RETENTION_SECONDS
+   * or SNAPSHOT_BLOB_SWEEP_INTERVAL_SECONDS is misconfigured: no blob is deleted with a guessed
+   * retention, and publishing and long-polls carry on.
+   */
+  private newCollector(): BlobCollector | undefined {
+    let retentionMs: number;
+    let sweepIntervalMs: number;
+    try {
+      const settings = publisherSettings(this.env);
+      retentionMs = settings.blobRetentionSeconds * 1000;
+      sweepIntervalMs = settings.blobSweepIntervalSeconds * 1000;
+    } catch (err) {
+      this.collectorError = `blob collection is off: ${err instanceof Error ? err.message : String(err)}`;
+      console.error("snapshot publisher:", this.collectorError);
+      return undefined;
+    }
+    this.collectorError = undefined;
+    return new BlobCollector({ retentionMs, sweepIntervalMs, ledger: this.retirementLedger(), store: this.blobStore(), storedBlobs: this.storedBlobs });
   }
 
   /** Retirement times in this object's storage (`retired:<hash>`), written 128 keys at a time. */

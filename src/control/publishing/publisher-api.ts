@@ -38,7 +38,7 @@ export interface PublisherStatus {
   waiting: number;
   targets: number;
   /** Snapshot blobs in KV (blob-collector.ts): referenced by live heads, retired (deleted once their retention ends), deleted since the object started. */
-  blobs: { live: number; retired: number; deletedTotal: number; lastSweepAt: string | null };
+  blobs: { live: number; retired: number; deletedTotal: number; lastSweepAt: string | null; /** Why blob collection is off (a misconfigured SNAPSHOT_BLOB_* var), else null. */ error: string | null };
 }
 
 /** The publisher object's RPC surface, as the worker sees it through its stub. */

@@ -1,13 +1,11 @@
 /** How the control worker reaches the publisher object (binding PUBLISHER, one object named "mesh"). */
 import type { ControlEnv } from "../env.ts";
 import type { PublisherRpc } from "./publisher-api.ts";
-import { checkPublisherObjectSettings } from "./publisher-settings.ts";
 
 export const PUBLISHER_NAME = "mesh";
 
-/** The publisher object's stub; an `UnavailableError` (503) naming a var the object cannot load with. */
+/** The publisher object's stub. */
 export function publisher(env: ControlEnv): PublisherRpc {
-  checkPublisherObjectSettings(env);
   const ns = env.PUBLISHER;
   return ns.get(ns.idFromName(PUBLISHER_NAME)) as unknown as PublisherRpc;
 }

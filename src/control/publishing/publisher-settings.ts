@@ -69,15 +69,3 @@ export function publisherSettings(env: ControlEnv): PublisherSettings {
     },
   };
 }
-
-/**
- * Throws the `UnavailableError` naming a bad var the publisher object reads when it loads
- * (SNAPSHOT_BLOB_RETENTION_SECONDS, SNAPSHOT_BLOB_SWEEP_INTERVAL_SECONDS). Checked in the worker
- * before calling the object: an error thrown inside it reaches the worker as a plain `Error`
- * (Workers RPC keeps the message, not the class), which would be an opaque 500.
- */
-export function checkPublisherObjectSettings(env: ControlEnv): void {
-  const s = publisherSettings(env);
-  void s.blobRetentionSeconds;
-  void s.blobSweepIntervalSeconds;
-}
