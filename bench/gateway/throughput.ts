@@ -195,7 +195,7 @@ export interface ThroughputOptions {
    * Not 0.5: the load generator, the upstream and both workerds share the machine's cores, so half the
    * saturated rate keeps the whole machine about half busy, and on 2 shared cores the gateway's p50 then
    * moved by tens of ms from run to run (queueing after neighbours' bursts, drained more slowly by the
-   * side with less headroom); at a quarter the per-round p50 differences agree within tenths of a ms.
+   * side with less headroom); at a quarter the runs' added p50 agreed within 0.25 ms (docs/edge-gateway.md).
    */
   fixedRateFraction?: number;
   /** Fixed-rate phase: offered rate in req/s; takes precedence over `fixedRateFraction`. */
@@ -270,9 +270,9 @@ export async function benchGatewayThroughput(o: ThroughputOptions = {}): Promise
     const offeredRps = o.fixedRate ?? Math.round(fixedRateFraction * Math.min(gateway.requestsPerSecond, bareMedian.requestsPerSecond));
     if (o.fixedRate === undefined && fixedRateFraction === 0) return report;
     if (!(offeredRps >= 1)) throw new Error(`no fixed rate to offer: the saturated phase measured ${gateway.requestsPerSecond} / ${bareMedian.requestsPerSecond} req/s`);
-    // The pool's connections are new: one second at the rate per side opens them and settles the schedule.
     const loadAtStart = os.loadavg();
     const paced = { rate: offeredRps, connections: fixedRateConnections };
+    // The pool's connections are new: one second at the rate per side opens them and settles the schedule.
     for (const s of [sides.gateway, sides.bare]) await drivePaced("warm-up", s.url, undefined, { ...paced, durationSeconds: 1 });
     const fixedPairs: FixedRateReport["rounds"] = [];
     for (let round = 0; round < fixedRateRounds; round++) {
@@ -353,8 +353,8 @@ export function printFixedRate(f: FixedRateReport): void {
     );
   }
   if (!f.reached.gateway || !f.reached.bare) {
-    const which = !f.reached.gateway && !f.reached.bare ? "neither side" : !f.reached.gateway ? "the gateway" : "the bare worker";
-    console.log(`no added latency or ratio reported: ${which} could not sustain the offered rate, so its latencies are those of a queue, not of the path (lower --fixed-rate or --fixed-rate-fraction)`);
+    const which = !f.reached.gateway && !f.reached.bare ? "neither side could sustain the offered rate, so their latencies are" : `${!f.reached.gateway ? "the gateway" : "the bare worker"} could not sustain the offered rate, so its latencies are`;
+    console.log(`no added latency or ratio reported: ${which} those of a queue, not of the path (lower --fixed-rate or --fixed-rate-fraction)`);
     return;
   }
   const diff = (q: "p50Ms" | "p90Ms" | "p99Ms") => f.rounds.map((p) => p.gateway[q] - p.bare[q]);
