@@ -9,7 +9,10 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { startControlWorker, type StartedWorker } from "../support/control-worker.ts";
 import { createThrowawayCa, type ThrowawayCa } from "../support/throwaway-ca.ts";
-import { bearer, controlClient } from "../support/control-client.ts";
+import { bearer, callApi, controlClient } from "../support/control-client.ts";
+import { attestKeyed, renewalBody } from "../support/identity-renewal.ts";
+import { opensslCsr } from "../support/throwaway-ca.ts";
+import { blobHashes, type SnapshotManifest } from "../../src/core/snapshot/snapshot-layout.ts";
 
 let w: StartedWorker;
 let ca: ThrowawayCa;
@@ -74,11 +77,17 @@ after(async () => {
 describe("node eviction", () => {
   test("an evicted node is refused, its target is taken down, and attesting again continues its versions", async () => {
     const a = await attest("c1", "a");
-    const z = await attest("c1", "z");
+    const z = await attestKeyed(w, ca.adminToken, "c1", "z");
     await applyAndWait(CONFIG);
     const first = await w.fetch("/v1/snapshots/nodes/c1/z", { headers: bearer(z.jwt) });
     assert.equal(first.status, 200, await first.clone().text());
-    const zVersion = ((await first.json()) as Json).version as number;
+    const firstBody = (await first.json()) as Json;
+    const zVersion = firstBody.version as number;
+    const manifest = JSON.parse(Buffer.from(String(firstBody.jws).split(".")[1]!, "base64url").toString("utf8")) as SnapshotManifest;
+    const blob = blobHashes(manifest)[0]!;
+    assert.equal((await w.fetch(`/v1/snapshots/blobs/${blob}`, { headers: bearer(z.jwt) })).status, 200, "before eviction the node reads its blobs");
+    // A renewal prepared before the eviction (nonce and proof of possession), sent after it.
+    const renewal = await renewalBody(w, z);
     const kv = await w.kv("CONFIG");
     await eventually("node z's manifest is copied to KV", async () => (await kv.get("manifest:node:c1/z", "text")) !== null);
     assert.deepEqual(await targets(), ["gateway", "node:c1/a", "node:c1/w", "node:c1/z"]);
@@ -89,10 +98,20 @@ describe("node eviction", () => {
 
     const listed = await api("/v1/identity/nodes", { token: ca.adminToken });
     assert.deepEqual((listed.body.nodes as Json[]).map((n) => n.spiffeId), [a.spiffeId]);
-    // Its credential no longer acts as a node: snapshot reads and SVID calls are refused.
+    // Its credentials no longer act as a node: snapshot and blob reads, workload SVIDs, renewal.
     const refused = await w.fetch("/v1/snapshots/nodes/c1/z", { headers: bearer(z.jwt) });
     assert.equal(refused.status, 401);
     assert.match(await refused.text(), /not attested/);
+    const blobRead = await w.fetch(`/v1/snapshots/blobs/${blob}`, { headers: bearer(z.jwt) });
+    assert.equal(blobRead.status, 401, await blobRead.text());
+    const svids = await callApi<Json>(w, "/v1/identity/svids", { token: z.jwt, json: { requests: [{ spiffeId: `spiffe://${TD}/ns/shop/sa/reviews`, csr: await opensslCsr() }] } });
+    assert.equal(svids.status, 401, svids.text);
+    assert.match(svids.text, /not attested/);
+    const nonce = await callApi<Json>(w, "/v1/identity/renew/nonce", { method: "POST", token: z.jwt });
+    assert.equal(nonce.status, 401, nonce.text);
+    const renewed = await callApi<Json>(w, "/v1/identity/renew", { json: renewal.body });
+    assert.ok(renewed.status === 401 || renewed.status === 403, `renewal after eviction: ${renewed.status} ${renewed.text}`);
+    assert.match(renewed.text, /not the node's current X\.509-SVID|not attested/);
     // The other node is untouched.
     assert.equal((await w.fetch("/v1/snapshots/nodes/c1/a", { headers: bearer(a.jwt) })).status, 200);
 
@@ -115,6 +134,28 @@ describe("node eviction", () => {
     const backVersion = ((await back.json()) as Json).version as number;
     assert.ok(backVersion > zVersion, `version ${backVersion} after re-attestation continues after ${zVersion}`);
     await eventually("node z's target is back", async () => (await targets()).includes("node:c1/z"));
+  });
+
+  test("a node evicted while WorkloadEntries are placed on it is refused, and its target stays for its next proxy", async () => {
+    const listed = await api("/v1/identity/nodes", { token: ca.adminToken });
+    const a = (listed.body.nodes as Json[]).find((n) => n.spiffeId === nodeId("a"))!;
+    assert.ok(a !== undefined);
+    const evicted = await api(`/v1/identity/nodes?spiffeId=${encodeURIComponent(nodeId("a"))}`, { token: ca.adminToken, method: "DELETE" });
+    assert.equal(evicted.status, 200, evicted.text);
+    // A run after the eviction (this write) still compiles node a: reviews-1 is placed on it.
+    await applyAndWait(`apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: after-eviction, namespace: shop}
+spec: {hosts: [after-eviction], location: MESH_INTERNAL, resolution: STATIC, ports: [{number: 80, name: http, protocol: HTTP}], endpoints: [{address: 10.0.0.9}]}
+`);
+    assert.ok((await targets()).includes("node:c1/a"), "the target stays while WorkloadEntries are placed on the node");
+    const kv = await w.kv("CONFIG");
+    assert.notEqual(await kv.get("manifest:node:c1/a", "text"), null);
+    // Nobody reads it as the node until a node attests as c1/a again.
+    const again = await attest("c1", "a");
+    const read = await w.fetch("/v1/snapshots/nodes/c1/a", { headers: bearer(again.jwt) });
+    assert.equal(read.status, 200, await read.clone().text());
+    await read.body?.cancel();
   });
 
   test("a target whose WorkloadEntries all went is taken down", async () => {

@@ -5,7 +5,8 @@ import { arrayAt, stringAt } from "../response-shape.ts";
 
 /**
  * `strait node list` and `strait node evict` (admin): the attested nodes, and SPIRE's
- * `agent evict` — the node must attest again, and its snapshot target is taken down.
+ * `agent evict` — the node must attest again, and its snapshot target is taken down unless
+ * WorkloadEntries are still placed on it.
  */
 export function registerNode(program: Command, ctx: CliContext): void {
   const node = program.command("node").description("list and evict attested nodes (needs the admin token)");

@@ -79,7 +79,8 @@ nodeAdminRoutes.post("/v1/identity/revocations", async (c) => {
  * Evicts an attested node, as SPIRE's `agent evict` does: its attestation record goes, so its
  * credentials stop working for node calls (snapshot reads, SVID renewal, workload SVIDs) until
  * it attests again, and the publisher takes its snapshot target down (the KV manifest copy, the
- * head; its blobs after their retention). Its issued SVIDs stay on record; a revocation, if any,
+ * head; its blobs after their retention) unless WorkloadEntries are still placed on the node (the
+ * snapshot then stays, for the node's next proxy). Its issued SVIDs stay on record; a revocation, if any,
  * stays in force. The node's own SVID is not revoked: it expires (use a revocation for that).
  */
 nodeAdminRoutes.delete("/v1/identity/nodes", async (c) => {

@@ -71,7 +71,9 @@ interface RevisionWaiter {
 export class ConfigPublisher extends DurableObject<ControlEnv> {
   private readonly heads = new Map<string, PublishedHead>();
   /** Node standing (attested, revoked) by SPIFFE ID, refreshed by every run and by `nodesChanged`. */
-  private standing: { attested: Set<string>; revoked: Set<string>; loadedAt: number } | undefined;
+  private standing: { attested: Set<string>; revoked: Set<string>; loadedAt: number; seq: number } | undefined;
+  /** Numbers reads of the node tables in the order they start: only a later-started read replaces `standing`. */
+  private standingReads = 0;
   /** Targets with a row in D1's status table (known after this incarnation's first run). */
   private recordedTargets: Set<string> | undefined;
   /** Targets whose live head is not yet copied to KV (`manifest:<target>`). */
@@ -121,8 +123,8 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
     try {
       await this.load();
     } catch (err) {
-      // Durable even so: the object that loads next publishes this write.
-      await this.ctx.storage.put(PUBLISH_OWED, true);
+      // Durable even so (if storage takes it): the object that loads next publishes this write.
+      await this.ctx.storage.put(PUBLISH_OWED, true).catch(() => undefined);
       throw err;
     }
     this.requested++;
@@ -192,22 +194,31 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
 
   async nodesChanged(): Promise<void> {
     await this.load();
-    this.standing = await this.readStanding();
+    this.setStanding(await this.readStanding());
     this.requested++;
     await this.schedule();
   }
 
   private async nodeStandingSets(): Promise<{ attested: Set<string>; revoked: Set<string> }> {
     // Runs and `nodesChanged` keep it current; the age bound only covers a notification that never arrived.
-    if (this.standing === undefined || Date.now() - this.standing.loadedAt > STANDING_MAX_AGE_MS) this.standing = await this.readStanding();
-    return this.standing;
+    if (this.standing === undefined || Date.now() - this.standing.loadedAt > STANDING_MAX_AGE_MS) this.setStanding(await this.readStanding());
+    return this.standing ?? (await this.readStanding());
   }
 
-  private async readStanding(): Promise<{ attested: Set<string>; revoked: Set<string>; loadedAt: number }> {
+  /**
+   * Takes a read of the node tables unless one that started later is already in place: a read
+   * that began before an eviction or a revocation committed never undoes it.
+   */
+  private setStanding(s: NonNullable<ConfigPublisher["standing"]>): void {
+    if (this.standing === undefined || s.seq > this.standing.seq) this.standing = s;
+  }
+
+  private async readStanding(): Promise<{ attested: Set<string>; revoked: Set<string>; loadedAt: number; seq: number }> {
     const db = database(this.env);
+    const seq = ++this.standingReads;
     const loadedAt = Date.now(); // when the read started: anything committed before it is in it
     const [nodes, revoked] = await Promise.all([db.select({ spiffeId: attestedNodes.spiffeId }).from(attestedNodes), db.select({ spiffeId: revocations.spiffeId }).from(revocations)]);
-    return { attested: new Set(nodes.map((n) => n.spiffeId)), revoked: new Set(revoked.map((r) => r.spiffeId)), loadedAt };
+    return { attested: new Set(nodes.map((n) => n.spiffeId)), revoked: new Set(revoked.map((r) => r.spiffeId)), loadedAt, seq };
   }
 
   private async headFor(target: string, known: number | undefined, waitMs: number, credential: string, maxPerCredential: number): Promise<HeadAnswer> {
@@ -217,10 +228,17 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
       // again): publish, then answer with whatever version that run gives it.
       this.requested++;
       await this.schedule();
-      const answer = await this.waiters.wait(target, 0, `first:${credential}`, Math.min(waitMs > 0 ? waitMs : FIRST_PUBLISH_WAIT_MS, FIRST_PUBLISH_WAIT_MS), maxPerCredential);
+      if (known === undefined) {
+        const answer = await this.waiters.wait(target, 0, `first:${credential}`, Math.min(waitMs > 0 ? waitMs : FIRST_PUBLISH_WAIT_MS, FIRST_PUBLISH_WAIT_MS), maxPerCredential);
+        if (answer.kind === "head") return { status: 200, head: publicHead(answer.head) };
+        return answer.kind === "too-many" ? { status: 429 } : { status: 404 };
+      }
+      // A reader that holds a version (of a target taken down): a version after it (a returning
+      // target continues after its last one), within its own wait; never answered at once, so a
+      // poll loop on an absent target cannot drive a run per poll.
+      const answer = await this.waiters.wait(target, known, credential, Math.min(waitMs, FIRST_PUBLISH_WAIT_MS), maxPerCredential);
       if (answer.kind === "head") return { status: 200, head: publicHead(answer.head) };
-      if (answer.kind === "too-many") return { status: 429 };
-      return known === undefined ? { status: 404 } : { status: 304, version: known };
+      return answer.kind === "too-many" ? { status: 429 } : { status: 304, version: known };
     }
     if (known === undefined || h.version > known) return { status: 200, head: publicHead(h) };
     const answer = await this.waiters.wait(target, known, credential, waitMs, maxPerCredential);
@@ -602,6 +620,8 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
         await this.ctx.storage.put(GONE_PREFIX + target, head.version, { allowConcurrency: true });
         await this.ctx.storage.delete(`head:${target}`, { allowConcurrency: true });
       } catch (err) {
+        // The KV copy may be gone already: should the target come back unchanged, the next run copies it again.
+        this.copyPending.add(target);
         console.error("snapshot target removal failed", target, err instanceof Error ? err.message : String(err));
         continue;
       }
@@ -621,6 +641,8 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
     const copyFailures = await this.retryCopies();
     const trustDomain = env.TRUST_DOMAIN ?? "strait.local";
     const rootNamespace = env.ROOT_NAMESPACE ?? "strait-system";
+    const standingSeq = ++this.standingReads;
+    const standingAt = Date.now();
     const [config, nodes, revoked, status] = await Promise.all([
       this.mirror.refresh(db, startedAt),
       db.select({ spiffeId: attestedNodes.spiffeId, cluster: attestedNodes.cluster, node: attestedNodes.node }).from(attestedNodes),
@@ -629,11 +651,8 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
       this.recordedTargets === undefined ? listTargetStatus(db) : Promise.resolve([]),
     ]);
     const revision = config.revision;
-    // Taken only when newer than what the object holds: a `nodesChanged` (a revocation, an
-    // eviction) may have read the tables after this run began reading them.
-    if (this.standing === undefined || this.standing.loadedAt <= startedAt) {
-      this.standing = { attested: new Set(nodes.map((n) => n.spiffeId)), revoked: new Set(revoked.map((r) => r.spiffeId)), loadedAt: startedAt };
-    }
+    // Not taken when a `nodesChanged` (a revocation, an eviction) began reading after this run did.
+    this.setStanding({ attested: new Set(nodes.map((n) => n.spiffeId)), revoked: new Set(revoked.map((r) => r.spiffeId)), loadedAt: standingAt, seq: standingSeq });
     const scope = { trustDomain, rootNamespace, domainSuffix: DEFAULT_DOMAIN_SUFFIX };
     if (this.memo === undefined || !this.memo.fits(scope)) this.memo = new CompileMemo(scope);
     this.splitter ??= new SnapshotSplitter({ maxBlobBytes: settings.maxBlobBytes, isStored: (h) => this.storedBlobs.has(h) });
