@@ -29,12 +29,17 @@ test("SNAPSHOT_CHECK_SECONDS: garbage, negative and too large are problems namin
   }
 });
 
-test("ACCESS_LOG: unset or empty is on; on and off; anything else is a problem naming the var", () => {
+test("ACCESS_LOG: unset or empty is on; on/off, true/false, 1/0 in any case; anything else is a problem naming the var", () => {
   assert.equal(read({}).telemetry.accessLog, true);
   assert.equal(read({ ACCESS_LOG: "" }).telemetry.accessLog, true);
   assert.equal(read({ ACCESS_LOG: "on" }).telemetry.accessLog, true);
   assert.equal(read({ ACCESS_LOG: "off" }).telemetry.accessLog, false);
-  for (const bad of ["Off", "false", "0", "no"]) {
+  // The usual spellings of a switch, in any case, are accepted (a value that meant "on" before stays on).
+  for (const [word, on] of [["Off", false], ["FALSE", false], ["0", false], ["ON", true], ["true", true], ["1", true]] as const) {
+    const r = read({ ACCESS_LOG: word });
+    assert.deepEqual([r.problems, r.telemetry.accessLog], [[], on], word);
+  }
+  for (const bad of ["no", "of", "yes please"]) {
     assert.deepEqual(read({ ACCESS_LOG: bad }).problems, [{ var: "ACCESS_LOG", message: `ACCESS_LOG: must be one of on, off, got ${JSON.stringify(bad)}` }], bad);
   }
   assert.equal(read({ ACCESS_LOG: "of", SNAPSHOT_CHECK_SECONDS: "x" }).problems.length, 2);
@@ -52,7 +57,7 @@ test("a misconfigured gateway: /healthz is a 503 JSON naming the vars, any other
     const r = misconfiguredResponse(problems, method, path);
     assert.equal(r.status, 503);
     assert.equal(r.headers.get("content-type"), "text/plain");
-    assert.equal(await r.text(), 'gateway misconfigured: SNAPSHOT_CHECK_SECONDS: must be a number from 0 to 3600, got "2s"');
+    assert.equal(await r.text(), "gateway misconfigured: SNAPSHOT_CHECK_SECONDS (see /healthz or the gateway's log)", "a client learns the var, not its value");
   }
   const lines: string[] = [];
   logProblems(problems, (m) => lines.push(m));

@@ -36,7 +36,7 @@ export function gatewaySettingsFrom(env: Record<string, unknown>, warn: (message
   const problems: SettingProblem[] = [];
   const check = parseNumberVar(str("SNAPSHOT_CHECK_SECONDS"), GATEWAY_VARS.SNAPSHOT_CHECK_SECONDS);
   if (!check.ok) problems.push({ var: "SNAPSHOT_CHECK_SECONDS", message: `SNAPSHOT_CHECK_SECONDS: ${check.why}` });
-  const accessLog = parseEnumVar(str("ACCESS_LOG"), GATEWAY_VARS.ACCESS_LOG);
+  const accessLog = parseEnumVar(accessLogWord(str("ACCESS_LOG")), GATEWAY_VARS.ACCESS_LOG);
   if (!accessLog.ok) problems.push({ var: "ACCESS_LOG", message: `ACCESS_LOG: ${accessLog.why}` });
   return {
     snapshotCheckMs: (check.ok ? check.value : GATEWAY_VARS.SNAPSHOT_CHECK_SECONDS.fallback) * 1000,
@@ -45,20 +45,31 @@ export function gatewaySettingsFrom(env: Record<string, unknown>, warn: (message
   };
 }
 
+/**
+ * ACCESS_LOG in any case, and the usual spellings of a switch (`true`/`false`, `1`/`0`) as `on`/`off`,
+ * so a value that used to mean "on" does not stop the gateway; anything else stays as written (and is refused).
+ */
+function accessLogWord(raw: string | undefined): string | undefined {
+  const word = raw?.trim().toLowerCase();
+  if (word === "on" || word === "true" || word === "1") return "on";
+  if (word === "off" || word === "false" || word === "0") return "off";
+  return raw;
+}
+
 /** Logs a misconfigured gateway's problems (once, when the isolate or process builds its gateway). */
 export function logProblems(problems: readonly SettingProblem[], log: (message: string) => void = (m) => console.error(m)): void {
   for (const p of problems) log(`gateway misconfigured, answering 503 until fixed: ${p.message}`);
 }
 
 /**
- * What a misconfigured gateway answers: `/healthz` (GET, HEAD) a 503 JSON naming the vars, any
- * other request a 503 local reply naming them (details `gateway_misconfigured` in the access log's
- * terms). Operator vars only: nothing secret is quoted.
+ * What a misconfigured gateway answers: `/healthz` (GET, HEAD) a 503 JSON naming the vars and
+ * why, any other request a 503 local reply naming only the vars (details `gateway_misconfigured`
+ * in the access log's terms): a client learns which setting is wrong, not its value.
  */
 export function misconfiguredResponse(problems: readonly SettingProblem[], method: string, pathname: string): Response {
   if (pathname === "/healthz" && (method === "GET" || method === "HEAD")) {
     const res = Response.json({ ok: false, misconfigured: problems }, { status: 503 });
     return method === "HEAD" ? new Response(null, { status: 503, headers: res.headers }) : res;
   }
-  return localReplyResponse({ status: 503, body: `gateway misconfigured: ${problems.map((p) => p.message).join("; ")}`, flags: [], details: "gateway_misconfigured" });
+  return localReplyResponse({ status: 503, body: `gateway misconfigured: ${problems.map((p) => p.var).join(", ")} (see /healthz or the gateway's log)`, flags: [], details: "gateway_misconfigured" });
 }
