@@ -145,8 +145,43 @@ async function startOrFail(what: string, start: () => Promise<Worker>): Promise<
   }
 }
 
+/**
+ * True once `url`/healthz gives any HTTP answer within `budgetMs` (each try bounded). wrangler's
+ * `ready` can come before its dev proxy forwards: on a loaded machine one was seen holding every
+ * request after both workers had started (a reload the second worker's registration set off that
+ * never finished), so "up" is only printed for workers that answer.
+ */
+async function answers(url: string, budgetMs: number): Promise<boolean> {
+  const deadline = Date.now() + budgetMs;
+  for (;;) {
+    const left = deadline - Date.now();
+    if (left <= 0) return false;
+    try {
+      const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(Math.min(10_000, left)) });
+      await res.body?.cancel();
+      return true;
+    } catch {
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+/** Starts a worker, and starts it once more if it does not answer; exits naming it if it still does not. */
+async function startServing(what: string, start: () => Promise<Worker>): Promise<Worker> {
+  const first = await startOrFail(what, start);
+  if (await answers((await first.url).href.replace(/\/$/, ""), 30_000)) return first;
+  step(`${what} started but does not answer on ${(await first.url).href}; starting it again`);
+  started.splice(started.indexOf(first), 1);
+  await Promise.race([first.dispose(), new Promise((r) => setTimeout(r, 10_000).unref())]);
+  const second = await startOrFail(what, start);
+  if (await answers((await second.url).href.replace(/\/$/, ""), 60_000)) return second;
+  process.stderr.write(`strait: ${what} started but does not answer requests on ${(await second.url).href}\n`);
+  await stop("startup failure");
+  process.exit(1);
+}
+
 step("control API (workerd)");
-const control = await startOrFail("the control API", () =>
+const startControl = () =>
   unstable_startWorker({
     config: join(root, "wrangler.toml"),
     env: "control",
@@ -155,10 +190,17 @@ const control = await startOrFail("the control API", () =>
     ...(home === root ? {} : { envFiles: [".strait-no-env-file"] }),
     bindings: secrets,
     dev: dev(controlPort),
-  }),
-);
+  });
+let control = await startOrFail("the control API", startControl);
 step("edge gateway (workerd)");
-const gateway = await startOrFail("the edge gateway", () => unstable_startWorker({ config: join(root, "wrangler.toml"), dev: dev(gatewayPort) }));
+const gateway = await startServing("the edge gateway", () => unstable_startWorker({ config: join(root, "wrangler.toml"), dev: dev(gatewayPort) }));
+// Checked after the gateway started: its registration in the shared dev registry reloads the control worker.
+if (!(await answers((await control.url).href.replace(/\/$/, ""), 30_000))) {
+  step(`the control API started but does not answer on ${(await control.url).href}; starting it again`);
+  started.splice(started.indexOf(control), 1);
+  await Promise.race([control.dispose(), new Promise((r) => setTimeout(r, 10_000).unref())]);
+  control = await startServing("the control API", startControl);
+}
 ownSignals();
 const controlUrl = (await control.url).href.replace(/\/$/, "");
 const gatewayUrl = (await gateway.url).href.replace(/\/$/, "");

@@ -15,12 +15,24 @@ import { projectRoot } from "./support/control-worker.ts";
 import { descendantPids } from "../scripts/process-tree.ts";
 
 let home: string;
+/** Every `npm start` a test ran: one still running when the file ends (a failed test) is killed with its tree. */
+const runs: ChildProcess[] = [];
 
 before(async () => {
   home = await mkdtemp(join(tmpdir(), "strait-start-"));
 });
 
 after(async () => {
+  for (const child of runs) {
+    if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) continue;
+    for (const pid of [...descendantPids(child.pid), child.pid]) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+  }
   await rm(home, { recursive: true, force: true });
 });
 
@@ -46,6 +58,7 @@ function listening(port: number): Promise<boolean> {
 
 function npmStart(env: Record<string, string>): { child: ChildProcess; out: () => string; err: () => string; exited: Promise<number | null> } {
   const child = spawn("npm", ["start", "--silent"], { cwd: projectRoot, env: { ...process.env, ...env, STRAIT_HOME: home, NO_COLOR: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+  runs.push(child);
   let out = "";
   let err = "";
   child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
