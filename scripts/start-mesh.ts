@@ -166,16 +166,19 @@ async function answers(url: string, budgetMs: number): Promise<boolean> {
   }
 }
 
-/** Starts a worker, and starts it once more if it does not answer; exits naming it if it still does not. */
-async function startServing(what: string, start: () => Promise<Worker>): Promise<Worker> {
-  const first = await startOrFail(what, start);
-  if (await answers((await first.url).href.replace(/\/$/, ""), 30_000)) return first;
-  step(`${what} started but does not answer on ${(await first.url).href}; starting it again`);
-  started.splice(started.indexOf(first), 1);
-  await Promise.race([first.dispose(), new Promise((r) => setTimeout(r, 10_000).unref())]);
-  const second = await startOrFail(what, start);
-  if (await answers((await second.url).href.replace(/\/$/, ""), 60_000)) return second;
-  process.stderr.write(`strait: ${what} started but does not answer requests on ${(await second.url).href}\n`);
+async function urlOf(w: Worker): Promise<string> {
+  return (await w.url).href.replace(/\/$/, "");
+}
+
+/** `w` if it answers; else it is started once more, and `npm start` exits naming it if it still does not. */
+async function answering(what: string, w: Worker, start: () => Promise<Worker>): Promise<Worker> {
+  if (await answers(await urlOf(w), 30_000)) return w;
+  step(`${what} started but does not answer on ${await urlOf(w)}; starting it again`);
+  started.splice(started.indexOf(w), 1);
+  await Promise.race([w.dispose(), new Promise((r) => setTimeout(r, 10_000).unref())]);
+  const again = await startOrFail(what, start);
+  if (await answers(await urlOf(again), 60_000)) return again;
+  process.stderr.write(`strait: ${what} started but does not answer requests on ${await urlOf(again)}\n`);
   await stop("startup failure");
   process.exit(1);
 }
@@ -191,19 +194,15 @@ const startControl = () =>
     bindings: secrets,
     dev: dev(controlPort),
   });
-let control = await startOrFail("the control API", startControl);
+const startedControl = await startOrFail("the control API", startControl);
 step("edge gateway (workerd)");
-const gateway = await startServing("the edge gateway", () => unstable_startWorker({ config: join(root, "wrangler.toml"), dev: dev(gatewayPort) }));
+const startGateway = () => unstable_startWorker({ config: join(root, "wrangler.toml"), dev: dev(gatewayPort) });
+const gateway = await answering("the edge gateway", await startOrFail("the edge gateway", startGateway), startGateway);
 // Checked after the gateway started: its registration in the shared dev registry reloads the control worker.
-if (!(await answers((await control.url).href.replace(/\/$/, ""), 30_000))) {
-  step(`the control API started but does not answer on ${(await control.url).href}; starting it again`);
-  started.splice(started.indexOf(control), 1);
-  await Promise.race([control.dispose(), new Promise((r) => setTimeout(r, 10_000).unref())]);
-  control = await startServing("the control API", startControl);
-}
+const control = await answering("the control API", startedControl, startControl);
 ownSignals();
-const controlUrl = (await control.url).href.replace(/\/$/, "");
-const gatewayUrl = (await gateway.url).href.replace(/\/$/, "");
+const controlUrl = await urlOf(control);
+const gatewayUrl = await urlOf(gateway);
 
 console.log(`
 Strait local mesh is up.

@@ -194,31 +194,40 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
 
   async nodesChanged(): Promise<void> {
     await this.load();
-    this.setStanding(await this.readStanding());
+    await this.refreshStanding();
     this.requested++;
     await this.schedule();
   }
 
   private async nodeStandingSets(): Promise<{ attested: Set<string>; revoked: Set<string> }> {
     // Runs and `nodesChanged` keep it current; the age bound only covers a notification that never arrived.
-    if (this.standing === undefined || Date.now() - this.standing.loadedAt > STANDING_MAX_AGE_MS) this.setStanding(await this.readStanding());
-    return this.standing ?? (await this.readStanding());
+    const held = this.standing;
+    if (held !== undefined && Date.now() - held.loadedAt <= STANDING_MAX_AGE_MS) return held;
+    return this.refreshStanding();
+  }
+
+  /** Marks the start of a read of the node tables: the order of starts decides which read {@link setStanding} keeps. */
+  private beginStandingRead(): { seq: number; loadedAt: number } {
+    return { seq: ++this.standingReads, loadedAt: Date.now() };
   }
 
   /**
    * Takes a read of the node tables unless one that started later is already in place: a read
-   * that began before an eviction or a revocation committed never undoes it.
+   * that began before an eviction or a revocation committed never undoes it. Returns what is held.
    */
-  private setStanding(s: NonNullable<ConfigPublisher["standing"]>): void {
-    if (this.standing === undefined || s.seq > this.standing.seq) this.standing = s;
+  private setStanding(read: { seq: number; loadedAt: number }, nodes: readonly { spiffeId: string }[], revoked: readonly { spiffeId: string }[]): NonNullable<ConfigPublisher["standing"]> {
+    const held = this.standing;
+    if (held !== undefined && held.seq > read.seq) return held;
+    const standing = { attested: new Set(nodes.map((n) => n.spiffeId)), revoked: new Set(revoked.map((r) => r.spiffeId)), ...read };
+    this.standing = standing;
+    return standing;
   }
 
-  private async readStanding(): Promise<{ attested: Set<string>; revoked: Set<string>; loadedAt: number; seq: number }> {
+  private async refreshStanding(): Promise<NonNullable<ConfigPublisher["standing"]>> {
     const db = database(this.env);
-    const seq = ++this.standingReads;
-    const loadedAt = Date.now(); // when the read started: anything committed before it is in it
+    const read = this.beginStandingRead();
     const [nodes, revoked] = await Promise.all([db.select({ spiffeId: attestedNodes.spiffeId }).from(attestedNodes), db.select({ spiffeId: revocations.spiffeId }).from(revocations)]);
-    return { attested: new Set(nodes.map((n) => n.spiffeId)), revoked: new Set(revoked.map((r) => r.spiffeId)), loadedAt, seq };
+    return this.setStanding(read, nodes, revoked);
   }
 
   private async headFor(target: string, known: number | undefined, waitMs: number, credential: string, maxPerCredential: number): Promise<HeadAnswer> {
@@ -641,8 +650,7 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
     const copyFailures = await this.retryCopies();
     const trustDomain = env.TRUST_DOMAIN ?? "strait.local";
     const rootNamespace = env.ROOT_NAMESPACE ?? "strait-system";
-    const standingSeq = ++this.standingReads;
-    const standingAt = Date.now();
+    const standingRead = this.beginStandingRead();
     const [config, nodes, revoked, status] = await Promise.all([
       this.mirror.refresh(db, startedAt),
       db.select({ spiffeId: attestedNodes.spiffeId, cluster: attestedNodes.cluster, node: attestedNodes.node }).from(attestedNodes),
@@ -652,7 +660,7 @@ export class ConfigPublisher extends DurableObject<ControlEnv> {
     ]);
     const revision = config.revision;
     // Not taken when a `nodesChanged` (a revocation, an eviction) began reading after this run did.
-    this.setStanding({ attested: new Set(nodes.map((n) => n.spiffeId)), revoked: new Set(revoked.map((r) => r.spiffeId)), loadedAt: standingAt, seq: standingSeq });
+    this.setStanding(standingRead, nodes, revoked);
     const scope = { trustDomain, rootNamespace, domainSuffix: DEFAULT_DOMAIN_SUFFIX };
     if (this.memo === undefined || !this.memo.fits(scope)) this.memo = new CompileMemo(scope);
     this.splitter ??= new SnapshotSplitter({ maxBlobBytes: settings.maxBlobBytes, isStored: (h) => this.storedBlobs.has(h) });

@@ -7,7 +7,7 @@
  * see `telemetrySettingsFrom`.
  */
 import { parseEnumVar, parseNumberVar, type EnumVarSpec, type NumberVarSpec } from "../../core/env-vars.ts";
-import { telemetrySettingsFrom, type TelemetrySettings } from "./gateway-telemetry.ts";
+import { accessLogWord, telemetrySettingsFrom, type TelemetrySettings } from "./gateway-telemetry.ts";
 import { localReplyResponse } from "./local-reply.ts";
 
 export const GATEWAY_VARS = {
@@ -40,20 +40,10 @@ export function gatewaySettingsFrom(env: Record<string, unknown>, warn: (message
   if (!accessLog.ok) problems.push({ var: "ACCESS_LOG", message: `ACCESS_LOG: ${accessLog.why}` });
   return {
     snapshotCheckMs: (check.ok ? check.value : GATEWAY_VARS.SNAPSHOT_CHECK_SECONDS.fallback) * 1000,
-    telemetry: { ...telemetrySettingsFrom(env, warn), accessLog: !accessLog.ok || accessLog.value === "on" },
+    // A refused ACCESS_LOG leaves the log on (it is never served with: the gateway answers 503).
+    telemetry: telemetrySettingsFrom(env, warn),
     problems,
   };
-}
-
-/**
- * ACCESS_LOG in any case, and the usual spellings of a switch (`true`/`false`, `1`/`0`) as `on`/`off`,
- * so a value that used to mean "on" does not stop the gateway; anything else stays as written (and is refused).
- */
-function accessLogWord(raw: string | undefined): string | undefined {
-  const word = raw?.trim().toLowerCase();
-  if (word === "on" || word === "true" || word === "1") return "on";
-  if (word === "off" || word === "false" || word === "0") return "off";
-  return raw;
 }
 
 /** Logs a misconfigured gateway's problems (once, when the isolate or process builds its gateway). */

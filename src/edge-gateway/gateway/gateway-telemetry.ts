@@ -114,11 +114,23 @@ export function telemetrySettingsFrom(env: Record<string, unknown>, warn: (messa
     ...(headers === undefined ? {} : { otlpHeaders: headers }),
     ...(interval === undefined ? {} : { metricExportIntervalMs: interval }),
     ...(s("OTEL_SERVICE_NAME") === undefined ? {} : { serviceName: s("OTEL_SERVICE_NAME")! }),
-    accessLog: s("ACCESS_LOG")?.trim() !== "off",
+    accessLog: accessLogWord(s("ACCESS_LOG")) !== "off",
     ...(delay === undefined ? {} : { spanExportDelayMs: delay }),
     ...(batch === undefined ? {} : { spanBatchSize: batch }),
     ...(queue === undefined ? {} : { spanQueueSize: queue }),
   };
+}
+
+/**
+ * ACCESS_LOG in any case, and the usual spellings of a switch (`true`/`false`, `1`/`0`) as `on`/`off`,
+ * so a value that used to mean "on" does not stop the gateway; anything else stays as written
+ * (gateway-settings.ts refuses it).
+ */
+export function accessLogWord(raw: string | undefined): string | undefined {
+  const word = raw?.trim().toLowerCase();
+  if (word === "on" || word === "true" || word === "1") return "on";
+  if (word === "off" || word === "false" || word === "0") return "off";
+  return raw;
 }
 
 /** `OTEL_EXPORTER_OTLP_ENDPOINT` when it is an http(s) URL; otherwise a warning and no export (the spec's default for us). */
