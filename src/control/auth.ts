@@ -2,7 +2,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { systemClock } from "../core/clock.ts";
 import { ForbiddenError, StraitError, UnauthenticatedError } from "../core/errors.ts";
 import { parseNodeId } from "../identity/spiffe-id.ts";
-import { validateJwtSvid } from "../identity/jwt-svid.ts";
+import { JwtSvidCache } from "../identity/jwt-svid-cache.ts";
 import type { ControlApp, Principal } from "./types.ts";
 import type { ControlEnv } from "./env.ts";
 import { database } from "./db.ts";
@@ -31,6 +31,9 @@ async function constantTimeEqual(a: string, b: string): Promise<boolean> {
  */
 const PUBLISHER_CHECKED = /^\/v1\/snapshots\/(nodes|blobs)\//;
 
+/** Node JWT-SVIDs this isolate validated (a node proxy presents one token on every poll until it renews it). */
+const nodeTokens = new JwtSvidCache();
+
 /**
  * A JWT-SVID for audience "strait-control" whose subject is an attested, unrevoked node of our
  * trust domain. With `standingByPublisher` the attested/revoked check is left to the publisher
@@ -39,7 +42,7 @@ const PUBLISHER_CHECKED = /^\/v1\/snapshots\/(nodes|blobs)\//;
 async function authenticateNode(env: ControlEnv, token: string, standingByPublisher = false): Promise<NodePrincipal> {
   const trustDomain = trustDomainOf(env);
   // Nodes get JWT-SVIDs of exactly JWT_SVID_TTL_SECONDS; a longer-lived one was not minted under this configuration.
-  const svid = await validateJwtSvid(token, { audience: CONTROL_AUDIENCE, bundles: await getTrustBundles(env), clock: systemClock, maxLifetimeSeconds: jwtSvidTtlSeconds(env) });
+  const svid = await nodeTokens.validate(token, { audience: CONTROL_AUDIENCE, bundles: await getTrustBundles(env), clock: systemClock, maxLifetimeSeconds: jwtSvidTtlSeconds(env) });
   const node = svid.spiffeId.isMemberOf(trustDomain) ? parseNodeId(svid.spiffeId) : undefined;
   if (node === undefined) throw new UnauthenticatedError(`JWT-SVID subject ${svid.spiffeId.toString()} is not a node identity of trust domain ${trustDomain}`);
   const spiffeId = svid.spiffeId.toString();

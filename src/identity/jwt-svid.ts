@@ -98,6 +98,18 @@ function checkAudience(audience: unknown): string[] {
   });
 }
 
+/** What a JWT-SVID is validated against (see `validateJwtSvid`). */
+export interface JwtSvidValidationOptions {
+  /** The audience the verifier expects (its own SPIFFE ID or service name). */
+  audience: string;
+  bundles: TrustBundleSet;
+  clock: Clock;
+  /** Clock skew tolerated for `exp`, `nbf` and `iat`; default DEFAULT_LEEWAY_SECONDS. */
+  leewaySeconds?: number;
+  /** Longest lifetime honoured; default MAX_JWT_SVID_TTL_SECONDS. */
+  maxLifetimeSeconds?: number;
+}
+
 /** A JWT-SVID that passed validation. `claims` are untrusted for authorisation beyond sub/aud (item 85). */
 export interface ValidatedJwtSvid {
   spiffeId: SpiffeId;
@@ -134,10 +146,7 @@ function decodeClaims(token: string): JWTPayload {
  * const svid = await validateJwtSvid(token, { audience: "spiffe://strait.local/ns/db/sa/pg", bundles, clock });
  * svid.spiffeId.toString(); // "spiffe://strait.local/ns/web/sa/frontend"
  */
-export async function validateJwtSvid(
-  token: string,
-  p: { audience: string; bundles: TrustBundleSet; clock: Clock; leewaySeconds?: number; maxLifetimeSeconds?: number },
-): Promise<ValidatedJwtSvid> {
+export async function validateJwtSvid(token: string, p: JwtSvidValidationOptions): Promise<ValidatedJwtSvid> {
   if (typeof p.audience !== "string" || p.audience === "") {
     throw new TypeError("validateJwtSvid: the expected audience must be a non-empty string");
   }

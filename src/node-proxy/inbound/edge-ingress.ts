@@ -9,7 +9,7 @@
  * then runs with the gateway as the source principal.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { validateJwtSvid } from "../../identity/jwt-svid.ts";
+import { JwtSvidCache } from "../../identity/jwt-svid-cache.ts";
 import type { TrustBundle, TrustBundleSet } from "../../identity/bundle.ts";
 import type { DataPlaneContext } from "../context.ts";
 import { local } from "../outbound/http-outbound.ts";
@@ -27,7 +27,7 @@ export function edgeGatewayId(td: string): string {
 export class EdgeIngress {
   private bundles: { sequence: number; set: TrustBundleSet } | undefined;
   /** Validated tokens until they expire (the gateway reuses one token for many requests). */
-  private readonly cache = new Map<string, number>();
+  private readonly tokens = new JwtSvidCache();
 
   constructor(
     private readonly ctx: DataPlaneContext,
@@ -39,7 +39,7 @@ export class EdgeIngress {
     if (this.bundles?.sequence !== b.sequence || this.bundles.set.get(b.trustDomain) === undefined) {
       const tb: TrustBundle = { trustDomain: b.trustDomain, x509AuthoritiesDer: [], jwtAuthorities: b.jwtAuthorities, sequence: b.sequence };
       this.bundles = { sequence: b.sequence, set: new Map([[b.trustDomain, tb]]) };
-      this.cache.clear();
+      this.tokens.clear(); // entries of the old set can no longer hit
     }
     return this.bundles.set;
   }
@@ -49,20 +49,17 @@ export class EdgeIngress {
     if (m === null) return `missing ${EDGE_SVID_HEADER}: <JWT-SVID>`;
     const token = m[1]!;
     const set = this.bundleSet();
-    const now = this.ctx.clock.now();
-    const exp = this.cache.get(token);
-    if (exp !== undefined && exp > now) return undefined;
     const td = this.ctx.identity.bundle().trustDomain;
+    let subject: string;
     try {
-      const svid = await validateJwtSvid(token, { audience: this.ctx.identity.nodeSpiffeId(), bundles: set, clock: this.ctx.clock });
-      if (svid.spiffeId.toString() !== edgeGatewayId(td)) return `JWT-SVID subject ${svid.spiffeId.toString()} is not the edge gateway`;
-      if (this.ctx.identity.isRevoked(svid.spiffeId.toString())) return "JWT-SVID subject is revoked";
-      if (this.cache.size > 1024) this.cache.clear();
-      this.cache.set(token, svid.expiresAt.getTime());
-      return undefined;
+      subject = (await this.tokens.validate(token, { audience: this.ctx.identity.nodeSpiffeId(), bundles: set, clock: this.ctx.clock })).spiffeId.toString();
     } catch (err) {
       return `invalid JWT-SVID: ${err instanceof Error ? err.message : String(err)}`;
     }
+    // Checked on every request, remembered token or not: a revocation takes effect at once.
+    if (subject !== edgeGatewayId(td)) return `JWT-SVID subject ${subject} is not the edge gateway`;
+    if (this.ctx.identity.isRevoked(subject)) return "JWT-SVID subject is revoked";
+    return undefined;
   }
 
   handle = (req: IncomingMessage, res: ServerResponse): void => {
