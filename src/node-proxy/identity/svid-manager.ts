@@ -319,15 +319,24 @@ export class SvidManager implements SvidSource {
 
   /**
    * Renewal by proof of possession; a PSAT node whose certificate the control plane refuses for
-   * good (e.g. a renewal answer was lost, so its serial is no longer current) attests again.
+   * good (evicted, or a renewal answer was lost, so its serial is no longer current) attests again.
+   * A join-token node cannot: its refusal (401/403) is a NodeIdentityError saying what to do.
    */
   private async renewOrReattest(n: NodeHeld, next: LocalKey): Promise<NodeCredentialsAnswer> {
     try {
       return await renewWith(this.o.api, n.creds, next);
     } catch (err) {
-      if (!(err instanceof ControlApiError && err.permanent) || this.o.settings.attestation.kind !== "k8s-psat") throw err;
-      this.o.logger.warn("node renewal refused; attesting again with the projected service-account token", { error: errorText(err) });
-      return attestWith(this.o.api, this.o.settings.attestation, next, n.creds.spiffeId);
+      if (!(err instanceof ControlApiError && err.permanent)) throw err;
+      if (this.o.settings.attestation.kind === "k8s-psat") {
+        this.o.logger.warn("node renewal refused; attesting again with the projected service-account token", { error: errorText(err) });
+        return attestWith(this.o.api, this.o.settings.attestation, next, n.creds.spiffeId);
+      }
+      if (err.status !== 401 && err.status !== 403) throw err;
+      throw new NodeIdentityError(
+        `the control plane refused this node's renewal (${err.message}): the node was evicted or revoked, or its X.509-SVID is no longer its current one; ` +
+          "a join-token node cannot attest again by itself: create a new join token (strait join-token create) and restart strait-proxy with it",
+        { cause: err },
+      );
     }
   }
 
