@@ -283,6 +283,17 @@ export class EdgeGateway {
     return res;
   }
 
+  /**
+   * A local reply made after a route was selected: Envoy's filter manager runs the route's
+   * `finalizeResponseHeaders` on every local reply (`sendLocalReplyViaFilterChain`), so the
+   * route's (and picked destination's) `headers.response` apply as they do to upstream responses.
+   */
+  private routeReply(out: Outcome, r: LocalReply, ops: readonly HeaderOp[] | undefined): Response {
+    const res = this.reply(out, r);
+    if (ops !== undefined && ops.length > 0) applyHeaderOps(res.headers, ops);
+    return res;
+  }
+
   private async route(rec: RequestRecord, headers: Map<string, string>, headerBytes: number): Promise<Response> {
     const { req, url, authority, info, platform, out, method } = rec;
     const invalid = validateRequest(method, rec.pathname, rec.search, headerBytes, authority);
@@ -332,7 +343,8 @@ export class EdgeGateway {
         destination: { port },
       });
       if (decision.audit) out.audit = decision.auditPolicy ?? "audit";
-      if (!decision.allow) return this.reply(out, REPLY.rbacDenied(decision.policy));
+      // Envoy finalizes every local reply with the selected route's response headers (the route is resolved before RBAC runs).
+      if (!decision.allow) return this.routeReply(out, REPLY.rbacDenied(decision.policy), "responseHeaderOps" in plan ? plan.responseHeaderOps : undefined);
     }
 
     switch (plan.kind) {
@@ -375,7 +387,7 @@ export class EdgeGateway {
       });
       for (const b of buckets) {
         const hit = await platform.rateLimiter.hit(b.key, b.limit, b.windowSeconds);
-        if (!hit.allowed) return this.reply(out, REPLY.rateLimited(hit.retryAfterSeconds));
+        if (!hit.allowed) return this.routeReply(out, REPLY.rateLimited(hit.retryAfterSeconds), plan.responseHeaderOps);
       }
     }
 
@@ -395,7 +407,7 @@ export class EdgeGateway {
     }
     if (plan.fault?.abort !== undefined) {
       const status = "status" in plan.fault.abort ? plan.fault.abort.status : 503;
-      const r = this.reply(out, REPLY.faultAbort(status));
+      const r = this.routeReply(out, REPLY.faultAbort(status), plan.responseHeaderOps);
       if ("grpcStatus" in plan.fault.abort) r.headers.set("grpc-status", plan.fault.abort.grpcStatus);
       return r;
     }
@@ -420,7 +432,13 @@ export class EdgeGateway {
     out.upstreamHost = result.upstreamHost ?? null;
     out.destinationWorkload = result.endpoint?.workload?.split("/")[1] ?? null;
     out.destinationPrincipal = result.endpoint?.spiffeId ?? null;
-    if (result.local !== undefined) return this.reply(out, result.local);
+    if (result.local !== undefined) {
+      // A router local reply (UF, UT, UH, UO): Envoy's filter manager applies the route's response
+      // headers to it, and the CORS filter (which saw the request) adds its headers, as on an upstream response.
+      const res = this.routeReply(out, result.local, plan.responseHeaderOps);
+      if (plan.cors !== undefined) for (const [k, v] of corsResponseHeaders(plan.cors, facts)) res.headers.set(k, v);
+      return res;
+    }
     // Already a copy of the upstream's response with mutable headers (see `forward`): the gateway's changes go on it.
     const res = result.response!;
     out.status = result.responseStatus ?? res.status;
