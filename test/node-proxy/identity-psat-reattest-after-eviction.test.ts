@@ -303,4 +303,49 @@ describe("join-token node evicted by an admin: it cannot attest again, and says 
     assert.equal((await audit(id, "identity.attest")).length, 1, "attested once, never again");
     assert.ok(!(await attestedNodes()).includes(id));
   });
+
+  test("what the error says works: restarted with a NEW join token (state directory kept), it attests with it at the first refused call", async () => {
+    const old = managers.at(-1)!;
+    const id = old.nodeSpiffeId();
+    const oldSerial = old.credentialsFor(id)?.serial;
+    assert.ok(oldSerial);
+    old.close();
+    const token = await mintJoinToken(worker, ca.adminToken, CLUSTER, "jt-1");
+    const p = await startProxy({ kind: "join-token", token }, "jt-1");
+    const { m, api } = p;
+    // The identity on disk is still valid, so the restart restores it (no call yet)...
+    assert.ok(p.logs.some((l) => l.startsWith("info identity restored from the state directory")), p.logs.join("\n"));
+    assert.equal(m.credentialsFor(id)?.serial, oldSerial);
+    assert.deepEqual(p.calls, []);
+    // ...and the first node call, refused, renews (refused: evicted), then attests with the new token once.
+    const head = await api.snapshotHead(CLUSTER, "jt-1", {});
+    assert.notEqual(head, "not-modified");
+    assert.deepEqual(p.calls.slice(0, 4), [`GET /v1/snapshots/nodes/${CLUSTER}/jt-1 401`, "POST /v1/identity/renew/nonce 401", "POST /v1/identity/attest 200", `GET /v1/snapshots/nodes/${CLUSTER}/jt-1 ${head === null ? 404 : 200}`]);
+    const node = m.credentialsFor(id);
+    assert.ok(node);
+    assert.notEqual(node.serial, oldSerial);
+    assert.ok(m.status().every((s) => s.state === "valid" && s.lastError === undefined), JSON.stringify(m.status()));
+    assert.deepEqual((await audit(id, "identity.attest")).map((e) => e.detail.type), ["join_token", "join_token"]);
+    assert.ok((await attestedNodes()).includes(id));
+    // The token is spent: evicted once more, the node does not try it again (one renewal attempt, the operator error).
+    await evict(id);
+    p.calls.length = 0;
+    await m.renewNode();
+    assert.deepEqual(p.calls, ["POST /v1/identity/renew/nonce 401"]);
+    assert.match(m.status().find((s) => s.spiffeId === id)?.lastError ?? "", /join-token node cannot attest again by itself/);
+
+    // Restarted with that same, spent token: it tries it once (refused: used), then only renews, each attempt one request.
+    m.close();
+    const again = await startProxy({ kind: "join-token", token }, "jt-1");
+    await again.m.renewNode();
+    assert.deepEqual(again.calls, ["POST /v1/identity/renew/nonce 401", "POST /v1/identity/attest 401"]);
+    const lastError = again.m.status().find((s) => s.spiffeId === id)?.lastError ?? "";
+    assert.match(lastError, /the configured join token was refused too \(attest: HTTP 401: joinToken: join token does not exist or has already been used\)/);
+    assert.match(lastError, /create a new join token/);
+    again.calls.length = 0;
+    await again.m.renewNode();
+    assert.deepEqual(again.calls, ["POST /v1/identity/renew/nonce 401"]);
+    assert.equal(again.scheduler.live().length, 1);
+    assert.equal((await audit(id, "identity.attest")).length, 2);
+  });
 });

@@ -85,6 +85,12 @@ export class SvidManager implements SvidSource {
   private readonly backoff: BackoffPolicy;
   private closed = false;
   private trustDomain = "";
+  /**
+   * Whether this process has already attested with the configured join token (spent: single use).
+   * A proxy restarted with a NEW join token restores its identity from disk first; when its renewal
+   * is then refused (evicted), it attests with that token, once.
+   */
+  private joinTokenUsed = false;
 
   private constructor(private readonly o: SvidManagerOptions) {
     this.random = o.random ?? Math.random;
@@ -204,6 +210,7 @@ export class SvidManager implements SvidSource {
 
   private async attest(): Promise<void> {
     const key = await generateLocalKey();
+    this.joinTokenUsed = this.o.settings.attestation.kind === "join-token";
     const answer = await attestWith(this.o.api, this.o.settings.attestation, key, undefined);
     await this.installNode(answer, key);
     this.o.logger.info("node attested", { spiffeId: answer.spiffeId, attestation: this.o.settings.attestation.kind });
@@ -320,20 +327,34 @@ export class SvidManager implements SvidSource {
   /**
    * Renewal by proof of possession; a PSAT node whose certificate the control plane refuses for
    * good (evicted, or a renewal answer was lost, so its serial is no longer current) attests again.
-   * A join-token node cannot: its refusal (401/403) is a NodeIdentityError saying what to do.
+   * A join-token node cannot, except once with a join token this process has not spent yet (the
+   * operator restarted it with a new one); otherwise its refusal (401/403) is a NodeIdentityError
+   * saying what to do.
    */
   private async renewOrReattest(n: NodeHeld, next: LocalKey): Promise<NodeCredentialsAnswer> {
     try {
       return await renewWith(this.o.api, n.creds, next);
     } catch (err) {
       if (!(err instanceof ControlApiError && err.permanent)) throw err;
-      if (this.o.settings.attestation.kind === "k8s-psat") {
+      const attestation = this.o.settings.attestation;
+      if (attestation.kind === "k8s-psat") {
         this.o.logger.warn("node renewal refused; attesting again with the projected service-account token", { error: errorText(err) });
-        return attestWith(this.o.api, this.o.settings.attestation, next, n.creds.spiffeId);
+        return attestWith(this.o.api, attestation, next, n.creds.spiffeId);
       }
       if (err.status !== 401 && err.status !== 403) throw err;
+      let refused = err.message;
+      if (!this.joinTokenUsed && attestation.token !== "") {
+        this.joinTokenUsed = true;
+        this.o.logger.warn("node renewal refused; attesting with the configured join token (not used by this process yet)", { error: errorText(err) });
+        try {
+          return await attestWith(this.o.api, attestation, next, n.creds.spiffeId);
+        } catch (attestErr) {
+          if (!(attestErr instanceof ControlApiError && attestErr.permanent)) throw attestErr;
+          refused += `; the configured join token was refused too (${attestErr.message})`;
+        }
+      }
       throw new NodeIdentityError(
-        `the control plane refused this node's renewal (${err.message}): the node was evicted or revoked, or its X.509-SVID is no longer its current one; ` +
+        `the control plane refused this node's renewal (${refused}): the node was evicted or revoked, or its X.509-SVID is no longer its current one; ` +
           "a join-token node cannot attest again by itself: create a new join token (strait join-token create) and restart strait-proxy with it",
         { cause: err },
       );
