@@ -1,8 +1,9 @@
 /**
- * Mirrors (`mirror`/`mirrors`): fire-and-forget copies of the request, sent through `waitUntil`
+ * Mirrors (`mirror`/`mirrors`): fire-and-forget copies of the request as the router would send it
+ * upstream (rewritten path, route and destination request header ops), sent through `waitUntil`
  * so they never delay the response; their responses and failures are ignored.
  */
-import type { MirrorPlan, ForwardPlan } from "../../core/routing/index.ts";
+import { applyHeaderOps, type MirrorPlan, type ForwardPlan } from "../../core/routing/index.ts";
 import type { CompiledGateway } from "./compiled-gateway.ts";
 import type { GatewayPlatform } from "./platform.ts";
 import { endpointsOf, upstreamTarget } from "./upstream-target.ts";
@@ -30,7 +31,11 @@ export function sendMirrors(
       try {
         const target = await upstreamTarget(plan, ep, compiled.nodeIngress, platform.svids);
         const h = new Headers(headers as [string, string][]);
+        // Envoy copies the shadow's headers after the route's finalizeRequestHeaders: the route's
+        // (and picked destination's) request header ops travel with the mirror, as the path rewrite does.
+        applyHeaderOps(h, plan.upstreamRequest.headerOps);
         h.set("host", m.authority);
+        h.set("x-forwarded-host", m.authority);
         for (const [k, v] of target.headers) h.set(k, v);
         const res = await platform.fetch(new Request(target.url, { method, headers: h, body, redirect: "manual", signal: AbortSignal.timeout(MIRROR_TIMEOUT_MS) }));
         await res.body?.cancel();
