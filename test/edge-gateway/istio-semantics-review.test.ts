@@ -175,7 +175,7 @@ test("a mirrored request carries the route's request header ops and rewrite, as 
   assert.equal(shadow.headers["x-secret"], undefined);
 });
 
-test("fault injection runs before CORS (Istio's filter order: fault, cors, router): a preflight on an aborting route is aborted", async () => {
+test("fault injection runs before CORS (Istio's filter order: fault, cors, router): a preflight on an aborting route is aborted, one on a directResponse route answered", async () => {
   const host = "faultcors.review.test";
   await applyAndWait(
     vs(
@@ -187,6 +187,11 @@ test("fault injection runs before CORS (Istio's filter order: fault, cors, route
         allowOrigins: [{ exact: "https://ok.example" }]
         allowMethods: [GET]
       route: [{ destination: { host: up.rv.internal } }]
+    - match: [{ uri: { prefix: /direct } }]
+      corsPolicy:
+        allowOrigins: [{ exact: "https://ok.example" }]
+        allowMethods: [GET]
+      directResponse: { status: 204 }
 `,
     ),
     host,
@@ -196,6 +201,11 @@ test("fault injection runs before CORS (Istio's filter order: fault, cors, route
   assert.equal(pre.status, 418);
   assert.equal(flags(pre), "FI");
   assert.equal(pre.headers["access-control-allow-origin"], undefined);
+  // The CORS filter also comes before the router: a preflight on a directResponse route is answered as a preflight.
+  const direct = await send(host, "/direct", { method: "OPTIONS", headers: { origin: "https://ok.example", "access-control-request-method": "GET" } });
+  assert.equal(direct.status, 200);
+  assert.equal(direct.headers["access-control-allow-origin"], "https://ok.example");
+  assert.equal(direct.headers["access-control-allow-methods"], "GET");
 });
 
 test("VirtualServices created together on one host: Istio orders them by name, then namespace (sortConfigByCreationTime)", async () => {

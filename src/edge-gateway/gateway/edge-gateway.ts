@@ -1,12 +1,12 @@
 /**
  * The runtime-neutral edge gateway: one request in, one response out. Order follows an Istio
  * ingress gateway's filter chain: request validation, JWT authentication (claims may route),
- * route lookup, authorization (RBAC), rate limits, CORS, fault injection, then the router
+ * route lookup, authorization (RBAC), rate limits, fault injection, CORS, then the router
  * (mirrors, load balancing, timeouts, retries). Workers and Deno entries wrap `handle`.
  */
 import { SpanKind, SpanStatusCode, type Span } from "@opentelemetry/api";
 import { applyAuthnResultToAuthz } from "../../core/policy/index.ts";
-import { applyHeaderOps, corsPreflight, corsResponseHeaders, planRequest, type ForwardPlan, type HeaderOp, type RequestFacts } from "../../core/routing/index.ts";
+import { applyHeaderOps, corsPreflight, corsResponseHeaders, planRequest, type CorsPolicyPlan, type ForwardPlan, type HeaderOp, type RequestFacts } from "../../core/routing/index.ts";
 import type { SnapshotState } from "../snapshot/snapshot-state.ts";
 import type { CompiledGateway } from "./compiled-gateway.ts";
 import { forward, type ForwardResult } from "./forward.ts";
@@ -353,6 +353,9 @@ export class EdgeGateway {
       case "no-cluster":
         return this.reply(out, REPLY.noCluster(plan.reason));
       case "redirect": {
+        // The CORS filter runs before the router answers a redirect or direct response.
+        const preflight = corsPreflightResponse(plan, facts, out);
+        if (preflight !== undefined) return preflight;
         out.status = plan.status;
         out.details = "redirect";
         const h = new Headers({ location: plan.location });
@@ -361,6 +364,8 @@ export class EdgeGateway {
         return new Response(null, { status: plan.status, headers: h });
       }
       case "direct-response": {
+        const preflight = corsPreflightResponse(plan, facts, out);
+        if (preflight !== undefined) return preflight;
         out.status = plan.status;
         out.details = "direct_response";
         const h = new Headers();
@@ -391,16 +396,7 @@ export class EdgeGateway {
       }
     }
 
-    // CORS preflight is answered here (or forwarded for origins it does not allow).
-    if (plan.cors !== undefined) {
-      const pre = corsPreflight(plan.cors, facts);
-      if (pre.kind === "respond") {
-        out.status = pre.status;
-        out.details = "cors_preflight";
-        return new Response(null, { status: pre.status, headers: pre.headers });
-      }
-    }
-
+    // Istio's filter chain has the fault filter before CORS: a fault delays or aborts preflights too.
     if (plan.fault?.delayMs !== undefined) {
       out.flags.push("DI");
       await platform.sleep(plan.fault.delayMs);
@@ -411,6 +407,10 @@ export class EdgeGateway {
       if ("grpcStatus" in plan.fault.abort) r.headers.set("grpc-status", plan.fault.abort.grpcStatus);
       return r;
     }
+
+    // CORS preflight is answered here (or forwarded for origins it does not allow).
+    const preflight = corsPreflightResponse(plan, facts, out);
+    if (preflight !== undefined) return preflight;
 
     let body: ArrayBuffer | null = null;
     if (method !== "GET" && method !== "HEAD" && req.body !== null) {
@@ -464,6 +464,16 @@ export class EdgeGateway {
     rec.knownBytes = cl === null ? null : Number(cl);
     return res;
   }
+}
+
+/** The CORS filter's answer to a preflight on a route with `corsPolicy` (undefined: not answered here, the request goes on). */
+function corsPreflightResponse(plan: { cors?: CorsPolicyPlan }, facts: RequestFacts, out: Outcome): Response | undefined {
+  if (plan.cors === undefined) return undefined;
+  const pre = corsPreflight(plan.cors, facts);
+  if (pre.kind !== "respond") return undefined;
+  out.status = pre.status;
+  out.details = "cors_preflight";
+  return new Response(null, { status: pre.status, headers: pre.headers });
 }
 
 function withoutParams(url: URL, names: readonly string[]): string {
