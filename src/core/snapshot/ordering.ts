@@ -7,7 +7,9 @@ export function compare(a: string, b: string): number {
 
 /**
  * Istio's precedence between resources of one kind: oldest first
- * (`creationTimestamp`), then namespace and name.
+ * (`creationTimestamp`), then name, then namespace (pilot `model`
+ * `sortConfigByCreationTime`; resources applied together share a timestamp,
+ * so e.g. two VirtualServices bound to one gateway host merge by name).
  */
 export function byAge(
   a: { metadata: { namespace: string; name: string; creationTimestamp?: string } },
@@ -15,7 +17,7 @@ export function byAge(
 ): number {
   return (
     compare(a.metadata.creationTimestamp ?? "", b.metadata.creationTimestamp ?? "") ||
-    compare(a.metadata.namespace, b.metadata.namespace) ||
-    compare(a.metadata.name, b.metadata.name)
+    compare(a.metadata.name, b.metadata.name) ||
+    compare(a.metadata.namespace, b.metadata.namespace)
   );
 }
