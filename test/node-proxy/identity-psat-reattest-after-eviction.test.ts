@@ -6,7 +6,10 @@
 //   node call alone (the long-poll's 401) makes it attest again and the call goes through.
 // - a join-token node cannot attest again (its token was single use): its renewal fails with an
 //   operator error that says what to do, it keeps one retry timer with capped backoff (no loop),
-//   and a refused node call costs exactly one renewal attempt.
+//   and a refused node call costs exactly one renewal attempt. Restarted with a NEW join token and its
+//   state directory kept, it restores its identity, and at the first refused call attests with that
+//   token (once; not counted as spent while the control plane is unreachable); restarted with the
+//   spent token, it tries it once and reports the operator error.
 // Timers never fire by themselves (a recording scheduler): each renewal happens when the test asks
 // (`renewNode()`, what the renewal timer calls) or when a node call is refused. The clock is the
 // system clock, as the control worker's; the throwaway CA is built with that same clock.
@@ -14,6 +17,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
+import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey as JoseKey } from "jose";
 import { startControlWorker, type StartedWorker } from "../support/control-worker.ts";
@@ -34,6 +38,8 @@ let ca: ThrowawayCa;
 let worker: StartedWorker;
 let apiServerKey: JoseKey;
 let dir: string;
+/** A port on 127.0.0.1 nothing listens on (taken from the OS, then closed). */
+let closedPort: number;
 const managers: SvidManager[] = [];
 
 const CONFIG = `apiVersion: networking.istio.io/v1
@@ -64,6 +70,8 @@ interface Proxy {
   logs: string[];
   calls: string[];
   scheduler: RecordingScheduler;
+  /** While set, requests to this path go to a closed port on 127.0.0.1 (connection refused), as in a partition. */
+  unreachable: { path?: string };
 }
 
 async function startProxy(attestation: AttestationSettings, node: string): Promise<Proxy> {
@@ -72,10 +80,21 @@ async function startProxy(attestation: AttestationSettings, node: string): Promi
   const log = (level: string) => (message: string, fields?: Record<string, unknown>) => void logs.push(`${level} ${message} ${JSON.stringify(fields ?? {})}`);
   const logger: ProxyLogger = { info: log("info"), warn: log("warn"), error: log("error") };
   // The real fetch; each call's method, path and status are noted.
+  const unreachable: { path?: string } = {};
   const observed: typeof fetch = async (input, init) => {
-    const res = await fetch(input, init);
     const url = new URL(input instanceof Request ? input.url : String(input));
-    calls.push(`${init?.method ?? "GET"} ${url.pathname} ${res.status}`);
+    const method = init?.method ?? "GET";
+    if (url.pathname === unreachable.path) {
+      const closed = new URL(url);
+      closed.port = String(closedPort);
+      try {
+        return await fetch(closed, init);
+      } finally {
+        calls.push(`${method} ${url.pathname} unreachable`);
+      }
+    }
+    const res = await fetch(url, init);
+    calls.push(`${method} ${url.pathname} ${res.status}`);
     return res;
   };
   let m: SvidManager | undefined;
@@ -83,7 +102,7 @@ async function startProxy(attestation: AttestationSettings, node: string): Promi
   const scheduler = new RecordingScheduler();
   m = await SvidManager.start({ api, settings: { attestation, cluster: CLUSTER, node }, clock: systemClock, store: new StateStore(join(dir, `state-${node}`)), logger, scheduler, backoff: BACKOFF });
   managers.push(m);
-  return { m, api, logs, calls, scheduler };
+  return { m, api, logs, calls, scheduler, unreachable };
 }
 
 function psat(node: string, pod: string): Promise<string> {
@@ -131,6 +150,10 @@ before(async () => {
   const clusters = { [CLUSTER]: { issuer: ISSUER, audience: "strait", jwks: { keys: [jwk] }, allowedServiceAccounts: ["strait-system:strait-node-proxy"] } };
   worker = await startControlWorker({ vars: { ...ca.vars, K8S_CLUSTERS: JSON.stringify(clusters), SNAPSHOT_LONGPOLL_MAX_SECONDS: "5" } });
   dir = await mkdtemp(join(tmpdir(), "strait-proxy-evict-"));
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => server.once("error", reject).listen(0, "127.0.0.1", resolve));
+  closedPort = (server.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
   // The node's WorkloadEntry: a workload identity registered to it, and a node snapshot (published before the answer).
   const r = await worker.fetch("/v1/apply?wait=30", { method: "POST", headers: bearer(ca.adminToken, "application/yaml"), body: CONFIG });
   assert.equal(r.status, 200, await r.text());
@@ -317,7 +340,14 @@ describe("join-token node evicted by an admin: it cannot attest again, and says 
     assert.ok(p.logs.some((l) => l.startsWith("info identity restored from the state directory")), p.logs.join("\n"));
     assert.equal(m.credentialsFor(id)?.serial, oldSerial);
     assert.deepEqual(p.calls, []);
-    // ...and the first node call, refused, renews (refused: evicted), then attests with the new token once.
+    // A renewal while the attest endpoint is unreachable: the token is not counted as spent, the error is the outage.
+    p.unreachable.path = "/v1/identity/attest";
+    await m.renewNode();
+    assert.deepEqual(p.calls, ["POST /v1/identity/renew/nonce 401", "POST /v1/identity/attest unreachable"]);
+    assert.match(m.status().find((s) => s.spiffeId === id)?.lastError ?? "", /control plane unreachable/);
+    p.unreachable.path = undefined;
+    p.calls.length = 0;
+    // ...then the first node call, refused, renews (refused: evicted), then attests with the new token.
     const head = await api.snapshotHead(CLUSTER, "jt-1", {});
     assert.notEqual(head, "not-modified");
     assert.deepEqual(p.calls.slice(0, 4), [`GET /v1/snapshots/nodes/${CLUSTER}/jt-1 401`, "POST /v1/identity/renew/nonce 401", "POST /v1/identity/attest 200", `GET /v1/snapshots/nodes/${CLUSTER}/jt-1 ${head === null ? 404 : 200}`]);

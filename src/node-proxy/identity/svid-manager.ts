@@ -344,12 +344,15 @@ export class SvidManager implements SvidSource {
       if (err.status !== 401 && err.status !== 403) throw err;
       let refused = err.message;
       if (!this.joinTokenUsed && attestation.token !== "") {
-        this.joinTokenUsed = true;
         this.o.logger.warn("node renewal refused; attesting with the configured join token (not used by this process yet)", { error: errorText(err) });
         try {
-          return await attestWith(this.o.api, attestation, next, n.creds.spiffeId);
+          const answer = await attestWith(this.o.api, attestation, next, n.creds.spiffeId);
+          this.joinTokenUsed = true;
+          return answer;
         } catch (attestErr) {
+          // Unanswered (control plane unreachable): the token is tried again at the next renewal.
           if (!(attestErr instanceof ControlApiError && attestErr.permanent)) throw attestErr;
+          this.joinTokenUsed = true;
           refused += `; the configured join token was refused too (${attestErr.message})`;
         }
       }
