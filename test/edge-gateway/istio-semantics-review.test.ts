@@ -226,3 +226,33 @@ test("VirtualServices created together on one host: Istio orders them by name, t
   assert.equal(r.status, 200);
   assert.equal(seenBy(r).server, "up");
 });
+
+test("redirect.port equal to the scheme's default port is left out of Location, as Istio's ApplyRedirect clears it (`Do not put explicit :80 or :443`)", async () => {
+  const host = "redirport.review.test";
+  await applyAndWait(
+    vs(
+      "redirport",
+      [host],
+      `${marker("redirport")}    - match: [{ uri: { prefix: /p80 } }]
+      redirect: { uri: /new, port: 80 }
+    - match: [{ uri: { prefix: /p443 } }]
+      redirect: { uri: /new, scheme: https, port: 443 }
+    - match: [{ uri: { prefix: /p8443 } }]
+      redirect: { uri: /new, scheme: https, port: 8443 }
+`,
+    ),
+    host,
+    "redirport",
+  );
+  const p80 = await send(host, "/p80?a=1");
+  assert.equal(p80.status, 301);
+  assert.equal(p80.headers.location, `http://${host}/new?a=1`);
+  const p443 = await send(host, "/p443");
+  assert.equal(p443.headers.location, `https://${host}/new`);
+  // With the port cleared Envoy keeps the request's Host as it came (its port included, the scheme being unchanged).
+  const kept = await send(`${host}:8080`, "/p80");
+  assert.equal(kept.headers.location, `http://${host}:8080/new`);
+  // Any other port is written, replacing the Host's.
+  const p8443 = await send(`${host}:8080`, "/p8443");
+  assert.equal(p8443.headers.location, `https://${host}:8443/new`);
+});

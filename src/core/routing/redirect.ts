@@ -1,7 +1,8 @@
 /**
  * `redirect` and the Gateway `httpsRedirect` (Envoy RedirectAction / newUri).
  * Default code 301. `uri` replaces the path and keeps the query string unless
- * it has its own. The `Host` port is dropped when a port is redirected and
+ * it has its own. A `port` that is the new scheme's default is left out, as
+ * Istio does. The `Host` port is dropped when a port is redirected and
  * when the scheme changes from one whose default port it carries
  * (`http`+`:80`, `https`+`:443`). `derivePort: FROM_REQUEST_PORT` uses the
  * port the request arrived on unless it is the new scheme's default
@@ -20,7 +21,9 @@ export function redirectLocation(r: HTTPRedirect, view: RequestView, match: HTTP
   const scheme = (r.scheme ?? facts.scheme).toLowerCase();
   let port: number | undefined;
   let dropHostPort = false;
-  if (r.port !== undefined) port = r.port;
+  // Istio's ApplyRedirect never writes :80 for http or :443 for https (it clears such a port, and
+  // Envoy then treats the Host as if no port had been redirected).
+  if (r.port !== undefined) port = r.port === DEFAULT_PORT[scheme] ? undefined : r.port;
   else if (r.derivePort === "FROM_REQUEST_PORT") {
     if (facts.port !== DEFAULT_PORT[scheme]) port = facts.port;
   } else if (r.derivePort === "FROM_PROTOCOL_DEFAULT") dropHostPort = true;
