@@ -10,6 +10,7 @@ import { database } from "./db.ts";
 import { identityRoutes } from "./identity/routes.ts";
 import { configRoutes } from "./config/routes.ts";
 import { auditRefusalRoutes } from "./audit-refusal-routes.ts";
+import { allowedMethods } from "./method-not-allowed.ts";
 
 /** Longest request path an audited refusal keeps: anonymous callers choose it, and it is stored twice per row. */
 export const MAX_AUDITED_PATH_CHARS = 256;
@@ -48,7 +49,15 @@ export function createControlApp(): Hono<ControlApp> {
     if (err instanceof StraitError && (err.category === "unauthenticated" || err.category === "forbidden")) await auditRefusal(c, err);
     return errorResponse(c, err);
   });
-  app.notFound((c) => c.json({ error: { code: "ERR_NOT_FOUND", message: `no route for ${c.req.method} ${new URL(c.req.url).pathname}` } }, 404));
+  const allowed = allowedMethods(app);
+  app.notFound((c) => {
+    const path = new URL(c.req.url).pathname;
+    const methods = allowed(c.req.path);
+    if (methods.length > 0) {
+      return c.json({ error: { code: "ERR_METHOD_NOT_ALLOWED", message: `method: ${c.req.method} is not allowed on ${safeExcerpt(path, MAX_AUDITED_PATH_CHARS)}; use ${methods.join(", ")}`, field: "method" } }, 405, { Allow: methods.join(", ") });
+    }
+    return c.json({ error: { code: "ERR_NOT_FOUND", message: `no route for ${c.req.method} ${path}` } }, 404);
+  });
   app.get("/healthz", (c) => c.json({ ok: true }));
   app.use("*", authenticate);
   app.route("/", auditRefusalRoutes);
