@@ -1,5 +1,6 @@
 import type { Context } from "hono";
 import { PayloadTooLargeError, UnsupportedMediaTypeError, ValidationError } from "../core/errors.ts";
+import { refuseLoneSurrogates } from "./well-formed-strings.ts";
 
 /** Largest request body the control API reads (64 KiB). */
 export const MAX_BODY_BYTES = 65536;
@@ -63,7 +64,8 @@ function isJsonMediaType(contentType: string): boolean {
 /**
  * Reads and parses a JSON body. No `Content-Type`, JSON, or curl's default
  * form type is parsed as JSON; any other declared type (YAML, multipart, ...)
- * gives 415. Unparseable text gives a 400 `ValidationError` on field `body`.
+ * gives 415. Unparseable text gives a 400 `ValidationError` on field `body`, a string
+ * with a lone surrogate (`"\ud800"`) one naming where it is.
  */
 export async function readJsonBody(c: Context, maxBytes: number = MAX_BODY_BYTES): Promise<unknown> {
   const contentType = c.req.header("content-type");
@@ -72,11 +74,14 @@ export async function readJsonBody(c: Context, maxBytes: number = MAX_BODY_BYTES
   }
   const text = await readBodyText(c, maxBytes);
   if (text.trim() === "") throw new ValidationError("body: empty, expected a JSON object", { field: "body" });
+  let parsed: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    parsed = JSON.parse(text) as unknown;
   } catch (err) {
     // Only the position: the parser's own message quotes the body, which may hold a token.
     const position = err instanceof Error ? /position (\d+)/.exec(err.message)?.[1] : undefined;
     throw new ValidationError(`body: not valid JSON${position === undefined ? "" : ` (at position ${position})`}`, { field: "body" });
   }
+  refuseLoneSurrogates(parsed, "");
+  return parsed;
 }

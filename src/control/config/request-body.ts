@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import { readBodyText, readJsonBody } from "../body.ts";
 import { UnsupportedMediaTypeError, ValidationError } from "../../core/errors.ts";
 import { parseDocuments } from "../../core/config/parse-documents.ts";
+import { refuseLoneSurrogates } from "../well-formed-strings.ts";
 
 /** Larger than the default: multi-document applies and rollbacks carry whole configs. */
 export const MAX_CONFIG_BODY_BYTES = 1024 * 1024;
@@ -25,7 +26,9 @@ export async function readConfigDocuments(c: Context): Promise<unknown[]> {
   }
   const text = await readBodyText(c, MAX_CONFIG_BODY_BYTES);
   if (text.trim() === "") throw new ValidationError("body: empty, expected resources", { field: "body" });
-  return parseDocuments(text);
+  const docs = parseDocuments(text);
+  docs.forEach((doc, i) => refuseLoneSurrogates(doc, `documents[${i}]`));
+  return docs;
 }
 
 /** Exactly one resource from a JSON or YAML body. */
