@@ -256,3 +256,48 @@ test("redirect.port equal to the scheme's default port is left out of Location, 
   const p8443 = await send(`${host}:8080`, "/p8443");
   assert.equal(p8443.headers.location, `https://${host}:8443/new`);
 });
+
+test("route- and destination-level header ops combine as Envoy evaluates Istio's translation: one destination = one parser (all removes first), weighted destinations = the cluster's ops, then the route's", async () => {
+  const host = "hdrorder.review.test";
+  await applyAndWait(
+    vs(
+      "hdrorder",
+      [host],
+      `${marker("hdrorder")}    - match: [{ uri: { prefix: /single } }]
+      headers:
+        request: { set: { x-a: route } }
+        response: { set: { x-r: route } }
+      route:
+        - destination: { host: up.rv.internal }
+          headers:
+            request: { remove: [x-a] }
+            response: { remove: [x-r] }
+    - match: [{ uri: { prefix: /weighted } }]
+      headers:
+        request: { set: { x-b: route } }
+        response: { set: { x-w: route } }
+      route:
+        - destination: { host: up.rv.internal }
+          weight: 100
+          headers:
+            request: { set: { x-b: dest } }
+            response: { set: { x-w: dest } }
+        - destination: { host: up2.rv.internal }
+          weight: 0
+`,
+    ),
+    host,
+    "hdrorder",
+  );
+  // One destination: Istio appends the destination's ops to the route's in one Envoy header parser, which removes before it sets.
+  const single = await send(host, "/single");
+  assert.equal(single.status, 200);
+  assert.equal(seenBy(single).headers["x-a"], "route");
+  assert.equal(single.headers["x-r"], "route");
+  // Weighted destinations: Envoy's WeightedClusterEntry applies the cluster's ops, then the route's: the route's set wins.
+  const weighted = await send(host, "/weighted");
+  assert.equal(weighted.status, 200);
+  assert.equal(seenBy(weighted).server, "up");
+  assert.equal(seenBy(weighted).headers["x-b"], "route");
+  assert.equal(weighted.headers["x-w"], "route");
+});

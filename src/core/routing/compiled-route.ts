@@ -21,6 +21,10 @@ export interface CompiledDestination {
   responseOps: HeaderOp[];
   /** `Host`/`:authority` set in this destination's `headers.request`. */
   authority?: string;
+  /** The route's and this destination's request ops in the order Envoy evaluates them (see `combineOps`). */
+  upstreamRequestOps: readonly HeaderOp[];
+  /** The same for response ops. */
+  upstreamResponseOps: readonly HeaderOp[];
   /**
    * What `planRequest` derived for this destination the last time (a pure memo, filled on first
    * use: the resolved cluster, the plan's destination reference and the route's retry policy
@@ -59,6 +63,8 @@ export function compileRoute(cr: CompiledHttpRoute, field: string): CompiledRout
   }
   const headers = compileHeaderOperations(r.headers?.request);
   const response = compileHeaderOperations(r.headers?.response);
+  // Istio translates a route with more than one destination to Envoy weighted clusters.
+  const weighted = (r.route ?? []).length > 1;
   const out: CompiledRoute = {
     ref: r.name === undefined ? { source: cr.source } : { name: r.name, source: cr.source },
     route: r,
@@ -67,7 +73,13 @@ export function compileRoute(cr: CompiledHttpRoute, field: string): CompiledRout
     destinations: (r.route ?? []).map((d) => {
       const req = compileHeaderOperations(d.headers?.request);
       const res = compileHeaderOperations(d.headers?.response);
-      const cd: CompiledDestination = { destination: d.destination, requestOps: req.ops, responseOps: res.ops };
+      const cd: CompiledDestination = {
+        destination: d.destination,
+        requestOps: req.ops,
+        responseOps: res.ops,
+        upstreamRequestOps: combineOps(headers.ops, req.ops, weighted),
+        upstreamResponseOps: combineOps(response.ops, res.ops, weighted),
+      };
       if (d.weight !== undefined) cd.weight = d.weight;
       if (req.authority !== undefined) cd.authority = req.authority;
       return cd;
@@ -93,6 +105,23 @@ export function compileRoute(cr: CompiledHttpRoute, field: string): CompiledRout
     throw new RouteCompileError("route has no destination, redirect or directResponse", { field });
   }
   return out;
+}
+
+/**
+ * Route-level and destination-level header ops in the order Envoy applies Istio's translation
+ * (pilot `processDestination` / `processWeightedDestination`): with one destination, its ops are
+ * appended to the route's in one Envoy header parser, which removes before it sets and adds (so
+ * every remove of either level comes first, then the route's sets and adds, then the
+ * destination's); with weighted destinations, the destination's ops live on the weighted cluster,
+ * which Envoy applies before the route's (so on a conflict the route's value wins). Each level's
+ * list is already removes, then sets, then adds (`compileHeaderOperations`).
+ */
+export function combineOps(route: readonly HeaderOp[], destination: readonly HeaderOp[], weighted: boolean): readonly HeaderOp[] {
+  if (destination.length === 0) return route;
+  if (route.length === 0) return destination;
+  if (weighted) return [...destination, ...route];
+  const isRemove = (o: HeaderOp) => o.op === "remove";
+  return [...route.filter(isRemove), ...destination.filter(isRemove), ...route.filter((o) => !isRemove(o)), ...destination.filter((o) => !isRemove(o))];
 }
 
 function directBody(d: HTTPDirectResponse, field: string): { status: number; body?: string | Uint8Array } {

@@ -15,7 +15,7 @@ import { rewritePath } from "./rewrite.ts";
 import { redirectLocation } from "./redirect.ts";
 import { hashInput } from "./load-balancer/hash-policy.ts";
 import type { CompiledDestination, CompiledRoute, ResolvedDestination } from "./compiled-route.ts";
-import type { DestinationRef, ForwardPlan, HeaderOp, MirrorPlan, RequestFacts, RequestPlan } from "./types.ts";
+import type { DestinationRef, ForwardPlan, MirrorPlan, RequestFacts, RequestPlan } from "./types.ts";
 
 function clusterFor(table: RouteTable, dest: Destination, requestPort: number): ClusterResult {
   const port = dest.port?.number;
@@ -57,13 +57,6 @@ function resolveDestination(table: RouteTable, r: CompiledRoute, cd: CompiledDes
   return fresh;
 }
 
-/** Route-level then destination-level ops; an empty side shares the other's (read-only) array instead of copying per request. */
-function joinOps(route: readonly HeaderOp[], destination: readonly HeaderOp[]): readonly HeaderOp[] {
-  if (destination.length === 0) return route;
-  if (route.length === 0) return destination;
-  return [...route, ...destination];
-}
-
 /**
  * Plans one request. Pure apart from memoizing resolved clusters in the table.
  * @example
@@ -100,8 +93,9 @@ export function planRequest(table: RouteTable, facts: RequestFacts, rng: () => n
     route: r.ref,
     destination: resolved.ref,
     cluster,
-    upstreamRequest: { path, authority, headerOps: joinOps(r.requestOps, picked.requestOps) },
-    responseHeaderOps: joinOps(r.responseOps, picked.responseOps),
+    // Route and destination ops combined at compile time, in Envoy's order (`combineOps`): shared, read-only.
+    upstreamRequest: { path, authority, headerOps: picked.upstreamRequestOps },
+    responseHeaderOps: picked.upstreamResponseOps,
     retry: resolved.retry,
     mirrors: [],
   };
