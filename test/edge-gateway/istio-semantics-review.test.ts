@@ -301,3 +301,32 @@ test("route- and destination-level header ops combine as Envoy evaluates Istio's
   assert.equal(seenBy(weighted).headers["x-b"], "route");
   assert.equal(weighted.headers["x-w"], "route");
 });
+
+test("queryParams values are percent-decoded as Envoy's PercentEncoding::decode does: `+` stays `+` (no form decoding)", async () => {
+  const host = "query.review.test";
+  await applyAndWait(
+    vs(
+      "query",
+      [host],
+      `${marker("query")}    - match: [{ uri: { prefix: /q }, queryParams: { v: { exact: "a+b" } } }]
+      directResponse: { status: 200, body: { string: "plus" } }
+    - match: [{ uri: { prefix: /q }, queryParams: { v: { exact: "a b" } } }]
+      directResponse: { status: 200, body: { string: "space" } }
+    - match: [{ uri: { prefix: /q }, queryParams: { n: { regex: "[0-9]+" } } }]
+      directResponse: { status: 200, body: { string: "digits" } }
+    - match: [{ uri: { prefix: /q }, queryParams: { p: {} } }]
+      directResponse: { status: 200, body: { string: "present" } }
+`,
+    ),
+    host,
+    "query",
+  );
+  assert.equal((await send(host, "/q?v=a+b")).body, "plus");
+  assert.equal((await send(host, "/q?v=a%2Bb")).body, "plus");
+  assert.equal((await send(host, "/q?v=a%20b")).body, "space");
+  // Already right: regex is fully anchored, the first value of a repeated name counts, `{}` is presence (even empty).
+  assert.equal((await send(host, "/q?n=123")).body, "digits");
+  assert.equal((await send(host, "/q?n=12a")).status, 404);
+  assert.equal((await send(host, "/q?n=1&n=x")).body, "digits");
+  assert.equal((await send(host, "/q?p")).body, "present");
+});

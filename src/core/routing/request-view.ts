@@ -38,7 +38,7 @@ export class RequestView {
     return (this.lowerPath ??= this.path.toLowerCase());
   }
 
-  /** First value of each query parameter, percent-decoded (Envoy `parseAndDecodeQueryString`). */
+  /** First value of each query parameter, percent-decoded (Envoy `parseAndDecodeQueryString`; `+` is not a space). */
   queryParam(name: string): string | undefined {
     if (this.params === undefined) this.params = parseQuery(this.query);
     return this.params.get(name);
@@ -60,10 +60,11 @@ export function parseQuery(query: string): Map<string, string> {
   return out;
 }
 
+/** `%XX` escapes decoded; `+` stays `+` (Envoy's `PercentEncoding::decode` does no form decoding). */
 function decode(s: string): string {
-  if (!s.includes("%") && !s.includes("+")) return s;
+  if (!s.includes("%")) return s;
   try {
-    return decodeURIComponent(s.replaceAll("+", " "));
+    return decodeURIComponent(s);
   } catch {
     return s;
   }
