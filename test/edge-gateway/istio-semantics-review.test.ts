@@ -12,6 +12,9 @@ import { createThrowawayCa } from "../support/throwaway-ca.ts";
 import { startEdgeMesh, type EdgeMesh } from "../support/edge-gateway-mesh.ts";
 import { closedPort, httpRequest, startEchoServer, type EchoServer, type HttpAnswer } from "../support/edge-gateway-upstreams.ts";
 import { eventually } from "../support/eventually.ts";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { SignJWT, exportJWK, generateKeyPair, type CryptoKey } from "jose";
 
 let mesh: EdgeMesh;
 let admin: string;
@@ -19,6 +22,14 @@ let up: EchoServer;
 let up2: EchoServer;
 let mirror: EchoServer;
 let downPort: number;
+let jwks: Server;
+let jwksPort: number;
+let signingKey: CryptoKey;
+const ISSUER = "https://issuer.review.test";
+
+function token(claims: Record<string, unknown>): Promise<string> {
+  return new SignJWT(claims).setProtectedHeader({ alg: "ES256", kid: "r1" }).setIssuer(ISSUER).setSubject("rev").setIssuedAt().setExpirationTime("10m").sign(signingKey);
+}
 
 const flags = (r: HttpAnswer) => String(r.headers["x-strait-response-flags"] ?? "");
 const seenBy = (r: HttpAnswer) => r.json<{ server: string; url: string; headers: Record<string, string> }>();
@@ -66,6 +77,15 @@ before(async () => {
   admin = ca.adminToken;
   [up, up2, mirror] = await Promise.all([startEchoServer("up"), startEchoServer("up2"), startEchoServer("mirror")]);
   downPort = await closedPort();
+  const { privateKey, publicKey } = await generateKeyPair("ES256", { extractable: true });
+  signingKey = privateKey;
+  const jwk = { ...(await exportJWK(publicKey)), kid: "r1", alg: "ES256", use: "sig" };
+  jwks = createServer((_req, res) => {
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify({ keys: [jwk] }));
+  });
+  await new Promise<void>((r) => jwks.listen(0, "127.0.0.1", r));
+  jwksPort = (jwks.address() as AddressInfo).port;
   mesh = await startEdgeMesh({ controlVars: ca.vars, gatewayVars: { ACCESS_LOG: "off", SNAPSHOT_CHECK_SECONDS: "0" } });
   const se = (name: string, port: number) => `apiVersion: networking.istio.io/v1
 kind: ServiceEntry
@@ -93,6 +113,10 @@ ${se("up", up.port)}${se("up2", up2.port)}${se("mirror", mirror.port)}${se("down
 after(async () => {
   await mesh?.dispose();
   await Promise.all([up, up2, mirror].map((s) => s?.close()));
+  if (jwks !== undefined) {
+    jwks.closeAllConnections();
+    await new Promise<void>((r) => jwks.close(() => r()));
+  }
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -329,4 +353,43 @@ test("queryParams values are percent-decoded as Envoy's PercentEncoding::decode 
   assert.equal((await send(host, "/q?n=12a")).status, 404);
   assert.equal((await send(host, "/q?n=1&n=x")).body, "digits");
   assert.equal((await send(host, "/q?p")).body, "present");
+});
+
+test("JWT claim routes in Istio's bracket form `@request.auth.claims[a][b]` match (validation accepted them, routing read them as a plain header)", async () => {
+  const host = "claims.review.test";
+  await applyAndWait(
+    `apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: { name: review-jwt, namespace: rv }
+spec:
+  selector: { matchLabels: { istio: review-gateway } }
+  jwtRules:
+    - issuer: ${ISSUER}
+      jwksUri: http://127.0.0.1:${jwksPort}/jwks.json
+---
+` +
+      vs(
+        "claims",
+        [host],
+        `${marker("claims")}    - match: [{ uri: { prefix: /c }, headers: { "@request.auth.claims[org][team]": { exact: blue } } }]
+      directResponse: { status: 200, body: { string: "bracket nested" } }
+    - match: [{ uri: { prefix: /c }, headers: { "@request.auth.claims[tier]": { prefix: gold } } }]
+      directResponse: { status: 200, body: { string: "bracket" } }
+    - match: [{ uri: { prefix: /c }, headers: { "@request.auth.claims.org.team": { exact: red } } }]
+      directResponse: { status: 200, body: { string: "dot nested" } }
+    - match: [{ uri: { prefix: /c }, withoutHeaders: { "@request.auth.claims[tier]": { exact: silver } } }]
+      directResponse: { status: 200, body: { string: "not silver" } }
+`,
+      ),
+    host,
+    "claims",
+  );
+  const auth = async (claims: Record<string, unknown>) => ({ authorization: `Bearer ${await token(claims)}` });
+  assert.equal((await send(host, "/c", { headers: await auth({ org: { team: "blue" } }) })).body, "bracket nested");
+  assert.equal((await send(host, "/c", { headers: await auth({ tier: "gold-plus" }) })).body, "bracket");
+  // Already right: the dot form, and withoutHeaders on a claim.
+  assert.equal((await send(host, "/c", { headers: await auth({ org: { team: "red" } }) })).body, "dot nested");
+  assert.equal((await send(host, "/c", { headers: await auth({ tier: "bronze" }) })).body, "not silver");
+  assert.equal((await send(host, "/c", { headers: await auth({ tier: "silver" }) })).status, 404);
+  assert.equal((await send(host, "/c")).body, "not silver", "anonymous: no claim, withoutHeaders matches");
 });

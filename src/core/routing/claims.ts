@@ -1,18 +1,26 @@
 /**
  * `@request.auth.claims.<name>` pseudo-headers (istio-semantics.md §2.15,
  * §7.10): VirtualService matches on JWT claims validated by
- * RequestAuthentication. Nested claims are `a.b` or `[a.b]` for a key that
- * contains a dot. A list claim matches when any element matches. A client
- * header of the same name never satisfies a claim match.
+ * RequestAuthentication. Nested claims are `.a.b` (or `.[a.b]` for a key that
+ * contains a dot) or, as pilot `jwt.ToRoutingClaim` also accepts, `[a][b]`.
+ * A list claim matches when any element matches. A client header of the same
+ * name never satisfies a claim match.
  */
 export const CLAIM_PREFIX = "@request.auth.claims.";
+const CLAIM_ROOT = "@request.auth.claims";
 
 export function isClaimKey(name: string): boolean {
-  return name.toLowerCase().startsWith(CLAIM_PREFIX);
+  const lower = name.toLowerCase();
+  if (!lower.startsWith(CLAIM_ROOT)) return false;
+  const rest = name.slice(CLAIM_ROOT.length);
+  return (rest.startsWith(".") && rest.length > 1) || (rest.startsWith("[") && rest.endsWith("]") && rest.length > 2);
 }
 
-/** Splits `a.b` / `[a.b].c` into claim path segments. */
+/** Splits `.a.b` / `.[a.b].c` / `[a][b]` into claim path segments. */
 export function claimPath(key: string): string[] {
+  const bracketed = key.slice(CLAIM_ROOT.length);
+  // Istio's square-bracket form: `[a][b]` -> a, b.
+  if (bracketed.startsWith("[")) return bracketed.slice(1, -1).split("][").filter((s) => s !== "");
   const rest = key.slice(CLAIM_PREFIX.length);
   const out: string[] = [];
   let i = 0;
