@@ -35,6 +35,8 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 }
 
 const NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+// RFC 1123 label, as Kubernetes requires of a namespace name.
+const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 function targetsOf(docs: readonly unknown[], defaultNamespace: string): DeleteTarget[] {
   const errors: FieldError[] = [];
@@ -85,6 +87,10 @@ deleteRoutes.post("/v1/delete", async (c) => {
   const dryRun = booleanQuery(c.req.query("dryRun"), "dryRun");
   const ignoreNotFound = booleanQuery(c.req.query("ignoreNotFound"), "ignoreNotFound");
   const defaultNamespace = c.req.query("namespace") ?? DEFAULT_NAMESPACE;
+  // Checked before it names a namespace to look in: a typo would only ever find nothing.
+  if (!NAMESPACE.test(defaultNamespace)) {
+    throw new ValidationError(`namespace: the default namespace must be a DNS-1123 label, got ${JSON.stringify(defaultNamespace.slice(0, 80))}`, { field: "namespace" });
+  }
   const docs = await readConfigDocuments(c);
   if (docs.length === 0) throw new ValidationError("body: no resources in the documents", { field: "body" });
   const targets = targetsOf(docs, defaultNamespace);
