@@ -125,7 +125,11 @@ export async function verifyCurrentCertificate(db: Database, authority: Authorit
     db.select({ spiffeId: revocations.spiffeId }).from(revocations).where(eq(revocations.spiffeId, node)),
   ]);
   if (revoked !== undefined) throw new RevokedError(`certificate: node ${node} has been revoked`, { field: "certificate" });
-  if (row === undefined || row.currentSerial === null || row.currentSerial.toLowerCase() !== serial) {
+  if (row === undefined) {
+    // Evicted (or never attested): renewal cannot bring it back, only a new attestation.
+    throw new RenewalProofError(`certificate: node ${node} is not attested (evicted?); attest again`, { field: "certificate" });
+  }
+  if (row.currentSerial === null || row.currentSerial.toLowerCase() !== serial) {
     throw new RenewalProofError(`certificate: serial ${serial} is not the node's current X.509-SVID; renew with the latest certificate or attest again`, { field: "certificate" });
   }
   return { leaf, serial };
