@@ -393,3 +393,137 @@ spec:
   assert.equal((await send(host, "/c", { headers: await auth({ tier: "silver" }) })).status, 404);
   assert.equal((await send(host, "/c")).body, "not silver", "anonymous: no claim, withoutHeaders matches");
 });
+
+// ---------------------------------------------------------------------------------------------
+// Checked and found right (kept as regression guards).
+// ---------------------------------------------------------------------------------------------
+
+test("already right: redirect (default 301, query kept, derivePort FROM_REQUEST_PORT), rewrites (exact keeps the query, uriRegexRewrite unanchored and global)", async () => {
+  const host = "rw.review.test";
+  await applyAndWait(
+    vs(
+      "rw",
+      [host],
+      `${marker("rw")}    - match: [{ uri: { prefix: /old } }]
+      redirect: { uri: /new }
+    - match: [{ uri: { prefix: /derive } }]
+      redirect: { uri: /foo, derivePort: FROM_REQUEST_PORT }
+    - match: [{ uri: { prefix: /tls } }]
+      redirect: { uri: /foo, scheme: https, derivePort: FROM_REQUEST_PORT }
+    - match: [{ uri: { exact: /exact } }]
+      rewrite: { uri: /replaced }
+      route: [{ destination: { host: up.rv.internal } }]
+    - match: [{ uri: { prefix: /api } }]
+      rewrite: { uriRegexRewrite: { match: "v1", rewrite: "v2" } }
+      route: [{ destination: { host: up.rv.internal } }]
+`,
+    ),
+    host,
+    "rw",
+  );
+  const r = await send(host, "/old/x?q=1");
+  assert.equal(r.status, 301);
+  assert.equal(r.headers.location, `http://${host}/new?q=1`);
+  assert.equal((await send(host, "/derive")).headers.location, `http://${host}/foo`);
+  assert.equal((await send(`${host}:80`, "/derive")).headers.location, `http://${host}:80/foo`);
+  assert.equal((await send(`${host}:85`, "/derive")).headers.location, `http://${host}:85/foo`);
+  assert.equal((await send(host, "/tls")).headers.location, `https://${host}:80/foo`);
+  assert.equal(seenBy(await send(host, "/exact?k=v")).url, "/replaced?k=v");
+  assert.equal(seenBy(await send(host, "/api/v1/items/v1?v1=1")).url, "/api/v2/items/v2?v1=1");
+});
+
+test("already right: header matching (exact \"\", presence, anchored regex, names any case, withoutHeaders treats missing as \"\"), ignoreUriCase on the uri only, authority with its port", async () => {
+  const host = "hm.review.test";
+  await applyAndWait(
+    vs(
+      "hm",
+      [host],
+      `${marker("hm")}    - match: [{ uri: { prefix: /h }, headers: { x-empty: { exact: "" } } }]
+      directResponse: { status: 200, body: { string: "empty" } }
+    - match: [{ uri: { prefix: /h }, headers: { x-present: {} } }]
+      directResponse: { status: 200, body: { string: "present" } }
+    - match: [{ uri: { prefix: /h }, headers: { X-Re: { regex: "ab" } } }]
+      directResponse: { status: 200, body: { string: "regex" } }
+    - match: [{ uri: { prefix: /h }, withoutHeaders: { x-user: { regex: ".*" } } }]
+      directResponse: { status: 200, body: { string: "without" } }
+    - match: [{ uri: { prefix: /CASE }, ignoreUriCase: true }]
+      directResponse: { status: 200, body: { string: "case" } }
+    - match: [{ uri: { regex: "/RX/.*" }, ignoreUriCase: true }]
+      directResponse: { status: 200, body: { string: "rx" } }
+    - match: [{ uri: { prefix: /auth }, authority: { exact: "${host}:8080" } }]
+      directResponse: { status: 200, body: { string: "authority" } }
+`,
+    ),
+    host,
+    "hm",
+  );
+  const h = (headers: Record<string, string>) => send(host, "/h", { headers: { "x-user": "u", ...headers } });
+  assert.equal((await h({ "x-empty": "" })).body, "empty");
+  assert.equal((await h({ "x-empty": "no" })).status, 404);
+  assert.equal((await h({ "x-present": "" })).body, "present");
+  assert.equal((await h({ "x-re": "ab" })).body, "regex");
+  assert.equal((await h({ "x-re": "xaby" })).status, 404);
+  // withoutHeaders regex ".*" matches every value, and a missing header as "": the route never applies.
+  assert.equal((await send(host, "/h")).status, 404);
+  assert.equal((await send(host, "/case/x")).body, "case");
+  assert.equal((await send(host, "/rx/x")).status, 404);
+  assert.equal((await send(host, "/RX/x")).body, "rx");
+  assert.equal((await send(`${host}:8080`, "/auth")).body, "authority");
+  assert.equal((await send(host, "/auth")).status, 404);
+});
+
+test("already right: the most specific virtual host wins (exact over wildcard), Host port and case ignored; mirrors without a percentage mirror everything", async () => {
+  await applyAndWait(
+    vs("wild-any", ["*.wild.test"], `${marker("wild")}    - route: [{ destination: { host: up2.rv.internal } }]
+`) +
+      vs("wild-one", ["one.wild.test"], `${marker("wild")}    - route: [{ destination: { host: up.rv.internal } }]
+      mirrors:
+        - destination: { host: mirror.rv.internal }
+`),
+    "one.wild.test",
+    "wild",
+  );
+  assert.equal(seenBy(await send("ONE.wild.test:1234", "/x")).server, "up");
+  assert.equal(seenBy(await send("two.wild.test", "/x")).server, "up2");
+  const before = mirror.count("/mirrored");
+  for (let i = 0; i < 5; i++) await send("one.wild.test", `/mirrored/${i}`);
+  await mirror.waitFor(before + 5, "/mirrored");
+});
+
+test("already right: CORS (unmatched preflight forwarded upstream, regex origin anchored, exposeHeaders and credentials on actual responses, maxAge in seconds)", async () => {
+  const host = "cors.review.test";
+  await applyAndWait(
+    vs(
+      "cors",
+      [host],
+      `${marker("cors")}    - match: [{ uri: { prefix: /c } }]
+      corsPolicy:
+        allowOrigins: [{ regex: "https://[a-z]+\\\\.ok\\\\.example" }]
+        allowMethods: [GET, POST]
+        allowHeaders: [x-a, x-b]
+        exposeHeaders: [x-e1, x-e2]
+        allowCredentials: true
+        maxAge: 90m
+      route: [{ destination: { host: up.rv.internal } }]
+`,
+    ),
+    host,
+    "cors",
+  );
+  const pre = await send(host, "/c", { method: "OPTIONS", headers: { origin: "https://a.ok.example", "access-control-request-method": "PUT" } });
+  assert.equal(pre.status, 200);
+  assert.equal(pre.headers["access-control-allow-origin"], "https://a.ok.example");
+  assert.equal(pre.headers["access-control-allow-methods"], "GET,POST");
+  assert.equal(pre.headers["access-control-allow-headers"], "x-a,x-b");
+  assert.equal(pre.headers["access-control-allow-credentials"], "true");
+  assert.equal(pre.headers["access-control-max-age"], "5400");
+  // The regex must match the whole origin: a longer one is not allowed, and its preflight goes upstream.
+  const other = await send(host, "/c", { method: "OPTIONS", headers: { origin: "https://a.ok.example.evil", "access-control-request-method": "GET" } });
+  assert.equal(other.status, 200);
+  assert.equal(seenBy(other).server, "up");
+  assert.equal(other.headers["access-control-allow-origin"], undefined);
+  const actual = await send(host, "/c", { headers: { origin: "https://a.ok.example" } });
+  assert.equal(actual.headers["access-control-allow-origin"], "https://a.ok.example");
+  assert.equal(actual.headers["access-control-expose-headers"], "x-e1,x-e2");
+  assert.equal(actual.headers["access-control-allow-credentials"], "true");
+});
