@@ -527,3 +527,49 @@ test("already right: CORS (unmatched preflight forwarded upstream, regex origin 
   assert.equal(actual.headers["access-control-expose-headers"], "x-e1,x-e2");
   assert.equal(actual.headers["access-control-allow-credentials"], "true");
 });
+
+test("AuthorizationPolicy on the gateway: hosts compared with the port, notPaths, suffix paths, header presence, AUDIT never denies; a 403 carries the route's response headers", async () => {
+  const host = "authz.review.test";
+  const policy = (name: string, action: string, rules: string) => `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: ${name}, namespace: rv }
+spec:
+  selector: { matchLabels: { istio: review-gateway } }
+  action: ${action}
+  rules:
+${rules}---
+`;
+  await applyAndWait(
+    policy("deny-port", "DENY", `    - to: [{ operation: { hosts: ["${host}:8080"], paths: ["/authz/port*"] } }]
+`) +
+      policy("deny-notpaths", "DENY", `    - to: [{ operation: { paths: ["/authz/np/*"], notPaths: ["/authz/np/open*"] } }]
+`) +
+      policy("deny-suffix", "DENY", `    - to: [{ operation: { paths: ["*.secret"] } }]
+`) +
+      policy("deny-header", "DENY", `    - to: [{ operation: { paths: ["/authz/hdr"] } }]
+      when: [{ key: "request.headers[x-block]", values: ["*"] }]
+`) +
+      policy("audit-all", "AUDIT", `    - to: [{ operation: { paths: ["/authz/*"] } }]
+`) +
+      vs(
+        "authz",
+        [host],
+        `${marker("authz")}    - match: [{ uri: { prefix: /authz } }]
+      headers: { response: { set: { x-route: authz } } }
+      route: [{ destination: { host: up.rv.internal } }]
+`,
+      ),
+    host,
+    "authz",
+  );
+  const denied = await send(`${host}:8080`, "/authz/port");
+  assert.equal(denied.status, 403);
+  assert.equal(denied.body, "RBAC: access denied");
+  assert.equal(denied.headers["x-route"], "authz", "Envoy finalizes the RBAC local reply with the route's response headers");
+  assert.equal((await send(host, "/authz/port")).status, 200, "hosts compares the whole :authority, port included");
+  assert.equal((await send(host, "/authz/np/x")).status, 403);
+  assert.equal((await send(host, "/authz/np/open/x")).status, 200);
+  assert.equal((await send(host, "/authz/a.secret?x=1")).status, 403, "paths match without the query string");
+  assert.equal((await send(host, "/authz/hdr", { headers: { "x-block": "" } })).status, 403, "`*` on a header means present, even empty");
+  assert.equal((await send(host, "/authz/hdr")).status, 200);
+});
