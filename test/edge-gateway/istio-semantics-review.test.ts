@@ -573,3 +573,41 @@ ${rules}---
   assert.equal((await send(host, "/authz/hdr", { headers: { "x-block": "" } })).status, 403, "`*` on a header means present, even empty");
   assert.equal((await send(host, "/authz/hdr")).status, 200);
 });
+
+test("rewrite.authority beats a destination's Host header set (Istio puts it in the route's host_rewrite_literal, which Envoy applies after a weighted cluster's and instead of a single destination's)", async () => {
+  const host = "authority.review.test";
+  await applyAndWait(
+    vs(
+      "authority",
+      [host],
+      `${marker("authority")}    - match: [{ uri: { prefix: /single } }]
+      rewrite: { authority: rewritten.internal }
+      route:
+        - destination: { host: up.rv.internal }
+          headers: { request: { set: { host: dest.internal } } }
+    - match: [{ uri: { prefix: /weighted } }]
+      rewrite: { authority: rewritten.internal }
+      route:
+        - destination: { host: up.rv.internal }
+          weight: 100
+          headers: { request: { set: { ":authority": dest.internal } } }
+        - destination: { host: up2.rv.internal }
+          weight: 0
+    - match: [{ uri: { prefix: /dest } }]
+      route:
+        - destination: { host: up.rv.internal }
+          headers: { request: { set: { host: dest.internal } } }
+`,
+    ),
+    host,
+    "authority",
+  );
+  // workerd sends Host from the URL; the planned authority always travels in x-forwarded-host (see gateway-fixture).
+  const authorityOf = (r: HttpAnswer) => {
+    const h = seenBy(r).headers;
+    return h.host === "rewritten.internal" || h.host === "dest.internal" ? h.host : h["x-forwarded-host"];
+  };
+  assert.equal(authorityOf(await send(host, "/single")), "rewritten.internal");
+  assert.equal(authorityOf(await send(host, "/weighted")), "rewritten.internal");
+  assert.equal(authorityOf(await send(host, "/dest")), "dest.internal");
+});

@@ -86,8 +86,10 @@ export function planRequest(table: RouteTable, facts: RequestFacts, rng: () => n
   const cluster = resolved.cluster;
 
   const path = rewritePath(r.rewrite, view, found.match);
-  // Authority: a route-level Host/:authority set beats a destination-level one, which beats rewrite.authority.
-  const authority = r.authority ?? picked.authority ?? r.rewrite?.authority ?? facts.authority;
+  // Authority (pilot applyHTTPRouteDestination): rewrite.authority, else a route-level Host/:authority
+  // set, is the route's host rewrite; it beats a destination-level one (validation allows only one of
+  // the two route-level ones).
+  const authority = r.rewrite?.authority ?? r.authority ?? picked.authority ?? facts.authority;
   const plan: ForwardPlan = {
     kind: "forward",
     route: r.ref,
