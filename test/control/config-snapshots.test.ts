@@ -72,9 +72,9 @@ spec:
   hosts: [shop.example.com]
   gateways: [edge]
   http:
-  - route: [{destination: {host: reviews}}]
   - match: [{uri: {prefix: /ratings}}]
     route: [{destination: {host: ratings}}]
+  - route: [{destination: {host: reviews}}]
 ---
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy

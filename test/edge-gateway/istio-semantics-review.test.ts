@@ -611,3 +611,34 @@ test("rewrite.authority beats a destination's Host header set (Istio puts it in 
   assert.equal(authorityOf(await send(host, "/weighted")), "rewritten.internal");
   assert.equal(authorityOf(await send(host, "/dest")), "dest.internal");
 });
+
+test("routes after a catch-all are not generated (pilot BuildHTTPRoutesForVirtualService stops at the first catch-all), so moving catch-alls last does not make them reachable", async () => {
+  const host = "catchall.review.test";
+  const host2 = "catchall2.review.test";
+  await applyAndWait(
+    vs(
+      "catchall",
+      [host],
+      `${marker("catchall")}    - match: [{ uri: { prefix: /a } }]
+      route: [{ destination: { host: up2.rv.internal } }]
+    - route: [{ destination: { host: up.rv.internal } }]
+    - match: [{ uri: { prefix: /c } }]
+      route: [{ destination: { host: up2.rv.internal } }]
+`,
+    ) +
+      vs(
+        "catchall2",
+        [host2],
+        `${marker("catchall")}    - match: [{ uri: { prefix: / } }, { headers: { x-d: { exact: "1" } } }]
+      route: [{ destination: { host: up.rv.internal } }]
+    - match: [{ uri: { prefix: /late } }]
+      route: [{ destination: { host: up2.rv.internal } }]
+`,
+      ),
+    host,
+    "catchall",
+  );
+  assert.equal(seenBy(await send(host, "/a")).server, "up2");
+  assert.equal(seenBy(await send(host, "/c")).server, "up", "the /c route comes after a catch-all: Istio never generates it");
+  assert.equal(seenBy(await send(host2, "/late")).server, "up", "a catch-all match entry ends the VS's routes too");
+});

@@ -56,31 +56,53 @@ function qualifyRoute(r: HTTPRoute, namespace: string, suffix: string): HTTPRout
 }
 
 /**
+ * A catch-all entry that ends the VS's routes wherever it is installed: one
+ * that also names a `port` or source selectors is left out of pilot's output
+ * on other listeners and clients (translateRoute returns nil there), so it
+ * does not cut the routes after it here, where one table serves them all.
+ */
+function endsRoutes(m: HTTPMatchRequest): boolean {
+  if (m.port !== undefined && m.port !== 0) return false;
+  if (m.sourceNamespace !== undefined && m.sourceNamespace !== "") return false;
+  if (m.sourceLabels !== undefined && Object.keys(m.sourceLabels).length > 0) return false;
+  return isCatchAllMatch(m);
+}
+
+/**
  * The HTTP routes of `vs` that apply on `target`, in order. A match entry
  * with its own `gateways` overrides the VS's list; a route whose entries all
- * bind elsewhere is dropped.
+ * bind elsewhere is dropped. Like pilot `BuildHTTPRoutesForVirtualService`,
+ * nothing after the first catch-all (a route without `match`, or a catch-all
+ * match entry) is generated: the entries after it in its route and every
+ * later route are left out, so they stay unreachable even where catch-alls
+ * are moved last.
  */
 export function httpRoutesFor(vs: VirtualServiceResource, target: BindTarget, suffix: string): CompiledHttpRoute[] {
   const ns = vs.metadata.namespace;
   const topBound = boundTo(vs, target);
   const out: CompiledHttpRoute[] = [];
-  (vs.spec.http ?? []).forEach((route, index) => {
+  for (const [index, route] of (vs.spec.http ?? []).entries()) {
     let r = route;
     if (route.match !== undefined && route.match.some((m) => m.gateways !== undefined && m.gateways.length > 0)) {
       const kept = route.match.filter((m) =>
         m.gateways !== undefined && m.gateways.length > 0 ? m.gateways.some((g) => sameTarget(g, ns, target)) : topBound,
       );
-      if (kept.length === 0) return;
+      if (kept.length === 0) continue;
       r = { ...route, match: kept };
     } else if (!topBound) {
-      return;
+      continue;
     }
+    const match = r.match;
+    // -1: nothing here ends the routes; else the index of the entry that does (0 for a route without match).
+    const cut = match === undefined || match.length === 0 ? 0 : match.findIndex(endsRoutes);
+    if (match !== undefined && cut >= 0 && cut < match.length - 1) r = { ...r, match: match.slice(0, cut + 1) };
     out.push({
       source: { kind: "VirtualService", namespace: ns, name: vs.metadata.name, index },
       route: qualifyRoute(r, ns, suffix),
       catchAll: isCatchAllRoute(r),
     });
-  });
+    if (cut >= 0) break;
+  }
   return out;
 }
 

@@ -48,12 +48,15 @@ const table: { name: string; yaml: string; expected: Record<string, { gateways: 
       vs("older", "shop", "2024-01-01T00:00:00Z", `  hosts: [shop.example.com]
   gateways: [ingress/edge]
   http:
-  - route: [{destination: {host: fallback}}]
   - match: [{uri: {prefix: /a}}]
+    route: [{destination: {host: a}}]
+  - route: [{destination: {host: fallback}}]
+  - match: [{uri: {prefix: /after}}]
     route: [{destination: {host: a}}]
 `),
     ].join("---\n"),
-    expected: { "shop.example.com": { gateways: ["ingress/edge"], http: ["older#1", "newer#0", "older#0*"] } },
+    // older#2 follows a catch-all: pilot BuildHTTPRoutesForVirtualService never generates it.
+    expected: { "shop.example.com": { gateways: ["ingress/edge"], http: ["older#0", "newer#0", "older#1*"] } },
   },
   {
     name: "a host no server admits is ignored; a ns/ prefix limits which namespaces bind",

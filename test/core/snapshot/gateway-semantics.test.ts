@@ -49,7 +49,8 @@ const sorting: { name: string; yaml: string; expected: Record<string, string[]> 
     name: "a route mixing a catch-all entry with a narrower one is split; the narrower entry keeps its place",
     yaml: [
       gateway("edge", ["shop.example.com"]),
-      vs("older", "2024-01-01T00:00:00Z", ["shop.example.com"], `  - match: [{uri: {prefix: /}}, {headers: {end-user: {exact: jason}}}]
+      // The narrower entry comes first: pilot stops generating a VS's routes at its first catch-all entry.
+      vs("older", "2024-01-01T00:00:00Z", ["shop.example.com"], `  - match: [{headers: {end-user: {exact: jason}}}, {uri: {prefix: /}}]
     route: [{destination: {host: a}}]
 `),
       vs("newer", "2024-02-01T00:00:00Z", ["shop.example.com"], `  - match: [{headers: {end-user: {prefix: j}}}]
