@@ -27,8 +27,8 @@ let jwksPort: number;
 let signingKey: CryptoKey;
 const ISSUER = "https://issuer.review.test";
 
-function token(claims: Record<string, unknown>): Promise<string> {
-  return new SignJWT(claims).setProtectedHeader({ alg: "ES256", kid: "r1" }).setIssuer(ISSUER).setSubject("rev").setIssuedAt().setExpirationTime("10m").sign(signingKey);
+function token(claims: Record<string, unknown>, issuer = ISSUER, expires: string | number = "10m"): Promise<string> {
+  return new SignJWT(claims).setProtectedHeader({ alg: "ES256", kid: "r1" }).setIssuer(issuer).setSubject("rev").setIssuedAt().setExpirationTime(expires).sign(signingKey);
 }
 
 const flags = (r: HttpAnswer) => String(r.headers["x-strait-response-flags"] ?? "");
@@ -641,4 +641,49 @@ test("routes after a catch-all are not generated (pilot BuildHTTPRoutesForVirtua
   assert.equal(seenBy(await send(host, "/a")).server, "up2");
   assert.equal(seenBy(await send(host, "/c")).server, "up", "the /c route comes after a catch-all: Istio never generates it");
   assert.equal(seenBy(await send(host2, "/late")).server, "up", "a catch-all match entry ends the VS's routes too");
+});
+
+test("already right: RequestAuthentication token locations and outputs (access_token param removed, Authorization stripped, fromHeaders prefix, forwardOriginalToken, nested outputClaimToHeaders, unknown issuer and expired tokens 401)", async () => {
+  const host = "jwt.review.test";
+  const ISSUER2 = "https://issuer2.review.test";
+  await applyAndWait(
+    `apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: { name: review-jwt-2, namespace: rv }
+spec:
+  selector: { matchLabels: { istio: review-gateway } }
+  jwtRules:
+    - issuer: ${ISSUER2}
+      jwksUri: http://127.0.0.1:${jwksPort}/jwks.json
+      fromHeaders: [{ name: x-auth, prefix: "Token " }]
+      forwardOriginalToken: true
+      outputClaimToHeaders: [{ header: x-team, claim: org.team }]
+---
+` +
+      vs(
+        "jwt",
+        [host],
+        `${marker("jwt")}    - match: [{ uri: { prefix: /j } }]
+      route: [{ destination: { host: up.rv.internal } }]
+`,
+      ),
+    host,
+    "jwt",
+  );
+  const t1 = await token({});
+  const viaParam = await send(host, `/j?a=1&access_token=${t1}&b=2`);
+  assert.equal(viaParam.status, 200);
+  assert.equal(seenBy(viaParam).url, "/j?a=1&b=2");
+  const viaHeader = await send(host, "/j", { headers: { authorization: `Bearer ${t1}` } });
+  assert.equal(viaHeader.status, 200);
+  assert.equal(seenBy(viaHeader).headers.authorization, undefined);
+  const t2 = await token({ org: { team: "green" } }, ISSUER2);
+  const custom = await send(host, "/j", { headers: { "x-auth": `Token ${t2}`, "x-team": "forged" } });
+  assert.equal(custom.status, 200);
+  assert.equal(seenBy(custom).headers["x-auth"], `Token ${t2}`);
+  assert.equal(seenBy(custom).headers["x-team"], "green");
+  assert.equal((await send(host, "/j", { headers: { authorization: `Bearer ${await token({}, "https://unknown.example")}` } })).status, 401);
+  assert.equal((await send(host, "/j", { headers: { authorization: `Bearer ${await token({}, ISSUER, Math.floor(Date.now() / 1000) - 3600)}` } })).status, 401);
+  // A token of the second issuer where only the first rule looks (Authorization) fails that rule: 401.
+  assert.equal((await send(host, "/j", { headers: { authorization: `Bearer ${t2}` } })).status, 401);
 });
