@@ -15,6 +15,25 @@ import { apiTokenJwks, apiTokenKeyring, rotateApiTokenKey } from "./api-token-ke
 /** Admin: scoped API tokens. */
 export const tokenRoutes = new Hono<ControlApp>();
 
+// RFC 3339 date-time: full date, full time, fraction optional, offset required.
+const RFC3339 = /^(\d{4})-(\d\d)-(\d\d)[Tt](\d\d):(\d\d):(\d\d)(\.\d{1,9})?([Zz]|[+-]\d\d:\d\d)$/;
+
+/**
+ * Milliseconds of an RFC 3339 time, or undefined. `Date.parse` alone is lenient: it takes
+ * "2026-02-30T00:00:00Z" as March 2 and T24:00 as the next day, ignores a trailing NUL and
+ * reads a time without an offset as local time.
+ */
+function rfc3339Millis(raw: string): number | undefined {
+  const m = RFC3339.exec(raw);
+  if (m === null) return undefined;
+  const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const date = new Date(Date.UTC(year, month - 1, day));
+  if (date.getUTCFullYear() !== year || date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day) return undefined;
+  if (Number(m[4]) > 23 || Number(m[5]) > 59) return undefined;
+  const at = Date.parse(raw);
+  return Number.isNaN(at) ? undefined : at;
+}
+
 /** A Kubernetes namespace name (RFC 1123 label) or "*" for all. */
 const NAMESPACE = /^(\*|[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)$/;
 
@@ -104,8 +123,8 @@ tokenRoutes.patch("/v1/tokens/:id", async (c) => {
   }
   if (o["expiresAt"] !== undefined) {
     const raw = stringAt(o, "expiresAt", "expiresAt", 64);
-    const at = Date.parse(raw);
-    if (!/^\d{4}-\d\d-\d\dT/.test(raw) || Number.isNaN(at)) throw new ValidationError(`expiresAt: must be an RFC 3339 time, got ${JSON.stringify(raw)}`, { field: "expiresAt" });
+    const at = rfc3339Millis(raw);
+    if (at === undefined) throw new ValidationError(`expiresAt: must be an RFC 3339 time like 2030-01-02T03:04:05Z, got ${JSON.stringify(raw)}`, { field: "expiresAt" });
     if (at > row.expiresAt) throw new ValidationError(`expiresAt: later than the token's expiry ${current.expiresAt}; a token can only be narrowed`, { field: "expiresAt" });
     update.expiresAt = Math.max(at, 0);
   }
