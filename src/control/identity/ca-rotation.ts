@@ -62,6 +62,10 @@ export async function stageGeneration(env: ControlEnv, db: Database, actor: stri
   if (!(await verifyIssuedBy(ca.certificatePem, authority.rootPem))) {
     throw new ValidationError("certificatePem: not issued by the configured root (CA_ROOT_CERT)", { field: "certificatePem" });
   }
+  // The root verifies as issued by itself: a self-issued certificate is the root (or another one), never an intermediate.
+  if (ca.certificate.subject === ca.certificate.issuer) {
+    throw new ValidationError("certificatePem: is self-issued (a root CA, e.g. CA_ROOT_CERT itself); stage an intermediate the root issued", { field: "certificatePem" });
+  }
   const td = caTrustDomain(ca.certificate);
   if (td !== undefined && td !== authority.trustDomain) {
     throw new ValidationError(`certificatePem: names trust domain ${td}, expected ${authority.trustDomain}`, { field: "certificatePem" });
