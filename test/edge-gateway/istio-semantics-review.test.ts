@@ -687,3 +687,21 @@ spec:
   // A token of the second issuer where only the first rule looks (Authorization) fails that rule: 401.
   assert.equal((await send(host, "/j", { headers: { authorization: `Bearer ${t2}` } })).status, 401);
 });
+
+test("withoutHeaders on a claim: a missing claim never matches the inverted metadata matcher's string match, so the route applies (no empty-string treatment, which is for headers only)", async () => {
+  const host = "claimsw.review.test";
+  await applyAndWait(
+    vs(
+      "claimsw",
+      [host],
+      `${marker("claimsw")}    - match: [{ uri: { prefix: /w }, withoutHeaders: { "@request.auth.claims.tier": { regex: ".*" } } }]
+      directResponse: { status: 200, body: { string: "no tier claim" } }
+`,
+    ),
+    host,
+    "claimsw",
+  );
+  assert.equal((await send(host, "/w")).body, "no tier claim", "anonymous");
+  assert.equal((await send(host, "/w", { headers: { authorization: `Bearer ${await token({ other: "x" })}` } })).body, "no tier claim");
+  assert.equal((await send(host, "/w", { headers: { authorization: `Bearer ${await token({ tier: "gold" })}` } })).status, 404);
+});

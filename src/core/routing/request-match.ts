@@ -72,7 +72,8 @@ function pseudo(sm: StringMatch, field: string, get: (v: RequestView) => string)
 /**
  * A header (or claim) condition. In `withoutHeaders` Istio inverts the match
  * and treats a missing header as "" (Envoy `treat_missing_header_as_empty`),
- * except for presence, where the inverted entry matches an absent header.
+ * except for presence, where the inverted entry matches an absent header. A
+ * missing claim is never "" (claims are metadata matches): it fails the match.
  * `regex: "*"` in `withoutHeaders` passes validation and means "present".
  */
 function headerCondition(rawName: string, sm: StringMatch, field: string, invert: boolean): ViewPredicate {
@@ -82,7 +83,9 @@ function headerCondition(rawName: string, sm: StringMatch, field: string, invert
     const path = claimPath(rawName);
     const matches = (v: RequestView): boolean => {
       const values = claimValues(v.facts.claims, path);
-      if (values === undefined) return invert && c !== undefined ? c.test("") : false;
+      // Claims are an Envoy metadata match (pilot translateMetadataMatch): a missing claim matches
+      // nothing, so in `withoutHeaders` (an inverted matcher) it always lets the route apply.
+      if (values === undefined) return false;
       if (c === undefined) return true;
       return values.some((x) => c.test(x));
     };
