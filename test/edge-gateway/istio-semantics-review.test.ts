@@ -705,3 +705,42 @@ test("withoutHeaders on a claim: a missing claim never matches the inverted meta
   assert.equal((await send(host, "/w", { headers: { authorization: `Bearer ${await token({ other: "x" })}` } })).body, "no tier claim");
   assert.equal((await send(host, "/w", { headers: { authorization: `Bearer ${await token({ tier: "gold" })}` } })).status, 404);
 });
+
+test("CORS preflight as Envoy's CORS filter answers it: allowMethods/allowHeaders \"*\" echo the request's, and IGNORE answers an unmatched origin with the policy's lists but no allow-origin", async () => {
+  const host = "corsstar.review.test";
+  await applyAndWait(
+    vs(
+      "corsstar",
+      [host],
+      `${marker("corsstar")}    - match: [{ uri: { prefix: /star } }]
+      corsPolicy:
+        allowOrigins: [{ exact: "https://ok.example" }]
+        allowMethods: ["*"]
+        allowHeaders: ["*"]
+      route: [{ destination: { host: up.rv.internal } }]
+    - match: [{ uri: { prefix: /ignore } }]
+      corsPolicy:
+        allowOrigins: [{ exact: "https://ok.example" }]
+        allowMethods: [GET]
+        allowHeaders: [x-a]
+        maxAge: 60s
+        unmatchedPreflights: IGNORE
+      route: [{ destination: { host: up.rv.internal } }]
+`,
+    ),
+    host,
+    "corsstar",
+  );
+  const star = await send(host, "/star", { method: "OPTIONS", headers: { origin: "https://ok.example", "access-control-request-method": "PATCH", "access-control-request-headers": "x-one,x-two" } });
+  assert.equal(star.status, 200);
+  assert.equal(star.headers["access-control-allow-methods"], "PATCH");
+  assert.equal(star.headers["access-control-allow-headers"], "x-one,x-two");
+  const before = up.count("/ignore");
+  const ignored = await send(host, "/ignore", { method: "OPTIONS", headers: { origin: "https://other.example", "access-control-request-method": "GET" } });
+  assert.equal(ignored.status, 200);
+  assert.equal(up.count("/ignore"), before, "IGNORE answers at the gateway");
+  assert.equal(ignored.headers["access-control-allow-origin"], undefined);
+  assert.equal(ignored.headers["access-control-allow-methods"], "GET");
+  assert.equal(ignored.headers["access-control-allow-headers"], "x-a");
+  assert.equal(ignored.headers["access-control-max-age"], "60");
+});

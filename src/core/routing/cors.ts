@@ -5,9 +5,11 @@
  * with `Origin` and `Access-Control-Request-Method`) from an allowed origin is
  * answered 200 with the configured lists echoed as configured, comma-joined,
  * even when the requested method is not among them (istio-semantics.md §7.9);
- * `maxAge` is sent in seconds. A preflight from any other origin goes
- * upstream (`unmatchedPreflights: FORWARD`, the default) or gets a bare 200
- * (`IGNORE`).
+ * `maxAge` is sent in seconds; `allowMethods`/`allowHeaders` of exactly `*`
+ * echo the request's `Access-Control-Request-Method`/`-Headers` (Envoy). A
+ * preflight from any other origin goes upstream (`unmatchedPreflights:
+ * FORWARD`, the default) or gets a 200 with the lists but no allow-origin
+ * (`IGNORE`, as Envoy's CORS filter answers it).
  */
 import type { CorsPolicy } from "../config/kinds/virtual-service.ts";
 import { parseDurationMs } from "../config/duration.ts";
@@ -48,16 +50,19 @@ function originAllowed(policy: CorsPolicyPlan, origin: string): boolean {
  */
 export function corsPreflight(policy: CorsPolicyPlan, facts: RequestFacts): CorsPreflightResult {
   const origin = facts.headers.get("origin");
-  if (facts.method.toUpperCase() !== "OPTIONS" || origin === undefined || origin === "" || !facts.headers.has("access-control-request-method")) {
+  if (facts.method.toUpperCase() !== "OPTIONS" || origin === undefined || origin === "" || (facts.headers.get("access-control-request-method") ?? "") === "") {
     return { kind: "not-preflight" };
   }
-  if (!originAllowed(policy, origin)) {
-    return policy.unmatchedPreflights === "IGNORE" ? { kind: "respond", status: 200, headers: [] } : { kind: "forward" };
-  }
-  const headers: [string, string][] = [["access-control-allow-origin", origin]];
+  const allowed = originAllowed(policy, origin);
+  if (!allowed && policy.unmatchedPreflights !== "IGNORE") return { kind: "forward" };
+  // Envoy's CORS filter: the lists go on every preflight it answers (an unmatched one under IGNORE
+  // too); only allow-origin depends on the origin. A list that is exactly "*" echoes the request's.
+  const headers: [string, string][] = allowed ? [["access-control-allow-origin", origin]] : [];
   if (policy.allowCredentials === true) headers.push(["access-control-allow-credentials", "true"]);
-  if (policy.allowMethods.length > 0) headers.push(["access-control-allow-methods", policy.allowMethods.join(",")]);
-  if (policy.allowHeaders.length > 0) headers.push(["access-control-allow-headers", policy.allowHeaders.join(",")]);
+  const methods = policy.allowMethods.join(",");
+  if (methods !== "") headers.push(["access-control-allow-methods", methods === "*" ? (facts.headers.get("access-control-request-method") ?? "") : methods]);
+  const allowHeaders = policy.allowHeaders.join(",");
+  if (allowHeaders !== "") headers.push(["access-control-allow-headers", allowHeaders === "*" ? (facts.headers.get("access-control-request-headers") ?? "") : allowHeaders]);
   if (policy.maxAgeSeconds !== undefined) headers.push(["access-control-max-age", String(policy.maxAgeSeconds)]);
   return { kind: "respond", status: 200, headers };
 }
