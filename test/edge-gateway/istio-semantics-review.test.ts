@@ -744,3 +744,15 @@ test("CORS preflight as Envoy's CORS filter answers it: allowMethods/allowHeader
   assert.equal(ignored.headers["access-control-allow-headers"], "x-a");
   assert.equal(ignored.headers["access-control-max-age"], "60");
 });
+
+test("jwt_authn skips only real CORS preflights (Origin and Access-Control-Request-Method both non-empty): an OPTIONS with an empty Origin and a bad token is 401", async () => {
+  const host = "jwt.review.test";
+  const bad = `Bearer ${await token({}, "https://unknown.example")}`;
+  const empty = await send(host, "/j", { method: "OPTIONS", headers: { origin: "", "access-control-request-method": "GET", authorization: bad } });
+  assert.equal(empty.status, 401);
+  const emptyMethod = await send(host, "/j", { method: "OPTIONS", headers: { origin: "https://ok.example", "access-control-request-method": "", authorization: bad } });
+  assert.equal(emptyMethod.status, 401);
+  // A real preflight carries no credentials and is not checked.
+  const real = await send(host, "/j", { method: "OPTIONS", headers: { origin: "https://ok.example", "access-control-request-method": "GET", authorization: bad } });
+  assert.notEqual(real.status, 401);
+});

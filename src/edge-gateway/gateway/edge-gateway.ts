@@ -315,7 +315,8 @@ export class EdgeGateway {
     let auth: ReturnType<typeof applyAuthnResultToAuthz> | undefined;
     let removeQuery: string[] = [];
     if (compiled.authn.active) {
-      const result = await compiled.authn.authenticate({ headers, url: pathAndQuery });
+      // The method lets CORS preflights through without a token check (Istio sets bypass_cors_preflight).
+      const result = await compiled.authn.authenticate({ method, headers, url: pathAndQuery });
       if (result.kind === "invalid") return this.reply(out, REPLY.jwtInvalid(result.message));
       for (const op of result.requestHeaders) {
         if (op.op === "remove") headers.delete(op.name.toLowerCase());

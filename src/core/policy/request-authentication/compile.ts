@@ -54,8 +54,9 @@ async function runRule(rule: CompiledJwtRule, tokens: RequestTokens): Promise<Ru
 }
 
 function isCorsPreflight(req: AuthnRequest): boolean {
-  // Istio sets `bypass_cors_preflight`: preflights carry no credentials.
-  return req.method === "OPTIONS" && req.headers.has("origin") && req.headers.has("access-control-request-method");
+  // Istio sets `bypass_cors_preflight`: preflights carry no credentials. Envoy's test: OPTIONS with
+  // a non-empty Origin and a non-empty Access-Control-Request-Method.
+  return req.method === "OPTIONS" && (req.headers.get("origin") ?? "") !== "" && (req.headers.get("access-control-request-method") ?? "") !== "";
 }
 
 function audiencesOf(aud: unknown): string[] {
