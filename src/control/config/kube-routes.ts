@@ -41,6 +41,12 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === "object" && !Array.isArray(v);
 }
 
+/** A client's value in a message: a string as is, anything else by its type (String() of a deeply nested array overflows the stack). */
+function shown(v: unknown): string {
+  if (typeof v === "string") return v;
+  return v === null ? "null" : Array.isArray(v) ? "an array" : typeof v === "object" ? "an object" : `${typeof v} ${String(v)}`;
+}
+
 /**
  * Validates a body against the URL: kind, group, namespace and (for PUT) name
  * must agree; the namespace defaults to the URL's.
@@ -48,17 +54,17 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 function validateBody(doc: unknown, t: Target, namespace: string, name?: string): ResourceDraft {
   if (!isRecord(doc)) throw new ValidationError("body: expected a resource object", { field: "body" });
   if (doc.kind !== undefined && doc.kind !== t.info.kind) {
-    throw new ValidationError(`kind: ${String(doc.kind)} does not match the URL's ${t.info.kind}`, { field: "kind" });
+    throw new ValidationError(`kind: ${shown(doc.kind)} does not match the URL's ${t.info.kind}`, { field: "kind" });
   }
   if (typeof doc.apiVersion === "string" && doc.apiVersion.split("/")[0] !== t.info.group) {
     throw new ValidationError(`apiVersion: ${doc.apiVersion} does not match the URL's group ${t.info.group}`, { field: "apiVersion" });
   }
   const meta = isRecord(doc.metadata) ? doc.metadata : undefined;
   if (meta?.namespace !== undefined && meta.namespace !== namespace) {
-    throw new ValidationError(`metadata.namespace: ${String(meta.namespace)} does not match the namespace in the URL (${namespace})`, { field: "metadata.namespace" });
+    throw new ValidationError(`metadata.namespace: ${shown(meta.namespace)} does not match the namespace in the URL (${namespace})`, { field: "metadata.namespace" });
   }
   if (name !== undefined && meta?.name !== undefined && meta.name !== name) {
-    throw new ValidationError(`metadata.name: ${String(meta.name)} does not match the name in the URL (${name})`, { field: "metadata.name" });
+    throw new ValidationError(`metadata.name: ${shown(meta.name)} does not match the name in the URL (${name})`, { field: "metadata.name" });
   }
   const filled = { ...doc, kind: doc.kind ?? t.info.kind, apiVersion: doc.apiVersion ?? t.apiVersion, metadata: { ...meta, name: meta?.name ?? name } };
   const result = validateResource(filled, { defaultNamespace: namespace });
