@@ -13,6 +13,7 @@ import type { ControlEnv } from "../env.ts";
 import { namespaceQuotas, resources } from "../../../schema/config.ts";
 import type { ResourceChange } from "./resource-writer.ts";
 import type { ResourceDraft } from "./resource-record.ts";
+import { inListChunks } from "../d1-limits.ts";
 import { QuotaExceededError } from "./errors.ts";
 
 export interface QuotaLimits {
@@ -44,24 +45,28 @@ export function storedBytes(d: Pick<ResourceDraft, "spec" | "labels" | "annotati
 export async function usageOf(db: Database, namespaces: readonly string[]): Promise<Map<string, NamespaceUsage>> {
   const out = new Map<string, NamespaceUsage>(namespaces.map((ns) => [ns, { resources: 0, bytes: 0 }]));
   if (namespaces.length === 0) return out;
-  const rows = await db
-    .select({
-      namespace: resources.namespace,
-      count: sql<number>`count(*)`,
-      bytes: sql<number>`coalesce(sum(length(${resources.spec}) + length(${resources.labels}) + length(${resources.annotations})), 0)`,
-    })
-    .from(resources)
-    .where(inArray(resources.namespace, [...namespaces]))
-    .groupBy(resources.namespace);
-  for (const r of rows) out.set(r.namespace, { resources: Number(r.count), bytes: Number(r.bytes) });
+  const slices = await Promise.all(
+    inListChunks(namespaces).map((slice) =>
+      db
+        .select({
+          namespace: resources.namespace,
+          count: sql<number>`count(*)`,
+          bytes: sql<number>`coalesce(sum(length(${resources.spec}) + length(${resources.labels}) + length(${resources.annotations})), 0)`,
+        })
+        .from(resources)
+        .where(inArray(resources.namespace, slice))
+        .groupBy(resources.namespace),
+    ),
+  );
+  for (const r of slices.flat()) out.set(r.namespace, { resources: Number(r.count), bytes: Number(r.bytes) });
   return out;
 }
 
 export async function limitsOf(db: Database, env: ControlEnv, namespaces: readonly string[]): Promise<Map<string, QuotaLimits>> {
   const out = new Map<string, QuotaLimits>();
   if (namespaces.length === 0) return out;
-  const rows = await db.select().from(namespaceQuotas).where(inArray(namespaceQuotas.namespace, [...namespaces]));
-  for (const r of rows) out.set(r.namespace, { maxResources: r.maxResources, maxBytes: r.maxBytes });
+  const slices = await Promise.all(inListChunks(namespaces).map((slice) => db.select().from(namespaceQuotas).where(inArray(namespaceQuotas.namespace, slice))));
+  for (const r of slices.flat()) out.set(r.namespace, { maxResources: r.maxResources, maxBytes: r.maxBytes });
   // The default only for namespaces without an override: a misconfigured default refuses only those.
   const missing = namespaces.filter((ns) => !out.has(ns));
   if (missing.length > 0) {

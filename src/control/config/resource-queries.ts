@@ -2,6 +2,7 @@ import { and, asc, eq, inArray, sql } from "drizzle-orm";
 import type { Database } from "../db.ts";
 import { resources, revisions } from "../../../schema/config.ts";
 import type { Kind } from "../../core/config/resource.ts";
+import { inListChunks } from "../d1-limits.ts";
 import { storedFromRow, type ResourceKey, type StoredResource } from "./resource-record.ts";
 
 /** The stored resource, or undefined. */
@@ -31,11 +32,15 @@ export async function loadAllResources(db: Database): Promise<StoredResource[]> 
 /** Every WorkloadEntry of the given namespaces. */
 export async function loadNamespaceWorkloadEntries(db: Database, namespaces: readonly string[]): Promise<StoredResource[]> {
   if (namespaces.length === 0) return [];
-  const rows = await db
-    .select()
-    .from(resources)
-    .where(and(eq(resources.kind, "WorkloadEntry"), inArray(resources.namespace, [...namespaces])));
-  return rows.map(storedFromRow);
+  const slices = await Promise.all(
+    inListChunks(namespaces, 1).map((slice) =>
+      db
+        .select()
+        .from(resources)
+        .where(and(eq(resources.kind, "WorkloadEntry"), inArray(resources.namespace, slice))),
+    ),
+  );
+  return slices.flat().map(storedFromRow);
 }
 
 /** Id of the newest revision (0 when nothing was ever written): the list `resourceVersion`. */
