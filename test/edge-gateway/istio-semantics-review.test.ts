@@ -756,3 +756,14 @@ test("jwt_authn skips only real CORS preflights (Origin and Access-Control-Reque
   const real = await send(host, "/j", { method: "OPTIONS", headers: { origin: "https://ok.example", "access-control-request-method": "GET", authorization: bad } });
   assert.notEqual(real.status, 401);
 });
+
+test("x-envoy-attempt-count is on every upstream try, 1 on the first (Istio sets include_request_attempt_count on gateway virtual hosts); a client's value never travels", async () => {
+  const host = "localreply.review.test";
+  const r = await send(host, "/ok/attempt", { headers: { "x-envoy-attempt-count": "7" } });
+  assert.equal(r.status, 200);
+  assert.equal(seenBy(r).headers["x-envoy-attempt-count"], "1");
+  const before = mirror.count("/rewritten");
+  await send("mirrorops.review.test", "/mops/attempt", { headers: { "x-envoy-attempt-count": "7" } });
+  await mirror.waitFor(before + 1, "/rewritten");
+  assert.equal(mirror.seen.filter((s) => s.url.startsWith("/rewritten")).at(-1)!.headers["x-envoy-attempt-count"], "1", "the shadow is copied after the count is set");
+});

@@ -74,13 +74,13 @@ function attemptSignal(overall: AbortSignal | undefined, perTryMs: number | unde
 }
 
 /** Names every attempt sets itself (a client's own values never travel). */
-const ATTEMPT_SET = new Set(["host", "x-forwarded-host", "traceparent"]);
+const ATTEMPT_SET = new Set(["host", "x-forwarded-host", "traceparent", "x-envoy-attempt-count"]);
 
 /**
  * The headers of one attempt: the request's, the route's header operations, then what the
  * attempt sets (Host and `x-forwarded-host` = the planned authority; Host only where the runtime
  * sends it, see `GatewayPlatform.hostFromUrl`; the in-cluster hop's headers; `traceparent`
- * naming the attempt span; the attempt count on retries). Without header operations this is a
+ * naming the attempt span; the attempt count, 1 on the first try). Without header operations this is a
  * plain list the runtime's Request builds its headers from directly (a Headers object would be
  * built and then copied once more).
  */
@@ -95,7 +95,7 @@ function attemptHeaders(base: ForwardInput["headers"], plan: ForwardPlan, target
     headers.set("x-forwarded-host", authority);
     for (const [k, v] of targetHeaders) headers.set(k, v);
     headers.set("traceparent", traceparent);
-    if (retries > 0) headers.set("x-envoy-attempt-count", String(retries + 1));
+    headers.set("x-envoy-attempt-count", String(retries + 1));
     return headers;
   }
   // The names are unique here (the base comes from a Map and every name set below is skipped in
@@ -104,7 +104,7 @@ function attemptHeaders(base: ForwardInput["headers"], plan: ForwardPlan, target
   const record: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const e of base) {
     const k = e[0];
-    if (ATTEMPT_SET.has(k) || (retries > 0 && k === "x-envoy-attempt-count")) continue;
+    if (ATTEMPT_SET.has(k)) continue;
     if (targetHeaders.length > 0 && targetHeaders.some((t) => t[0] === k)) continue;
     record[k] = e[1];
   }
@@ -112,7 +112,8 @@ function attemptHeaders(base: ForwardInput["headers"], plan: ForwardPlan, target
   record["x-forwarded-host"] = authority;
   for (const t of targetHeaders) record[t[0]] = t[1];
   record["traceparent"] = traceparent;
-  if (retries > 0) record["x-envoy-attempt-count"] = String(retries + 1);
+  // Istio sets include_request_attempt_count on every virtual host: Envoy sends the count on each try, 1 on the first.
+  record["x-envoy-attempt-count"] = String(retries + 1);
   return record;
 }
 

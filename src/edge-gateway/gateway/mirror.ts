@@ -36,6 +36,8 @@ export function sendMirrors(
         applyHeaderOps(h, plan.upstreamRequest.headerOps);
         h.set("host", m.authority);
         h.set("x-forwarded-host", m.authority);
+        // The router sets the attempt count before it copies the shadow's headers.
+        h.set("x-envoy-attempt-count", "1");
         for (const [k, v] of target.headers) h.set(k, v);
         const res = await platform.fetch(new Request(target.url, { method, headers: h, body, redirect: "manual", signal: AbortSignal.timeout(MIRROR_TIMEOUT_MS) }));
         await res.body?.cancel();
