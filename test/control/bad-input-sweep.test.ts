@@ -55,6 +55,8 @@ interface Probe {
   field?: string;
   /** When set, the answer must be a 400 whose error.field ends with this path (under `documents[i].` or not). */
   fieldSuffix?: string;
+  /** HEAD: the answer has no body to check, only its status. */
+  head?: boolean;
 }
 
 interface Answer {
@@ -113,13 +115,20 @@ function namesField(message: string, field: string, status: number): boolean {
   return status === 404;
 }
 
-/** Writes `raw` on a new connection and reads until the worker closes it (bounded). */
+/** Writes `raw` on a new connection and reads the answer's status line and headers (or what came before the close; bounded). */
 function rawExchange(raw: string): Promise<string> {
   return new Promise<string>((resolve) => {
     const socket = connect(Number(worker.url.port), worker.url.hostname);
     const chunks: Buffer[] = [];
     const done = () => resolve(Buffer.concat(chunks).toString("latin1"));
-    socket.on("data", (d: Buffer) => chunks.push(d));
+    socket.on("data", (d: Buffer) => {
+      chunks.push(d);
+      // The head is what is checked; a connection the server keeps open after it is not waited for.
+      if (Buffer.concat(chunks).includes("\r\n\r\n")) {
+        done();
+        socket.destroy();
+      }
+    });
     socket.on("close", done);
     socket.on("error", done);
     socket.setTimeout(TIMEOUT_MS, () => socket.destroy());
@@ -132,7 +141,7 @@ function problemOf(p: Probe, a: Answer): string | undefined {
   const where = `${p.name}: ${p.method} ${p.path.slice(0, 120)} -> ${a.status} ${a.text.slice(0, 300)}`;
   if (a.status >= 500 || a.status === 0) return `5xx: ${where}`;
   if (p.status !== undefined && a.status !== p.status) return `expected ${p.status}: ${where}`;
-  if (a.status < 400) return undefined;
+  if (a.status < 400 || p.head === true) return a.status === 405 && p.head === true ? `405 on HEAD of a GET route: ${where}` : undefined;
   let body: unknown;
   try {
     body = JSON.parse(a.text);
@@ -608,6 +617,13 @@ describe("every control API route: a client's mistake is a 4xx naming it, never 
 
   test("wrong methods on every route path are 405 with Allow", () => sweep(wrongMethodProbes()));
 
+  test("HEAD on every GET route, with each credential: never a 5xx (a GET route answers HEAD)", () =>
+    sweep(
+      ROUTES.filter((r) => r.method === "GET").flatMap((r) =>
+        (["none", "admin", "node", "token"] as const).map((auth) => ({ name: `HEAD as ${auth}`, method: "HEAD", path: `${fill(r)}${r.longPoll === true ? "?wait=0" : ""}`, auth, head: true })),
+      ),
+    ));
+
   test("POST /v1/delete ?namespace= that is not a DNS-1123 label: 400 naming namespace (not a 404 from looking there)", () =>
     sweep(
       ["Bad_NS", "%zz", "-a", "", "a.b", "n".repeat(64), "%ED%A0%80", "\xff"].flatMap((v) => [
@@ -731,15 +747,18 @@ describe("every control API route: a client's mistake is a 4xx naming it, never 
 
   test("HTTP-level garbage on a raw socket: never a 5xx", async () => {
     const auth = `Authorization: Bearer ${ca.adminToken}\r\n`;
-    // kj's HTTP parser refuses these before the worker runs; local workerd answers its own plain-text
-    // 500 (Cloudflare's front end answers 400). Not the control API's code: only checked to be that.
+    // workerd's own HTTP server (kj) refuses these before the worker runs, with a plain-text 500
+    // (a conflicting or negative Content-Length, a Host that is not a hostname, an absolute-form
+    // target); Cloudflare's front end answers 400. Not the control API's code: only checked to be that.
     const refusedByWorkerd = [
+      `GET /v1/revisions HTTP/1.1\r\nHost: \xff\xfe:99999\r\n${auth}Connection: close\r\n\r\n`,
+      `GET /v1/revisions HTTP/1.1\r\nHost: a b\r\n${auth}Connection: close\r\n\r\n`,
+      `GET http://evil.example/v1/revisions HTTP/1.1\r\nHost: x\r\n${auth}Connection: close\r\n\r\n`,
       `POST /v1/tokens HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/json\r\nContent-Length: -1\r\nConnection: close\r\n\r\n{}`,
       `POST /v1/tokens HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 3\r\nConnection: close\r\n\r\n{}`,
     ];
-    for (const raw of refusedByWorkerd) {
-      const answer = await rawExchange(raw);
-      assert.ok(!answer.includes('{"error"'), `the worker ran: ${answer.slice(0, 300)}`);
+    for (const answer of await Promise.all(refusedByWorkerd.map(rawExchange))) {
+      assert.ok(!/content-type: application\/json/i.test(answer), `the worker ran: ${answer.slice(0, 300)}`);
     }
     const requests = [
       `POST /v1/apply HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/yaml\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz\r\nabc\r\n0\r\n\r\n`,
@@ -749,10 +768,14 @@ describe("every control API route: a client's mistake is a 4xx naming it, never 
       `GET /v1/revisions HTTP/1.1\r\nHost: x\r\n${auth}X-Long: ${"h".repeat(60_000)}\r\nConnection: close\r\n\r\n`,
       `GET /v1/snapshots/gateway HTTP/1.1\r\nHost: x\r\n${auth}If-None-Match: "1"\x00\r\nConnection: close\r\n\r\n`,
       `GET /${"p".repeat(100_000)} HTTP/1.1\r\nHost: x\r\n${auth}Connection: close\r\n\r\n`,
+      `GET /v1/tokens HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer nope\r\ncf-connecting-ip: ${"\xff".repeat(10_000)}\r\nConnection: close\r\n\r\n`,
+      `HEAD /v1/snapshots/nodes/c1/n1?wait=abc HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${nodeJwt}\r\nConnection: close\r\n\r\n`,
+      `HEAD /v1/snapshots/blobs/${"0".repeat(64)} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${nodeJwt}\r\nConnection: close\r\n\r\n`,
     ];
     const problems: string[] = [];
-    for (const raw of requests) {
-      const answer = await rawExchange(raw);
+    const answers = await Promise.all(requests.map(rawExchange));
+    for (const [i, raw] of requests.entries()) {
+      const answer = answers[i] as string;
       const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(answer)?.[1] ?? 0);
       // workerd may refuse a malformed request itself (a 4xx of its own) or close the connection: both are fine.
       if (status >= 500) problems.push(`${raw.slice(0, 80).replace(/\r\n/g, " | ")} -> ${answer.slice(0, 300)}`);
