@@ -84,7 +84,8 @@ export class InboundHttp {
     const authn = this.authenticatorFor(view, target.workloadKey);
     let refused = false;
     if (authn !== undefined) {
-      const result = await authn.authenticate({ headers, url: path });
+      // The method lets CORS preflights through without a token check (Istio sets bypass_cors_preflight).
+      const result = await authn.authenticate({ method: req.method ?? "GET", headers, url: path });
       if (result.kind === "invalid") {
         local(res, 401, result.message);
         code = 401;
