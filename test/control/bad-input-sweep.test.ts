@@ -414,6 +414,12 @@ function configBodies(single: boolean): Omit<Probe, "method" | "path" | "auth">[
     { name: "YAML with invalid UTF-8", body: Buffer.concat([Buffer.from("kind: "), Buffer.from([0xff, 0xfe]), Buffer.from("\n")]), contentType: y, field: "body" },
     { name: "three documents, the second bad", body: `${vs("sweep-a")}---\n: : :\n---\n${vs("sweep-b")}`, contentType: y },
     { name: "three documents, the last an unknown kind", body: `${vs("sweep-a")}---\n${vs("sweep-b")}---\napiVersion: networking.istio.io/v1\nkind: Widget\nmetadata: {name: w, namespace: shop}\n`, contentType: y },
+    // YAML 1.1 tags the yaml library resolves to a Set, Map, Date or bytes: not JSON data.
+    { name: "labels as a !!set", body: vs("sweep-g", ", labels: !!set {app, tier}"), contentType: y, fieldSuffix: "metadata.labels" },
+    { name: "an annotation as a !!timestamp", body: vs("sweep-g", ", annotations: {at: !!timestamp 2001-12-14}"), contentType: y, fieldSuffix: "metadata.annotations.at" },
+    { name: "a host as !!binary", body: vs("sweep-g").replace(/hosts: \[[^\]]*\]/, "hosts: [!!binary YS5leGFtcGxlLmNvbQ==]"), contentType: y, fieldSuffix: "spec.hosts[0]" },
+    { name: "a spec as an !!omap", body: vs("sweep-g").replace(/spec: .*/, "spec: !!omap [{hosts: [g.example.com]}]"), contentType: y, fieldSuffix: "spec" },
+    { name: "header ops as a !!set", body: vs("sweep-g").replace(/spec: .*/, "spec: {hosts: [g.example.com], http: [{headers: {request: {set: !!set {x-a}}}, route: [{destination: {host: g.example.com}}]}]}"), contentType: y, fieldSuffix: "spec.http[0].headers.request.set" },
     { name: "an unknown kind", body: "apiVersion: networking.istio.io/v1\nkind: Widget\nmetadata: {name: w, namespace: shop}\n", contentType: y },
     { name: "an unknown apiVersion", body: "apiVersion: example.com/v1\nkind: VirtualService\nmetadata: {name: w, namespace: shop}\n", contentType: y },
     { name: "kind of the wrong type", body: JSON.stringify({ apiVersion: "networking.istio.io/v1", kind: 7, metadata: { name: "w", namespace: "shop" } }), contentType: "application/json" },
