@@ -170,6 +170,9 @@ function problemOf(p: Probe, a: Answer): string | undefined {
   return undefined;
 }
 
+/** How many probes the sweep sent (reported at the end). */
+const sent = { count: 0 };
+
 /** Sends every probe (a few at a time) and fails naming every answer that breaks the contract. */
 async function sweep(probes: Probe[]): Promise<void> {
   const problems: string[] = [];
@@ -183,6 +186,7 @@ async function sweep(probes: Probe[]): Promise<void> {
     }
   });
   await Promise.all(lanes);
+  sent.count += probes.length;
   assert.deepEqual(problems, [], `${problems.length} of ${probes.length} answers break the contract:\n${problems.join("\n")}`);
 }
 
@@ -807,7 +811,8 @@ describe("every control API route: a client's mistake is a 4xx naming it, never 
     assert.equal(n.status, 200, n.text);
   });
 
-  test("nothing was written and nothing was lost", async () => {
+  test("nothing was written and nothing was lost", async (t) => {
+    t.diagnostic(`${sent.count} requests across ${ROUTES.length} routes`);
     const now = await wholeState();
     const seen = new Set((stateBefore.successfulAudit as { id: number }[]).map((e) => e.id));
     assert.deepEqual((now.successfulAudit as { id: number }[]).filter((e) => !seen.has(e.id)), [], "audited writes during the sweep");
