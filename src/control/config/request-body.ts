@@ -3,7 +3,6 @@ import { readBodyText, readJsonBody } from "../body.ts";
 import { UnsupportedMediaTypeError, ValidationError } from "../../core/errors.ts";
 import { parseDocuments } from "../../core/config/parse-documents.ts";
 import { refuseLoneSurrogates } from "../well-formed-strings.ts";
-import { refuseNonJsonValues } from "./plain-documents.ts";
 
 /** Larger than the default: multi-document applies and rollbacks carry whole configs. */
 export const MAX_CONFIG_BODY_BYTES = 1024 * 1024;
@@ -28,10 +27,8 @@ export async function readConfigDocuments(c: Context): Promise<unknown[]> {
   const text = await readBodyText(c, MAX_CONFIG_BODY_BYTES);
   if (text.trim() === "") throw new ValidationError("body: empty, expected resources", { field: "body" });
   const docs = parseDocuments(text);
-  docs.forEach((doc, i) => {
-    refuseNonJsonValues(doc, `documents[${i}]`);
-    refuseLoneSurrogates(doc, `documents[${i}]`);
-  });
+  // parseDocuments already refused YAML values that are not JSON data (!!set, !!timestamp...).
+  docs.forEach((doc, i) => refuseLoneSurrogates(doc, `documents[${i}]`));
   return docs;
 }
 

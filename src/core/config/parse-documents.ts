@@ -2,6 +2,7 @@ import { LineCounter, parseAllDocuments } from "yaml";
 import { PayloadTooLargeError } from "../errors.ts";
 import { ConfigParseError } from "./errors.ts";
 import { expandedSize } from "./expanded-size.ts";
+import { refuseNonJsonValues } from "./plain-values.ts";
 
 /**
  * Largest size (bytes of JSON) one document may expand to once YAML aliases are resolved, and
@@ -61,12 +62,18 @@ export function parseDocuments(text: string, source?: string, limits: ParseLimit
     try {
       value = doc.toJS({ maxAliasCount: 100 });
     } catch (err) {
-      throw new ConfigParseError(`${label}document ${index} (line ${docLine}): ${err instanceof Error ? err.message : String(err)}`, {
+      // The library converts recursively: a flow nested thousands deep overflows the stack.
+      const why = err instanceof RangeError ? "nested too deeply" : err instanceof Error ? err.message : String(err);
+      throw new ConfigParseError(`${label}document ${index} (line ${docLine}): ${why}`, {
         documentIndex: index,
         line: docLine,
       });
     }
-    out.push(...flatten(value, index, label, docLine));
+    for (const resource of flatten(value, index, label, docLine)) {
+      // YAML 1.1 tags (!!set, !!omap, !!timestamp, !!binary) become a Set, Map, Date or bytes: not JSON data.
+      refuseNonJsonValues(resource, `documents[${out.length}]`);
+      out.push(resource);
+    }
   });
   return out;
 }
@@ -90,5 +97,7 @@ function flatten(value: unknown, index: number, label: string, line: number | un
 
 /** The library's message without its own trailing position (we print ours). */
 function firstLine(message: string): string {
+  // The parser recurses into flow collections: thousands of levels overflow its stack.
+  if (message.includes("Maximum call stack size exceeded")) return "nested too deeply";
   return (message.split("\n")[0] ?? message).replace(/ at line \d+, column \d+:?$/, "");
 }

@@ -94,3 +94,28 @@ test("ConfigValidationError carries every field error, prefixed", () => {
   ]);
   assert.throws(() => new ConfigValidationError([]), TypeError);
 });
+
+test("YAML 1.1 tags that are not JSON data (!!set, !!omap, !!timestamp, !!binary) are refused naming the path, for the CLI as for the API", () => {
+  const cases: [string, string][] = [
+    ["kind: Namespace\nmetadata: {name: a, labels: !!set {app, tier}}\n", "documents[0].metadata.labels"],
+    ["a: 1\n---\nkind: X\nspec: {order: !!omap [{a: 1}, {b: 2}]}\n", "documents[1].spec.order"],
+    ["kind: X\nspec: {at: !!timestamp 2001-12-14}\n", "documents[0].spec.at"],
+    ["kind: List\nitems:\n- {kind: X}\n- {kind: Y, data: !!binary aGVsbG8=}\n", "documents[1].data"],
+  ];
+  for (const [text, field] of cases) {
+    assert.throws(
+      () => parseDocuments(text),
+      (err: unknown) => err instanceof ValidationError && err.field === field && /is not JSON data/.test(err.message),
+      field,
+    );
+  }
+  // Plain values with the same spellings stay strings.
+  assert.deepEqual(parseDocuments("at: '2001-12-14'\nb: aGVsbG8=\n"), [{ at: "2001-12-14", b: "aGVsbG8=" }]);
+});
+
+test("a flow nested thousands deep is a parse error saying so (not the engine's stack overflow)", () => {
+  for (const text of [`a: ${"[".repeat(20_000)}${"]".repeat(20_000)}`, `a: ${"{b: ".repeat(5_000)}1${"}".repeat(5_000)}`]) {
+    const err = parseError(text);
+    assert.match(err.message, /^document 0 \(line 1, column \d+\): nested too deeply$/);
+  }
+});

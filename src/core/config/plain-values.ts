@@ -1,4 +1,4 @@
-import { ValidationError } from "../../core/errors.ts";
+import { ValidationError } from "../errors.ts";
 
 /** What the yaml library builds for the YAML 1.1 tags it resolves in the core schema. */
 function yamlTagOf(v: object): string | undefined {
