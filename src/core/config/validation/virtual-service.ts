@@ -414,7 +414,7 @@ function checkHeaderOps(h: Headers | undefined, path: string, r: Report): void {
         if (name === "") r.error(p, "header name cannot be empty");
         else if (dir === "request" ? internal(name) && !authority(name) : internal(name)) {
           r.error(p, name.toLowerCase() === "host" ? `invalid header ${JSON.stringify(name)}: cannot set Host header` : `invalid header ${JSON.stringify(name)}: header cannot have ":" prefix`);
-        }
+        } else if (!authority(name) && !HTTP_TOKEN.test(name)) r.error(p, headerNameProblem(name));
         const v = headerValueProblem(value);
         if (v !== undefined) r.error(p, v);
       }
@@ -423,8 +423,16 @@ function checkHeaderOps(h: Headers | undefined, path: string, r: Report): void {
       const p = `${path}.${dir}.remove[${i}]`;
       if (name === "") r.error(p, "header name cannot be empty");
       else if (internal(name)) r.error(p, name.toLowerCase() === "host" ? `invalid header ${JSON.stringify(name)}: cannot set Host header` : `invalid header ${JSON.stringify(name)}: header cannot have ":" prefix`);
+      else if (!HTTP_TOKEN.test(name)) r.error(p, headerNameProblem(name));
     });
   }
+}
+
+/** An HTTP field name (RFC 9110 §5.1: a token). Envoy refuses any other name in a header op, and so would the runtimes' Headers. */
+const HTTP_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+function headerNameProblem(name: string): string {
+  return `invalid header ${JSON.stringify(name)}: not a valid HTTP header name (letters, digits and !#$%&'*+-.^_\`|~ only)`;
 }
 
 /** `ValidateHTTPHeaderValue`: no control characters; `%` starts an Envoy `%VARIABLE%` or is doubled (`%%`). */
