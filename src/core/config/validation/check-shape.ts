@@ -116,6 +116,8 @@ function mismatch(path: string, expected: string, value: unknown, report: Report
 function describe(v: unknown): string {
   if (Array.isArray(v)) return "a list";
   if (typeof v === "object") return "an object";
+  // JSON has no NaN or infinities (YAML .nan, .inf, 1e400): say which one it was.
+  if (typeof v === "number" && !Number.isFinite(v)) return `${String(v)}, not a finite number`;
   return `${typeof v} ${JSON.stringify(v)}`;
 }
 
