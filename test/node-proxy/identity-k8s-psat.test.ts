@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { SignJWT, exportJWK, generateKeyPair, type CryptoKey as JoseKey } from "jose";
+import { exportJWK, generateKeyPair, type CryptoKey as JoseKey } from "jose";
 import { startControlWorker, type StartedWorker } from "../support/control-worker.ts";
 import { createThrowawayCa, type ThrowawayCa } from "../support/throwaway-ca.ts";
 import { systemClock } from "../../src/core/clock.ts";
@@ -14,6 +14,7 @@ import { SvidManager } from "../../src/node-proxy/identity/svid-manager.ts";
 import { StateStore } from "../../src/node-proxy/config/state-store.ts";
 import { ControlApiError, NodeIdentityError } from "../../src/node-proxy/identity/errors.ts";
 import type { ProxyLogger } from "../../src/node-proxy/context.ts";
+import { projectedToken } from "../support/k8s-projected-token.ts";
 
 const ISSUER = "https://kubernetes.default.svc.cluster.local";
 let ca: ThrowawayCa;
@@ -24,18 +25,7 @@ const managers: SvidManager[] = [];
 const logger: ProxyLogger = { info() {}, warn() {}, error() {} };
 
 function psat(o: { node: string; sa?: string }): Promise<string> {
-  const now = Math.floor(Date.now() / 1000);
-  const sa = o.sa ?? "strait-node-proxy";
-  return new SignJWT({
-    "kubernetes.io": { namespace: "strait-system", serviceaccount: { name: sa, uid: "sa-uid" }, pod: { name: "proxy-x", uid: "pod-uid" }, node: { name: o.node, uid: "node-uid" } },
-  })
-    .setProtectedHeader({ alg: "ES256", kid: "k1" })
-    .setIssuer(ISSUER)
-    .setAudience("strait")
-    .setSubject(`system:serviceaccount:strait-system:${sa}`)
-    .setIssuedAt(now)
-    .setExpirationTime(now + 600)
-    .sign(apiServerKey);
+  return projectedToken(apiServerKey, { issuer: ISSUER, node: o.node, ...(o.sa === undefined ? {} : { serviceAccount: o.sa }) });
 }
 
 async function start(tokenPath: string, node: string, stateDir: string): Promise<SvidManager> {

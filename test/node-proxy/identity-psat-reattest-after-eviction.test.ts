@@ -19,7 +19,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
-import { SignJWT, exportJWK, generateKeyPair, type CryptoKey as JoseKey } from "jose";
+import { exportJWK, generateKeyPair, type CryptoKey as JoseKey } from "jose";
 import { startControlWorker, type StartedWorker } from "../support/control-worker.ts";
 import { createThrowawayCa, type ThrowawayCa } from "../support/throwaway-ca.ts";
 import { bearer, callApi, mintJoinToken } from "../support/control-client.ts";
@@ -30,6 +30,7 @@ import { SvidManager } from "../../src/node-proxy/identity/svid-manager.ts";
 import type { Scheduler } from "../../src/node-proxy/identity/renewal-schedule.ts";
 import { StateStore } from "../../src/node-proxy/config/state-store.ts";
 import type { AttestationSettings, ProxyLogger } from "../../src/node-proxy/context.ts";
+import { projectedToken } from "../support/k8s-projected-token.ts";
 
 const ISSUER = "https://kubernetes.default.svc.cluster.local";
 const CLUSTER = "prod";
@@ -106,17 +107,7 @@ async function startProxy(attestation: AttestationSettings, node: string): Promi
 }
 
 function psat(node: string, pod: string): Promise<string> {
-  const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({
-    "kubernetes.io": { namespace: "strait-system", serviceaccount: { name: "strait-node-proxy", uid: "sa-uid" }, pod: { name: pod, uid: `${pod}-uid` }, node: { name: node, uid: "node-uid" } },
-  })
-    .setProtectedHeader({ alg: "ES256", kid: "k1" })
-    .setIssuer(ISSUER)
-    .setAudience("strait")
-    .setSubject("system:serviceaccount:strait-system:strait-node-proxy")
-    .setIssuedAt(now)
-    .setExpirationTime(now + 600)
-    .sign(apiServerKey);
+  return projectedToken(apiServerKey, { issuer: ISSUER, node, pod });
 }
 
 interface AuditEvent {

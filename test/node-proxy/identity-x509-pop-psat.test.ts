@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { SignJWT, decodeJwt, exportJWK, generateKeyPair, type CryptoKey as JoseKey } from "jose";
+import { decodeJwt, exportJWK, generateKeyPair, type CryptoKey as JoseKey } from "jose";
 import { startControlWorker, type StartedWorker } from "../support/control-worker.ts";
 import { createThrowawayCa, type ThrowawayCa } from "../support/throwaway-ca.ts";
 import { attestNode, callApi } from "../support/control-client.ts";
@@ -21,6 +21,7 @@ import { SvidManager } from "../../src/node-proxy/identity/svid-manager.ts";
 import type { Scheduler } from "../../src/node-proxy/identity/renewal-schedule.ts";
 import { StateStore } from "../../src/node-proxy/config/state-store.ts";
 import type { ProxyLogger } from "../../src/node-proxy/context.ts";
+import { projectedToken } from "../support/k8s-projected-token.ts";
 
 const ISSUER = "https://kubernetes.default.svc.cluster.local";
 let ca: ThrowawayCa;
@@ -46,17 +47,7 @@ class OffsetClock implements Clock {
 const manualScheduler: Scheduler = { schedule: () => ({ cancel() {} }) };
 
 function psat(node: string): Promise<string> {
-  const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({
-    "kubernetes.io": { namespace: "strait-system", serviceaccount: { name: "strait-node-proxy", uid: "sa-uid" }, pod: { name: "proxy-x", uid: "pod-uid" }, node: { name: node, uid: "node-uid" } },
-  })
-    .setProtectedHeader({ alg: "ES256", kid: "k1" })
-    .setIssuer(ISSUER)
-    .setAudience("strait")
-    .setSubject("system:serviceaccount:strait-system:strait-node-proxy")
-    .setIssuedAt(now)
-    .setExpirationTime(now + 600)
-    .sign(apiServerKey);
+  return projectedToken(apiServerKey, { issuer: ISSUER, node });
 }
 
 async function auditCount(spiffeId: string, action: string): Promise<{ count: number; proofs: unknown[] }> {
