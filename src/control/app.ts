@@ -53,7 +53,8 @@ export function createControlApp(): Hono<ControlApp> {
   app.notFound((c) => {
     const path = new URL(c.req.url).pathname;
     const methods = allowed(c.req.path);
-    if (methods.length > 0) {
+    // A route of this very method answering "not found" (c.notFound()) stays a 404.
+    if (methods.length > 0 && !methods.includes(c.req.method)) {
       return c.json({ error: { code: "ERR_METHOD_NOT_ALLOWED", message: `method: ${c.req.method} is not allowed on ${safeExcerpt(path, MAX_AUDITED_PATH_CHARS)}; use ${methods.join(", ")}`, field: "method" } }, 405, { Allow: methods.join(", ") });
     }
     return c.json({ error: { code: "ERR_NOT_FOUND", message: `no route for ${c.req.method} ${path}` } }, 404);
