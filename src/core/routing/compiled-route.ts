@@ -17,8 +17,6 @@ import type { CorsPolicyPlan, DestinationRef, HeaderOp, ResolvedCluster, RetryPo
 export interface CompiledDestination {
   destination: Destination;
   weight?: number;
-  requestOps: HeaderOp[];
-  responseOps: HeaderOp[];
   /** `Host`/`:authority` set in this destination's `headers.request`. */
   authority?: string;
   /** The route's and this destination's request ops in the order Envoy evaluates them (see `combineOps`). */
@@ -75,8 +73,6 @@ export function compileRoute(cr: CompiledHttpRoute, field: string): CompiledRout
       const res = compileHeaderOperations(d.headers?.response);
       const cd: CompiledDestination = {
         destination: d.destination,
-        requestOps: req.ops,
-        responseOps: res.ops,
         upstreamRequestOps: combineOps(headers.ops, req.ops, weighted),
         upstreamResponseOps: combineOps(response.ops, res.ops, weighted),
       };
