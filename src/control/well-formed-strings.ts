@@ -1,4 +1,5 @@
 import { ValidationError } from "../core/errors.ts";
+import { walkParsedData } from "../core/config/plain-values.ts";
 
 /** A UTF-16 surrogate that is not half of a pair (with the `u` flag a pair is one code point, not Cs). */
 const LONE_SURROGATE = /\p{Cs}/u;
@@ -9,26 +10,15 @@ const LONE_SURROGATE = /\p{Cs}/u;
  * no UTF-8 store keeps (D1 stores U+FFFD in their place, so an API token's subject or an audit
  * reason would silently change) and no HTTP header can carry. The error names the path of the
  * first such string, under `root` (`""` for a body's own fields, e.g. `requests[0].csr`).
- * Walks with its own stack: a body may be nested deeper than the call stack.
+ * Walks with `walkParsedData` (its own stack: a body may be nested deeper than the call stack).
  */
 export function refuseLoneSurrogates(value: unknown, root: string): void {
-  const stack: { value: unknown; path: string }[] = [{ value, path: root }];
-  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
-    const { value: v, path } = item;
-    if (typeof v === "string") {
-      check(v, path === "" ? "body" : path);
-    } else if (Array.isArray(v)) {
-      for (let i = v.length - 1; i >= 0; i--) stack.push({ value: v[i], path: `${path}[${i}]` });
-    } else if (v !== null && typeof v === "object") {
-      const keys = Object.keys(v);
-      for (let i = keys.length - 1; i >= 0; i--) {
-        const key = keys[i] as string;
-        const at = path === "" ? key : `${path}.${key}`;
-        check(key, at);
-        stack.push({ value: (v as Record<string, unknown>)[key], path: at });
-      }
-    }
-  }
+  walkParsedData(value, root, {
+    value(v, path) {
+      if (typeof v === "string") check(v, path === "" ? "body" : path);
+    },
+    key: check,
+  });
 }
 
 function check(text: string, path: string): void {
