@@ -14,6 +14,7 @@
  * never remembered. Callers keep their own per-request checks (a subject's revocation, a
  * node's standing): only the token's validation is remembered.
  */
+import { deepFreeze } from "../core/deep-freeze.ts";
 import type { TrustBundleSet } from "./bundle.ts";
 import { JwtSvidError } from "./errors.ts";
 import { DEFAULT_LEEWAY_SECONDS, MAX_JWT_SVID_TTL_SECONDS, validateJwtSvid, type JwtSvidValidationOptions, type ValidatedJwtSvid } from "./jwt-svid.ts";
@@ -30,14 +31,6 @@ interface Entry {
   maxLifetimeSeconds: number;
   expSeconds: number;
   result: ValidatedJwtSvid;
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
-  }
-  return value;
 }
 
 export class JwtSvidCache {

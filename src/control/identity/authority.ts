@@ -1,3 +1,4 @@
+import { deepFreeze } from "../../core/deep-freeze.ts";
 import { inArray } from "drizzle-orm";
 import { caGenerations } from "../../../schema/index.ts";
 import type { Clock } from "../../core/clock.ts";
@@ -222,14 +223,6 @@ export function authorityViews(a: Authority, now: number): AuthorityViews {
   if (views.size >= VIEW_CACHE_SIZE) views.delete(views.keys().next().value as string);
   views.set(key, built);
   return built;
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
-  }
-  return value;
 }
 
 /** The SPIFFE bundle at `now`: the root and every published intermediate (x509-svid), every published JWT key. */
