@@ -1,3 +1,4 @@
+import { isDns1123Label } from "../../core/config/validation/common.ts";
 import { Hono } from "hono";
 import type { ControlApp } from "../types.ts";
 import { requireAccess } from "../auth.ts";
@@ -35,8 +36,6 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 }
 
 const NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
-// RFC 1123 label, as Kubernetes requires of a namespace name.
-const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 function targetsOf(docs: readonly unknown[], defaultNamespace: string): DeleteTarget[] {
   const errors: FieldError[] = [];
@@ -88,7 +87,7 @@ deleteRoutes.post("/v1/delete", async (c) => {
   const ignoreNotFound = booleanQuery(c.req.query("ignoreNotFound"), "ignoreNotFound");
   const defaultNamespace = c.req.query("namespace") ?? DEFAULT_NAMESPACE;
   // Checked before it names a namespace to look in: a typo would only ever find nothing.
-  if (!NAMESPACE.test(defaultNamespace)) {
+  if (!isDns1123Label(defaultNamespace)) {
     throw new ValidationError(`namespace: the default namespace must be a DNS-1123 label, got ${JSON.stringify(defaultNamespace.slice(0, 80))}`, { field: "namespace" });
   }
   const docs = await readConfigDocuments(c);
