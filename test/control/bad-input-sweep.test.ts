@@ -642,6 +642,16 @@ describe("every control API route: a client's mistake is a 4xx naming it, never 
       ]),
     ));
 
+  test("?wait= that is not seconds on a write that changes nothing: 400 naming wait (checked before the no-op is known)", () =>
+    sweep(
+      ["abc", "-1", "1e3", "", "%zz"].flatMap((v) => [
+        { name: `apply unchanged ?wait=${v}`, method: "POST", path: `/v1/apply?wait=${v}`, auth: "admin" as const, body: SETUP_VS, contentType: YAML, status: 400, field: "wait" },
+        { name: `PUT unchanged ?wait=${v}`, method: "PUT", path: `/apis/networking.istio.io/v1/namespaces/shop/virtualservices/reviews?wait=${v}`, auth: "admin" as const, body: SETUP_VS, contentType: YAML, status: 400, field: "wait" },
+        { name: `delete nothing found ?wait=${v}`, method: "POST", path: `/v1/delete?ignoreNotFound=true&wait=${v}`, auth: "admin" as const, body: NO_SUCH_VS, contentType: YAML, status: 400, field: "wait" },
+        { name: `dry-run apply ?wait=${v}`, method: "POST", path: `/v1/apply?dryRun=All&wait=${v}`, auth: "admin" as const, body: SETUP_VS, contentType: YAML, status: 400, field: "wait" },
+      ]),
+    ));
+
   // The fields of routes whose every valid value writes: each bad value alone, on a body that is
   // otherwise valid (so the field itself is what is refused), against the real rows of the setup.
   test("fields of token PATCH, proxy status, quotas, rotation, eviction, revocation, anonymous renewal and CA staging", () => {

@@ -5,7 +5,7 @@ import { ForbiddenError, UnauthenticatedError, ValidationError } from "../../cor
 import { DEFAULT_NAMESPACE } from "../../core/config/validate.ts";
 import { readConfigDocuments } from "./request-body.ts";
 import { changesOf, planApply, validateDocuments } from "./apply-plan.ts";
-import { db, landChanges, replanOnConflict } from "./land-changes.ts";
+import { db, landChanges, publishWaitMs, replanOnConflict } from "./land-changes.ts";
 
 /** `POST /v1/apply`: multi-document, all-or-nothing, one revision; `?dryRun=true` only reports. */
 export const applyRoutes = new Hono<ControlApp>();
@@ -18,6 +18,8 @@ applyRoutes.post("/v1/apply", async (c) => {
   if (dryRunParam !== undefined && !["true", "false", "All", ""].includes(dryRunParam)) {
     throw new ValidationError(`dryRun: expected true or false, got ${dryRunParam}`, { field: "dryRun" });
   }
+  // Checked before anything is read: a write that turns out to change nothing still reports a bad value.
+  publishWaitMs(c);
   const dryRun = dryRunParam === "true" || dryRunParam === "All" || dryRunParam === "";
   const defaultNamespace = c.req.query("namespace") ?? DEFAULT_NAMESPACE;
   const docs = await readConfigDocuments(c);

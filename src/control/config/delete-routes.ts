@@ -11,7 +11,7 @@ import { readConfigDocuments } from "./request-body.ts";
 import { keyString, type ResourceKey, type StoredResource } from "./resource-record.ts";
 import { listResources } from "./resource-queries.ts";
 import type { ResourceChange } from "./resource-writer.ts";
-import { db, landChanges, replanOnConflict } from "./land-changes.ts";
+import { db, landChanges, publishWaitMs, replanOnConflict } from "./land-changes.ts";
 
 /** One or more documents of a delete name resources that do not exist (404, unless `ignoreNotFound=true`). */
 export class ResourcesNotFoundError extends NotFoundError {
@@ -85,6 +85,8 @@ deleteRoutes.post("/v1/delete", async (c) => {
   if (principal.type === "node") throw new ForbiddenError("node credentials cannot delete config");
   const dryRun = booleanQuery(c.req.query("dryRun"), "dryRun");
   const ignoreNotFound = booleanQuery(c.req.query("ignoreNotFound"), "ignoreNotFound");
+  // Checked before anything is read: a write that turns out to change nothing still reports a bad value.
+  publishWaitMs(c);
   const defaultNamespace = c.req.query("namespace") ?? DEFAULT_NAMESPACE;
   // Checked before it names a namespace to look in: a typo would only ever find nothing.
   if (!isDns1123Label(defaultNamespace)) {

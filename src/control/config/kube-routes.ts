@@ -10,7 +10,7 @@ import { draftOf, manifestOf, sameContent, type ResourceDraft, type StoredResour
 import { getResource, latestRevision, listResources } from "./resource-queries.ts";
 import { matchesSelector, parseLabelSelector } from "./label-selector.ts";
 import { AlreadyExistsError, StaleResourceVersionError } from "./errors.ts";
-import { db, landChanges, replanOnConflict } from "./land-changes.ts";
+import { db, landChanges, publishWaitMs, replanOnConflict } from "./land-changes.ts";
 import { requestedResourceVersion } from "./resource-version.ts";
 
 /** Kubernetes-style REST for the Istio kinds: `/apis/<group>/<version>/[namespaces/<ns>/]<plural>[/<name>]`. */
@@ -106,6 +106,8 @@ kubeRoutes.post("/apis/:group/:version/namespaces/:namespace/:plural", async (c)
   const t = targetOf(c);
   const namespace = c.req.param("namespace");
   requireAccess(c, namespace, "write");
+  // Checked before anything is read: a write that turns out to change nothing still reports a bad value.
+  publishWaitMs(c);
   const body = await readResourceBody(c);
   const draft = validateBody(body, t, namespace);
   // As in Kubernetes: a create names no version to replace.
@@ -128,6 +130,8 @@ kubeRoutes.put("/apis/:group/:version/namespaces/:namespace/:plural/:name", asyn
   const namespace = c.req.param("namespace");
   const name = requireName(c);
   requireAccess(c, namespace, "write");
+  // Checked before anything is read: a write that turns out to change nothing still reports a bad value.
+  publishWaitMs(c);
   const body = await readResourceBody(c);
   const draft = validateBody(body, t, namespace, name);
   const wanted = requestedResourceVersion(body);
@@ -153,6 +157,8 @@ kubeRoutes.delete("/apis/:group/:version/namespaces/:namespace/:plural/:name", a
   const namespace = c.req.param("namespace");
   const name = requireName(c);
   requireAccess(c, namespace, "write");
+  // Checked before anything is read: a write that turns out to change nothing still reports a bad value.
+  publishWaitMs(c);
   // A precondition may come as `?resourceVersion=` or a body with metadata.resourceVersion / preconditions.resourceVersion.
   let wanted = requestedResourceVersion({ metadata: { resourceVersion: c.req.query("resourceVersion") } }, "resourceVersion");
   if (c.req.header("content-length") !== undefined && c.req.header("content-length") !== "0") {

@@ -5,7 +5,7 @@ import { readJsonBody } from "../body.ts";
 import { NotFoundError, ValidationError } from "../../core/errors.ts";
 import { getRevision, listRevisions, revisionExists } from "./revision-log.ts";
 import { planRollback } from "./rollback-plan.ts";
-import { db, landChanges } from "./land-changes.ts";
+import { db, landChanges, publishWaitMs } from "./land-changes.ts";
 
 /** `GET /v1/revisions`, `GET /v1/revisions/:id`, `POST /v1/rollback`. */
 export const revisionRoutes = new Hono<ControlApp>();
@@ -41,6 +41,8 @@ revisionRoutes.get("/v1/revisions/:id", async (c) => {
 
 revisionRoutes.post("/v1/rollback", async (c) => {
   requireAccess(c, "*", "read");
+  // Checked before anything is read: a write that turns out to change nothing still reports a bad value.
+  publishWaitMs(c);
   const body = await readJsonBody(c);
   if (body === null || typeof body !== "object" || Array.isArray(body)) throw new ValidationError('body: expected a JSON object like {"revision": 12}', { field: "body" });
   const raw = (body as Record<string, unknown>).revision;
