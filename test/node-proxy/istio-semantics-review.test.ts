@@ -1,0 +1,587 @@
+/**
+ * An adversarial review of the node proxy's L7 path against Istio's semantics (istio-semantics.md,
+ * Envoy's HTTP connection manager, router and filters as Istio configures them for sidecars and
+ * waypoints), end to end: the real control worker (workerd), two real node proxies (a: the
+ * caller's node, b: the workloads' node, HBONE between them) and real upstream HTTP servers on
+ * 127.0.0.1:0. Deviations found in the review are pinned here next to behaviour checked and
+ * found right.
+ */
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import http from "node:http";
+import net from "node:net";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { SignJWT, exportJWK, generateKeyPair, type CryptoKey } from "jose";
+import { TestMesh, eventually, proxyAuthorization, startEcho, viaProxy, type EchoWorkload, type ProxiedResponse, type ProxyNode } from "../support/node-proxy-mesh.ts";
+
+const NS = "rv";
+const host = (n: string) => `${n}.${NS}.svc.cluster.local`;
+const ISSUER = "https://issuer.review.test";
+
+interface Seen {
+  method: string;
+  path: string;
+  headers: http.IncomingHttpHeaders;
+  rawHeaders: string[];
+  body: string;
+}
+
+/**
+ * The review's upstream: records every request and answers by path. `/hop` answers with
+ * hop-by-hop response headers and two `set-cookie`; `/status?code=N` answers N; `/grpc?status=N`
+ * answers 200 with `grpc-status: N`; `/flaky?id=X&fail=N` answers 503 to the first N requests of
+ * id X; `/slow?id=X` delays the first request of id X by 5 s; `/head` answers a body of 11 bytes
+ * (none on HEAD); anything else echoes the request as JSON.
+ */
+interface Kit {
+  port: number;
+  seen: Seen[];
+  close(): Promise<void>;
+}
+
+async function startKit(name: string): Promise<Kit> {
+  const seen: Seen[] = [];
+  const perId = new Map<string, number>();
+  const sockets = new Set<net.Socket>();
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const body = Buffer.concat(chunks).toString("utf8");
+      const url = new URL(req.url ?? "/", "http://x");
+      seen.push({ method: req.method ?? "", path: req.url ?? "", headers: req.headers, rawHeaders: req.rawHeaders, body });
+      const id = url.searchParams.get("id") ?? "";
+      const n = (perId.get(id) ?? 0) + 1;
+      perId.set(id, n);
+      const json = (status: number, extra: http.OutgoingHttpHeaders = {}) => {
+        const text = JSON.stringify({ workload: name, path: req.url, headers: req.headers, body });
+        res.writeHead(status, { "content-type": "application/json", "content-length": String(Buffer.byteLength(text)), ...extra }).end(text);
+      };
+      switch (url.pathname) {
+        case "/hop":
+          res.setHeader("set-cookie", ["a=1; Path=/", "b=2, with comma; Path=/"]);
+          res.setHeader("connection", "x-resp-hop");
+          res.setHeader("x-resp-hop", "secret");
+          res.setHeader("keep-alive", "timeout=5, max=7");
+          res.setHeader("proxy-connection", "keep-alive");
+          res.setHeader("x-kept", "yes");
+          return json(200);
+        case "/status":
+          return json(Number(url.searchParams.get("code") ?? "200"));
+        case "/no-body": {
+          const code = Number(url.searchParams.get("code") ?? "204");
+          res.writeHead(code, code === 304 ? { etag: '"v1"' } : {}).end();
+          return;
+        }
+        case "/grpc":
+          return json(200, { "grpc-status": url.searchParams.get("status") ?? "0" });
+        case "/flaky":
+          return json(n <= Number(url.searchParams.get("fail") ?? "0") ? 503 : 200);
+        case "/slow":
+          if (n === 1) {
+            const t = setTimeout(() => json(200), 5_000);
+            res.once("close", () => clearTimeout(t));
+            return;
+          }
+          return json(200);
+        case "/head":
+          res.writeHead(200, { "content-type": "text/plain", "content-length": "11" }).end(req.method === "HEAD" ? undefined : "hello world");
+          return;
+        default:
+          return json(200);
+      }
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  server.on("connection", (s: net.Socket) => {
+    sockets.add(s);
+    s.once("close", () => sockets.delete(s));
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    seen,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}
+
+/** A port nothing listens on (bound, then released). */
+async function closedPort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+let mesh: TestMesh;
+let a: ProxyNode;
+let b: ProxyNode;
+let logDir: string;
+let kit: Kit;
+let mirror: EchoWorkload;
+let flakyLive: EchoWorkload;
+let signingKey: CryptoKey;
+
+function we(name: string, port: number, app: string, hbonePort: number): string {
+  return `---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: ${name}, namespace: ${NS}, labels: {strait.io/cluster: c1, strait.io/node: b}}
+spec: {address: 127.0.0.1, serviceAccount: ${app}, ports: {http: ${port}}, labels: {app: ${app}, strait.io/hbone-port: "${hbonePort}"}}
+`;
+}
+function se(name: string): string {
+  return `---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ${name}, namespace: ${NS}}
+spec:
+  hosts: [${host(name)}]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  workloadSelector: {labels: {app: ${name}}}
+`;
+}
+
+before(async () => {
+  logDir = await mkdtemp(join(tmpdir(), "strait-review-logs-"));
+  mesh = await TestMesh.start();
+  kit = await startKit("kit");
+  mirror = await startEcho("mirror");
+  flakyLive = await startEcho("flaky-live");
+  const dead = await closedPort();
+  const dead2 = await closedPort();
+  const pair = await generateKeyPair("ES256", { extractable: true });
+  signingKey = pair.privateKey;
+  const jwks = JSON.stringify({ keys: [{ ...(await exportJWK(pair.publicKey)), kid: "k1", alg: "ES256", use: "sig" }] });
+  a = await mesh.startNode("c1", "a", { accessLog: join(logDir, "a.log") });
+  b = await mesh.startNode("c1", "b", { accessLog: join(logDir, "b.log") });
+  const hb = b.port("hbone");
+  await mesh.apply(
+    [
+      `apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: sleep, namespace: ${NS}, labels: {strait.io/cluster: c1, strait.io/node: a}}
+spec: {address: 127.0.0.1, serviceAccount: sleep}
+`,
+      we("kit", kit.port, "kit", hb),
+      we("mirror", mirror.port, "mirror", hb),
+      // flaky: one endpoint whose node refuses connections (HBONE port closed), one live.
+      we("flaky-dead", dead, "flaky", dead),
+      we("flaky-live", flakyLive.port, "flaky", hb),
+      we("gone", dead2, "gone", dead),
+      se("kit"),
+      se("mirror"),
+      se("flaky"),
+      se("gone"),
+      `---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: kit, namespace: ${NS}}
+spec:
+  hosts: [${host("kit")}]
+  http:
+  - name: cors
+    match: [{uri: {prefix: /cors}}]
+    corsPolicy:
+      allowOrigins: [{exact: "https://app.review.test"}]
+      allowMethods: [POST, GET]
+      allowHeaders: [x-a]
+      exposeHeaders: [x-e]
+      maxAge: 24h
+      allowCredentials: true
+    route: [{destination: {host: ${host("kit")}}}]
+  - name: abort
+    match: [{uri: {prefix: /abort}}]
+    fault: {abort: {httpStatus: 503, percentage: {value: 100}}}
+    headers: {response: {set: {x-route-h: abort}}}
+    route: [{destination: {host: ${host("kit")}}}]
+  - name: no-content
+    match: [{uri: {exact: /direct-204}}]
+    directResponse: {status: 204, body: {string: "never sent"}}
+  - name: direct
+    match: [{uri: {exact: /direct}}]
+    directResponse: {status: 200, body: {string: "direct body"}}
+    headers: {response: {set: {x-route-h: direct}}}
+  - name: retry-5xx
+    match: [{uri: {prefix: /flaky}}]
+    retries: {attempts: 2, retryOn: 5xx}
+    route: [{destination: {host: ${host("kit")}}}]
+  - name: per-try
+    match: [{uri: {prefix: /slow}}]
+    retries: {attempts: 1, perTryTimeout: 0.3s, retryOn: 5xx}
+    route: [{destination: {host: ${host("kit")}}}]
+  - name: old
+    match: [{uri: {prefix: /old}}]
+    redirect: {uri: /new}
+  - name: rewrite
+    match: [{uri: {prefix: /rw/}}]
+    rewrite: {uri: /v2/}
+    route: [{destination: {host: ${host("kit")}}}]
+  - name: hostset
+    match: [{uri: {prefix: /hostset}}]
+    headers: {request: {set: {Host: renamed.review.test}}}
+    route: [{destination: {host: ${host("kit")}}}]
+  - name: mirrored
+    match: [{uri: {prefix: /mirrored}}]
+    mirror: {host: ${host("mirror")}}
+    route: [{destination: {host: ${host("kit")}}}]
+  - name: default
+    route: [{destination: {host: ${host("kit")}}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: gone, namespace: ${NS}}
+spec:
+  hosts: [${host("gone")}]
+  http:
+  - name: gone
+    headers: {response: {set: {x-route-h: gone}}}
+    route: [{destination: {host: ${host("gone")}}}]
+---
+apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {name: kit-jwt, namespace: ${NS}}
+spec:
+  selector: {matchLabels: {app: kit}}
+  jwtRules:
+  - issuer: ${ISSUER}
+    jwks: '${jwks}'
+`,
+    ].join(""),
+  );
+  await eventually(
+    "config applied on both nodes",
+    () => a.proxy.config.current()?.snapshot.routes.some((r) => r.host === host("gone")) === true && (b.proxy.config.current()?.snapshot.requestAuthentications.length ?? 0) > 0,
+    60_000,
+  );
+});
+
+after(async () => {
+  await mesh?.close();
+  await kit?.close();
+  await mirror?.close();
+  await flakyLive?.close();
+  if (logDir !== undefined) await rm(logDir, { recursive: true, force: true });
+});
+
+const call = (svc: string, path: string, o: Parameters<typeof viaProxy>[3] = {}): Promise<ProxiedResponse> => viaProxy(a.port("outbound"), host(svc), path, { source: "sleep.rv", ...o });
+const seenBody = (r: ProxiedResponse) => JSON.parse(r.body) as { path: string; headers: Record<string, string> };
+const seenFor = (pred: (s: Seen) => boolean) => kit.seen.filter(pred);
+
+/** Access-log lines of a node, parsed. */
+async function logLines(node: "a" | "b"): Promise<Record<string, unknown>[]> {
+  const text = await readFile(join(logDir, `${node}.log`), "utf8").catch(() => "");
+  return text
+    .split("\n")
+    .filter((l) => l !== "")
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** The access-log entry of `node` for `path` (waits until it is written). */
+function logEntry(node: "a" | "b", path: string): Promise<Record<string, unknown>> {
+  return eventually(`${node} logged ${path}`, async () => (await logLines(node)).find((e) => e.path === path));
+}
+
+/** A request with raw header lines (repeated names kept), through the outbound proxy; bounded. */
+function rawCall(svc: string, path: string, headerLines: string[], body = ""): Promise<{ head: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ host: "127.0.0.1", port: a.port("outbound") });
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new Error("raw call timed out"));
+    }, 15_000);
+    s.on("data", (c: Buffer) => chunks.push(c));
+    s.on("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    s.on("close", () => {
+      clearTimeout(timer);
+      const text = Buffer.concat(chunks).toString("latin1");
+      const i = text.indexOf("\r\n\r\n");
+      resolve({ head: i < 0 ? text : text.slice(0, i), body: i < 0 ? "" : text.slice(i + 4) });
+    });
+    const lines = [
+      `GET ${path} HTTP/1.1`,
+      `host: ${host(svc)}`,
+      `proxy-authorization: ${proxyAuthorization("sleep.rv")}`,
+      "connection: close",
+      ...headerLines,
+      ...(body === "" ? [] : [`content-length: ${Buffer.byteLength(body)}`]),
+    ];
+    s.write(`${lines.join("\r\n")}\r\n\r\n${body}`);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deviations found by the review (each failed before its fix).
+// ---------------------------------------------------------------------------------------------
+
+test("x-envoy-attempt-count is on every upstream try, 1 on the first (Istio sets include_request_attempt_count on sidecar virtual hosts); a client's value never travels", async () => {
+  const r = await call("kit", "/plain?id=attempt", { headers: { "x-envoy-attempt-count": "9" } });
+  assert.equal(r.status, 200, r.body);
+  assert.equal(seenBody(r).headers["x-envoy-attempt-count"], "1");
+  const ok = await call("kit", "/flaky?id=attempt-retry&fail=1", { method: "POST", body: "payload-1" });
+  assert.equal(ok.status, 200);
+  const tries = seenFor((s) => s.path === "/flaky?id=attempt-retry&fail=1");
+  assert.deepEqual(
+    tries.map((t) => t.headers["x-envoy-attempt-count"]),
+    ["1", "2"],
+  );
+});
+
+test("x-envoy-upstream-service-time is on upstream responses (Envoy's router adds it; Istio does not suppress Envoy headers by default), not on local replies", async () => {
+  const r = await call("kit", "/plain?id=service-time");
+  assert.equal(r.status, 200);
+  assert.match(String(r.headers["x-envoy-upstream-service-time"]), /^\d+$/);
+  const direct = await call("kit", "/direct");
+  assert.equal(direct.headers["x-envoy-upstream-service-time"], undefined);
+});
+
+test("x-forwarded-proto is set to the downstream scheme when absent (Envoy's connection manager), a client's value is kept (use_remote_address false on sidecars)", async () => {
+  const r = await call("kit", "/plain?id=xfp");
+  assert.equal(seenBody(r).headers["x-forwarded-proto"], "http");
+  const kept = await call("kit", "/plain?id=xfp-kept", { headers: { "x-forwarded-proto": "https" } });
+  assert.equal(seenBody(kept).headers["x-forwarded-proto"], "https");
+});
+
+test("retries exhausted on a retriable response: the last answer is returned with flag URX (Envoy sets UpstreamRetryLimitExceeded), after 1 + attempts tries", async () => {
+  const r = await call("kit", "/flaky?id=urx&fail=99");
+  assert.equal(r.status, 503);
+  assert.equal(seenFor((s) => s.path === "/flaky?id=urx&fail=99").length, 3);
+  const e = await logEntry("a", "/flaky?id=urx&fail=99");
+  assert.equal(e.response_flags, "URX");
+});
+
+test("route-level response header ops apply to local replies of the route (fault abort, upstream connect failure), as Envoy finalizes every local reply with the route's response headers", async () => {
+  const abort = await call("kit", "/abort");
+  assert.equal(abort.status, 503);
+  assert.equal(abort.headers["x-route-h"], "abort");
+  const gone = await call("gone", "/x");
+  assert.equal(gone.status, 503);
+  assert.match(String(gone.headers["x-envoy-response-flags"]), /^UF/);
+  assert.equal(gone.headers["x-route-h"], "gone");
+});
+
+test("corsPolicy is applied by the caller's proxy as by Envoy's CORS filter: preflight answered (lists as configured, maxAge in seconds), actual responses get allow-origin/expose/credentials, unmatched preflights forwarded", async () => {
+  const before = kit.seen.length;
+  const pre = await call("kit", "/cors/x", { method: "OPTIONS", headers: { origin: "https://app.review.test", "access-control-request-method": "PUT" } });
+  assert.equal(pre.status, 200);
+  assert.equal(pre.headers["access-control-allow-origin"], "https://app.review.test");
+  assert.equal(pre.headers["access-control-allow-methods"], "POST,GET");
+  assert.equal(pre.headers["access-control-allow-headers"], "x-a");
+  assert.equal(pre.headers["access-control-max-age"], "86400");
+  assert.equal(pre.headers["access-control-allow-credentials"], "true");
+  assert.equal(kit.seen.length, before, "the preflight is answered by the proxy");
+  const actual = await call("kit", "/cors/x?id=cors-actual", { headers: { origin: "https://app.review.test" } });
+  assert.equal(actual.status, 200);
+  assert.equal(actual.headers["access-control-allow-origin"], "https://app.review.test");
+  assert.equal(actual.headers["access-control-expose-headers"], "x-e");
+  assert.equal(actual.headers["access-control-allow-credentials"], "true");
+  const other = await call("kit", "/cors/x?id=cors-other", { method: "OPTIONS", headers: { origin: "https://evil.test", "access-control-request-method": "GET" } });
+  assert.equal(other.status, 200);
+  assert.equal(other.headers["access-control-allow-origin"], undefined);
+  assert.equal(seenFor((s) => s.path === "/cors/x?id=cors-other").length, 1, "an unmatched preflight goes upstream (unmatchedPreflights FORWARD)");
+});
+
+test("Expect: 100-continue is answered by the proxy and not forwarded (Envoy strips it unless proxy_100_continue, which Istio leaves off)", async () => {
+  const r = await new Promise<{ status: number; body: string; continued: boolean }>((resolve, reject) => {
+    let continued = false;
+    const req = http.request(
+      {
+        host: "127.0.0.1",
+        port: a.port("outbound"),
+        method: "POST",
+        path: "/plain?id=expect",
+        headers: { host: host("kit"), "proxy-authorization": proxyAuthorization("sleep.rv"), expect: "100-continue", "content-length": "7" },
+        agent: false,
+        timeout: 15_000,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8"), continued }));
+      },
+    );
+    req.on("continue", () => {
+      continued = true;
+      req.end("payload");
+    });
+    req.on("timeout", () => req.destroy(new Error("timed out")));
+    req.on("error", reject);
+  });
+  assert.equal(r.status, 200);
+  assert.equal(r.continued, true);
+  const seen = seenBody({ status: r.status, headers: {}, body: r.body });
+  assert.equal(seen.headers.expect, undefined);
+  assert.equal(JSON.parse(r.body).body, "payload");
+});
+
+test("a 204 direct response carries no body and no Content-Length (RFC 9110 §8.6; Envoy's codec omits both)", async () => {
+  const r = await rawCall("kit", "/direct-204", []);
+  assert.match(r.head, /^HTTP\/1\.1 204 /);
+  assert.doesNotMatch(r.head, /content-length/i);
+  assert.doesNotMatch(r.head, /content-type/i);
+  assert.equal(r.body, "");
+});
+
+test("TE: trailers is forwarded (Envoy keeps the trailers token of TE); other TE values are dropped", async () => {
+  const r = await call("kit", "/plain?id=te", { headers: { te: "trailers" } });
+  assert.equal(seenBody(r).headers.te, "trailers");
+  const gz = await call("kit", "/plain?id=te-gzip", { headers: { te: "gzip" } });
+  assert.equal(seenBody(gz).headers.te, undefined);
+});
+
+test("a JWT refused by RequestAuthentication is 401 with no response flag in the access log (jwt_authn sets none; UAEX is ext_authz's)", async () => {
+  const other = await generateKeyPair("ES256");
+  const bad = await new SignJWT({}).setProtectedHeader({ alg: "ES256", kid: "k1" }).setIssuer(ISSUER).setSubject("x").setIssuedAt().setExpirationTime("10m").sign(other.privateKey);
+  const r = await call("kit", "/plain?id=jwt-bad", { headers: { authorization: `Bearer ${bad}` } });
+  assert.equal(r.status, 401);
+  const e = await logEntry("b", "/plain?id=jwt-bad");
+  assert.equal(e.response_code, 401);
+  assert.equal(e.response_flags, "-");
+});
+
+test("the access log's request_id is the x-request-id sent upstream, also when the proxy generated it (Envoy logs %REQ(X-REQUEST-ID)% after generation)", async () => {
+  const r = await call("kit", "/plain?id=reqid");
+  const sent = seenBody(r).headers["x-request-id"];
+  assert.match(String(sent), /^[0-9a-f-]{36}$/);
+  const e = await logEntry("a", "/plain?id=reqid");
+  assert.equal(e.request_id, sent);
+  const eb = await logEntry("b", "/plain?id=reqid");
+  assert.equal(eb.request_id, sent);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Behaviour checked and found right.
+// ---------------------------------------------------------------------------------------------
+
+test("already right: hop-by-hop request headers (connection, keep-alive, proxy-connection and names listed in Connection) are not forwarded; other headers are", async () => {
+  const r = await rawCall("kit", "/plain?id=hop-req", ["connection: x-drop-me", "x-drop-me: 1", "keep-alive: timeout=9, max=3", "proxy-connection: keep-alive", "x-keep: 2"]);
+  assert.match(r.head, /^HTTP\/1\.1 200 /);
+  const s = seenFor((x) => x.path === "/plain?id=hop-req")[0]!;
+  assert.equal(s.headers["x-drop-me"], undefined);
+  assert.notEqual(s.headers["keep-alive"], "timeout=9, max=3");
+  assert.equal(s.headers["proxy-connection"], undefined);
+  assert.equal(s.headers["proxy-authorization"], undefined, "the caller's credential for the proxy stays with the proxy");
+  assert.equal(s.headers["x-keep"], "2");
+});
+
+test("already right: hop-by-hop response headers are dropped both ways; several set-cookie stay separate header lines, never joined", async () => {
+  const r = await rawCall("kit", "/hop", []);
+  assert.match(r.head, /^HTTP\/1\.1 200 /);
+  const lines = r.head.split("\r\n").slice(1);
+  const cookies = lines.filter((l) => /^set-cookie:/i.test(l)).map((l) => l.slice(l.indexOf(":") + 1).trim());
+  assert.deepEqual(cookies, ["a=1; Path=/", "b=2, with comma; Path=/"]);
+  assert.ok(!lines.some((l) => /^x-resp-hop:/i.test(l)), "a header named in the upstream's Connection is dropped");
+  assert.ok(!lines.some((l) => /^proxy-connection:/i.test(l)));
+  assert.ok(!lines.some((l) => /^keep-alive: timeout=5, max=7$/i.test(l)), "the upstream's keep-alive is its own");
+  assert.ok(lines.some((l) => /^x-kept: yes$/i.test(l)));
+});
+
+test("already right: repeated request headers reach the upstream with every value in order; cookies too", async () => {
+  await rawCall("kit", "/plain?id=repeat", ["x-multi: one", "x-multi: two", "cookie: a=1", "cookie: b=2"]);
+  const s = seenFor((x) => x.path === "/plain?id=repeat")[0]!;
+  assert.equal(s.headers["x-multi"], "one, two");
+  assert.equal(s.headers.cookie, "a=1; b=2");
+});
+
+test("already right: x-forwarded-for is passed through unchanged and never added by a sidecar (use_remote_address false: Envoy appends only at the edge); x-request-id is kept", async () => {
+  const r = await call("kit", "/plain?id=xff", { headers: { "x-forwarded-for": "203.0.113.7", "x-request-id": "review-req-1" } });
+  const h = seenBody(r).headers;
+  assert.equal(h["x-forwarded-for"], "203.0.113.7");
+  assert.equal(h["x-request-id"], "review-req-1");
+  const none = await call("kit", "/plain?id=xff-none");
+  assert.equal(seenBody(none).headers["x-forwarded-for"], undefined);
+});
+
+test("already right: Istio's default retry policy (attempts 2 on connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes, no codes): a 503 is not retried, grpc-status 14 is, a refused connection goes to another host", async () => {
+  const r503 = await call("kit", "/status?code=503&id=default-503");
+  assert.equal(r503.status, 503);
+  assert.equal(seenFor((s) => s.path === "/status?code=503&id=default-503").length, 1, "no retry on 503 (removed from the default in istio#52111)");
+  const grpc = await call("kit", "/grpc?status=14&id=default-grpc");
+  assert.equal(grpc.status, 200);
+  assert.equal(seenFor((s) => s.path === "/grpc?status=14&id=default-grpc").length, 3, "unavailable: 1 try + 2 retries");
+  for (let i = 0; i < 6; i++) {
+    const r = await call("flaky", `/plain?id=default-cf-${i}`);
+    assert.equal(r.status, 200, `request ${i}: ${r.body}`);
+  }
+});
+
+test("already right: a retried POST carries its whole body on every try; perTryTimeout bounds each try and a reset-class retry goes on", async () => {
+  const r = await call("kit", "/flaky?id=body-retry&fail=1", { method: "POST", body: "the-body" });
+  assert.equal(r.status, 200);
+  const tries = seenFor((s) => s.path === "/flaky?id=body-retry&fail=1");
+  assert.deepEqual(
+    tries.map((t) => t.body),
+    ["the-body", "the-body"],
+  );
+  const slow = await call("kit", "/slow?id=per-try");
+  assert.equal(slow.status, 200, "the second try answers after the first timed out");
+  assert.equal(seenFor((s) => s.path === "/slow?id=per-try").length, 2);
+});
+
+test("already right: rewrite and redirect keep the query string; a Host set in headers.request is an authority rewrite", async () => {
+  const rw = await call("kit", "/rw/items?q=1&r=2");
+  assert.equal(seenBody(rw).path, "/v2/items?q=1&r=2");
+  const red = await call("kit", "/old?q=1");
+  assert.equal(red.status, 301);
+  assert.match(String(red.headers.location), /\/new\?q=1$/);
+  const hs = await call("kit", "/hostset?id=hostset");
+  assert.equal(seenBody(hs).headers.host, "renamed.review.test");
+});
+
+test("already right: a mirror without mirrorPercentage mirrors every request, with the original Host (no -shadow suffix since istio#57708)", async () => {
+  await call("kit", "/mirrored?id=m1");
+  const m = await eventually("the mirror got a copy", () => mirror.requests.find((x) => x.path === "/mirrored?id=m1"));
+  assert.equal(m.headers.host, host("kit"));
+});
+
+test("already right: HEAD answers keep Content-Length without a body; 204 and 304 from the upstream arrive without a body", async () => {
+  const head = await rawCall("kit", "/head", []);
+  // rawCall sends GET; HEAD needs its own request line.
+  assert.match(head.head, /^HTTP\/1\.1 200 /);
+  const h = await new Promise<{ status: number; length: string | undefined; body: string }>((resolve, reject) => {
+    const req = http.request(
+      { host: "127.0.0.1", port: a.port("outbound"), method: "HEAD", path: "/head", headers: { host: host("kit"), "proxy-authorization": proxyAuthorization("sleep.rv") }, agent: false, timeout: 15_000 },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, length: res.headers["content-length"], body: Buffer.concat(chunks).toString() }));
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error("timed out")));
+    req.on("error", reject);
+    req.end();
+  });
+  assert.deepEqual(h, { status: 200, length: "11", body: "" });
+  for (const code of [204, 304]) {
+    const r = await rawCall("kit", `/no-body?code=${code}`, []);
+    assert.match(r.head, new RegExp(`^HTTP/1\\.1 ${code} `));
+    assert.equal(r.body, "");
+  }
+});
+
+test("already right: response flags in the access log (FI for an abort, UF,URX after retried connect failures, NR for an unknown host), and direct responses carry the route's response headers", async () => {
+  await call("kit", "/abort?log");
+  const fi = await logEntry("a", "/abort?log");
+  assert.equal(fi.response_flags, "FI");
+  await call("gone", "/log-uf");
+  const uf = await logEntry("a", "/log-uf");
+  assert.equal(uf.response_flags, "UF,URX");
+  const nr = await viaProxy(a.port("outbound"), "nothing.rv.svc.cluster.local", "/log-nr", { source: "sleep.rv" });
+  assert.equal(nr.status, 404);
+  const d = await call("kit", "/direct");
+  assert.equal(d.body, "direct body");
+  assert.equal(d.headers["x-route-h"], "direct");
+});
