@@ -37,7 +37,11 @@ export function forwardableHeaders(headers: IncomingHttpHeaders): OutgoingHttpHe
   for (const k in headers) {
     if (HOP_BY_HOP.has(k) || named?.has(k)) continue;
     const v = headers[k];
-    if (v !== undefined) out[k] = v;
+    if (v === undefined) continue;
+    // Envoy answers `Expect: 100-continue` itself and strips it (proxy_100_continue, which Istio
+    // leaves off); Node's server has already sent the 100 when the request reaches us.
+    if (k === "expect" && typeof v === "string" && v.trim().toLowerCase() === "100-continue") continue;
+    out[k] = v;
   }
   return out;
 }
