@@ -12,7 +12,6 @@ const HOP_BY_HOP = new Set([
   "proxy-connection",
   "proxy-authorization",
   "proxy-authenticate",
-  "te",
   "trailer",
   "transfer-encoding",
   "upgrade",
@@ -35,15 +34,26 @@ export function forwardableHeaders(headers: IncomingHttpHeaders): OutgoingHttpHe
   const conn = headers.connection;
   const named = conn === undefined ? undefined : new Set(String(conn).toLowerCase().split(",").map((s) => s.trim()));
   for (const k in headers) {
-    if (HOP_BY_HOP.has(k) || named?.has(k)) continue;
+    if (HOP_BY_HOP.has(k)) continue;
     const v = headers[k];
     if (v === undefined) continue;
+    if (k === "te") {
+      // Envoy keeps only the `trailers` token of TE (gRPC needs it), even when Connection names TE.
+      if (hasTrailersToken(v)) out.te = "trailers";
+      continue;
+    }
+    if (named?.has(k)) continue;
     // Envoy answers `Expect: 100-continue` itself and strips it (proxy_100_continue, which Istio
     // leaves off); Node's server has already sent the 100 when the request reaches us.
     if (k === "expect" && typeof v === "string" && v.trim().toLowerCase() === "100-continue") continue;
     out[k] = v;
   }
   return out;
+}
+
+function hasTrailersToken(v: string | string[]): boolean {
+  const all = Array.isArray(v) ? v.join(",") : v;
+  return all.split(",").some((t) => t.split(";")[0]!.trim().toLowerCase() === "trailers");
 }
 
 /** Wraps an outgoing header object as a {@link HeaderSink} (names lower-cased). */
