@@ -89,7 +89,8 @@ export class InboundHttp {
       if (result.kind === "invalid") {
         local(res, 401, result.message);
         code = 401;
-        flags = "UAEX";
+        // Envoy's jwt_authn refuses with details `jwt_authn_access_denied` and no response flag (UAEX is ext_authz's).
+        flags = "-";
         refused = true;
       } else {
         for (const op of result.requestHeaders) {
