@@ -8,6 +8,7 @@
  * gateway's JWT-SVID, never from a header.
  */
 import http, { type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from "node:http";
+import { randomUUID } from "node:crypto";
 import {
   applyAuthnResultToAuthz,
   compileAuthorization,
@@ -70,6 +71,8 @@ export class InboundHttp {
     const { ctx } = this;
     const started = performance.now();
     const startMs = ctx.clock.now();
+    // The destination's connection manager generates x-request-id too when none came (plaintext or edge callers).
+    if (req.headers["x-request-id"] === undefined || req.headers["x-request-id"] === "") req.headers["x-request-id"] = randomUUID();
     const headers = headerMap(req.headers);
     const path = req.url ?? "/";
     const host = req.headers.host ?? `${target.address}:${target.port}`;

@@ -141,6 +141,9 @@ export class OutboundHttp {
       return;
     }
     const w = src.workload;
+    // Envoy's connection manager generates x-request-id before routing (generate_request_id), so
+    // local replies and the access log carry the id the upstream sees; a caller's id is kept.
+    if (req.headers["x-request-id"] === undefined || req.headers["x-request-id"] === "") req.headers["x-request-id"] = randomUUID();
     const headers = headerMap(req.headers);
     const plan: RequestPlan = planRequest(
       meshRoutesFor(view, w),
@@ -267,7 +270,6 @@ export class OutboundHttp {
     const headers = forwardableHeaders(req.headers);
     headers.host = plan.upstreamRequest.authority;
     if (plan.upstreamRequest.headerOps.length > 0) applyHeaderOps(headerSink(headers), plan.upstreamRequest.headerOps);
-    if (headers["x-request-id"] === undefined) headers["x-request-id"] = randomUUID();
     const parent = ctx.tracing.extract(req.headers);
     const { span, context } = ctx.tracing.startSpan(`${req.method ?? "GET"} ${plan.cluster.host}`, parent, { "upstream_cluster": plan.cluster.name });
     ctx.tracing.inject(context, headers as Record<string, string>);
