@@ -273,6 +273,9 @@ export class OutboundHttp {
     const parent = ctx.tracing.extract(req.headers);
     const { span, context } = ctx.tracing.startSpan(`${req.method ?? "GET"} ${plan.cluster.host}`, parent, { "upstream_cluster": plan.cluster.name });
     ctx.tracing.inject(context, headers as Record<string, string>);
+    // Istio sets include_request_attempt_count on sidecar virtual hosts: every try (and the mirrors,
+    // copied from the first) carries its number; a caller's value is replaced.
+    headers["x-envoy-attempt-count"] = "1";
 
     for (const m of plan.mirrors) this.mirror(m.cluster, m.authority, req.method ?? "GET", plan.upstreamRequest.path, headers, body, w);
 
@@ -293,6 +296,7 @@ export class OutboundHttp {
         const remaining = deadline === undefined ? undefined : deadline - performance.now();
         const perTry = plan.retry.perTryTimeoutMs;
         const tryTimeout = perTry === undefined ? remaining : remaining === undefined ? perTry : Math.min(perTry, remaining);
+        headers["x-envoy-attempt-count"] = String(retries + 1);
         const result = await this.tryOnce(ep, w, plan.cluster, req.method ?? "GET", plan.upstreamRequest.path, headers, body, tryTimeout, res);
         if (result.kind !== "response") rt.lb.release(ep);
         const routeTimedOut = deadline !== undefined && performance.now() >= deadline;
