@@ -79,6 +79,8 @@ export class InboundHttp {
     let auth: AuthzRequestAuth | undefined;
     const upstreamHeaders = forwardableHeaders(req.headers);
     upstreamHeaders.host = host;
+    // As on the caller's side: set when absent (HBONE is TLS downstream), a caller's value kept.
+    if (upstreamHeaders["x-forwarded-proto"] === undefined) upstreamHeaders["x-forwarded-proto"] = caller.listener === "hbone" ? "https" : "http";
     let code: number;
     let flags = "-";
     let responseBytes = 0;

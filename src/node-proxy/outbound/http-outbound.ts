@@ -269,6 +269,9 @@ export class OutboundHttp {
     const body = await readBody(req);
     const headers = forwardableHeaders(req.headers);
     headers.host = plan.upstreamRequest.authority;
+    // Envoy's connection manager sets x-forwarded-proto to the downstream scheme when it is absent
+    // and keeps a caller's (sidecars run with use_remote_address false). The listener is plain HTTP.
+    if (headers["x-forwarded-proto"] === undefined) headers["x-forwarded-proto"] = "http";
     if (plan.upstreamRequest.headerOps.length > 0) applyHeaderOps(headerSink(headers), plan.upstreamRequest.headerOps);
     const parent = ctx.tracing.extract(req.headers);
     const { span, context } = ctx.tracing.startSpan(`${req.method ?? "GET"} ${plan.cluster.host}`, parent, { "upstream_cluster": plan.cluster.name });
