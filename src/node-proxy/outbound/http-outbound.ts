@@ -267,6 +267,8 @@ export class OutboundHttp {
   ): Promise<Outcome> {
     const { ctx } = this.d;
     const body = await readBody(req);
+    // Envoy's x-envoy-upstream-service-time counts from the end of the downstream request (retries included).
+    const requestDone = performance.now();
     const headers = forwardableHeaders(req.headers);
     headers.host = plan.upstreamRequest.authority;
     // Envoy's connection manager sets x-forwarded-proto to the downstream scheme when it is absent
@@ -329,7 +331,7 @@ export class OutboundHttp {
         }
         if (result.kind === "response") {
           try {
-            return { ...base, ...(await this.relay(result.res, res, plan)), upstream: ep };
+            return { ...base, ...(await this.relay(result.res, res, plan, performance.now() - requestDone)), upstream: ep };
           } finally {
             rt.lb.release(ep);
           }
@@ -434,9 +436,11 @@ export class OutboundHttp {
     );
   }
 
-  private relay(up: IncomingMessage, res: ServerResponse, plan: ForwardPlan): Promise<{ code: number; flags: string; responseBytes: number }> {
+  private relay(up: IncomingMessage, res: ServerResponse, plan: ForwardPlan, serviceTimeMs: number): Promise<{ code: number; flags: string; responseBytes: number }> {
     const code = up.statusCode ?? 502;
     const h = responseHeaders(up.headers);
+    // Envoy's router sets it on every upstream response (Istio leaves Envoy's headers on), before the route's response ops.
+    h["x-envoy-upstream-service-time"] = String(Math.round(serviceTimeMs));
     if (plan.responseHeaderOps.length > 0) applyHeaderOps(headerSink(h), plan.responseHeaderOps);
     if (plan.setCookie !== undefined) {
       const c = plan.setCookie;
