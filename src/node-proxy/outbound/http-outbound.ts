@@ -71,6 +71,9 @@ export function meshRoutesFor(view: ConfigView, w: NodeWorkload): MeshRouteTable
 
 const NO_HEADERS: ReadonlyMap<string, string> = new Map();
 
+/** A fixed "random" draw for retry decisions that only ask whether an outcome is retriable. */
+const NO_JITTER = (): number => 0;
+
 /** Shared empty pick context (no hash key, nothing excluded): no allocation per request. */
 const NO_PICK_CONTEXT = Object.freeze({});
 
@@ -289,6 +292,7 @@ export class OutboundHttp {
     const canRetry = body.kind === "buffered";
     let retries = 0;
     let retried = false;
+    let stopFlag: "URX" | "UO" | undefined;
     try {
       for (;;) {
         const ep = this.pick(rt, plan, tried);
@@ -328,10 +332,16 @@ export class OutboundHttp {
             }
             continue;
           }
+          // Envoy flags a retriable answer it may not retry: URX when the attempts are used up,
+          // UO when the cluster's maxRetries circuit breaker refused the retry.
+          if (decision.retry) stopFlag = "UO";
+          else if (decision.reason === "retries exhausted" && plan.retry.attempts > 0 && retryDecision({ ...plan.retry, attempts: retries + 1 }, outcome, retries, NO_JITTER).retry) stopFlag = "URX";
         }
         if (result.kind === "response") {
           try {
-            return { ...base, ...(await this.relay(result.res, res, plan, performance.now() - requestDone)), upstream: ep };
+            const relayed = await this.relay(result.res, res, plan, performance.now() - requestDone);
+            if (stopFlag !== undefined) relayed.flags = relayed.flags === "-" ? stopFlag : `${stopFlag},${relayed.flags}`;
+            return { ...base, ...relayed, upstream: ep };
           } finally {
             rt.lb.release(ep);
           }
