@@ -171,8 +171,10 @@ export class OutboundHttp {
         break;
       }
       case "direct-response": {
-        const body = plan.body === undefined ? Buffer.alloc(0) : Buffer.from(plan.body);
-        const h: OutgoingHttpHeaders = { "content-length": String(body.length) };
+        // 204 and 304 never carry a body, nor (204) a Content-Length (RFC 9110 §6.4.1, §8.6): Envoy's codec drops both.
+        const nullBody = plan.status === 204 || plan.status === 304;
+        const body = plan.body === undefined || nullBody ? Buffer.alloc(0) : Buffer.from(plan.body);
+        const h: OutgoingHttpHeaders = nullBody ? {} : { "content-length": String(body.length) };
         if (body.length > 0) h["content-type"] = "text/plain";
         applyHeaderOps(headerSink(h), plan.responseHeaderOps);
         res.writeHead(plan.status, h).end(body);
