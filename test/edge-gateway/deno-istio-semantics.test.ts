@@ -24,6 +24,7 @@ before(async () => {
   mesh = await startEdgeMesh({ controlVars: ca.vars });
   const target: ReviewTarget = {
     runtime: "deno",
+    upstreamHost: "authority",
     send: (host, path, o = {}) => httpRequest(deno.url, path, { ...o, host }),
     async apply(yaml) {
       const r = await mesh.control("/v1/apply", { method: "POST", headers: { authorization: `Bearer ${ca.adminToken}`, "content-type": "application/yaml" }, body: yaml });

@@ -31,6 +31,13 @@ export interface ReviewRequest {
 export interface ReviewTarget {
   /** The runtime the gateway runs on, for test names and messages. */
   runtime: "workerd" | "deno";
+  /**
+   * The `Host` an upstream receives. Envoy sends the planned authority (the client's, or the
+   * rewritten one): `"authority"` where the runtime's fetch can send a Host header. workerd's fetch
+   * always derives Host from the URL (`"url"`: the endpoint's `127.0.0.1:<port>`); the planned
+   * authority travels in `x-forwarded-host` on every runtime.
+   */
+  upstreamHost: "authority" | "url";
   /** One request to the gateway with this `Host`. */
   send(host: string, path: string, o?: ReviewRequest): Promise<HttpAnswer>;
   /** `POST /v1/apply` of Istio YAML to the control API the gateway reads its snapshot from; throws unless 200. */
@@ -55,6 +62,8 @@ export interface ReviewFixture {
 export interface ReviewContext extends Pick<ReviewFixture, "up" | "up2" | "mirror" | "jwksPort" | "token"> {
   runtime: ReviewTarget["runtime"];
   send: ReviewTarget["send"];
+  /** The `Host` `upstream` must see for a request whose planned authority is `authority` (see `ReviewTarget.upstreamHost`). */
+  hostAt(upstream: EchoServer, authority: string): string;
   /** Applies `yaml` and waits (bounded) until `host` answers the marker route of `tag`. */
   applyAndWait(yaml: string, host: string, tag: string): Promise<void>;
 }
@@ -119,6 +128,7 @@ export function reviewContext(target: ReviewTarget, f: ReviewFixture): ReviewCon
   return {
     runtime: target.runtime,
     send: (host, path, o) => target.send(host, path, o),
+    hostAt: (upstream, authority) => (target.upstreamHost === "authority" ? authority : upstream.address),
     up: f.up,
     up2: f.up2,
     mirror: f.mirror,
@@ -210,7 +220,7 @@ review("route-level response header ops also apply to local replies of the route
   assert.equal(down.headers["access-control-allow-origin"], "https://ok.example");
 });
 
-review("a mirrored request carries the route's request header ops and rewrite, as Envoy copies the shadow after finalizeRequestHeaders", async ({ send, applyAndWait, mirror }) => {
+review("a mirrored request carries the route's request header ops and rewrite, as Envoy copies the shadow after finalizeRequestHeaders", async ({ send, applyAndWait, up, mirror, hostAt }) => {
   const host = "mirrorops.review.test";
   await applyAndWait(
     vs(
@@ -236,12 +246,18 @@ review("a mirrored request carries the route's request header ops and rewrite, a
   assert.equal(main.headers["x-route-op"], "route");
   assert.equal(main.headers["x-dest-op"], "dest");
   assert.equal(main.headers["x-secret"], undefined);
+  // Envoy keeps the client's authority upstream when no rewrite.authority says otherwise.
+  assert.equal(main.headers.host, hostAt(up, host));
+  assert.equal(main.headers["x-forwarded-host"], host);
   await mirror.waitFor(before + 1, "/rewritten");
   const shadow = mirror.seen.filter((s) => s.url.startsWith("/rewritten")).at(-1)!;
   assert.equal(shadow.url, "/rewritten/a?q=1");
   assert.equal(shadow.headers["x-route-op"], "route");
   assert.equal(shadow.headers["x-dest-op"], "dest");
   assert.equal(shadow.headers["x-secret"], undefined);
+  // The shadow carries the original authority: no `-shadow` suffix since istio/istio#57708.
+  assert.equal(shadow.headers.host, hostAt(mirror, host));
+  assert.equal(shadow.headers["x-forwarded-host"], host);
 });
 
 review("fault injection runs before CORS (Istio's filter order: fault, cors, router): a preflight on an aborting route is aborted, one on a directResponse route answered", async ({ send, applyAndWait }) => {
@@ -619,7 +635,7 @@ ${rules}---
   assert.equal((await send(host, "/authz/hdr")).status, 200);
 });
 
-review("rewrite.authority beats a destination's Host header set (Istio puts it in the route's host_rewrite_literal, which Envoy applies after a weighted cluster's and instead of a single destination's)", async ({ send, applyAndWait }) => {
+review("rewrite.authority beats a destination's Host header set (Istio puts it in the route's host_rewrite_literal, which Envoy applies after a weighted cluster's and instead of a single destination's)", async ({ send, applyAndWait, up, hostAt }) => {
   const host = "authority.review.test";
   await applyAndWait(
     vs(
@@ -647,10 +663,12 @@ review("rewrite.authority beats a destination's Host header set (Istio puts it i
     host,
     "authority",
   );
-  // workerd sends Host from the URL; the planned authority always travels in x-forwarded-host (see gateway-fixture).
+  // The planned authority travels in x-forwarded-host on every runtime, and in Host wherever the
+  // runtime's fetch can send one (workerd derives Host from the URL; see ReviewTarget.upstreamHost).
   const authorityOf = (r: HttpAnswer) => {
     const h = seenBy(r).headers;
-    return h.host === "rewritten.internal" || h.host === "dest.internal" ? h.host : h["x-forwarded-host"];
+    assert.equal(h.host, hostAt(up, String(h["x-forwarded-host"])));
+    return h["x-forwarded-host"];
   };
   assert.equal(authorityOf(await send(host, "/single")), "rewritten.internal");
   assert.equal(authorityOf(await send(host, "/weighted")), "rewritten.internal");

@@ -21,6 +21,7 @@ before(async () => {
   mesh = await startEdgeMesh({ controlVars: ca.vars, gatewayVars: { ACCESS_LOG: "off", SNAPSHOT_CHECK_SECONDS: "0" } });
   const target: ReviewTarget = {
     runtime: "workerd",
+    upstreamHost: "url",
     send: (host, path, o = {}) => httpRequest(mesh.gatewayUrl, path, { ...o, host }),
     async apply(yaml) {
       const r = await mesh.control("/v1/apply", { method: "POST", headers: { authorization: `Bearer ${ca.adminToken}`, "content-type": "application/yaml" }, body: yaml });
