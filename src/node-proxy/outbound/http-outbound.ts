@@ -14,6 +14,7 @@ import {
   retryDecision,
   type AttemptOutcome,
   type ForwardPlan,
+  type HeaderOp,
   type MeshRouteTable,
   type RequestPlan,
   type UpstreamEndpoint,
@@ -237,6 +238,8 @@ export class OutboundHttp {
       const status = "status" in plan.fault.abort ? plan.fault.abort.status : 200;
       const h: OutgoingHttpHeaders = { "content-type": "text/plain", "x-envoy-response-flags": "FI" };
       if ("grpcStatus" in plan.fault.abort) h["grpc-status"] = plan.fault.abort.grpcStatus;
+      // Envoy finalizes every local reply with the selected route's response headers.
+      if (plan.responseHeaderOps.length > 0) applyHeaderOps(headerSink(h), plan.responseHeaderOps);
       res.writeHead(status, h).end("fault filter abort");
       req.resume();
       return { ...base, code: status, flags: "FI", responseBytes: 18 };
@@ -249,7 +252,7 @@ export class OutboundHttp {
     } catch (err) {
       if (err instanceof PoolOverflowError) {
         ctx.metrics.count("upstream_overflow", { cluster: plan.cluster.name });
-        local(res, 503, "upstream connect error or disconnect/reset before headers. reset reason: overflow", "UO");
+        local(res, 503, "upstream connect error or disconnect/reset before headers. reset reason: overflow", "UO", plan.responseHeaderOps);
         req.resume();
         return { ...base, code: 503, flags: "UO", responseBytes: 0 };
       }
@@ -299,7 +302,7 @@ export class OutboundHttp {
       for (;;) {
         const ep = this.pick(rt, plan, tried);
         if (ep === undefined) {
-          local(res, 503, "no healthy upstream", "UH");
+          local(res, 503, "no healthy upstream", "UH", plan.responseHeaderOps);
           return { ...base, code: 503, flags: "UH", responseBytes: 0 };
         }
         const epKey = `${ep.address}:${ep.port}`;
@@ -349,12 +352,12 @@ export class OutboundHttp {
           }
         }
         if (routeTimedOut || result.kind === "per-try-timeout") {
-          local(res, 504, "upstream request timeout", "UT");
+          local(res, 504, "upstream request timeout", "UT", plan.responseHeaderOps);
           return { ...base, code: 504, flags: "UT", responseBytes: 0, upstream: ep };
         }
         const flag = result.kind === "connect-failure" ? "UF" : "UC";
         const flags = retried ? `${flag},URX` : flag;
-        local(res, 503, `upstream connect error or disconnect/reset before headers. reset reason: ${result.kind === "connect-failure" ? "connection failure" : "connection termination"}`, flags);
+        local(res, 503, `upstream connect error or disconnect/reset before headers. reset reason: ${result.kind === "connect-failure" ? "connection failure" : "connection termination"}`, flags, plan.responseHeaderOps);
         return { ...base, code: 503, flags, responseBytes: 0, upstream: ep };
       }
     } finally {
@@ -518,8 +521,12 @@ function headerValue(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** A locally generated answer (no upstream involved), with Envoy's response flag header. */
-export function local(res: ServerResponse, status: number, message: string, flag?: string): void {
+/**
+ * A locally generated answer (no upstream involved), with Envoy's response flag header. Once a
+ * route is selected, pass its `responseHeaderOps`: Envoy's filter manager applies the route's
+ * response headers to every local reply (`sendLocalReplyViaFilterChain`).
+ */
+export function local(res: ServerResponse, status: number, message: string, flag?: string, routeOps?: readonly HeaderOp[]): void {
   if (res.headersSent) {
     res.destroy();
     return;
@@ -527,5 +534,6 @@ export function local(res: ServerResponse, status: number, message: string, flag
   const body = `${message}\n`;
   const h: OutgoingHttpHeaders = { "content-type": "text/plain", "content-length": String(Buffer.byteLength(body)) };
   if (flag !== undefined) h["x-envoy-response-flags"] = flag;
+  if (routeOps !== undefined && routeOps.length > 0) applyHeaderOps(headerSink(h), routeOps);
   res.writeHead(status, h).end(body);
 }
