@@ -10,12 +10,16 @@ import { randomUUID } from "node:crypto";
 import {
   applyHeaderOps,
   compileMeshRoutes,
+  corsPreflight,
+  corsResponseHeaders,
   planRequest,
   retryDecision,
   type AttemptOutcome,
+  type CorsPolicyPlan,
   type ForwardPlan,
   type HeaderOp,
   type MeshRouteTable,
+  type RequestFacts,
   type RequestPlan,
   type UpstreamEndpoint,
 } from "../../core/routing/index.ts";
@@ -149,11 +153,8 @@ export class OutboundHttp {
     // local replies and the access log carry the id the upstream sees; a caller's id is kept.
     if (req.headers["x-request-id"] === undefined || req.headers["x-request-id"] === "") req.headers["x-request-id"] = randomUUID();
     const headers = headerMap(req.headers);
-    const plan: RequestPlan = planRequest(
-      meshRoutesFor(view, w),
-      { method: req.method ?? "GET", scheme: "http", authority: target.authority, path: target.path, port: portOf(target.authority), headers, sourceIp: plainIp(req.socket.remoteAddress) },
-      this.rng,
-    );
+    const facts: RequestFacts = { method: req.method ?? "GET", scheme: "http", authority: target.authority, path: target.path, port: portOf(target.authority), headers, sourceIp: plainIp(req.socket.remoteAddress) };
+    const plan: RequestPlan = planRequest(meshRoutesFor(view, w), facts, this.rng);
     let outcome: Outcome;
     switch (plan.kind) {
       case "no-route":
@@ -165,25 +166,36 @@ export class OutboundHttp {
         outcome = { code: 503, flags: "NC", responseBytes: 0, destinationService: "unknown", route: routeName(plan.route) };
         break;
       case "redirect": {
+        // The CORS filter runs before the router answers a redirect or a direct response.
+        if (plan.cors !== undefined && answerPreflight(res, plan.cors, facts)) {
+          outcome = { code: 200, flags: "-", responseBytes: 0, destinationService: "unknown", ...(plan.route ? { route: routeName(plan.route) } : {}) };
+          break;
+        }
         const h: OutgoingHttpHeaders = { location: plan.location, "content-length": "0" };
         applyHeaderOps(headerSink(h), plan.responseHeaderOps);
+        if (plan.cors !== undefined) setAll(h, corsResponseHeaders(plan.cors, facts));
         res.writeHead(plan.status, h).end();
         outcome = { code: plan.status, flags: "-", responseBytes: 0, destinationService: "unknown", ...(plan.route ? { route: routeName(plan.route) } : {}) };
         break;
       }
       case "direct-response": {
+        if (plan.cors !== undefined && answerPreflight(res, plan.cors, facts)) {
+          outcome = { code: 200, flags: "-", responseBytes: 0, destinationService: "unknown", route: routeName(plan.route) };
+          break;
+        }
         // 204 and 304 never carry a body, nor (204) a Content-Length (RFC 9110 §6.4.1, §8.6): Envoy's codec drops both.
         const nullBody = plan.status === 204 || plan.status === 304;
         const body = plan.body === undefined || nullBody ? Buffer.alloc(0) : Buffer.from(plan.body);
         const h: OutgoingHttpHeaders = nullBody ? {} : { "content-length": String(body.length) };
         if (body.length > 0) h["content-type"] = "text/plain";
         applyHeaderOps(headerSink(h), plan.responseHeaderOps);
+        if (plan.cors !== undefined) setAll(h, corsResponseHeaders(plan.cors, facts));
         res.writeHead(plan.status, h).end(body);
         outcome = { code: plan.status, flags: "-", responseBytes: body.length, destinationService: "unknown", route: routeName(plan.route) };
         break;
       }
       case "forward":
-        outcome = await this.forward(req, res, plan, w);
+        outcome = await this.forward(req, res, plan, w, facts);
         // Envoy's DI: the fault filter delayed the request.
         if (plan.fault?.delayMs !== undefined) outcome.flags = outcome.flags === "-" ? "DI" : `DI,${outcome.flags}`;
         break;
@@ -229,7 +241,7 @@ export class OutboundHttp {
     });
   }
 
-  private async forward(req: IncomingMessage, res: ServerResponse, plan: ForwardPlan, w: NodeWorkload): Promise<Outcome> {
+  private async forward(req: IncomingMessage, res: ServerResponse, plan: ForwardPlan, w: NodeWorkload, facts: RequestFacts): Promise<Outcome> {
     const { ctx } = this.d;
     const rt = this.d.clusters.of(plan.cluster);
     const base = { cluster: plan.cluster.name, route: routeName(plan.route), destinationService: plan.cluster.host };
@@ -245,6 +257,19 @@ export class OutboundHttp {
       return { ...base, code: status, flags: "FI", responseBytes: 18 };
     }
 
+    // Istio's sidecar filter chain runs fault, then CORS, then the router: a preflight is answered
+    // here (an origin the policy does not allow goes upstream under FORWARD), and the router's
+    // answers (upstream or local) get the CORS headers for an allowed origin.
+    let replyOps = plan.responseHeaderOps;
+    if (plan.cors !== undefined) {
+      if (answerPreflight(res, plan.cors, facts)) {
+        req.resume();
+        return { ...base, code: 200, flags: "-", responseBytes: 0 };
+      }
+      const cors = corsResponseHeaders(plan.cors, facts);
+      if (cors.length > 0) replyOps = [...replyOps, ...cors.map(([name, value]): HeaderOp => ({ op: "set", name, value }))];
+    }
+
     let release: () => void;
     try {
       const slot = rt.breaker.acquire();
@@ -252,14 +277,14 @@ export class OutboundHttp {
     } catch (err) {
       if (err instanceof PoolOverflowError) {
         ctx.metrics.count("upstream_overflow", { cluster: plan.cluster.name });
-        local(res, 503, "upstream connect error or disconnect/reset before headers. reset reason: overflow", "UO", plan.responseHeaderOps);
+        local(res, 503, "upstream connect error or disconnect/reset before headers. reset reason: overflow", "UO", replyOps);
         req.resume();
         return { ...base, code: 503, flags: "UO", responseBytes: 0 };
       }
       throw err;
     }
     try {
-      return await this.tries(req, res, plan, w, rt, base);
+      return await this.tries(req, res, plan, w, rt, base, replyOps);
     } finally {
       release();
     }
@@ -272,6 +297,7 @@ export class OutboundHttp {
     w: NodeWorkload,
     rt: ClusterRuntime,
     base: { cluster: string; route: string; destinationService: string },
+    replyOps: readonly HeaderOp[],
   ): Promise<Outcome> {
     const { ctx } = this.d;
     const body = await readBody(req);
@@ -302,7 +328,7 @@ export class OutboundHttp {
       for (;;) {
         const ep = this.pick(rt, plan, tried);
         if (ep === undefined) {
-          local(res, 503, "no healthy upstream", "UH", plan.responseHeaderOps);
+          local(res, 503, "no healthy upstream", "UH", replyOps);
           return { ...base, code: 503, flags: "UH", responseBytes: 0 };
         }
         const epKey = `${ep.address}:${ep.port}`;
@@ -344,7 +370,7 @@ export class OutboundHttp {
         }
         if (result.kind === "response") {
           try {
-            const relayed = await this.relay(result.res, res, plan, performance.now() - requestDone);
+            const relayed = await this.relay(result.res, res, plan, replyOps, performance.now() - requestDone);
             if (stopFlag !== undefined) relayed.flags = relayed.flags === "-" ? stopFlag : `${stopFlag},${relayed.flags}`;
             return { ...base, ...relayed, upstream: ep };
           } finally {
@@ -352,12 +378,12 @@ export class OutboundHttp {
           }
         }
         if (routeTimedOut || result.kind === "per-try-timeout") {
-          local(res, 504, "upstream request timeout", "UT", plan.responseHeaderOps);
+          local(res, 504, "upstream request timeout", "UT", replyOps);
           return { ...base, code: 504, flags: "UT", responseBytes: 0, upstream: ep };
         }
         const flag = result.kind === "connect-failure" ? "UF" : "UC";
         const flags = retried ? `${flag},URX` : flag;
-        local(res, 503, `upstream connect error or disconnect/reset before headers. reset reason: ${result.kind === "connect-failure" ? "connection failure" : "connection termination"}`, flags, plan.responseHeaderOps);
+        local(res, 503, `upstream connect error or disconnect/reset before headers. reset reason: ${result.kind === "connect-failure" ? "connection failure" : "connection termination"}`, flags, replyOps);
         return { ...base, code: 503, flags, responseBytes: 0, upstream: ep };
       }
     } finally {
@@ -451,12 +477,12 @@ export class OutboundHttp {
     );
   }
 
-  private relay(up: IncomingMessage, res: ServerResponse, plan: ForwardPlan, serviceTimeMs: number): Promise<{ code: number; flags: string; responseBytes: number }> {
+  private relay(up: IncomingMessage, res: ServerResponse, plan: ForwardPlan, replyOps: readonly HeaderOp[], serviceTimeMs: number): Promise<{ code: number; flags: string; responseBytes: number }> {
     const code = up.statusCode ?? 502;
     const h = responseHeaders(up.headers);
     // Envoy's router sets it on every upstream response (Istio leaves Envoy's headers on), before the route's response ops.
     h["x-envoy-upstream-service-time"] = String(Math.round(serviceTimeMs));
-    if (plan.responseHeaderOps.length > 0) applyHeaderOps(headerSink(h), plan.responseHeaderOps);
+    if (replyOps.length > 0) applyHeaderOps(headerSink(h), replyOps);
     if (plan.setCookie !== undefined) {
       const c = plan.setCookie;
       const parts = [`${c.name}=${c.value}`, `Max-Age=${c.maxAgeSeconds}`];
@@ -500,6 +526,20 @@ export class OutboundHttp {
     up.end(body.data);
     this.d.ctx.metrics.count("mirror_requests", { cluster: cluster.name });
   }
+}
+
+/** Answers a CORS preflight the policy decides locally (Envoy's CORS filter); false when the request goes on. */
+function answerPreflight(res: ServerResponse, cors: CorsPolicyPlan, facts: RequestFacts): boolean {
+  const pre = corsPreflight(cors, facts);
+  if (pre.kind !== "respond") return false;
+  const h: OutgoingHttpHeaders = { "content-length": "0" };
+  setAll(h, pre.headers);
+  res.writeHead(pre.status, h).end();
+  return true;
+}
+
+function setAll(h: OutgoingHttpHeaders, entries: readonly [string, string][]): void {
+  for (const [k, v] of entries) h[k] = v;
 }
 
 function outlierResult(o: AttemptOutcome): UpstreamResult {
