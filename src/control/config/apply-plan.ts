@@ -3,7 +3,7 @@ import { validateResource } from "../../core/config/validate.ts";
 import { ConfigValidationError } from "../../core/config/errors.ts";
 import type { FieldError } from "../../core/config/field-error.ts";
 import { draftOf, keyString, sameContent, type ResourceDraft, type StoredResource } from "./resource-record.ts";
-import { listResources } from "./resource-queries.ts";
+import { getResources } from "./resource-queries.ts";
 import { diffFields, type FieldChange } from "./field-diff.ts";
 import { StaleResourceVersionError } from "./errors.ts";
 import { requestedResourceVersion } from "./resource-version.ts";
@@ -64,10 +64,8 @@ function userView(r: ResourceDraft): Record<string, unknown> {
  * `metadata.resourceVersion` that isn't current is a conflict.
  */
 export async function planApply(db: Database, docs: readonly { draft: ResourceDraft; requestedVersion: number | undefined }[]): Promise<ApplyItem[]> {
-  const groups = new Map<string, { kind: ResourceDraft["kind"]; namespace: string }>();
-  for (const { draft } of docs) groups.set(`${draft.kind}/${draft.namespace}`, { kind: draft.kind, namespace: draft.namespace });
-  const stored = new Map<string, StoredResource>();
-  for (const g of groups.values()) for (const r of await listResources(db, g.kind, g.namespace)) stored.set(keyString(r), r);
+  // Only the rows named (not every resource of their kinds and namespaces).
+  const stored = await getResources(db, docs.map((d) => d.draft));
   return docs.map(({ draft, requestedVersion }, index): ApplyItem => {
     const current = stored.get(keyString(draft));
     if (requestedVersion !== undefined && requestedVersion !== current?.resourceVersion) {

@@ -9,7 +9,7 @@ import { findKind, type KindInfo } from "../../core/config/resource.ts";
 import { DEFAULT_NAMESPACE } from "../../core/config/validate.ts";
 import { readConfigDocuments } from "./request-body.ts";
 import { keyString, type ResourceKey, type StoredResource } from "./resource-record.ts";
-import { listResources } from "./resource-queries.ts";
+import { getResources } from "./resource-queries.ts";
 import type { ResourceChange } from "./resource-writer.ts";
 import { db, landChanges, publishWaitMs, replanOnConflict } from "./land-changes.ts";
 
@@ -98,9 +98,7 @@ deleteRoutes.post("/v1/delete", async (c) => {
   for (const ns of new Set(targets.map((t) => t.namespace))) requireAccess(c, ns, dryRun ? "read" : "write");
   const database = db(c);
   return replanOnConflict(true, async () => {
-    const stored = new Map<string, StoredResource>();
-    const groups = new Map(targets.map((t) => [`${t.kind}/${t.namespace}`, t]));
-    for (const g of groups.values()) for (const r of await listResources(database, g.kind, g.namespace)) stored.set(keyString(r), r);
+    const stored = await getResources(database, targets);
     const missing = targets.filter((t) => !stored.has(keyString(t)));
     if (missing.length > 0 && !ignoreNotFound) {
       throw new ResourcesNotFoundError(

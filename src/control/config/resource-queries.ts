@@ -1,9 +1,9 @@
-import { and, asc, eq, inArray, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, or, sql } from "drizzle-orm";
 import type { Database } from "../db.ts";
 import { resources, revisions } from "../../../schema/config.ts";
 import type { Kind } from "../../core/config/resource.ts";
-import { inListChunks } from "../d1-limits.ts";
-import { storedFromRow, type ResourceKey, type StoredResource } from "./resource-record.ts";
+import { boundChunks, inListChunks } from "../d1-limits.ts";
+import { keyString, storedFromRow, type ResourceKey, type StoredResource } from "./resource-record.ts";
 
 /** The stored resource, or undefined. */
 export async function getResource(db: Database, key: ResourceKey): Promise<StoredResource | undefined> {
@@ -14,6 +14,33 @@ export async function getResource(db: Database, key: ResourceKey): Promise<Store
     .limit(1);
   const row = rows[0];
   return row === undefined ? undefined : storedFromRow(row);
+}
+
+/** Bound parameters one key takes in `getResources`' WHERE (kind, namespace, name). */
+const PARAMETERS_PER_KEY = 3;
+
+/**
+ * The stored resources named by `keys` (those that exist), keyed by `keyString`: only the rows a
+ * write plans against, however many other resources their namespaces hold, in
+ * ceil(keys / 33) primary-key lookups (D1's bound-parameter limit) whatever the number of kinds
+ * and namespaces they span.
+ */
+export async function getResources(db: Database, keys: readonly ResourceKey[]): Promise<Map<string, StoredResource>> {
+  const unique = [...new Map(keys.map((k) => [keyString(k), k])).values()];
+  const slices = await Promise.all(
+    boundChunks(unique, PARAMETERS_PER_KEY).map((slice) =>
+      db
+        .select()
+        .from(resources)
+        .where(or(...slice.map((k) => and(eq(resources.kind, k.kind), eq(resources.namespace, k.namespace), eq(resources.name, k.name))))),
+    ),
+  );
+  const found = new Map<string, StoredResource>();
+  for (const row of slices.flat()) {
+    const r = storedFromRow(row);
+    found.set(keyString(r), r);
+  }
+  return found;
 }
 
 /** Resources of one kind, in one namespace or all, ordered by namespace and name. */
