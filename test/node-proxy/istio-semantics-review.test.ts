@@ -394,39 +394,6 @@ test("corsPolicy is applied by the caller's proxy as by Envoy's CORS filter: pre
   assert.equal(seenFor((s) => s.path === "/cors/x?id=cors-other").length, 1, "an unmatched preflight goes upstream (unmatchedPreflights FORWARD)");
 });
 
-test("Expect: 100-continue is answered by the proxy and not forwarded (Envoy strips it unless proxy_100_continue, which Istio leaves off)", async () => {
-  const r = await new Promise<{ status: number; body: string; continued: boolean }>((resolve, reject) => {
-    let continued = false;
-    const req = http.request(
-      {
-        host: "127.0.0.1",
-        port: a.port("outbound"),
-        method: "POST",
-        path: "/plain?id=expect",
-        headers: { host: host("kit"), "proxy-authorization": proxyAuthorization("sleep.rv"), expect: "100-continue", "content-length": "7" },
-        agent: false,
-        timeout: 15_000,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8"), continued }));
-      },
-    );
-    req.on("continue", () => {
-      continued = true;
-      req.end("payload");
-    });
-    req.on("timeout", () => req.destroy(new Error("timed out")));
-    req.on("error", reject);
-  });
-  assert.equal(r.status, 200);
-  assert.equal(r.continued, true);
-  const seen = seenBody({ status: r.status, headers: {}, body: r.body });
-  assert.equal(seen.headers.expect, undefined);
-  assert.equal(JSON.parse(r.body).body, "payload");
-});
-
 test("a 204 direct response carries no body and no Content-Length (RFC 9110 §8.6; Envoy's codec omits both)", async () => {
   const r = await rawCall("kit", "/direct-204", []);
   assert.match(r.head, /^HTTP\/1\.1 204 /);
@@ -584,4 +551,37 @@ test("already right: response flags in the access log (FI for an abort, UF,URX a
   const d = await call("kit", "/direct");
   assert.equal(d.body, "direct body");
   assert.equal(d.headers["x-route-h"], "direct");
+});
+
+test("already right: Expect: 100-continue travels upstream (Istio sets proxy_100_continue from ENABLE_100_CONTINUE_HEADERS, on by default since 1.23) and the client gets its 100 and the answer", async () => {
+  const r = await new Promise<{ status: number; body: string; continued: boolean }>((resolve, reject) => {
+    let continued = false;
+    const req = http.request(
+      {
+        host: "127.0.0.1",
+        port: a.port("outbound"),
+        method: "POST",
+        path: "/plain?id=expect",
+        headers: { host: host("kit"), "proxy-authorization": proxyAuthorization("sleep.rv"), expect: "100-continue", "content-length": "7" },
+        agent: false,
+        timeout: 15_000,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8"), continued }));
+      },
+    );
+    req.on("continue", () => {
+      continued = true;
+      req.end("payload");
+    });
+    req.on("timeout", () => req.destroy(new Error("timed out")));
+    req.on("error", reject);
+  });
+  assert.equal(r.status, 200);
+  assert.equal(r.continued, true);
+  const seen = seenBody({ status: r.status, headers: {}, body: r.body });
+  assert.equal(seen.headers.expect, "100-continue");
+  assert.equal(JSON.parse(r.body).body, "payload");
 });

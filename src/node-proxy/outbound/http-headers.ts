@@ -43,9 +43,7 @@ export function forwardableHeaders(headers: IncomingHttpHeaders): OutgoingHttpHe
       continue;
     }
     if (named?.has(k)) continue;
-    // Envoy answers `Expect: 100-continue` itself and strips it (proxy_100_continue, which Istio
-    // leaves off); Node's server has already sent the 100 when the request reaches us.
-    if (k === "expect" && typeof v === "string" && v.trim().toLowerCase() === "100-continue") continue;
+    // `Expect: 100-continue` travels on: Istio sets proxy_100_continue (ENABLE_100_CONTINUE_HEADERS, on since 1.23).
     out[k] = v;
   }
   return out;
