@@ -248,6 +248,21 @@ spec:
     route: [{destination: {host: ${host("gone")}}}]
 ---
 apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: kit-permissive, namespace: ${NS}}
+spec:
+  selector: {matchLabels: {app: kit}}
+  mtls: {mode: PERMISSIVE}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: kit-no-admin, namespace: ${NS}}
+spec:
+  selector: {matchLabels: {app: kit}}
+  action: DENY
+  rules: [{to: [{operation: {paths: ["/admin*"]}}]}]
+---
+apiVersion: security.istio.io/v1
 kind: RequestAuthentication
 metadata: {name: kit-jwt, namespace: ${NS}}
 spec:
@@ -289,6 +304,30 @@ async function logLines(node: "a" | "b"): Promise<Record<string, unknown>[]> {
 /** The access-log entry of `node` for `path` (waits until it is written). */
 function logEntry(node: "a" | "b", path: string): Promise<Record<string, unknown>> {
   return eventually(`${node} logged ${path}`, async () => (await logLines(node)).find((e) => e.path === path));
+}
+
+/** One raw GET (path sent byte for byte) to a listener, connection closed after the answer; bounded. */
+function rawTo(port: number, hostHeader: string, path: string): Promise<{ head: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ host: "127.0.0.1", port });
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new Error("raw request timed out"));
+    }, 15_000);
+    s.on("data", (c: Buffer) => chunks.push(c));
+    s.on("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    s.on("close", () => {
+      clearTimeout(timer);
+      const text = Buffer.concat(chunks).toString("latin1");
+      const i = text.indexOf("\r\n\r\n");
+      resolve({ head: i < 0 ? text : text.slice(0, i), body: i < 0 ? "" : text.slice(i + 4) });
+    });
+    s.write(`GET ${path} HTTP/1.1\r\nhost: ${hostHeader}\r\nconnection: close\r\n\r\n`);
+  });
 }
 
 /** A request with raw header lines (repeated names kept), through the outbound proxy; bounded. */
@@ -427,6 +466,27 @@ test("the access log's request_id is the x-request-id sent upstream, also when t
   assert.equal(e.request_id, sent);
   const eb = await logEntry("b", "/plain?id=reqid");
   assert.equal(eb.request_id, sent);
+});
+
+test("paths are normalized as Istio's default BASE normalization has Envoy do (normalize_path): routes match and upstreams get the normalized path; an encoded NUL is a 400", async () => {
+  const dots = await call("kit", "/x/../rw/items?q=/../1");
+  assert.equal(seenBody(dots).path, "/v2/items?q=/../1", "the rewrite route matched /rw/ after normalization; the query is not touched");
+  const encoded = await call("kit", "/a/%2e%2e/plain?id=norm-encoded");
+  assert.equal(seenBody(encoded).path, "/plain?id=norm-encoded");
+  const before = kit.seen.length;
+  const nul = await call("kit", "/a%00b");
+  assert.equal(nul.status, 400);
+  assert.equal(kit.seen.length, before, "never forwarded");
+});
+
+test("the destination's proxy forwards the normalized path its AuthorizationPolicy matched, so the workload sees what the policy saw (plaintext caller under PERMISSIVE)", async () => {
+  const denied = await rawTo(b.port("inboundPlaintext"), host("kit"), "/public/../admin");
+  assert.match(denied.head, /^HTTP\/1\.1 403 /);
+  const ok = await rawTo(b.port("inboundPlaintext"), host("kit"), "/public/../plain?id=inbound-norm");
+  assert.match(ok.head, /^HTTP\/1\.1 200 /);
+  assert.equal(seenFor((s) => s.path === "/plain?id=inbound-norm").length, 1);
+  const nul = await rawTo(b.port("inboundPlaintext"), host("kit"), "/a%00b");
+  assert.match(nul.head, /^HTTP\/1\.1 400 /);
 });
 
 // ---------------------------------------------------------------------------------------------

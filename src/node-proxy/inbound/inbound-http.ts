@@ -14,6 +14,8 @@ import {
   compileAuthorization,
   compileRequestAuthentication,
   createJwksResolver,
+  normalizeRequestPath,
+  rejectedPathReason,
   RBAC_DENIED_BODY,
   type AuthorizationEngine,
   type AuthzRequestAuth,
@@ -74,7 +76,16 @@ export class InboundHttp {
     // The destination's connection manager generates x-request-id too when none came (plaintext or edge callers).
     if (req.headers["x-request-id"] === undefined || req.headers["x-request-id"] === "") req.headers["x-request-id"] = randomUUID();
     const headers = headerMap(req.headers);
-    const path = req.url ?? "/";
+    // The path the policies match is the path the workload gets (Envoy's normalize_path, Istio's
+    // default BASE normalization); an encoded NUL is refused before any policy runs.
+    const rawPath = req.url ?? "/";
+    const badPath = rejectedPathReason(rawPath);
+    if (badPath !== undefined) {
+      req.resume();
+      local(res, 400, badPath);
+      return;
+    }
+    const path = normalizeRequestPath(rawPath);
     const host = req.headers.host ?? `${target.address}:${target.port}`;
     let auth: AuthzRequestAuth | undefined;
     const upstreamHeaders = forwardableHeaders(req.headers);
@@ -127,7 +138,7 @@ export class InboundHttp {
       // Only the proxy speaks for the peer's identity: a client-supplied XFCC never passes.
       if (caller.peer !== undefined) upstreamHeaders["x-forwarded-client-cert"] = `By=${target.workload.spiffeId};URI=${caller.peer.spiffeId}`;
       else delete upstreamHeaders["x-forwarded-client-cert"];
-      const r = await this.toWorkload(req, res, target, upstreamHeaders);
+      const r = await this.toWorkload(req, res, target, path, upstreamHeaders);
       code = r.code;
       flags = r.flags;
       responseBytes = r.bytes;
@@ -174,7 +185,7 @@ export class InboundHttp {
     });
   }
 
-  private toWorkload(req: IncomingMessage, res: ServerResponse, target: LocalTarget, headers: OutgoingHttpHeaders): Promise<{ code: number; flags: string; bytes: number }> {
+  private toWorkload(req: IncomingMessage, res: ServerResponse, target: LocalTarget, path: string, headers: OutgoingHttpHeaders): Promise<{ code: number; flags: string; bytes: number }> {
     return new Promise((resolve) => {
       let bytes = 0;
       let done = false;
@@ -184,7 +195,7 @@ export class InboundHttp {
           resolve(v);
         }
       }
-      const up = http.request({ agent: this.localAgent, host: target.address, port: target.port, method: req.method, path: req.url, headers, setHost: false, ...PLAIN_HTTP });
+      const up = http.request({ agent: this.localAgent, host: target.address, port: target.port, method: req.method, path, headers, setHost: false, ...PLAIN_HTTP });
       up.on("response", (r) => {
         const code = r.statusCode ?? 502;
         res.writeHead(code, responseHeaders(r.headers));

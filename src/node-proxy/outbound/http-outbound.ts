@@ -23,6 +23,7 @@ import {
   type RequestPlan,
   type UpstreamEndpoint,
 } from "../../core/routing/index.ts";
+import { normalizeRequestPath, rejectedPathReason } from "../../core/policy/index.ts";
 import type { NodeWorkload } from "../../core/snapshot/snapshot-model.ts";
 import type { ConfigView, DataPlaneContext } from "../context.ts";
 import type { ClusterRuntime, ClusterStates } from "../resilience/cluster-state.ts";
@@ -142,6 +143,15 @@ export class OutboundHttp {
       local(res, 400, target.error);
       return;
     }
+    // Istio's default path normalization (BASE) is Envoy's normalize_path on every connection
+    // manager: routes match, and upstreams get, the normalized path; an encoded NUL is refused.
+    const badPath = rejectedPathReason(target.path);
+    if (badPath !== undefined) {
+      req.resume();
+      local(res, 400, badPath);
+      return;
+    }
+    target.path = normalizeRequestPath(target.path);
     const src = sourceWorkload(view, req.socket.remoteAddress, headerValue(req.headers["proxy-authorization"]));
     if (src.kind === "unknown") {
       local(res, 403, `unknown source workload: ${src.message}`);
