@@ -26,6 +26,9 @@ before(async () => {
     runtime: "deno",
     upstreamHost: "authority",
     send: (host, path, o = {}) => httpRequest(deno.url, path, { ...o, host }),
+    get url() {
+      return deno.url;
+    },
     async apply(yaml) {
       const r = await mesh.control("/v1/apply", { method: "POST", headers: { authorization: `Bearer ${ca.adminToken}`, "content-type": "application/yaml" }, body: yaml });
       const text = await r.text();

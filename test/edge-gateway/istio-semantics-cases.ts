@@ -12,8 +12,9 @@
  * tests in one file do.
  */
 import assert from "node:assert/strict";
-import { createServer, type Server } from "node:http";
+import { createServer, request as httpRequestRaw, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { gunzipSync, gzipSync } from "node:zlib";
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey } from "jose";
 import { closedPort, startEchoServer, type EchoServer, type HttpAnswer } from "../support/edge-gateway-upstreams.ts";
 import { eventually } from "../support/eventually.ts";
@@ -42,6 +43,8 @@ export interface ReviewTarget {
   send(host: string, path: string, o?: ReviewRequest): Promise<HttpAnswer>;
   /** `POST /v1/apply` of Istio YAML to the control API the gateway reads its snapshot from; throws unless 200. */
   apply(yaml: string): Promise<void>;
+  /** The gateway's base URL (for requests that read the body as bytes). */
+  url: URL;
 }
 
 /** The real upstreams and the JWKS server every runner starts once, plus the YAML that wires them up. */
@@ -51,6 +54,8 @@ export interface ReviewFixture {
   mirror: EchoServer;
   downPort: number;
   jwksPort: number;
+  /** `gz.rv.internal`: answers JSON `{ acceptEncoding }` (the Accept-Encoding it received), gzip-encoded when that accepts gzip. */
+  gzPort: number;
   /** A token of `issuer` (default the review's issuer) signed by the JWKS's key. */
   token(claims: Record<string, unknown>, issuer?: string, expires?: string | number): Promise<string>;
   /** The Gateway `rv/review` and the ServiceEntries `up`, `up2`, `mirror` and `down` (`*.rv.internal`). */
@@ -62,10 +67,33 @@ export interface ReviewFixture {
 export interface ReviewContext extends Pick<ReviewFixture, "up" | "up2" | "mirror" | "jwksPort" | "token"> {
   runtime: ReviewTarget["runtime"];
   send: ReviewTarget["send"];
+  /** A request whose answer body is kept as bytes (no decoding of any kind). */
+  sendBytes(host: string, path: string, headers?: Record<string, string>): Promise<ByteAnswer>;
   /** The `Host` `upstream` must see for a request whose planned authority is `authority` (see `ReviewTarget.upstreamHost`). */
   hostAt(upstream: EchoServer, authority: string): string;
   /** Applies `yaml` and waits (bounded) until `host` answers the marker route of `tag`. */
   applyAndWait(yaml: string, host: string, tag: string): Promise<void>;
+}
+
+export interface ByteAnswer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  bytes: Buffer;
+}
+
+/** One node:http GET with this `Host`; the body as received on the wire (node:http never decodes). Bounded. */
+function requestBytes(base: URL, host: string, path: string, headers: Record<string, string> = {}): Promise<ByteAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequestRaw({ host: base.hostname, port: Number(base.port), path, headers: { host, ...headers }, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, bytes: Buffer.concat(chunks) }));
+      res.on("error", reject);
+    });
+    req.setTimeout(30_000, () => req.destroy(new Error(`request ${path} timed out`)));
+    req.on("error", reject);
+    req.end();
+  });
 }
 
 export interface ReviewCase {
@@ -76,6 +104,20 @@ export interface ReviewCase {
 export async function startReviewFixture(): Promise<ReviewFixture> {
   const [up, up2, mirror] = await Promise.all([startEchoServer("up"), startEchoServer("up2"), startEchoServer("mirror")]);
   const downPort = await closedPort();
+  const gz: Server = createServer((req, res) => {
+    const acceptEncoding = req.headers["accept-encoding"] ?? null;
+    const body = Buffer.from(JSON.stringify({ server: "gz", url: req.url, acceptEncoding }));
+    if (/\bgzip\b/.test(acceptEncoding ?? "")) {
+      const z = gzipSync(body);
+      res.writeHead(200, { "content-type": "application/json", "content-encoding": "gzip", "content-length": z.length, vary: "accept-encoding" });
+      res.end(z);
+    } else {
+      res.writeHead(200, { "content-type": "application/json", "content-length": body.length, vary: "accept-encoding" });
+      res.end(body);
+    }
+  });
+  await new Promise<void>((r) => gz.listen(0, "127.0.0.1", r));
+  const gzPort = (gz.address() as AddressInfo).port;
   const { privateKey, publicKey } = await generateKeyPair("ES256", { extractable: true });
   const signingKey: CryptoKey = privateKey;
   const jwk = { ...(await exportJWK(publicKey)), kid: "r1", alg: "ES256", use: "sig" };
@@ -105,18 +147,21 @@ spec:
     - port: { number: 80, name: http, protocol: HTTP }
       hosts: ["*.review.test", "*.wild.test"]
 ---
-${se("up", up.port)}${se("up2", up2.port)}${se("mirror", mirror.port)}${se("down", downPort)}`;
+${se("up", up.port)}${se("up2", up2.port)}${se("mirror", mirror.port)}${se("down", downPort)}${se("gz", gzPort)}`;
   return {
     up,
     up2,
     mirror,
     downPort,
     jwksPort,
+    gzPort,
     token: (claims, issuer = ISSUER, expires = "10m") =>
       new SignJWT(claims).setProtectedHeader({ alg: "ES256", kid: "r1" }).setIssuer(issuer).setSubject("rev").setIssuedAt().setExpirationTime(expires).sign(signingKey),
     yaml,
     close: async () => {
       await Promise.all([up, up2, mirror].map((s) => s.close()));
+      gz.closeAllConnections();
+      await new Promise<void>((r) => gz.close(() => r()));
       jwks.closeAllConnections();
       await new Promise<void>((r) => jwks.close(() => r()));
     },
@@ -128,6 +173,7 @@ export function reviewContext(target: ReviewTarget, f: ReviewFixture): ReviewCon
   return {
     runtime: target.runtime,
     send: (host, path, o) => target.send(host, path, o),
+    sendBytes: (host, path, headers) => requestBytes(target.url, host, path, headers),
     hostAt: (upstream, authority) => (target.upstreamHost === "authority" ? authority : upstream.address),
     up: f.up,
     up2: f.up2,
@@ -829,4 +875,36 @@ review("x-envoy-attempt-count is on every upstream try, 1 on the first (Istio se
   await send("mirrorops.review.test", "/mops/attempt", { headers: { "x-envoy-attempt-count": "7" } });
   await mirror.waitFor(before + 1, "/rewritten");
   assert.equal(mirror.seen.filter((s) => s.url.startsWith("/rewritten")).at(-1)!.headers["x-envoy-attempt-count"], "1", "the shadow is copied after the count is set");
+});
+
+review("the upstream's Content-Encoding and body pass through as the upstream sent them (Istio configures no compressor or decompressor filter): no Accept-Encoding is added, a gzip answer reaches the client gzip-encoded, an identity answer is not compressed", async ({ sendBytes, applyAndWait }) => {
+  const host = "encoding.review.test";
+  await applyAndWait(
+    vs(
+      "encoding",
+      [host],
+      `${marker("encoding")}    - match: [{ uri: { prefix: /gz } }]
+      route: [{ destination: { host: gz.rv.internal } }]
+    - match: [{ uri: { prefix: /plain } }]
+      route: [{ destination: { host: up.rv.internal } }]
+`,
+    ),
+    host,
+    "encoding",
+  );
+  const gz = await sendBytes(host, "/gz/a", { "accept-encoding": "gzip" });
+  assert.equal(gz.status, 200);
+  assert.equal(gz.headers["content-encoding"], "gzip");
+  if (gz.headers["content-length"] !== undefined) assert.equal(Number(gz.headers["content-length"]), gz.bytes.length);
+  assert.deepEqual(JSON.parse(gunzipSync(gz.bytes).toString("utf8")), { server: "gz", url: "/gz/a", acceptEncoding: "gzip" });
+  // A client that accepts no encoding: the upstream sees none either, and answers identity.
+  const bare = await sendBytes(host, "/gz/b");
+  assert.equal(bare.status, 200);
+  assert.equal(bare.headers["content-encoding"], undefined);
+  assert.deepEqual(JSON.parse(bare.bytes.toString("utf8")), { server: "gz", url: "/gz/b", acceptEncoding: null });
+  // An identity answer to a client that accepts gzip stays identity: the proxy does not compress.
+  const plain = await sendBytes(host, "/plain", { "accept-encoding": "gzip" });
+  assert.equal(plain.status, 200);
+  assert.equal(plain.headers["content-encoding"], undefined);
+  assert.equal(JSON.parse(plain.bytes.toString("utf8")).server, "up");
 });

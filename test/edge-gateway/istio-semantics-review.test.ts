@@ -23,6 +23,7 @@ before(async () => {
     runtime: "workerd",
     upstreamHost: "url",
     send: (host, path, o = {}) => httpRequest(mesh.gatewayUrl, path, { ...o, host }),
+    url: mesh.gatewayUrl,
     async apply(yaml) {
       const r = await mesh.control("/v1/apply", { method: "POST", headers: { authorization: `Bearer ${ca.adminToken}`, "content-type": "application/yaml" }, body: yaml });
       const text = await r.text();

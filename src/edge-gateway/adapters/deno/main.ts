@@ -31,7 +31,7 @@ import { SnapshotState } from "../../snapshot/snapshot-state.ts";
 import { bundleKeyLookup } from "../../snapshot/trust-keys.ts";
 import { controlApiSnapshotSource } from "./snapshot-source-control-api.ts";
 import { fileSnapshotSource } from "./snapshot-source-file.ts";
-import { hostPreservingFetch } from "./upstream-fetch.ts";
+import { upstreamFetch } from "./upstream-fetch.ts";
 
 declare const Deno: {
   env: { toObject(): Record<string, string> };
@@ -84,10 +84,10 @@ const state = new SnapshotState<CompiledGateway>({
 });
 const telemetry = new GatewayTelemetry(settings.telemetry, () => clock.now(), (r) => fetch(r));
 const gateway = new EdgeGateway({ state, telemetry, trustDomain, ...(env.ROOT_NAMESPACE === undefined ? {} : { namespace: env.ROOT_NAMESPACE }) });
-// Upstreams and mirrors get the planned authority as Host, as Envoy sends it (Deno's plain fetch would drop it).
+// Upstreams and mirrors: the planned Host, nothing added, the upstream's bytes back (upstream-fetch.ts).
 const platform: GatewayPlatform = {
   clock,
-  fetch: hostPreservingFetch(),
+  fetch: upstreamFetch(),
   waitUntil: (p) => void p.catch((err: unknown) => console.error("background task failed:", err instanceof Error ? err.message : String(err))),
   rateLimiter: new InMemoryRateLimiter(() => clock.now()),
   accessLog: (line) => console.log(line),
