@@ -54,8 +54,13 @@ export interface ReviewFixture {
   mirror: EchoServer;
   downPort: number;
   jwksPort: number;
-  /** `gz.rv.internal`: answers JSON `{ acceptEncoding }` (the Accept-Encoding it received), gzip-encoded when that accepts gzip. */
-  gzPort: number;
+  /**
+   * `wire.rv.internal`, an upstream whose answers the cases fix header by header: under `/hdrs`,
+   * two `set-cookie` and two `x-multi` lines; elsewhere JSON `{ server, url, acceptEncoding }` (the
+   * Accept-Encoding it received), gzip-encoded when that accepts gzip. Every answer's JSON also
+   * names the `user-agent`, `accept` and `accept-language` it received (null when absent).
+   */
+  wirePort: number;
   /** A token of `issuer` (default the review's issuer) signed by the JWKS's key. */
   token(claims: Record<string, unknown>, issuer?: string, expires?: string | number): Promise<string>;
   /** The Gateway `rv/review` and the ServiceEntries `up`, `up2`, `mirror` and `down` (`*.rv.internal`). */
@@ -104,9 +109,23 @@ export interface ReviewCase {
 export async function startReviewFixture(): Promise<ReviewFixture> {
   const [up, up2, mirror] = await Promise.all([startEchoServer("up"), startEchoServer("up2"), startEchoServer("mirror")]);
   const downPort = await closedPort();
-  const gz: Server = createServer((req, res) => {
+  const wire: Server = createServer((req, res) => {
     const acceptEncoding = req.headers["accept-encoding"] ?? null;
-    const body = Buffer.from(JSON.stringify({ server: "gz", url: req.url, acceptEncoding }));
+    const sent = { userAgent: req.headers["user-agent"] ?? null, accept: req.headers.accept ?? null, acceptLanguage: req.headers["accept-language"] ?? null };
+    if (req.url?.startsWith("/hdrs") === true) {
+      const body = JSON.stringify(sent);
+      res.writeHead(200, [
+        ["content-type", "application/json"],
+        ["set-cookie", "a=1; Path=/; HttpOnly"],
+        ["x-multi", "one"],
+        ["set-cookie", "b=2, with a comma; Path=/"],
+        ["x-multi", "two"],
+        ["content-length", String(Buffer.byteLength(body))],
+      ].flat());
+      res.end(body);
+      return;
+    }
+    const body = Buffer.from(JSON.stringify({ server: "wire", url: req.url, acceptEncoding, ...sent }));
     if (/\bgzip\b/.test(acceptEncoding ?? "")) {
       const z = gzipSync(body);
       res.writeHead(200, { "content-type": "application/json", "content-encoding": "gzip", "content-length": z.length, vary: "accept-encoding" });
@@ -116,8 +135,8 @@ export async function startReviewFixture(): Promise<ReviewFixture> {
       res.end(body);
     }
   });
-  await new Promise<void>((r) => gz.listen(0, "127.0.0.1", r));
-  const gzPort = (gz.address() as AddressInfo).port;
+  await new Promise<void>((r) => wire.listen(0, "127.0.0.1", r));
+  const wirePort = (wire.address() as AddressInfo).port;
   const { privateKey, publicKey } = await generateKeyPair("ES256", { extractable: true });
   const signingKey: CryptoKey = privateKey;
   const jwk = { ...(await exportJWK(publicKey)), kid: "r1", alg: "ES256", use: "sig" };
@@ -147,21 +166,21 @@ spec:
     - port: { number: 80, name: http, protocol: HTTP }
       hosts: ["*.review.test", "*.wild.test"]
 ---
-${se("up", up.port)}${se("up2", up2.port)}${se("mirror", mirror.port)}${se("down", downPort)}${se("gz", gzPort)}`;
+${se("up", up.port)}${se("up2", up2.port)}${se("mirror", mirror.port)}${se("down", downPort)}${se("wire", wirePort)}`;
   return {
     up,
     up2,
     mirror,
     downPort,
     jwksPort,
-    gzPort,
+    wirePort,
     token: (claims, issuer = ISSUER, expires = "10m") =>
       new SignJWT(claims).setProtectedHeader({ alg: "ES256", kid: "r1" }).setIssuer(issuer).setSubject("rev").setIssuedAt().setExpirationTime(expires).sign(signingKey),
     yaml,
     close: async () => {
       await Promise.all([up, up2, mirror].map((s) => s.close()));
-      gz.closeAllConnections();
-      await new Promise<void>((r) => gz.close(() => r()));
+      wire.closeAllConnections();
+      await new Promise<void>((r) => wire.close(() => r()));
       jwks.closeAllConnections();
       await new Promise<void>((r) => jwks.close(() => r()));
     },
@@ -884,7 +903,7 @@ review("the upstream's Content-Encoding and body pass through as the upstream se
       "encoding",
       [host],
       `${marker("encoding")}    - match: [{ uri: { prefix: /gz } }]
-      route: [{ destination: { host: gz.rv.internal } }]
+      route: [{ destination: { host: wire.rv.internal } }]
     - match: [{ uri: { prefix: /plain } }]
       route: [{ destination: { host: up.rv.internal } }]
 `,
@@ -896,15 +915,38 @@ review("the upstream's Content-Encoding and body pass through as the upstream se
   assert.equal(gz.status, 200);
   assert.equal(gz.headers["content-encoding"], "gzip");
   if (gz.headers["content-length"] !== undefined) assert.equal(Number(gz.headers["content-length"]), gz.bytes.length);
-  assert.deepEqual(JSON.parse(gunzipSync(gz.bytes).toString("utf8")), { server: "gz", url: "/gz/a", acceptEncoding: "gzip" });
+  assert.deepEqual(JSON.parse(gunzipSync(gz.bytes).toString("utf8")), { server: "wire", url: "/gz/a", acceptEncoding: "gzip", userAgent: null, accept: null, acceptLanguage: null });
   // A client that accepts no encoding: the upstream sees none either, and answers identity.
   const bare = await sendBytes(host, "/gz/b");
   assert.equal(bare.status, 200);
   assert.equal(bare.headers["content-encoding"], undefined);
-  assert.deepEqual(JSON.parse(bare.bytes.toString("utf8")), { server: "gz", url: "/gz/b", acceptEncoding: null });
+  assert.deepEqual(JSON.parse(bare.bytes.toString("utf8")), { server: "wire", url: "/gz/b", acceptEncoding: null, userAgent: null, accept: null, acceptLanguage: null });
   // An identity answer to a client that accepts gzip stays identity: the proxy does not compress.
   const plain = await sendBytes(host, "/plain", { "accept-encoding": "gzip" });
   assert.equal(plain.status, 200);
   assert.equal(plain.headers["content-encoding"], undefined);
   assert.equal(JSON.parse(plain.bytes.toString("utf8")).server, "up");
+});
+
+review("upstream response headers reach the client as sent: several set-cookie stay separate lines (never joined; a cookie value may hold a comma), repeated headers keep their values in order; request headers the client did not send (user-agent, accept, accept-language) are not added", async ({ sendBytes, applyAndWait }) => {
+  const host = "wirehdrs.review.test";
+  await applyAndWait(
+    vs(
+      "wirehdrs",
+      [host],
+      `${marker("wirehdrs")}    - match: [{ uri: { prefix: /hdrs } }]
+      route: [{ destination: { host: wire.rv.internal } }]
+`,
+    ),
+    host,
+    "wirehdrs",
+  );
+  const r = await sendBytes(host, "/hdrs");
+  assert.equal(r.status, 200);
+  assert.deepEqual(r.headers["set-cookie"], ["a=1; Path=/; HttpOnly", "b=2, with a comma; Path=/"]);
+  // node:http joins repeated lines of other headers with ", ": one value each, in the upstream's order.
+  assert.equal(r.headers["x-multi"], "one, two");
+  assert.deepEqual(JSON.parse(r.bytes.toString("utf8")), { userAgent: null, accept: null, acceptLanguage: null });
+  const withUa = await sendBytes(host, "/hdrs", { "user-agent": "client/1.0", accept: "text/plain", "accept-language": "fr" });
+  assert.deepEqual(JSON.parse(withUa.bytes.toString("utf8")), { userAgent: "client/1.0", accept: "text/plain", acceptLanguage: "fr" });
 });
