@@ -28,6 +28,11 @@ import { local } from "../outbound/http-outbound.ts";
 import { plainIp } from "../outbound/source-workload.ts";
 import type { LocalTarget } from "./local-targets.ts";
 
+/** What RequestAuthentication and AuthorizationPolicy decided for one request. */
+type Admission =
+  | { kind: "refused"; status: 401 | 403; message: string; flags: string; auditPolicy?: string }
+  | { kind: "admitted"; upstreamHeaders: OutgoingHttpHeaders; auditPolicy?: string };
+
 /** Who is calling, as the listener established it. */
 export interface InboundCaller {
   /** Authenticated peer (mTLS SPIFFE ID, or the edge gateway's JWT-SVID subject); absent for plaintext. */
@@ -75,7 +80,6 @@ export class InboundHttp {
     const startMs = ctx.clock.now();
     // The destination's connection manager generates x-request-id too when none came (plaintext or edge callers).
     if (req.headers["x-request-id"] === undefined || req.headers["x-request-id"] === "") req.headers["x-request-id"] = randomUUID();
-    const headers = headerMap(req.headers);
     // The path the policies match is the path the workload gets (Envoy's normalize_path, Istio's
     // default BASE normalization); an encoded NUL is refused before any policy runs.
     const rawPath = req.url ?? "/";
@@ -87,58 +91,18 @@ export class InboundHttp {
     }
     const path = normalizeRequestPath(rawPath);
     const host = req.headers.host ?? `${target.address}:${target.port}`;
-    let auth: AuthzRequestAuth | undefined;
-    const upstreamHeaders = forwardableHeaders(req.headers);
-    upstreamHeaders.host = host;
-    // As on the caller's side: set when absent (HBONE is TLS downstream), a caller's value kept.
-    if (upstreamHeaders["x-forwarded-proto"] === undefined) upstreamHeaders["x-forwarded-proto"] = caller.listener === "hbone" ? "https" : "http";
     let code: number;
     let flags = "-";
     let responseBytes = 0;
-    let auditPolicy: string | undefined;
-
-    const authn = this.authenticatorFor(view, target.workloadKey);
-    let refused = false;
-    if (authn !== undefined) {
-      // The method lets CORS preflights through without a token check (Istio sets bypass_cors_preflight).
-      const result = await authn.authenticate({ method: req.method ?? "GET", headers, url: path });
-      if (result.kind === "invalid") {
-        local(res, 401, result.message);
-        code = 401;
-        // Envoy's jwt_authn refuses with details `jwt_authn_access_denied` and no response flag (UAEX is ext_authz's).
-        flags = "-";
-        refused = true;
-      } else {
-        for (const op of result.requestHeaders) {
-          if (op.op === "set") upstreamHeaders[op.name.toLowerCase()] = op.value;
-          else delete upstreamHeaders[op.name.toLowerCase()];
-        }
-        auth = applyAuthnResultToAuthz(result);
-      }
-    }
-    if (!refused) {
-      const decision = authorizationFor(view, target.workloadKey).evaluate({
-        source: { ...(caller.peer ? { principal: caller.peer.spiffeId } : {}), ip: plainIp(caller.remoteAddress) },
-        request: { host, method: req.method ?? "GET", path, headers, ...(auth ? { auth } : {}) },
-        destination: { ip: target.address, port: target.port },
-      });
-      if (decision.audit) auditPolicy = decision.auditPolicy ?? "unknown";
-      if (!decision.allow) {
-        ctx.metrics.count("authz_denied", { workload: target.workloadKey, protocol: "http", ...(decision.policy ? { policy: decision.policy } : {}) });
-        local(res, 403, RBAC_DENIED_BODY, "RBAC");
-        req.resume();
-        code = 403;
-        flags = "RBAC";
-        refused = true;
-      } else {
-        ctx.metrics.count("authz_allowed", allowedLabels(target));
-      }
-    }
-    if (!refused) {
-      // Only the proxy speaks for the peer's identity: a client-supplied XFCC never passes.
-      if (caller.peer !== undefined) upstreamHeaders["x-forwarded-client-cert"] = `By=${target.workload.spiffeId};URI=${caller.peer.spiffeId}`;
-      else delete upstreamHeaders["x-forwarded-client-cert"];
-      const r = await this.toWorkload(req, res, target, path, upstreamHeaders);
+    const admission = await this.admit(req, target, caller, view, path, host);
+    const auditPolicy = admission.auditPolicy;
+    if (admission.kind === "refused") {
+      local(res, admission.status, admission.message, admission.flags === "-" ? undefined : admission.flags);
+      req.resume();
+      code = admission.status;
+      flags = admission.flags;
+    } else {
+      const r = await this.toWorkload(req, res, target, path, admission.upstreamHeaders);
       code = r.code;
       flags = r.flags;
       responseBytes = r.bytes;
@@ -183,6 +147,48 @@ export class InboundHttp {
       listener: caller.listener,
       ...(auditPolicy === undefined ? {} : { audit: true, audit_policy: auditPolicy }),
     });
+  }
+
+  /**
+   * RequestAuthentication then AuthorizationPolicy for one request (or upgrade handshake) to
+   * `target`; when admitted, the headers to send the workload (hop-by-hop dropped, JWT outputs
+   * applied, x-forwarded-proto filled, XFCC set by the proxy only).
+   */
+  private async admit(req: IncomingMessage, target: LocalTarget, caller: InboundCaller, view: ConfigView, path: string, host: string): Promise<Admission> {
+    const { ctx } = this;
+    const headers = headerMap(req.headers);
+    const upstreamHeaders = forwardableHeaders(req.headers);
+    upstreamHeaders.host = host;
+    // As on the caller's side: set when absent (HBONE is TLS downstream), a caller's value kept.
+    if (upstreamHeaders["x-forwarded-proto"] === undefined) upstreamHeaders["x-forwarded-proto"] = caller.listener === "hbone" ? "https" : "http";
+    let auth: AuthzRequestAuth | undefined;
+    const authn = this.authenticatorFor(view, target.workloadKey);
+    if (authn !== undefined) {
+      // The method lets CORS preflights through without a token check (Istio sets bypass_cors_preflight).
+      const result = await authn.authenticate({ method: req.method ?? "GET", headers, url: path });
+      // Envoy's jwt_authn refuses with details `jwt_authn_access_denied` and no response flag (UAEX is ext_authz's).
+      if (result.kind === "invalid") return { kind: "refused", status: 401, message: result.message, flags: "-" };
+      for (const op of result.requestHeaders) {
+        if (op.op === "set") upstreamHeaders[op.name.toLowerCase()] = op.value;
+        else delete upstreamHeaders[op.name.toLowerCase()];
+      }
+      auth = applyAuthnResultToAuthz(result);
+    }
+    const decision = authorizationFor(view, target.workloadKey).evaluate({
+      source: { ...(caller.peer ? { principal: caller.peer.spiffeId } : {}), ip: plainIp(caller.remoteAddress) },
+      request: { host, method: req.method ?? "GET", path, headers, ...(auth ? { auth } : {}) },
+      destination: { ip: target.address, port: target.port },
+    });
+    const audit = decision.audit ? { auditPolicy: decision.auditPolicy ?? "unknown" } : {};
+    if (!decision.allow) {
+      ctx.metrics.count("authz_denied", { workload: target.workloadKey, protocol: "http", ...(decision.policy ? { policy: decision.policy } : {}) });
+      return { kind: "refused", status: 403, message: RBAC_DENIED_BODY, flags: "RBAC", ...audit };
+    }
+    ctx.metrics.count("authz_allowed", allowedLabels(target));
+    // Only the proxy speaks for the peer's identity: a client-supplied XFCC never passes.
+    if (caller.peer !== undefined) upstreamHeaders["x-forwarded-client-cert"] = `By=${target.workload.spiffeId};URI=${caller.peer.spiffeId}`;
+    else delete upstreamHeaders["x-forwarded-client-cert"];
+    return { kind: "admitted", upstreamHeaders, ...audit };
   }
 
   private toWorkload(req: IncomingMessage, res: ServerResponse, target: LocalTarget, path: string, headers: OutgoingHttpHeaders): Promise<{ code: number; flags: string; bytes: number }> {
