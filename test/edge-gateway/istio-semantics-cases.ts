@@ -20,6 +20,8 @@ import { closedPort, startEchoServer, type EchoServer, type HttpAnswer } from ".
 import { eventually } from "../support/eventually.ts";
 
 const ISSUER = "https://issuer.review.test";
+/** Size of the wire upstream's streamed `/big` answer. */
+const BIG_BYTES = 1024 * 1024;
 
 /** What a case may send: any `Host` (a node:http request, see `httpRequest`), method, headers and body. */
 export interface ReviewRequest {
@@ -56,7 +58,9 @@ export interface ReviewFixture {
   jwksPort: number;
   /**
    * `wire.rv.internal`, an upstream whose answers the cases fix header by header: under `/hdrs`,
-   * two `set-cookie` and two `x-multi` lines; elsewhere JSON `{ server, url, acceptEncoding }` (the
+   * two `set-cookie` and two `x-multi` lines; `/head`: `content-length: 1234` (and 1234 bytes but
+   * for HEAD); `/not-modified`: 304 with an ETag; `/big`: `BIG_BYTES` (byte i = i % 251) written in
+   * 64 KiB chunks without Content-Length; elsewhere JSON `{ server, url, acceptEncoding }` (the
    * Accept-Encoding it received), gzip-encoded when that accepts gzip. Every answer's JSON also
    * names the `user-agent`, `accept` and `accept-language` it received (null when absent).
    */
@@ -73,7 +77,7 @@ export interface ReviewContext extends Pick<ReviewFixture, "up" | "up2" | "mirro
   runtime: ReviewTarget["runtime"];
   send: ReviewTarget["send"];
   /** A request whose answer body is kept as bytes (no decoding of any kind). */
-  sendBytes(host: string, path: string, headers?: Record<string, string>): Promise<ByteAnswer>;
+  sendBytes(host: string, path: string, headers?: Record<string, string>, method?: string): Promise<ByteAnswer>;
   /** The `Host` `upstream` must see for a request whose planned authority is `authority` (see `ReviewTarget.upstreamHost`). */
   hostAt(upstream: EchoServer, authority: string): string;
   /** Applies `yaml` and waits (bounded) until `host` answers the marker route of `tag`. */
@@ -87,9 +91,9 @@ export interface ByteAnswer {
 }
 
 /** One node:http GET with this `Host`; the body as received on the wire (node:http never decodes). Bounded. */
-function requestBytes(base: URL, host: string, path: string, headers: Record<string, string> = {}): Promise<ByteAnswer> {
+function requestBytes(base: URL, host: string, path: string, headers: Record<string, string> = {}, method = "GET"): Promise<ByteAnswer> {
   return new Promise((resolve, reject) => {
-    const req = httpRequestRaw({ host: base.hostname, port: Number(base.port), path, headers: { host, ...headers }, agent: false }, (res) => {
+    const req = httpRequestRaw({ host: base.hostname, port: Number(base.port), method, path, headers: { host, ...headers }, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, bytes: Buffer.concat(chunks) }));
@@ -112,6 +116,31 @@ export async function startReviewFixture(): Promise<ReviewFixture> {
   const wire: Server = createServer((req, res) => {
     const acceptEncoding = req.headers["accept-encoding"] ?? null;
     const sent = { userAgent: req.headers["user-agent"] ?? null, accept: req.headers.accept ?? null, acceptLanguage: req.headers["accept-language"] ?? null };
+    if (req.url === "/head") {
+      res.writeHead(200, { "content-type": "text/plain", "content-length": "1234" });
+      res.end(req.method === "HEAD" ? undefined : "x".repeat(1234));
+      return;
+    }
+    if (req.url === "/not-modified") {
+      res.writeHead(304, { etag: '"v1"', "cache-control": "max-age=60" });
+      res.end();
+      return;
+    }
+    if (req.url === "/big") {
+      res.writeHead(200, { "content-type": "application/octet-stream" });
+      let sent = 0;
+      const next = () => {
+        while (sent < BIG_BYTES) {
+          const chunk = Buffer.alloc(Math.min(65_536, BIG_BYTES - sent), 0);
+          for (let i = 0; i < chunk.length; i++) chunk[i] = (sent + i) % 251;
+          sent += chunk.length;
+          if (!res.write(chunk)) return void res.once("drain", next);
+        }
+        res.end();
+      };
+      next();
+      return;
+    }
     if (req.url?.startsWith("/hdrs") === true) {
       const body = JSON.stringify(sent);
       res.writeHead(200, [
@@ -192,7 +221,7 @@ export function reviewContext(target: ReviewTarget, f: ReviewFixture): ReviewCon
   return {
     runtime: target.runtime,
     send: (host, path, o) => target.send(host, path, o),
-    sendBytes: (host, path, headers) => requestBytes(target.url, host, path, headers),
+    sendBytes: (host, path, headers, method) => requestBytes(target.url, host, path, headers, method),
     hostAt: (upstream, authority) => (target.upstreamHost === "authority" ? authority : upstream.address),
     up: f.up,
     up2: f.up2,
@@ -949,4 +978,42 @@ review("upstream response headers reach the client as sent: several set-cookie s
   assert.deepEqual(JSON.parse(r.bytes.toString("utf8")), { userAgent: null, accept: null, acceptLanguage: null });
   const withUa = await sendBytes(host, "/hdrs", { "user-agent": "client/1.0", accept: "text/plain", "accept-language": "fr" });
   assert.deepEqual(JSON.parse(withUa.bytes.toString("utf8")), { userAgent: "client/1.0", accept: "text/plain", acceptLanguage: "fr" });
+});
+
+review("bodies as the router passes them: HEAD answers keep the upstream's Content-Length with no body, a 304 keeps its validators and has no body, a 1 MiB answer streamed without Content-Length and a 256 KiB request body arrive whole", async ({ send, sendBytes, applyAndWait }) => {
+  const host = "bodies.review.test";
+  await applyAndWait(
+    vs(
+      "bodies",
+      [host],
+      `${marker("bodies")}    - match: [{ uri: { prefix: /post } }]
+      route: [{ destination: { host: up.rv.internal } }]
+    - route: [{ destination: { host: wire.rv.internal } }]
+`,
+    ),
+    host,
+    "bodies",
+  );
+  const head = await sendBytes(host, "/head", {}, "HEAD");
+  assert.equal(head.status, 200);
+  assert.equal(head.headers["content-length"], "1234");
+  assert.equal(head.bytes.length, 0);
+  const notModified = await sendBytes(host, "/not-modified", { "if-none-match": '"v1"' });
+  assert.equal(notModified.status, 304);
+  assert.equal(notModified.headers.etag, '"v1"');
+  assert.equal(notModified.headers["cache-control"], "max-age=60");
+  assert.equal(notModified.bytes.length, 0);
+  const big = await sendBytes(host, "/big");
+  assert.equal(big.status, 200);
+  assert.equal(big.bytes.length, BIG_BYTES);
+  let wrong = -1;
+  for (let i = 0; i < big.bytes.length && wrong < 0; i++) if (big.bytes[i] !== i % 251) wrong = i;
+  assert.equal(wrong, -1, "every byte of the streamed answer as the upstream wrote it");
+  const payload = "p".repeat(256 * 1024);
+  const post = await send(host, "/post", { method: "POST", headers: { "content-type": "text/plain" }, body: payload });
+  assert.equal(post.status, 200);
+  const seen = post.json<{ server: string; body: string }>();
+  assert.equal(seen.server, "up");
+  assert.equal(seen.body.length, payload.length);
+  assert.ok(seen.body === payload);
 });
