@@ -13,6 +13,8 @@
  *   OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_HEADERS, OTEL_METRIC_EXPORT_INTERVAL, ACCESS_LOG
  * An invalid SNAPSHOT_CHECK_SECONDS or ACCESS_LOG is logged once and every request (/healthz too)
  * gets a 503 naming it; an invalid OTEL_* var is a warning and its default (gateway-settings.ts).
+ * Upstream and mirror requests use Deno's node:http client, not fetch (upstream-fetch.ts: Host as
+ * planned, nothing added, the upstream's bytes passed on).
  * Rate limits count per process (no Durable Objects here). In-cluster upstreams need the
  * gateway's JWT-SVID, which only the Workers entry can mint (service binding): on Deno they fail
  * with 503 UF.
