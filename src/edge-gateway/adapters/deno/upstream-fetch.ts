@@ -76,7 +76,11 @@ export function upstreamFetch(): GatewayPlatform["fetch"] {
       // Aborting (route timeout, per-try timeout) ends the exchange, the body stream included.
       const onAbort = () => req.destroy(signal?.reason instanceof Error ? signal.reason : new Error("upstream request aborted"));
       signal?.addEventListener("abort", onAbort, { once: true });
-      req.once("close", () => signal?.removeEventListener("abort", onAbort));
+      req.once("close", () => {
+        signal?.removeEventListener("abort", onAbort);
+        // Settles the exchange whatever ended it first (a no-op once the answer arrived).
+        reject(new Error("upstream closed the connection before answering"));
+      });
       req.on("error", reject);
       req.end(body);
     });
