@@ -59,7 +59,7 @@ export interface ReviewFixture {
   /**
    * `wire.rv.internal`, an upstream whose answers the cases fix header by header: under `/hdrs`,
    * two `set-cookie` and two `x-multi` lines; `/head`: `content-length: 1234` (and 1234 bytes but
-   * for HEAD); `/not-modified`: 304 with an ETag; `/big`: `BIG_BYTES` (byte i = i % 251) written in
+   * for HEAD); `/redirect`: 302 to `/elsewhere`; `/not-modified`: 304 with an ETag; `/big`: `BIG_BYTES` (byte i = i % 251) written in
    * 64 KiB chunks without Content-Length; elsewhere JSON `{ server, url, acceptEncoding }` (the
    * Accept-Encoding it received), gzip-encoded when that accepts gzip. Every answer's JSON also
    * names the `user-agent`, `accept` and `accept-language` it received (null when absent).
@@ -77,7 +77,7 @@ export interface ReviewContext extends Pick<ReviewFixture, "up" | "up2" | "mirro
   runtime: ReviewTarget["runtime"];
   send: ReviewTarget["send"];
   /** A request whose answer body is kept as bytes (no decoding of any kind). */
-  sendBytes(host: string, path: string, headers?: Record<string, string>, method?: string): Promise<ByteAnswer>;
+  sendBytes(host: string, path: string, headers?: Record<string, string | string[]>, method?: string): Promise<ByteAnswer>;
   /** The `Host` `upstream` must see for a request whose planned authority is `authority` (see `ReviewTarget.upstreamHost`). */
   hostAt(upstream: EchoServer, authority: string): string;
   /** Applies `yaml` and waits (bounded) until `host` answers the marker route of `tag`. */
@@ -91,7 +91,7 @@ export interface ByteAnswer {
 }
 
 /** One node:http GET with this `Host`; the body as received on the wire (node:http never decodes). Bounded. */
-function requestBytes(base: URL, host: string, path: string, headers: Record<string, string> = {}, method = "GET"): Promise<ByteAnswer> {
+function requestBytes(base: URL, host: string, path: string, headers: Record<string, string | string[]> = {}, method = "GET"): Promise<ByteAnswer> {
   return new Promise((resolve, reject) => {
     const req = httpRequestRaw({ host: base.hostname, port: Number(base.port), method, path, headers: { host, ...headers }, agent: false }, (res) => {
       const chunks: Buffer[] = [];
@@ -119,6 +119,11 @@ export async function startReviewFixture(): Promise<ReviewFixture> {
     if (req.url === "/head") {
       res.writeHead(200, { "content-type": "text/plain", "content-length": "1234" });
       res.end(req.method === "HEAD" ? undefined : "x".repeat(1234));
+      return;
+    }
+    if (req.url === "/redirect") {
+      res.writeHead(302, { location: "/elsewhere", "content-type": "text/plain" });
+      res.end("moved");
       return;
     }
     if (req.url === "/not-modified") {
@@ -1016,4 +1021,42 @@ review("bodies as the router passes them: HEAD answers keep the upstream's Conte
   assert.equal(seen.server, "up");
   assert.equal(seen.body.length, payload.length);
   assert.ok(seen.body === payload);
+});
+
+review("an upstream redirect goes back to the client as it is: Envoy follows none (Istio sets no internal_redirect_policy), so Location and body are the upstream's and the target is never fetched", async ({ sendBytes, applyAndWait }) => {
+  const host = "upredirect.review.test";
+  await applyAndWait(
+    vs(
+      "upredirect",
+      [host],
+      `${marker("upredirect")}    - route: [{ destination: { host: wire.rv.internal } }]
+`,
+    ),
+    host,
+    "upredirect",
+  );
+  const r = await sendBytes(host, "/redirect");
+  assert.equal(r.status, 302);
+  assert.equal(r.headers.location, "/elsewhere");
+  assert.equal(r.bytes.toString("utf8"), "moved");
+});
+
+review("repeated request headers reach the upstream with every value in order, and several Cookie lines stay one cookie list (`a=1; b=2`, as Envoy joins cookie crumbs with `; `, never `, `)", async ({ sendBytes, applyAndWait }) => {
+  const host = "reqhdrs.review.test";
+  await applyAndWait(
+    vs(
+      "reqhdrs",
+      [host],
+      `${marker("reqhdrs")}    - route: [{ destination: { host: up.rv.internal } }]
+`,
+    ),
+    host,
+    "reqhdrs",
+  );
+  const r = await sendBytes(host, "/c", { cookie: ["a=1", "b=2"], "x-multi": ["one", "two"] });
+  assert.equal(r.status, 200);
+  const seen = JSON.parse(r.bytes.toString("utf8")) as { headers: Record<string, string> };
+  // node:http (the upstream) joins repeated cookie lines with "; " and other headers with ", ".
+  assert.equal(seen.headers.cookie, "a=1; b=2");
+  assert.equal(seen.headers["x-multi"], "one, two");
 });
