@@ -45,12 +45,13 @@ export const startDataPlane: StartDataPlane = async (ctx: DataPlaneContext): Pro
   const outboundServer = createProxyHttpServer({
     request: outbound.handle,
     connect: (req, socket, head) => handleConnect({ ctx, clusters }, req, socket, head),
+    upgrade: outbound.upgrade,
   });
 
   const inboundHttp = new InboundHttp(ctx);
   const hboneInbound = new HboneInbound(ctx, inboundHttp);
   const plaintext = new PlaintextInbound(ctx, inboundHttp);
-  const plaintextServer = createProxyHttpServer({ request: plaintext.handle });
+  const plaintextServer = createProxyHttpServer({ request: plaintext.handle, upgrade: plaintext.upgrade });
   const edge = new EdgeIngress(ctx, inboundHttp);
   const edgeServer = createProxyHttpServer({ request: edge.handle });
   const hboneServer: HboneServer = ctx.hbone.createServer({ onStream: hboneInbound.onStream });

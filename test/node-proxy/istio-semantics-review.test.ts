@@ -94,6 +94,13 @@ async function startKit(name: string): Promise<Kit> {
       }
     });
   });
+  // WebSocket-style upgrades: 101, then every chunk is echoed back prefixed with `kit:`.
+  server.on("upgrade", (req: http.IncomingMessage, socket: net.Socket) => {
+    seen.push({ method: req.method ?? "", path: req.url ?? "", headers: req.headers, rawHeaders: req.rawHeaders, body: "" });
+    socket.write("HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nx-kit-upgrade: yes\r\n\r\n");
+    socket.on("data", (d: Buffer) => socket.write(`kit:${d.toString("utf8")}`));
+    socket.on("error", () => socket.destroy());
+  });
   server.keepAliveTimeout = 60_000;
   server.on("connection", (s: net.Socket) => {
     sockets.add(s);
@@ -487,6 +494,56 @@ test("the destination's proxy forwards the normalized path its AuthorizationPoli
   assert.equal(seenFor((s) => s.path === "/plain?id=inbound-norm").length, 1);
   const nul = await rawTo(b.port("inboundPlaintext"), host("kit"), "/a%00b");
   assert.match(nul.head, /^HTTP\/1\.1 400 /);
+});
+
+/** A WebSocket handshake through a listener; after the 101 sends `message` and waits for `expect`. Bounded. */
+function upgradeExchange(port: number, hostHeader: string, path: string, message: string, expect: string, extra: string[] = []): Promise<{ head: string; data: string }> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ host: "127.0.0.1", port });
+    let buf = "";
+    let head: string | undefined;
+    const finish = () => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve({ head: head ?? buf, data: head === undefined ? "" : buf });
+    };
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new Error(`upgrade exchange timed out; got ${JSON.stringify(head ?? buf)}`));
+    }, 15_000);
+    s.on("data", (d: Buffer) => {
+      buf += d.toString("latin1");
+      if (head === undefined) {
+        const i = buf.indexOf("\r\n\r\n");
+        if (i < 0) return;
+        head = buf.slice(0, i);
+        buf = buf.slice(i + 4);
+        if (!/^HTTP\/1\.1 101 /.test(head)) return finish();
+        s.write(message);
+      }
+      if (buf.includes(expect)) finish();
+    });
+    s.on("close", finish);
+    s.on("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    const lines = [`GET ${path} HTTP/1.1`, `host: ${hostHeader}`, "connection: Upgrade", "upgrade: websocket", "sec-websocket-version: 13", "sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==", ...extra];
+    s.write(`${lines.join("\r\n")}\r\n\r\n`);
+  });
+}
+
+test("WebSocket upgrades are proxied through both proxies (Istio sets upgrade_configs websocket on every connection manager), with the destination's AuthorizationPolicy applied to the handshake", async () => {
+  const ok = await upgradeExchange(a.port("outbound"), host("kit"), "/ws?id=ws-1", "hello", "kit:hello", [`proxy-authorization: ${proxyAuthorization("sleep.rv")}`]);
+  assert.match(ok.head, /^HTTP\/1\.1 101 /);
+  assert.match(ok.head, /x-kit-upgrade: yes/i);
+  assert.equal(ok.data, "kit:hello");
+  const hs = seenFor((x) => x.path === "/ws?id=ws-1")[0]!;
+  assert.equal(String(hs.headers.upgrade).toLowerCase(), "websocket");
+  assert.equal(hs.headers["x-envoy-attempt-count"], "1");
+  const denied = await upgradeExchange(a.port("outbound"), host("kit"), "/admin/ws", "x", "never", [`proxy-authorization: ${proxyAuthorization("sleep.rv")}`]);
+  assert.match(denied.head, /^HTTP\/1\.1 403 /);
+  assert.equal(seenFor((x) => x.path === "/admin/ws").length, 0);
 });
 
 // ---------------------------------------------------------------------------------------------

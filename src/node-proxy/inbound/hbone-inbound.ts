@@ -25,7 +25,7 @@ interface TunnelInfo {
 export class HboneInbound {
   private readonly tunnels = new WeakMap<object, TunnelInfo>();
   private readonly open = new Set<Duplex>();
-  readonly server = createProxyHttpServer({ request: (req, res) => this.onRequest(req, res) });
+  readonly server = createProxyHttpServer({ request: (req, res) => this.onRequest(req, res), upgrade: (req, socket, head) => this.onUpgrade(req, socket, head) });
 
   constructor(
     private readonly ctx: DataPlaneContext,
@@ -113,6 +113,16 @@ export class HboneInbound {
       return;
     }
     this.http.serve(req, res, info.target, info.caller, view);
+  }
+
+  private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const info = this.tunnels.get(req.socket);
+    const view = this.ctx.config.current();
+    if (info === undefined || view === undefined) {
+      socket.destroy();
+      return;
+    }
+    this.http.serveUpgrade(req, socket, head, info.target, info.caller, view);
   }
 
   close(): void {

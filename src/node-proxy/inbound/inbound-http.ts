@@ -9,6 +9,7 @@
  */
 import http, { type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from "node:http";
 import { randomUUID } from "node:crypto";
+import type { Duplex } from "node:stream";
 import {
   applyAuthnResultToAuthz,
   compileAuthorization,
@@ -25,6 +26,7 @@ import {
 import type { ConfigView, ConnectionSecurityPolicy, DataPlaneContext, PeerIdentity } from "../context.ts";
 import { forwardableHeaders, headerMap, responseHeaders } from "../outbound/http-headers.ts";
 import { local } from "../outbound/http-outbound.ts";
+import { isWebSocketUpgrade, relayUpgrade, socketReply, withUpgradeHeaders } from "../outbound/upgrade-relay.ts";
 import { plainIp } from "../outbound/source-workload.ts";
 import type { LocalTarget } from "./local-targets.ts";
 
@@ -107,8 +109,22 @@ export class InboundHttp {
       flags = r.flags;
       responseBytes = r.bytes;
     }
+    this.record(req, target, caller, { path, host, code, flags, responseBytes, ...(auditPolicy === undefined ? {} : { auditPolicy }) }, started, startMs);
+  }
+
+  /** Istio's request metrics (reporter=destination) and the access-log line of one finished request. */
+  private record(
+    req: IncomingMessage,
+    target: LocalTarget,
+    caller: InboundCaller,
+    o: { path: string; host: string; code: number; flags: string; responseBytes: number; requestBytes?: number; auditPolicy?: string },
+    started: number,
+    startMs: number,
+  ): void {
+    const { ctx } = this;
+    const { path, host, code, flags, responseBytes, auditPolicy } = o;
     const durationMs = performance.now() - started;
-    const requestBytes = Number(req.headers["content-length"] ?? 0) || 0;
+    const requestBytes = o.requestBytes ?? (Number(req.headers["content-length"] ?? 0) || 0);
     const destinationService = target.service?.host ?? "unknown";
     ctx.metrics.request(
       {
@@ -117,7 +133,7 @@ export class InboundHttp {
         source_principal: caller.peer?.spiffeId ?? "unknown",
         destination_service: destinationService,
         destination_principal: target.workload.spiffeId,
-        response_code: String(code!),
+        response_code: String(code),
         response_flags: flags,
         connection_security_policy: caller.security,
       },
@@ -129,7 +145,7 @@ export class InboundHttp {
       method: req.method ?? "",
       path,
       protocol: `HTTP/${req.httpVersion}`,
-      response_code: code!,
+      response_code: code,
       response_flags: flags,
       bytes_received: requestBytes,
       bytes_sent: responseBytes,
@@ -147,6 +163,38 @@ export class InboundHttp {
       listener: caller.listener,
       ...(auditPolicy === undefined ? {} : { audit: true, audit_policy: auditPolicy }),
     });
+  }
+
+  /** A WebSocket handshake for `target`: admitted like a request, then relayed byte for byte. Never throws. */
+  serveUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, target: LocalTarget, caller: InboundCaller, view: ConfigView): void {
+    socket.on("error", () => socket.destroy());
+    this.runUpgrade(req, socket, head, target, caller, view).catch((err: unknown) => {
+      this.ctx.logger.error("inbound upgrade failed", { error: err instanceof Error ? err.message : String(err) });
+      socket.destroy();
+    });
+  }
+
+  private async runUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, target: LocalTarget, caller: InboundCaller, view: ConfigView): Promise<void> {
+    const started = performance.now();
+    const startMs = this.ctx.clock.now();
+    if (req.headers["x-request-id"] === undefined || req.headers["x-request-id"] === "") req.headers["x-request-id"] = randomUUID();
+    const rawPath = req.url ?? "/";
+    const badPath = rejectedPathReason(rawPath);
+    if (badPath !== undefined) return socketReply(socket, 400, badPath);
+    if (!isWebSocketUpgrade(req.headers)) return socketReply(socket, 403, `upgrade to ${String(req.headers.upgrade)} is not proxied (websocket only)`);
+    const path = normalizeRequestPath(rawPath);
+    const host = req.headers.host ?? `${target.address}:${target.port}`;
+    const admission = await this.admit(req, target, caller, view, path, host);
+    const audit = admission.auditPolicy === undefined ? {} : { auditPolicy: admission.auditPolicy };
+    if (admission.kind === "refused") {
+      socketReply(socket, admission.status, admission.message, admission.flags === "-" ? {} : { "x-envoy-response-flags": admission.flags });
+      this.record(req, target, caller, { path, host, code: admission.status, flags: admission.flags, responseBytes: 0, ...audit }, started, startMs);
+      return;
+    }
+    const headers = withUpgradeHeaders(admission.upstreamHeaders, req.headers);
+    const up = http.request({ agent: false, host: target.address, port: target.port, method: req.method, path, headers, setHost: false, ...PLAIN_HTTP });
+    const r = await relayUpgrade(socket, head, up);
+    this.record(req, target, caller, { path, host, code: r.code, flags: r.flags, responseBytes: r.bytesSent, requestBytes: r.bytesReceived, ...audit }, started, startMs);
   }
 
   /**

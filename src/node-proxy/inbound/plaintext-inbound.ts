@@ -8,7 +8,9 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { resolvePeerAuthentication } from "../../core/policy/index.ts";
 import type { ConfigView, DataPlaneContext } from "../context.ts";
+import type { Duplex } from "node:stream";
 import { local } from "../outbound/http-outbound.ts";
+import { socketReply } from "../outbound/upgrade-relay.ts";
 import type { InboundHttp } from "./inbound-http.ts";
 import { localTargets, type LocalTarget } from "./local-targets.ts";
 
@@ -33,6 +35,19 @@ export class PlaintextInbound {
     private readonly ctx: DataPlaneContext,
     private readonly http: InboundHttp,
   ) {}
+
+  /** WebSocket handshakes on the plaintext listener, under the same PeerAuthentication check. */
+  upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const view = this.ctx.config.current();
+    const target = view === undefined ? undefined : targetForHost(view, req.headers.host);
+    if (view === undefined || target === undefined) return socketReply(socket, view === undefined ? 503 : 404, `no workload of this node serves ${req.headers.host ?? "(no Host)"}`);
+    if (resolvePeerAuthentication(view.snapshot.peerAuthentications, target.workloadKey, target.port) === "STRICT") {
+      this.ctx.metrics.count("plaintext_refused", { workload: target.workloadKey });
+      socket.destroy();
+      return;
+    }
+    this.http.serveUpgrade(req, socket, head, target, { remoteAddress: req.socket.remoteAddress, security: "none", listener: "plaintext" }, view);
+  };
 
   handle = (req: IncomingMessage, res: ServerResponse): void => {
     const view = this.ctx.config.current();

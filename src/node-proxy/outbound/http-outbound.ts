@@ -7,6 +7,7 @@
  */
 import http, { type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from "node:http";
 import { randomUUID } from "node:crypto";
+import type { Duplex } from "node:stream";
 import {
   applyHeaderOps,
   compileMeshRoutes,
@@ -35,6 +36,7 @@ import { hboneAddressOf } from "./node-address.ts";
 import { connPolicyOf, type UpstreamConnPolicy } from "./pooled-agent.ts";
 import { plainIp, sourceWorkload } from "./source-workload.ts";
 import { readBody, type RequestBody } from "./request-body.ts";
+import { isWebSocketUpgrade, relayUpgrade, socketReply, withUpgradeHeaders } from "./upgrade-relay.ts";
 
 export interface OutboundHttpDeps {
   ctx: DataPlaneContext;
@@ -52,6 +54,8 @@ interface Outcome {
   cluster?: string;
   route?: string;
   responseBytes: number;
+  /** Bytes read from the client when not the request's Content-Length (an upgraded connection). */
+  requestBytes?: number;
   destinationService: string;
 }
 
@@ -128,6 +132,92 @@ export class OutboundHttp {
       else res.destroy();
     });
   };
+
+  /** `Connection: Upgrade` requests (the server's `upgrade` event): WebSocket handshakes are proxied. */
+  upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    socket.on("error", () => socket.destroy());
+    this.runUpgrade(req, socket, head).catch((err: unknown) => {
+      this.d.ctx.logger.error("outbound upgrade failed", { error: err instanceof Error ? err.message : String(err) });
+      socket.destroy();
+    });
+  };
+
+  private async runUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const { ctx } = this.d;
+    const started = performance.now();
+    const startMs = ctx.clock.now();
+    const view = ctx.config.current();
+    if (view === undefined) return socketReply(socket, 503, "no configuration yet");
+    const target = requestTarget(req);
+    if ("error" in target) return socketReply(socket, 400, target.error);
+    const badPath = rejectedPathReason(target.path);
+    if (badPath !== undefined) return socketReply(socket, 400, badPath);
+    target.path = normalizeRequestPath(target.path);
+    const src = sourceWorkload(view, req.socket.remoteAddress, headerValue(req.headers["proxy-authorization"]));
+    if (src.kind === "unknown") return socketReply(socket, 403, `unknown source workload: ${src.message}`);
+    const w = src.workload;
+    if (req.headers["x-request-id"] === undefined || req.headers["x-request-id"] === "") req.headers["x-request-id"] = randomUUID();
+    const outcome = await this.upgradeOutcome(req, socket, head, target, w, view);
+    this.record(req, target, w, outcome, started, startMs);
+  }
+
+  private async upgradeOutcome(req: IncomingMessage, socket: Duplex, head: Buffer, target: { authority: string; path: string }, w: NodeWorkload, view: ConfigView): Promise<Outcome> {
+    const facts: RequestFacts = { method: req.method ?? "GET", scheme: "http", authority: target.authority, path: target.path, port: portOf(target.authority), headers: headerMap(req.headers), sourceIp: plainIp(req.socket.remoteAddress) };
+    // Envoy refuses an upgrade it has no upgrade_config for (upgrade_failed); Istio configures websocket only.
+    if (!isWebSocketUpgrade(req.headers)) {
+      socketReply(socket, 403, `upgrade to ${String(req.headers.upgrade)} is not proxied (websocket only)`);
+      return { code: 403, flags: "-", responseBytes: 0, destinationService: "unknown" };
+    }
+    const plan = planRequest(meshRoutesFor(view, w), facts, this.rng);
+    switch (plan.kind) {
+      case "no-route":
+        socketReply(socket, 404, `no route for ${target.authority}: ${plan.reason}`, { "x-envoy-response-flags": "NR" });
+        return { code: 404, flags: "NR", responseBytes: 0, destinationService: "unknown" };
+      case "no-cluster":
+        socketReply(socket, 503, `no cluster: ${plan.reason}`, { "x-envoy-response-flags": "NC" });
+        return { code: 503, flags: "NC", responseBytes: 0, destinationService: "unknown", route: routeName(plan.route) };
+      case "redirect":
+      case "direct-response": {
+        const h: OutgoingHttpHeaders = plan.kind === "redirect" ? { location: plan.location } : {};
+        applyHeaderOps(headerSink(h), plan.responseHeaderOps);
+        const body = plan.kind === "direct-response" && plan.body !== undefined ? Buffer.from(plan.body).toString("utf8") : "";
+        socketReply(socket, plan.status, body, h);
+        return { code: plan.status, flags: "-", responseBytes: 0, destinationService: "unknown", ...(plan.route ? { route: routeName(plan.route) } : {}) };
+      }
+      case "forward":
+        break;
+    }
+    const base = { cluster: plan.cluster.name, route: routeName(plan.route), destinationService: plan.cluster.host };
+    const opsOnReply = (h: OutgoingHttpHeaders) => applyHeaderOps(headerSink(h), plan.responseHeaderOps);
+    if (plan.fault?.delayMs !== undefined) await sleep(plan.fault.delayMs);
+    if (plan.fault?.abort !== undefined) {
+      const status = "status" in plan.fault.abort ? plan.fault.abort.status : 200;
+      const h: OutgoingHttpHeaders = { "x-envoy-response-flags": "FI" };
+      opsOnReply(h);
+      socketReply(socket, status, "fault filter abort", h);
+      return { ...base, code: status, flags: "FI", responseBytes: 0 };
+    }
+    const rt = this.d.clusters.of(plan.cluster);
+    const ep = this.pick(rt, plan, new Set());
+    if (ep === undefined) {
+      const h: OutgoingHttpHeaders = { "x-envoy-response-flags": "UH" };
+      opsOnReply(h);
+      socketReply(socket, 503, "no healthy upstream", h);
+      return { ...base, code: 503, flags: "UH", responseBytes: 0 };
+    }
+    const headers = withUpgradeHeaders(forwardableHeaders(req.headers), req.headers);
+    headers.host = plan.upstreamRequest.authority;
+    if (headers["x-forwarded-proto"] === undefined) headers["x-forwarded-proto"] = "http";
+    if (plan.upstreamRequest.headerOps.length > 0) applyHeaderOps(headerSink(headers), plan.upstreamRequest.headerOps);
+    headers["x-envoy-attempt-count"] = "1";
+    const up = http.request({ agent: this.agentFor(ep, w, plan.cluster), method: req.method ?? "GET", path: plan.upstreamRequest.path, headers, setHost: false, ...NO_SERVERNAME });
+    try {
+      const r = await relayUpgrade(socket, head, up, opsOnReply);
+      return { ...base, code: r.code, flags: r.flags, responseBytes: r.bytesSent, requestBytes: r.bytesReceived, upstream: ep };
+    } finally {
+      rt.lb.release(ep);
+    }
+  }
 
   private async run(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const { ctx } = this.d;
@@ -210,8 +300,14 @@ export class OutboundHttp {
         if (plan.fault?.delayMs !== undefined) outcome.flags = outcome.flags === "-" ? "DI" : `DI,${outcome.flags}`;
         break;
     }
+    this.record(req, target, w, outcome, started, startMs);
+  }
+
+  /** Istio's request metrics (reporter=source) and the access-log line of one finished request. */
+  private record(req: IncomingMessage, target: { authority: string; path: string }, w: NodeWorkload, outcome: Outcome, started: number, startMs: number): void {
+    const { ctx } = this.d;
     const durationMs = performance.now() - started;
-    const requestBytes = Number(req.headers["content-length"] ?? 0) || 0;
+    const requestBytes = outcome.requestBytes ?? (Number(req.headers["content-length"] ?? 0) || 0);
     ctx.metrics.request(
       {
         reporter: "source",

@@ -15,6 +15,8 @@ export const MAX_HEADER_BYTES = 16 * 1024;
 export interface HttpListenerHandlers {
   request: (req: http.IncomingMessage, res: http.ServerResponse) => void;
   connect?: (req: http.IncomingMessage, socket: import("node:stream").Duplex, head: Buffer) => void;
+  /** `Connection: Upgrade` requests; without a handler Node closes such connections. */
+  upgrade?: (req: http.IncomingMessage, socket: import("node:stream").Duplex, head: Buffer) => void;
 }
 
 /** Answers a parse error the way Envoy does (400, or 431 for a header block over the limit) and closes. */
@@ -29,10 +31,23 @@ export function answerClientError(err: Error & { code?: string }, socket: import
   socket.end(`HTTP/1.1 ${status}\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
 }
 
+/** Upgraded (WebSocket) connections per server: `closeAllConnections` no longer sees them. */
+const upgradedSockets = new WeakMap<http.Server, Set<import("node:stream").Duplex>>();
+
 /** An HTTP/1.1 server with the proxy's limits, not yet listening. */
 export function createProxyHttpServer(h: HttpListenerHandlers): http.Server {
   const server = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES, keepAliveTimeout: 60_000, requestTimeout: 0, headersTimeout: 30_000 }, h.request);
   if (h.connect !== undefined) server.on("connect", h.connect);
+  if (h.upgrade !== undefined) {
+    const upgrade = h.upgrade;
+    const open = new Set<import("node:stream").Duplex>();
+    upgradedSockets.set(server, open);
+    server.on("upgrade", (req: http.IncomingMessage, socket: import("node:stream").Duplex, head: Buffer) => {
+      open.add(socket);
+      socket.once("close", () => open.delete(socket));
+      upgrade(req, socket, head);
+    });
+  }
   server.on("clientError", answerClientError);
   server.on("connection", (s: Socket) => {
     if (typeof s.setNoDelay === "function") s.setNoDelay(true);
@@ -54,5 +69,6 @@ export function closeServer(server: http.Server): Promise<void> {
   return new Promise((resolve) => {
     server.close(() => resolve());
     server.closeAllConnections();
+    for (const s of upgradedSockets.get(server) ?? []) s.destroy();
   });
 }
