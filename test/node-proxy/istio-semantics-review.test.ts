@@ -496,6 +496,14 @@ test("the destination's proxy forwards the normalized path its AuthorizationPoli
   assert.match(nul.head, /^HTTP\/1\.1 400 /);
 });
 
+test("x-envoy-expected-rq-timeout-ms tells the upstream the timeout it has (Envoy's router: the per-try timeout, else the route timeout); absent without timeouts (Istio's default route timeout 0s)", async () => {
+  await call("kit", "/slow?id=expected-timeout");
+  const tries = seenFor((s) => s.path === "/slow?id=expected-timeout");
+  assert.equal(tries[0]?.headers["x-envoy-expected-rq-timeout-ms"], "300");
+  const plain = await call("kit", "/plain?id=no-timeout");
+  assert.equal(seenBody(plain).headers["x-envoy-expected-rq-timeout-ms"], undefined);
+});
+
 /** A WebSocket handshake through a listener; after the 101 sends `message` and waits for `expect`. Bounded. */
 function upgradeExchange(port: number, hostHeader: string, path: string, message: string, expect: string, extra: string[] = []): Promise<{ head: string; data: string }> {
   return new Promise((resolve, reject) => {

@@ -421,6 +421,10 @@ export class OutboundHttp {
     // Istio sets include_request_attempt_count on sidecar virtual hosts: every try (and the mirrors,
     // copied from the first) carries its number; a caller's value is replaced.
     headers["x-envoy-attempt-count"] = "1";
+    // Envoy's router tells the upstream the time it has: the per-try timeout when it is the shorter, else the route's.
+    const perTryMs = plan.retry.perTryTimeoutMs;
+    const expectedMs = perTryMs !== undefined && (plan.timeoutMs === undefined || perTryMs < plan.timeoutMs) ? perTryMs : plan.timeoutMs;
+    if (expectedMs !== undefined) headers["x-envoy-expected-rq-timeout-ms"] = String(expectedMs);
 
     for (const m of plan.mirrors) this.mirror(m.cluster, m.authority, req.method ?? "GET", plan.upstreamRequest.path, headers, body, w);
 
