@@ -413,6 +413,8 @@ test("route-level response header ops apply to local replies of the route (fault
   const abort = await call("kit", "/abort");
   assert.equal(abort.status, 503);
   assert.equal(abort.headers["x-route-h"], "abort");
+  assert.equal(abort.body, "fault filter abort");
+  assert.equal(abort.headers["content-length"], "18", "Envoy's local replies carry a Content-Length (the abort was chunked)");
   const gone = await call("gone", "/x");
   assert.equal(gone.status, 503);
   assert.match(String(gone.headers["x-envoy-response-flags"]), /^UF/);

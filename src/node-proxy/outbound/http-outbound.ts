@@ -354,7 +354,7 @@ export class OutboundHttp {
     if (plan.fault?.delayMs !== undefined) await sleep(plan.fault.delayMs);
     if (plan.fault?.abort !== undefined) {
       const status = "status" in plan.fault.abort ? plan.fault.abort.status : 200;
-      const h: OutgoingHttpHeaders = { "content-type": "text/plain", "x-envoy-response-flags": "FI" };
+      const h: OutgoingHttpHeaders = { "content-type": "text/plain", "content-length": "18", "x-envoy-response-flags": "FI" };
       if ("grpcStatus" in plan.fault.abort) h["grpc-status"] = plan.fault.abort.grpcStatus;
       // Envoy finalizes every local reply with the selected route's response headers.
       if (plan.responseHeaderOps.length > 0) applyHeaderOps(headerSink(h), plan.responseHeaderOps);
