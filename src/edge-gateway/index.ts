@@ -1,6 +1,6 @@
 import type { GatewayEnv } from "./env.ts";
 import { misconfiguredResponse } from "./gateway/gateway-settings.ts";
-import { gatewayInstance, WorkersPlatform } from "./workers/gateway-instance.ts";
+import { gatewayInstance, keepAliveOnDisconnect, WorkersPlatform } from "./workers/gateway-instance.ts";
 
 /**
  * The edge gateway worker: Istio traffic management at the edge. Reads the signed gateway
@@ -22,8 +22,12 @@ export default {
       const res = Response.json(inst.gateway.health());
       return request.method === "HEAD" ? new Response(null, { status: res.status, headers: res.headers }) : res;
     }
-    // CF-Connecting-IP is read in the gateway's one walk over the request headers.
-    return inst.gateway.handle(request, new WorkersPlatform(inst, ctx), { url, pathname, clientIpHeader: "cf-connecting-ip" });
+    // CF-Connecting-IP is read in the gateway's one walk over the request headers. The request's
+    // signal aborts when the client disconnects (compatibility flag `enable_request_signal`).
+    const signal = request.signal;
+    const handled = inst.gateway.handle(request, new WorkersPlatform(inst, ctx), { url, pathname, clientIpHeader: "cf-connecting-ip", downstream: signal });
+    keepAliveOnDisconnect(signal, ctx, handled);
+    return handled;
   },
 } satisfies ExportedHandler<GatewayEnv>;
 

@@ -46,6 +46,14 @@ export interface RequestInfo {
   url?: URL;
   /** `url.pathname` when the entry already read it (each read builds a new string in workerd). */
   pathname?: string;
+  /**
+   * Aborts when the client goes away (its connection closes) before the response is sent; the
+   * entry passes its runtime's (Workers: `request.signal` with the `enable_request_signal`
+   * compatibility flag; Deno: `request.signal` of `deno serve`). The upstream attempt in flight is
+   * cancelled with it, no retry follows, and the request is logged with code 0 and flag `DC`, as
+   * Envoy does. Without it an upstream request runs to its end whatever the client does.
+   */
+  downstream?: AbortSignal;
 }
 
 export interface EdgeGatewayOptions {
@@ -424,7 +432,7 @@ export class EdgeGateway {
 
     const upstreamHeaders = upstreamRequestHeaders(rec, headers, scheme);
     if (plan.mirrors.length > 0) sendMirrors(plan.mirrors, plan, compiled, method, upstreamHeaders, body, platform);
-    const result = await forward({ plan, compiled, method, headers: upstreamHeaders, body, platform, tracer: rec.tracer, parent: rec.span.spanContext(), rng: this.rng });
+    const result = await forward({ plan, compiled, method, headers: upstreamHeaders, body, platform, tracer: rec.tracer, parent: rec.span.spanContext(), rng: this.rng, downstream: info.downstream });
     return this.respond(result, plan, facts, rec);
   }
 
@@ -433,6 +441,15 @@ export class EdgeGateway {
     out.upstreamHost = result.upstreamHost ?? null;
     out.destinationWorkload = result.endpoint?.workload?.split("/")[1] ?? null;
     out.destinationPrincipal = result.endpoint?.spiffeId ?? null;
+    if (result.downstreamDisconnected === true) {
+      // Envoy logs a request whose client went away before any response with code 0 and `DC`;
+      // this response reaches no one (nothing is sent, so no bytes are counted).
+      out.status = 0;
+      out.flags.push("DC");
+      out.details = "downstream_remote_disconnect";
+      rec.knownBytes = 0;
+      return new Response(null, { status: 499 });
+    }
     if (result.local !== undefined) {
       // A router local reply (UF, UT, UH, UO): Envoy's filter manager applies the route's response
       // headers to it, and the CORS filter (which saw the request) adds its headers, as on an upstream response.

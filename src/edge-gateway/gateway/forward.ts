@@ -24,6 +24,11 @@ export interface ForwardInput {
   /** The request's server span: each attempt's client span is its child. */
   parent: SpanContext;
   rng: () => number;
+  /**
+   * The client's signal: aborts when the downstream connection closes before the response is sent
+   * (see `RequestInfo.downstream`). The in-flight attempt is cancelled with it and no retry follows.
+   */
+  downstream?: AbortSignal | undefined;
 }
 
 export interface ForwardResult {
@@ -36,6 +41,11 @@ export interface ForwardResult {
   responseStatus?: number;
   responseHeaders?: Headers;
   local?: LocalReply;
+  /**
+   * The client went away first (Envoy's router resets the upstream request, starts no retry and
+   * logs response code 0 with flag `DC`): nothing reaches the client.
+   */
+  downstreamDisconnected?: true;
   flags: ResponseFlag[];
   upstreamHost?: string;
   upstreamServiceTimeMs?: number;
@@ -44,6 +54,8 @@ export interface ForwardResult {
 }
 
 class OverallTimeout extends Error {}
+/** The reason the overall signal aborts with when the client goes away under a route timeout. */
+class DownstreamDisconnect extends Error {}
 const CLIENT_SPAN = { kind: SpanKind.CLIENT };
 class PerTryTimeout extends Error {}
 
@@ -124,10 +136,16 @@ export async function forward(i: ForwardInput): Promise<ForwardResult> {
   if (endpoints.length === 0) return { local: REPLY.noHealthyUpstream(), flags: ["UH"], attempts: 0 };
   if (state.inflight >= maxInflight(plan)) return { local: REPLY.overflow(), flags: ["UO"], attempts: 0 };
 
-  // Only a route with a timeout pays for an abort signal on its fetches.
+  // Only a route with a timeout pays for its own abort signal on its fetches. Without one, the
+  // client's signal (when the runtime gives one) goes to each fetch as it is: no allocation; with
+  // one, the client's going away aborts the route's controller (one listener, removed below).
+  const downstream = i.downstream;
   const hasDeadline = plan.timeoutMs !== undefined && plan.timeoutMs > 0;
   const overall = hasDeadline ? new AbortController() : undefined;
   const overallTimer = overall === undefined ? undefined : setTimeout(() => overall.abort(new OverallTimeout()), plan.timeoutMs);
+  const onDownstreamAbort = overall === undefined || downstream === undefined ? undefined : () => overall.abort(new DownstreamDisconnect());
+  if (onDownstreamAbort !== undefined) downstream!.addEventListener("abort", onDownstreamAbort, { once: true });
+  const base = overall?.signal ?? downstream;
   // Endpoints already tried (Envoy previous_hosts); only kept when there is another one to prefer.
   let tried: Set<UpstreamEndpoint> | undefined;
   const started = platform.clock.now();
@@ -160,7 +178,7 @@ export async function forward(i: ForwardInput): Promise<ForwardResult> {
         lastHost = target.host;
         span.setAttribute("server.address", target.host);
         const headers = attemptHeaders(i.headers, plan, target.headers, formatTraceparent(span.spanContext()), retries, platform.hostFromUrl !== true);
-        attempt = attemptSignal(overall?.signal, plan.retry.perTryTimeoutMs);
+        attempt = attemptSignal(base, plan.retry.perTryTimeoutMs);
         try {
           const init: RequestInit = { method: i.method, headers, redirect: "manual" };
           if (i.body !== null) init.body = i.body;
@@ -182,6 +200,13 @@ export async function forward(i: ForwardInput): Promise<ForwardResult> {
           if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
         }
       } catch (err) {
+        // The client went away: Envoy resets the upstream request (the fetch was aborted with it)
+        // and retries nothing.
+        if (downstream?.aborted === true) {
+          span.setStatus({ code: SpanStatusCode.ERROR, message: "downstream connection termination" });
+          span.end();
+          return disconnected(retries + 1, lastHost, ep);
+        }
         const reason = overall?.signal.aborted === true ? overall.signal.reason : err;
         if (reason instanceof OverallTimeout || overall?.signal.reason instanceof OverallTimeout) {
           span.setStatus({ code: SpanStatusCode.ERROR, message: "upstream request timeout" });
@@ -206,8 +231,9 @@ export async function forward(i: ForwardInput): Promise<ForwardResult> {
         await response?.body?.cancel();
         retries++;
         try {
-          await platform.sleep(decision.backoffMs, overall?.signal);
+          await platform.sleep(decision.backoffMs, base);
         } catch {
+          if (downstream?.aborted === true) return disconnected(retries, lastHost, ep);
           return { local: REPLY.timeout(["UT"]), flags: ["UT"], attempts: retries, upstreamHost: lastHost ?? `${ep.address}:${ep.port}`, endpoint: ep };
         }
         continue;
@@ -231,5 +257,10 @@ export async function forward(i: ForwardInput): Promise<ForwardResult> {
   } finally {
     state.inflight--;
     if (overallTimer !== undefined) clearTimeout(overallTimer);
+    if (onDownstreamAbort !== undefined) downstream!.removeEventListener("abort", onDownstreamAbort);
   }
+}
+
+function disconnected(attempts: number, lastHost: string | undefined, ep: UpstreamEndpoint): ForwardResult {
+  return { downstreamDisconnected: true, flags: ["DC"], attempts, upstreamHost: lastHost ?? `${ep.address}:${ep.port}`, endpoint: ep };
 }

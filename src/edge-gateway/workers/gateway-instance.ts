@@ -113,3 +113,16 @@ export class WorkersPlatform implements GatewayPlatform {
     console.log(line);
   }
 }
+
+/**
+ * Hands `request.signal` (compatibility flag `enable_request_signal`) to the gateway as the
+ * client's signal, and keeps the request's work alive when it aborts. When the client
+ * disconnects, workerd aborts the signal in a task of its own (a fetch given the signal, with
+ * `request_signal_passthrough`, is cancelled), then ends the request's I/O context unless
+ * something waits on it: the `waitUntil` registered here from the abort handler lets the gateway's
+ * continuation run to its end (the reset attempt, the `DC` log line, the metrics). The handler is
+ * one property set per request, no listener list and no `waitUntil` while the client stays.
+ */
+export function keepAliveOnDisconnect(signal: AbortSignal, ctx: { waitUntil(p: Promise<unknown>): void }, work: Promise<unknown>): void {
+  signal.onabort = () => ctx.waitUntil(work);
+}

@@ -114,6 +114,7 @@ export default {
     const url = new URL(req.url);
     if (misconfigured) return misconfiguredResponse(settings.problems, req.method, url.pathname);
     if (url.pathname === "/healthz") return Response.json(gateway.health());
-    return gateway.handle(req, platform, { clientIp: info.remoteAddr.hostname, url });
+    // `deno serve` aborts the request's signal when the client disconnects.
+    return gateway.handle(req, platform, { clientIp: info.remoteAddr.hostname, url, downstream: req.signal });
   },
 };

@@ -74,9 +74,32 @@ export function upstreamFetch(): GatewayPlatform["fetch"] {
           reject(err);
         }
       });
-      // Aborting (route timeout, per-try timeout) ends the exchange, the body stream included.
-      const onAbort = () => req.destroy(signal?.reason instanceof Error ? signal.reason : new Error("upstream request aborted"));
+      // Aborting (route timeout, per-try timeout, the client going away) ends the exchange, the
+      // body stream included, until the answer has been read to its end or dropped. After that the signal
+      // is let go: `deno serve` also aborts `request.signal` once a response has been delivered
+      // (its legacy behaviour), and by then the keep-alive socket may carry another exchange.
+      // The exchange settles here too: on a connection reused from the keep-alive pool, Deno 2's
+      // node:http client neither emits `error` nor `close` for a destroyed request (it sends the
+      // request again on a new connection, see docs/edge-gateway.md), so waiting for either would
+      // leave the attempt pending.
+      let done = false;
+      const onAbort = () => {
+        if (done) return;
+        const reason = signal?.reason instanceof Error ? signal.reason : new Error("upstream request aborted");
+        req.destroy(reason);
+        reject(reason);
+      };
+      const release = () => {
+        done = true;
+        signal?.removeEventListener("abort", onAbort);
+      };
       signal?.addEventListener("abort", onAbort, { once: true });
+      // Read to its end, or cancelled (a retried answer): the socket may go back to the pool.
+      if (signal !== undefined)
+        req.once("response", (res: IncomingMessage) => {
+          res.once("end", release);
+          res.once("close", release);
+        });
       req.once("close", () => {
         signal?.removeEventListener("abort", onAbort);
         // Settles the exchange whatever ended it first (a no-op once the answer arrived).
