@@ -506,6 +506,12 @@ test("x-envoy-expected-rq-timeout-ms tells the upstream the timeout it has (Envo
   assert.equal(seenBody(plain).headers["x-envoy-expected-rq-timeout-ms"], undefined);
 });
 
+test("the upstream gets the Host as the client wrote it (Envoy never lower-cases :authority); routing still ignores its case", async () => {
+  const r = await viaProxy(a.port("outbound"), "Kit.RV.svc.cluster.local", "/plain?id=host-case", { source: "sleep.rv" });
+  assert.equal(r.status, 200, r.body);
+  assert.equal(seenBody(r).headers.host, "Kit.RV.svc.cluster.local");
+});
+
 /** A WebSocket handshake through a listener; after the 101 sends `message` and waits for `expect`. Bounded. */
 function upgradeExchange(port: number, hostHeader: string, path: string, message: string, expect: string, extra: string[] = []): Promise<{ head: string; data: string }> {
   return new Promise((resolve, reject) => {

@@ -113,6 +113,16 @@ export function requestTarget(req: IncomingMessage): { authority: string; path: 
   return { authority: parsed.host.toLowerCase(), path: `${parsed.pathname}${parsed.search}` };
 }
 
+/**
+ * The Host sent upstream: the authority as the client wrote it (routing compares it lower-cased;
+ * Envoy forwards :authority unchanged) unless the route rewrote it.
+ */
+function upstreamHost(req: IncomingMessage, planned: string): string {
+  const url = req.url ?? "";
+  const sent = url.startsWith("/") ? (req.headers.host ?? "") : (/^http:\/\/([^/?#]*)/i.exec(url)?.[1] ?? "");
+  return sent.toLowerCase() === planned ? sent : planned;
+}
+
 function portOf(authority: string): number {
   const m = /:(\d{1,5})$/.exec(authority);
   return m === null ? 80 : Number(m[1]);
@@ -206,7 +216,7 @@ export class OutboundHttp {
       return { ...base, code: 503, flags: "UH", responseBytes: 0 };
     }
     const headers = withUpgradeHeaders(forwardableHeaders(req.headers), req.headers);
-    headers.host = plan.upstreamRequest.authority;
+    headers.host = upstreamHost(req, plan.upstreamRequest.authority);
     if (headers["x-forwarded-proto"] === undefined) headers["x-forwarded-proto"] = "http";
     if (plan.upstreamRequest.headerOps.length > 0) applyHeaderOps(headerSink(headers), plan.upstreamRequest.headerOps);
     headers["x-envoy-attempt-count"] = "1";
@@ -410,7 +420,7 @@ export class OutboundHttp {
     // Envoy's x-envoy-upstream-service-time counts from the end of the downstream request (retries included).
     const requestDone = performance.now();
     const headers = forwardableHeaders(req.headers);
-    headers.host = plan.upstreamRequest.authority;
+    headers.host = upstreamHost(req, plan.upstreamRequest.authority);
     // Envoy's connection manager sets x-forwarded-proto to the downstream scheme when it is absent
     // and keeps a caller's (sidecars run with use_remote_address false). The listener is plain HTTP.
     if (headers["x-forwarded-proto"] === undefined) headers["x-forwarded-proto"] = "http";
@@ -426,7 +436,7 @@ export class OutboundHttp {
     const expectedMs = perTryMs !== undefined && (plan.timeoutMs === undefined || perTryMs < plan.timeoutMs) ? perTryMs : plan.timeoutMs;
     if (expectedMs !== undefined) headers["x-envoy-expected-rq-timeout-ms"] = String(expectedMs);
 
-    for (const m of plan.mirrors) this.mirror(m.cluster, m.authority, req.method ?? "GET", plan.upstreamRequest.path, headers, body, w);
+    for (const m of plan.mirrors) this.mirror(m.cluster, m.authority === plan.upstreamRequest.authority ? String(headers.host) : m.authority, req.method ?? "GET", plan.upstreamRequest.path, headers, body, w);
 
     const deadline = plan.timeoutMs === undefined ? undefined : performance.now() + plan.timeoutMs;
     const tried = new Set<string>();
