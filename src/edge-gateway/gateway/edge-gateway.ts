@@ -54,6 +54,13 @@ export interface RequestInfo {
    * Envoy does. Without it an upstream request runs to its end whatever the client does.
    */
   downstream?: AbortSignal;
+  /**
+   * Without `downstream`: the request's own `signal` aborts when the client goes away (Workers
+   * with `enable_request_signal`), and the runtime ends the request's work by itself then unless
+   * something holds it open. The gateway reads (and so tracks) that signal only where something
+   * does: a route with mirrors, whose shadows run in `waitUntil`.
+   */
+  requestSignalOnDemand?: boolean;
 }
 
 export interface EdgeGatewayOptions {
@@ -111,6 +118,15 @@ export class EdgeGateway {
   private readonly idleTracer = new RecordingTracer(() => 0, false);
   constructor(private readonly o: EdgeGatewayOptions) {
     this.rng = o.rng ?? Math.random;
+  }
+
+  /**
+   * Whether anything records requests (access log, metrics or traces): an entry whose runtime ends
+   * a request's work by itself when the client goes away (workerd) hands the gateway the client's
+   * signal only then — see src/edge-gateway/index.ts.
+   */
+  get observing(): boolean {
+    return this.o.telemetry.observing;
   }
 
   /** What `/healthz` reports: in-memory state only, never a snapshot read. */
@@ -432,7 +448,7 @@ export class EdgeGateway {
 
     const upstreamHeaders = upstreamRequestHeaders(rec, headers, scheme);
     if (plan.mirrors.length > 0) sendMirrors(plan.mirrors, plan, compiled, method, upstreamHeaders, body, platform);
-    const result = await forward({ plan, compiled, method, headers: upstreamHeaders, body, platform, tracer: rec.tracer, parent: rec.span.spanContext(), rng: this.rng, downstream: info.downstream });
+    const result = await forward({ plan, compiled, method, headers: upstreamHeaders, body, platform, tracer: rec.tracer, parent: rec.span.spanContext(), rng: this.rng, downstream: info.downstream ?? (info.requestSignalOnDemand === true && plan.mirrors.length > 0 ? req.signal : undefined) });
     return this.respond(result, plan, facts, rec);
   }
 
