@@ -257,7 +257,7 @@ export interface DisconnectCase {
 }
 
 /** A request whose client can go away mid-exchange; its errors (the socket it destroys) are expected. */
-function openRequest(base: URL, path: string, requestId: string): ClientRequest {
+export function openRequest(base: URL, path: string, requestId: string): ClientRequest {
   const req = httpRequestRaw({ host: base.hostname, port: Number(base.port), method: "GET", path, headers: { host: HOST, "x-request-id": requestId }, agent: false });
   req.on("error", () => undefined);
   req.end();
@@ -269,13 +269,13 @@ function openRequest(base: URL, path: string, requestId: string): ClientRequest 
  * request's connection for a write-side disconnect, which a reset is; a FIN alone (half-close) is
  * not seen until workerd writes the response (see docs/edge-gateway.md).
  */
-function goAway(req: ClientRequest): void {
+export function goAway(req: ClientRequest): void {
   if (req.socket !== null) req.socket.resetAndDestroy();
   else req.destroy();
 }
 
 /** Settles with the exchange's end, or throws after `WAIT_MS`. */
-async function ended(ex: HeldExchange, what: string): Promise<"aborted" | "answered"> {
+export async function ended(ex: HeldExchange, what: string): Promise<"aborted" | "answered"> {
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([ex.closed, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: the upstream exchange was still open after the client went away`)), WAIT_MS)))]);

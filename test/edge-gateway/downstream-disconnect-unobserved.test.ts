@@ -7,12 +7,11 @@
  */
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { request as httpRequestRaw, type ClientRequest } from "node:http";
 import { createThrowawayCa } from "../support/throwaway-ca.ts";
 import { startEdgeMesh, type EdgeMesh } from "../support/edge-gateway-mesh.ts";
 import { httpRequest } from "../support/edge-gateway-upstreams.ts";
 import { eventually } from "../support/eventually.ts";
-import { HOST, READY_PATH, startDisconnectFixture, type DisconnectFixture, type HeldExchange } from "./downstream-disconnect-cases.ts";
+import { HOST, READY_PATH, ended, goAway, openRequest, startDisconnectFixture, type DisconnectFixture } from "./downstream-disconnect-cases.ts";
 
 let mesh: EdgeMesh;
 let fixture: DisconnectFixture;
@@ -31,37 +30,20 @@ after(async () => {
   await fixture?.close();
 });
 
-function openRequest(path: string, requestId: string): ClientRequest {
-  const base = mesh.gatewayUrl;
-  const req = httpRequestRaw({ host: base.hostname, port: Number(base.port), method: "GET", path, headers: { host: HOST, "x-request-id": requestId }, agent: false });
-  req.on("error", () => undefined);
-  req.end();
-  return req;
-}
-
-async function ended(ex: HeldExchange, what: string): Promise<string> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([ex.closed, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: the upstream exchange was still open after the client went away`)), 15_000)))]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 test("workerd, telemetry off: a client going away ends the upstream request (workerd ends the request's work)", async () => {
-  const client = openRequest("/hold/unobserved", "dc-unobserved-hold");
+  const client = openRequest(mesh.gatewayUrl, "/hold/unobserved", "dc-unobserved-hold");
   const held = await fixture.up.waitFor("dc-unobserved-hold", 1);
-  client.socket?.resetAndDestroy();
+  goAway(client);
   assert.equal(await ended(held, "/hold"), "aborted");
 });
 
 test("workerd, telemetry off: a client going away during a slow retry: that try ends and none follows", async () => {
-  const client = openRequest("/fail-once/unobserved", "dc-unobserved-retry");
+  const client = openRequest(mesh.gatewayUrl, "/fail-once/unobserved", "dc-unobserved-retry");
   const held = await fixture.up.waitFor("dc-unobserved-retry", 2);
-  client.socket?.resetAndDestroy();
+  goAway(client);
   assert.equal(await ended(held, "/fail-once"), "aborted");
   // A later request on the same route reaches the upstream after anything the first one started.
-  const later = openRequest("/fail-once/later", "dc-unobserved-later");
+  const later = openRequest(mesh.gatewayUrl, "/fail-once/later", "dc-unobserved-later");
   (await fixture.up.waitFor("dc-unobserved-later", 2)).answer(200, "ok");
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("no answer to the later request")), 15_000);
@@ -75,9 +57,9 @@ test("workerd, telemetry off: a client going away during a slow retry: that try 
 });
 
 test("workerd, telemetry off: with a mirror in flight the upstream request still ends; the shadow completes", async () => {
-  const client = openRequest("/mirrored/unobserved", "dc-unobserved-mirror");
+  const client = openRequest(mesh.gatewayUrl, "/mirrored/unobserved", "dc-unobserved-mirror");
   const [held, shadow] = await Promise.all([fixture.up.waitFor("dc-unobserved-mirror", 1), fixture.mirror.waitFor("dc-unobserved-mirror", 1)]);
-  client.socket?.resetAndDestroy();
+  goAway(client);
   // The shadow stays unanswered until the upstream request has ended: its waitUntil holds the
   // request's work open, so only the gateway's own reset (the route's mirrors make it track the
   // client's signal) can end the upstream request here.
