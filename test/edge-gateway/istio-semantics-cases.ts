@@ -359,6 +359,33 @@ review("a mirrored request carries the route's request header ops and rewrite, a
   assert.equal(shadow.headers["x-forwarded-host"], host);
 });
 
+review("paths are normalized as Envoy's normalize_path (Istio's BASE) before routing: an escaped unreserved character is decoded (`/%61dmin` routes and goes upstream as `/admin`), an encoded NUL is a 400", async ({ send, applyAndWait }) => {
+  const host = "normalize.review.test";
+  await applyAndWait(
+    vs(
+      "normalize",
+      [host],
+      `${marker("normalize")}    - match: [{ uri: { prefix: /admin } }]
+      route: [{ destination: { host: up2.rv.internal } }]
+    - route: [{ destination: { host: up.rv.internal } }]
+`,
+    ),
+    host,
+    "normalize",
+  );
+  const escaped = await send(host, "/%61dmin/x%2Dy?q=%61");
+  assert.equal(escaped.status, 200);
+  const seen = seenBy(escaped);
+  assert.equal(seen.server, "up2", "the escaped path matched the /admin route");
+  // Decoded once, unreserved characters only; the query string is left as sent.
+  assert.equal(seen.url, "/admin/x-y?q=%61");
+  const reserved = seenBy(await send(host, "/adm%2Fin"));
+  assert.equal(reserved.server, "up", "%2F is not decoded: /adm%2Fin is not /admin");
+  assert.equal(reserved.url, "/adm%2Fin");
+  const nul = await send(host, "/admin%00x");
+  assert.equal(nul.status, 400);
+});
+
 review("fault injection runs before CORS (Istio's filter order: fault, cors, router): a preflight on an aborting route is aborted, one on a directResponse route answered", async ({ send, applyAndWait }) => {
   const host = "faultcors.review.test";
   await applyAndWait(

@@ -5,7 +5,7 @@
  * (mirrors, load balancing, timeouts, retries). Workers and Deno entries wrap `handle`.
  */
 import { SpanKind, SpanStatusCode, type Span } from "@opentelemetry/api";
-import { applyAuthnResultToAuthz } from "../../core/policy/index.ts";
+import { applyAuthnResultToAuthz, normalizeRequestPath, rejectedPathReason } from "../../core/policy/index.ts";
 import { applyHeaderOps, corsPreflight, corsResponseHeaders, planRequest, type CorsPolicyPlan, type ForwardPlan, type HeaderOp, type RequestFacts } from "../../core/routing/index.ts";
 import type { SnapshotState } from "../snapshot/snapshot-state.ts";
 import type { CompiledGateway } from "./compiled-gateway.ts";
@@ -151,7 +151,12 @@ export class EdgeGateway {
     }
     const authority = headers.get("host") ?? url.host;
     const method = req.method;
-    const pathname = info.pathname ?? url.pathname;
+    // The URL parser has resolved dot segments and backslashes already; Envoy's normalize_path
+    // (Istio's BASE normalization) also decodes percent-encoded unreserved characters, so
+    // `/%61dmin` routes, is authorized and is forwarded as `/admin`. Only a path with an escape
+    // can need it.
+    const rawPathname = info.pathname ?? url.pathname;
+    const pathname = rawPathname.includes("%") ? normalizeRequestPath(rawPathname) : rawPathname;
     const search = url.search;
     const telemetry = this.o.telemetry;
     const tracer = telemetry.exporting ? new RecordingTracer(() => platform.clock.now(), true) : this.idleTracer;
@@ -353,7 +358,7 @@ export class EdgeGateway {
       }
     }
 
-    const facts: RequestFacts = { method, scheme, authority, path: removeQuery.length === 0 ? pathAndQuery : withoutParams(url, removeQuery), port, headers };
+    const facts: RequestFacts = { method, scheme, authority, path: removeQuery.length === 0 ? pathAndQuery : withoutParams(rec.pathname, url, removeQuery), port, headers };
     if (info.clientIp !== undefined) facts.sourceIp = info.clientIp;
     if (claims !== undefined) facts.claims = claims;
     const plan = planRequest(compiled.routes, facts, this.rng);
@@ -510,10 +515,10 @@ function corsPreflightResponse(plan: { cors?: CorsPolicyPlan }, facts: RequestFa
   return new Response(null, { status: pre.status, headers: pre.headers });
 }
 
-function withoutParams(url: URL, names: readonly string[]): string {
+function withoutParams(pathname: string, url: URL, names: readonly string[]): string {
   const u = new URL(url.href);
   for (const n of names) u.searchParams.delete(n);
-  return u.pathname + u.search;
+  return pathname + u.search;
 }
 
 let lastConnection: { value: string; tokens: ReadonlySet<string> } | undefined;

@@ -3,6 +3,7 @@
  * 5xx. (Most framing errors never reach the gateway: the runtime's HTTP server refuses them.)
  */
 import { REPLY, type LocalReply } from "./local-reply.ts";
+import { rejectedPathReason } from "../../core/policy/index.ts";
 
 /** Envoy's default `max_request_headers_kb`. */
 export const MAX_REQUEST_HEADERS_BYTES = 60 * 1024;
@@ -37,6 +38,8 @@ export function validateRequest(method: string, pathname: string, search: string
     } catch {
       return REPLY.badRequest("path: invalid percent-encoding");
     }
+    const rejected = rejectedPathReason(pathname);
+    if (rejected !== undefined) return REPLY.badRequest(`path: ${rejected}`);
   }
   if (host === lastGoodHost) return undefined;
   if (host === "" || BAD_HOST.test(host)) return REPLY.badRequest(`invalid Host header ${JSON.stringify(host.slice(0, 100))}`);
