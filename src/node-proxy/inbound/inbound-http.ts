@@ -8,7 +8,6 @@
  * gateway's JWT-SVID, never from a header.
  */
 import http, { type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from "node:http";
-import { randomUUID } from "node:crypto";
 import type { Duplex } from "node:stream";
 import {
   applyAuthnResultToAuthz,
@@ -24,7 +23,7 @@ import {
   type RequestAuthenticator,
 } from "../../core/policy/index.ts";
 import type { ConfigView, ConnectionSecurityPolicy, DataPlaneContext, PeerIdentity } from "../context.ts";
-import { forwardableHeaders, headerMap, responseHeaders } from "../outbound/http-headers.ts";
+import { ensureRequestId, forwardableHeaders, headerMap, responseHeaders } from "../outbound/http-headers.ts";
 import { local } from "../outbound/http-outbound.ts";
 import { isWebSocketUpgrade, relayUpgrade, socketReply, withUpgradeHeaders } from "../outbound/upgrade-relay.ts";
 import { plainIp } from "../outbound/source-workload.ts";
@@ -81,7 +80,7 @@ export class InboundHttp {
     const started = performance.now();
     const startMs = ctx.clock.now();
     // The destination's connection manager generates x-request-id too when none came (plaintext or edge callers).
-    if (req.headers["x-request-id"] === undefined || req.headers["x-request-id"] === "") req.headers["x-request-id"] = randomUUID();
+    ensureRequestId(req.headers);
     // The path the policies match is the path the workload gets (Envoy's normalize_path, Istio's
     // default BASE normalization); an encoded NUL is refused before any policy runs.
     const rawPath = req.url ?? "/";
@@ -177,7 +176,7 @@ export class InboundHttp {
   private async runUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, target: LocalTarget, caller: InboundCaller, view: ConfigView): Promise<void> {
     const started = performance.now();
     const startMs = this.ctx.clock.now();
-    if (req.headers["x-request-id"] === undefined || req.headers["x-request-id"] === "") req.headers["x-request-id"] = randomUUID();
+    ensureRequestId(req.headers);
     const rawPath = req.url ?? "/";
     const badPath = rejectedPathReason(rawPath);
     if (badPath !== undefined) return socketReply(socket, 400, badPath);

@@ -3,6 +3,7 @@
  * §7.6.1), the lower-cased view routing and policy match on, and a mutable header bag the
  * routing core's header operations write into.
  */
+import { randomUUID } from "node:crypto";
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
 import type { HeaderSink } from "../../core/routing/index.ts";
 
@@ -77,4 +78,13 @@ export function headerSink(h: OutgoingHttpHeaders): HeaderSink {
 export function responseHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
   const out = forwardableHeaders(headers);
   return out;
+}
+
+/**
+ * Envoy's connection manager generates `x-request-id` when the request has none (generate_request_id,
+ * before routing), so local replies, the access log and the upstream all see one id; a caller's is kept.
+ */
+export function ensureRequestId(headers: IncomingHttpHeaders): void {
+  const id = headers["x-request-id"];
+  if (id === undefined || id === "") headers["x-request-id"] = randomUUID();
 }

@@ -6,7 +6,6 @@
  * access log.
  */
 import http, { type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from "node:http";
-import { randomUUID } from "node:crypto";
 import type { Duplex } from "node:stream";
 import {
   applyHeaderOps,
@@ -30,7 +29,7 @@ import type { ConfigView, DataPlaneContext } from "../context.ts";
 import type { ClusterRuntime, ClusterStates } from "../resilience/cluster-state.ts";
 import { PoolOverflowError } from "../resilience/circuit-breaker.ts";
 import type { UpstreamResult } from "../resilience/outlier-detector.ts";
-import { forwardableHeaders, headerMap, headerSink, responseHeaders } from "./http-headers.ts";
+import { ensureRequestId, forwardableHeaders, headerMap, headerSink, responseHeaders } from "./http-headers.ts";
 import { HboneAgentPool, UpstreamConnectError } from "./hbone-agent-pool.ts";
 import { hboneAddressOf } from "./node-address.ts";
 import { connPolicyOf, type UpstreamConnPolicy } from "./pooled-agent.ts";
@@ -166,7 +165,7 @@ export class OutboundHttp {
     const src = sourceWorkload(view, req.socket.remoteAddress, headerValue(req.headers["proxy-authorization"]));
     if (src.kind === "unknown") return socketReply(socket, 403, `unknown source workload: ${src.message}`);
     const w = src.workload;
-    if (req.headers["x-request-id"] === undefined || req.headers["x-request-id"] === "") req.headers["x-request-id"] = randomUUID();
+    ensureRequestId(req.headers);
     const outcome = await this.upgradeOutcome(req, socket, head, target, w, view);
     this.record(req, target, w, outcome, started, startMs);
   }
@@ -261,7 +260,7 @@ export class OutboundHttp {
     const w = src.workload;
     // Envoy's connection manager generates x-request-id before routing (generate_request_id), so
     // local replies and the access log carry the id the upstream sees; a caller's id is kept.
-    if (req.headers["x-request-id"] === undefined || req.headers["x-request-id"] === "") req.headers["x-request-id"] = randomUUID();
+    ensureRequestId(req.headers);
     const headers = headerMap(req.headers);
     const facts: RequestFacts = { method: req.method ?? "GET", scheme: "http", authority: target.authority, path: target.path, port: portOf(target.authority), headers, sourceIp: plainIp(req.socket.remoteAddress) };
     const plan: RequestPlan = planRequest(meshRoutesFor(view, w), facts, this.rng);
