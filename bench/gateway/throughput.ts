@@ -24,7 +24,9 @@
  */
 import os from "node:os";
 import autocannon from "autocannon";
+import { fileURLToPath } from "node:url";
 import { Miniflare } from "miniflare";
+import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import { createThrowawayCa } from "../../test/support/throwaway-ca.ts";
 import { startEdgeMesh } from "../../test/support/edge-gateway-mesh.ts";
 import { BENCH_HOST, benchConfigYaml, getStatus } from "./bench-config.ts";
@@ -95,8 +97,17 @@ export interface FixedRateReport {
 /** How far (relative) an achieved rate may fall below the offered one and still count as reached. */
 export const FIXED_RATE_TOLERANCE = 0.03;
 
-/** Same compatibility settings as the gateway's wrangler.toml, so the runtimes match. */
-export const COMPATIBILITY = { compatibilityDate: "2026-04-01", compatibilityFlags: ["nodejs_compat"] };
+/**
+ * The gateway's compatibility date and flags, read from wrangler.toml by wrangler itself, so both
+ * workers run on the same runtime behaviour (the gateway's `enable_request_signal` included).
+ */
+export const COMPATIBILITY = gatewayCompatibility();
+
+function gatewayCompatibility(): { compatibilityDate: string; compatibilityFlags: string[] } {
+  const w = unstable_getMiniflareWorkerOptions(fileURLToPath(new URL("../../wrangler.toml", import.meta.url))).workerOptions;
+  if (w.compatibilityDate === undefined) throw new Error("wrangler.toml sets no compatibility_date");
+  return { compatibilityDate: w.compatibilityDate, compatibilityFlags: [...(w.compatibilityFlags ?? [])] };
+}
 
 export const BARE_FORWARDER = (upstream: string) => `
 export default {
