@@ -27,4 +27,6 @@ export interface GatewayEnv {
   OTEL_BSP_MAX_QUEUE_SIZE?: string;
   /** `off` disables the JSON access log. */
   ACCESS_LOG?: string;
+  /** `on` returns `x-request-id` on every response (default `off`, as Envoy). */
+  RESPONSE_REQUEST_ID?: string;
 }

@@ -45,6 +45,18 @@ test("ACCESS_LOG: unset or empty is on; on/off, true/false, 1/0 in any case; any
   assert.equal(read({ ACCESS_LOG: "of", SNAPSHOT_CHECK_SECONDS: "x" }).problems.length, 2);
 });
 
+test("RESPONSE_REQUEST_ID: unset or empty is off (as Envoy's always_set_request_id_in_response); on/off, true/false, 1/0 in any case; anything else is a problem naming the var", () => {
+  assert.equal(read({}).responseRequestId, false);
+  assert.equal(read({ RESPONSE_REQUEST_ID: "" }).responseRequestId, false);
+  for (const [word, on] of [["on", true], ["ON", true], ["true", true], ["1", true], ["off", false], ["False", false], ["0", false]] as const) {
+    const r = read({ RESPONSE_REQUEST_ID: word });
+    assert.deepEqual([r.problems, r.responseRequestId], [[], on], word);
+  }
+  for (const bad of ["yes", "always"]) {
+    assert.deepEqual(read({ RESPONSE_REQUEST_ID: bad }).problems, [{ var: "RESPONSE_REQUEST_ID", message: `RESPONSE_REQUEST_ID: must be one of on, off, got ${JSON.stringify(bad)}` }], bad);
+  }
+});
+
 test("a misconfigured gateway: /healthz is a 503 JSON naming the vars, any other request a 503 local reply naming them", async () => {
   const { problems } = read({ SNAPSHOT_CHECK_SECONDS: "2s" });
   const health = misconfiguredResponse(problems, "GET", "/healthz");

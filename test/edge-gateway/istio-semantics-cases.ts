@@ -1087,3 +1087,47 @@ review("repeated request headers reach the upstream with every value in order, a
   assert.equal(seen.headers.cookie, "a=1; b=2");
   assert.equal(seen.headers["x-multi"], "one, two");
 });
+
+review("without a tracing collector the gateway takes no part in traces, as Envoy without a tracing provider: the client's traceparent and tracestate reach the upstream exactly as sent, none is added when the client sent none", async ({ send, applyAndWait }) => {
+  // A span id that nothing records would name a parent no backend knows and cut the upstream's
+  // spans off from the client's trace; the review runners configure no OTLP endpoint.
+  const host = "trace.review.test";
+  await applyAndWait(
+    vs(
+      "trace",
+      [host],
+      `${marker("trace")}    - route: [{ destination: { host: up.rv.internal } }]
+`,
+    ),
+    host,
+    "trace",
+  );
+  const traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+  const withTrace = await send(host, "/t", { headers: { traceparent, tracestate: "congo=t61rcWkgMzE" } });
+  assert.equal(withTrace.status, 200);
+  const seen = withTrace.json<{ headers: Record<string, string | undefined> }>().headers;
+  assert.equal(seen.traceparent, traceparent);
+  assert.equal(seen.tracestate, "congo=t61rcWkgMzE");
+  const without = await send(host, "/t");
+  assert.equal(without.status, 200);
+  const seen2 = without.json<{ headers: Record<string, string | undefined> }>().headers;
+  assert.equal(seen2.traceparent, undefined);
+  assert.equal(seen2.tracestate, undefined);
+});
+
+review("x-request-id: a sane client id travels upstream as sent, otherwise a generated UUID; neither is returned to the client (Envoy's default always_set_request_id_in_response: false; RESPONSE_REQUEST_ID=on returns it)", async ({ send }) => {
+  // The route of the case above (trace.review.test).
+  const host = "trace.review.test";
+  const given = await send(host, "/id", { headers: { "x-request-id": "client-id-1" } });
+  assert.equal(given.status, 200);
+  assert.equal(given.json<{ headers: Record<string, string | undefined> }>().headers["x-request-id"], "client-id-1");
+  assert.equal(given.headers["x-request-id"], undefined);
+  const generated = await send(host, "/id");
+  assert.equal(generated.status, 200);
+  assert.match(generated.json<{ headers: Record<string, string | undefined> }>().headers["x-request-id"] ?? "", /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  assert.equal(generated.headers["x-request-id"], undefined);
+  // A local reply (no route for the path's host) carries none either.
+  const nr = await send("no-such-host.review.test", "/id");
+  assert.equal(nr.status, 404);
+  assert.equal(nr.headers["x-request-id"], undefined);
+});

@@ -56,7 +56,7 @@ before(async () => {
   echo = await startEchoServer("v1");
   mesh = await startEdgeMesh({
     controlVars: ca.vars,
-    gatewayVars: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(collector.address() as AddressInfo).port}`, OTEL_METRIC_EXPORT_INTERVAL: "0", OTEL_BSP_SCHEDULE_DELAY: "0" },
+    gatewayVars: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(collector.address() as AddressInfo).port}`, OTEL_METRIC_EXPORT_INTERVAL: "0", OTEL_BSP_SCHEDULE_DELAY: "0", RESPONSE_REQUEST_ID: "on" },
     onLine: (l) => lines.push(l),
   });
   const r = await mesh.control("/v1/apply", {
@@ -184,4 +184,17 @@ test("one JSON access-log line per request with Istio's default fields", async (
   assert.equal(entry.user_agent, "strait-test");
   assert.equal(entry.upstream_host, echo.address);
   assert.equal(entry.route_name, "all");
+});
+
+test("RESPONSE_REQUEST_ID=on: every response carries the request's x-request-id, the one the upstream and the access log saw (proxied answers and local replies)", async () => {
+  const proxied = await httpRequest(mesh.gatewayUrl, "/rid", { host: "shop.example.com", headers: { "x-request-id": "rid-proxied" } });
+  assert.equal(proxied.status, 200);
+  assert.equal(proxied.headers["x-request-id"], "rid-proxied");
+  const generated = await httpRequest(mesh.gatewayUrl, "/rid", { host: "shop.example.com" });
+  const sent = generated.json<{ headers: Record<string, string | undefined> }>().headers["x-request-id"];
+  assert.match(sent ?? "", /^[0-9a-f-]{36}$/);
+  assert.equal(generated.headers["x-request-id"], sent);
+  const local = await httpRequest(mesh.gatewayUrl, "/rid", { host: "nobody.example.com", headers: { "x-request-id": "rid-local" } });
+  assert.equal(local.status, 404);
+  assert.equal(local.headers["x-request-id"], "rid-local");
 });

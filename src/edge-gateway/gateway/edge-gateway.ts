@@ -69,6 +69,11 @@ export interface EdgeGatewayOptions {
   trustDomain: string;
   /** Namespace reported as `source_workload_namespace` (default `strait-system`). */
   namespace?: string;
+  /**
+   * Returns the request's `x-request-id` on every response, upstream answers and local replies
+   * (Envoy's `always_set_request_id_in_response`; default false, as in Envoy and Istio).
+   */
+  responseRequestId?: boolean;
   rng?: () => number;
 }
 
@@ -95,7 +100,7 @@ interface RequestRecord {
   method: string;
   pathname: string;
   search: string;
-  sent: { connection: string | undefined; tracestate: string | undefined; xForwardedFor: string | undefined };
+  sent: { connection: string | undefined; traceparent: string | undefined; tracestate: string | undefined; xForwardedFor: string | undefined };
   info: RequestInfo;
   platform: GatewayPlatform;
   startMs: number;
@@ -114,7 +119,7 @@ interface RequestRecord {
 
 export class EdgeGateway {
   private readonly rng: () => number;
-  /** Without an exporter every request shares one non-recording tracer (its spans only carry ids). */
+  /** Without an exporter every request shares one non-recording tracer (its spans are the invalid span). */
   private readonly idleTracer = new RecordingTracer(() => 0, false);
   constructor(private readonly o: EdgeGatewayOptions) {
     this.rng = o.rng ?? Math.random;
@@ -159,16 +164,24 @@ export class EdgeGateway {
     const pathname = rawPathname.includes("%") ? normalizeRequestPath(rawPathname) : rawPathname;
     const search = url.search;
     const telemetry = this.o.telemetry;
+    // With a collector the gateway takes part in the trace: a server span (child of the client's
+    // `traceparent`, or a new trace) and a client span per attempt, named in the upstream's
+    // `traceparent`. Without one it takes no part, as Envoy without a tracing provider: the
+    // client's `traceparent` and `tracestate` travel on unchanged and none is started (a span id
+    // nobody records would cut the upstream's spans off from the client's).
     const tracer = telemetry.exporting ? new RecordingTracer(() => platform.clock.now(), true) : this.idleTracer;
-    const traceparent = headers.get("traceparent");
-    const remote = traceparent === undefined ? undefined : parseTraceparent(traceparent, headers.get("tracestate"));
-    const span = tracer.recording
-      ? tracer.startChild(`${authority}${pathname}`, { kind: SpanKind.SERVER, attributes: { "http.request.method": method, "url.path": pathname, "server.address": authority } }, remote)
-      : tracer.startChild("", SERVER_SPAN, remote);
+    let span: Span;
+    if (tracer.recording) {
+      const traceparent = headers.get("traceparent");
+      const remote = traceparent === undefined ? undefined : parseTraceparent(traceparent, headers.get("tracestate"));
+      span = tracer.startChild(`${authority}${pathname}`, { kind: SpanKind.SERVER, attributes: { "http.request.method": method, "url.path": pathname, "server.address": authority } }, remote);
+    } else {
+      span = tracer.startChild("", SERVER_SPAN, undefined);
+    }
     const requestId = validRequestId(headers.get("x-request-id")) ?? randomUuid();
     const out: Outcome = { status: 0, flags: [], details: null, routeName: null, upstreamHost: null, upstreamCluster: null, upstreamServiceTimeMs: null, destinationService: null, destinationNamespace: null, destinationWorkload: null, destinationPrincipal: null };
     // As the client sent them (authentication may rewrite the map before forwarding).
-    const sent = { connection: headers.get("connection"), tracestate: headers.get("tracestate"), xForwardedFor: headers.get("x-forwarded-for") };
+    const sent = { connection: headers.get("connection"), traceparent: headers.get("traceparent"), tracestate: headers.get("tracestate"), xForwardedFor: headers.get("x-forwarded-for") };
     const rec: RequestRecord = { req, url, method, pathname, search, sent, info, platform, startMs, authority, requestId, tracer, span, out, requestBytes: 0, knownBytes: undefined };
     let response: Response;
     try {
@@ -185,7 +198,7 @@ export class EdgeGateway {
     if (known === undefined) {
       const h = response.headers;
       if (out.flags.length > 0) h.set(RESPONSE_FLAGS_HEADER, formatFlags(out.flags));
-      h.set("x-request-id", requestId);
+      if (this.o.responseRequestId === true) h.set("x-request-id", requestId);
     }
     if (tracer.recording) {
       span.setAttribute("http.response.status_code", out.status);
@@ -234,7 +247,7 @@ export class EdgeGateway {
           downstream_local_address: null,
           downstream_remote_address: rec.info.clientIp ?? null,
           requested_server_name: null,
-          trace_id: span.spanContext().traceId,
+          trace_id: rec.tracer.recording ? span.spanContext().traceId : (parseTraceparent(rec.sent.traceparent)?.traceId ?? null),
           ...(out.audit === undefined ? {} : { authz_audit: out.audit }),
         }),
       );
@@ -493,7 +506,7 @@ export class EdgeGateway {
     if (result.upstreamServiceTimeMs !== undefined) h.set("x-envoy-upstream-service-time", String(Math.round(result.upstreamServiceTimeMs)));
     // The gateway's own headers go on here too (no second pass over the response in `handle`).
     if (out.flags.length > 0) h.set(RESPONSE_FLAGS_HEADER, formatFlags(out.flags));
-    h.set("x-request-id", rec.requestId);
+    if (this.o.responseRequestId === true) h.set("x-request-id", rec.requestId);
     if (!this.o.telemetry.observing) {
       // No log line and no metrics: the size is never read, and the body needs no counting stream.
       rec.knownBytes = 0;

@@ -85,18 +85,19 @@ function attemptSignal(overall: AbortSignal | undefined, perTryMs: number | unde
   return { signal: overall === undefined ? perTry.signal : AbortSignal.any([overall, perTry.signal]), timedOut: () => perTry.signal.aborted, dispose: () => clearTimeout(timer) };
 }
 
-/** Names every attempt sets itself (a client's own values never travel). */
-const ATTEMPT_SET = new Set(["host", "x-forwarded-host", "traceparent", "x-envoy-attempt-count"]);
+/** Names every attempt sets itself (a client's own values never travel); `traceparent` too when the gateway traces. */
+const ATTEMPT_SET = new Set(["host", "x-forwarded-host", "x-envoy-attempt-count"]);
 
 /**
  * The headers of one attempt: the request's, the route's header operations, then what the
  * attempt sets (Host and `x-forwarded-host` = the planned authority; Host only where the runtime
  * sends it, see `GatewayPlatform.hostFromUrl`; the in-cluster hop's headers; `traceparent`
- * naming the attempt span; the attempt count, 1 on the first try). Without header operations this is a
+ * naming the attempt span when the gateway traces, else the client's as it came; the attempt
+ * count, 1 on the first try). Without header operations this is a
  * plain list the runtime's Request builds its headers from directly (a Headers object would be
  * built and then copied once more).
  */
-function attemptHeaders(base: ForwardInput["headers"], plan: ForwardPlan, targetHeaders: readonly (readonly [string, string])[], traceparent: string, retries: number, setHost: boolean): HeadersInit {
+function attemptHeaders(base: ForwardInput["headers"], plan: ForwardPlan, targetHeaders: readonly (readonly [string, string])[], traceparent: string | undefined, retries: number, setHost: boolean): HeadersInit {
   const authority = plan.upstreamRequest.authority;
   const ops = plan.upstreamRequest.headerOps;
   if (ops.length > 0) {
@@ -106,7 +107,7 @@ function attemptHeaders(base: ForwardInput["headers"], plan: ForwardPlan, target
     else headers.delete("host");
     headers.set("x-forwarded-host", authority);
     for (const [k, v] of targetHeaders) headers.set(k, v);
-    headers.set("traceparent", traceparent);
+    if (traceparent !== undefined) headers.set("traceparent", traceparent);
     headers.set("x-envoy-attempt-count", String(retries + 1));
     return headers;
   }
@@ -123,7 +124,8 @@ function attemptHeaders(base: ForwardInput["headers"], plan: ForwardPlan, target
   if (setHost) record["host"] = authority;
   record["x-forwarded-host"] = authority;
   for (const t of targetHeaders) record[t[0]] = t[1];
-  record["traceparent"] = traceparent;
+  // Replaces the client's value (an own property already) when the gateway traces.
+  if (traceparent !== undefined) record["traceparent"] = traceparent;
   // Istio sets include_request_attempt_count on every virtual host: Envoy sends the count on each try, 1 on the first.
   record["x-envoy-attempt-count"] = String(retries + 1);
   return record;
@@ -177,7 +179,7 @@ export async function forward(i: ForwardInput): Promise<ForwardResult> {
         const target = t instanceof Promise ? await t : t;
         lastHost = target.host;
         span.setAttribute("server.address", target.host);
-        const headers = attemptHeaders(i.headers, plan, target.headers, formatTraceparent(span.spanContext()), retries, platform.hostFromUrl !== true);
+        const headers = attemptHeaders(i.headers, plan, target.headers, i.tracer.recording ? formatTraceparent(span.spanContext()) : undefined, retries, platform.hostFromUrl !== true);
         attempt = attemptSignal(base, plan.retry.perTryTimeoutMs);
         try {
           const init: RequestInit = { method: i.method, headers, redirect: "manual" };

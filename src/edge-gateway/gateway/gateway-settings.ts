@@ -15,6 +15,11 @@ export const GATEWAY_VARS = {
   SNAPSHOT_CHECK_SECONDS: { name: "SNAPSHOT_CHECK_SECONDS", fallback: 2, min: 0, max: 3600 } satisfies NumberVarSpec,
   /** The JSON access log. */
   ACCESS_LOG: { name: "ACCESS_LOG", fallback: "on", allowed: ["on", "off"] } satisfies EnumVarSpec<"on" | "off">,
+  /**
+   * `x-request-id` on every response (Envoy's `always_set_request_id_in_response`). Off by default,
+   * as in Envoy and Istio: the id travels upstream and into the access log, not back to the client.
+   */
+  RESPONSE_REQUEST_ID: { name: "RESPONSE_REQUEST_ID", fallback: "off", allowed: ["on", "off"] } satisfies EnumVarSpec<"on" | "off">,
 } as const;
 
 /** A Strait var the gateway cannot run with. */
@@ -27,6 +32,8 @@ export interface SettingProblem {
 export interface GatewaySettings {
   snapshotCheckMs: number;
   telemetry: TelemetrySettings;
+  /** Whether responses carry the request's `x-request-id` (`RESPONSE_REQUEST_ID`). */
+  responseRequestId: boolean;
   /** Empty when every Strait var is valid; otherwise the gateway serves only {@link misconfiguredResponse}. */
   problems: SettingProblem[];
 }
@@ -38,10 +45,13 @@ export function gatewaySettingsFrom(env: Record<string, unknown>, warn: (message
   if (!check.ok) problems.push({ var: "SNAPSHOT_CHECK_SECONDS", message: `SNAPSHOT_CHECK_SECONDS: ${check.why}` });
   const accessLog = parseEnumVar(accessLogWord(str("ACCESS_LOG")), GATEWAY_VARS.ACCESS_LOG);
   if (!accessLog.ok) problems.push({ var: "ACCESS_LOG", message: `ACCESS_LOG: ${accessLog.why}` });
+  const requestId = parseEnumVar(accessLogWord(str("RESPONSE_REQUEST_ID")), GATEWAY_VARS.RESPONSE_REQUEST_ID);
+  if (!requestId.ok) problems.push({ var: "RESPONSE_REQUEST_ID", message: `RESPONSE_REQUEST_ID: ${requestId.why}` });
   return {
     snapshotCheckMs: (check.ok ? check.value : GATEWAY_VARS.SNAPSHOT_CHECK_SECONDS.fallback) * 1000,
     // A refused ACCESS_LOG leaves the log on (it is never served with: the gateway answers 503).
     telemetry: telemetrySettingsFrom(env, warn),
+    responseRequestId: requestId.ok && requestId.value === "on",
     problems,
   };
 }

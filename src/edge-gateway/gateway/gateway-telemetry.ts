@@ -122,7 +122,7 @@ export function telemetrySettingsFrom(env: Record<string, unknown>, warn: (messa
 }
 
 /**
- * ACCESS_LOG in any case, and the usual spellings of a switch (`true`/`false`, `1`/`0`) as `on`/`off`,
+ * A switch var (ACCESS_LOG, RESPONSE_REQUEST_ID) in any case, and the usual spellings of a switch (`true`/`false`, `1`/`0`) as `on`/`off`,
  * so a value that used to mean "on" does not stop the gateway; anything else stays as written
  * (gateway-settings.ts refuses it).
  */

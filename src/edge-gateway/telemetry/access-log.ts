@@ -28,7 +28,8 @@ export interface AccessLogEntry {
   downstream_remote_address: string | null;
   requested_server_name: string | null;
   /** Strait additions. */
-  trace_id: string;
+  /** The request's trace: the gateway's with a collector; without one the client's `traceparent`'s, if any. */
+  trace_id: string | null;
   authz_audit?: string;
 }
 

@@ -2,10 +2,12 @@
  * A small `@opentelemetry/api` Tracer that records finished spans for OTLP export. The gateway
  * creates spans through the OpenTelemetry API only; this provider keeps them in memory per
  * request (no global state, safe in Workers isolates) so the entry can export them off the
- * response path. Without an exporter the tracer is non-recording (as an SDK whose sampler drops
- * every span): spans still get ids, so `traceparent` propagates, but record nothing.
+ * response path. Without an exporter the tracer is non-recording, as the API is without an SDK:
+ * every span is the one invalid span (no ids, nothing recorded), and the gateway takes no part in
+ * traces — the client's `traceparent` travels on unchanged (see `EdgeGateway.handle`).
  */
 import {
+  INVALID_SPAN_CONTEXT,
   SpanKind,
   SpanStatusCode,
   trace,
@@ -126,6 +128,9 @@ class RecordingSpan implements Span {
   }
 }
 
+/** The API's non-recording span with the invalid context (all-zero ids): what a tracer without an SDK returns. */
+const NO_SPAN: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+
 /** Records the spans of one request; `spans` holds them once ended (none when not `recording`). */
 export class RecordingTracer implements Tracer {
   declare readonly spans: FinishedSpan[];
@@ -149,10 +154,9 @@ export class RecordingTracer implements Tracer {
    * Context objects.
    */
   startChild(name: string, options: SpanOptions, parent: SpanContext | undefined): Span {
+    if (!this.recording) return NO_SPAN;
     const spanCtx: SpanContext = { traceId: parent?.traceId ?? randomHexId(16), spanId: randomHexId(8), traceFlags: parent?.traceFlags ?? 1 };
     if (parent?.traceState !== undefined) spanCtx.traceState = parent.traceState;
-    // The API's own non-recording span: only its context (ids for `traceparent` and the access log).
-    if (!this.recording) return trace.wrapSpanContext(spanCtx);
     const span = new RecordingSpan(name, spanCtx, options.kind ?? SpanKind.INTERNAL, parent?.spanId, toMs(options.startTime, this.now), this);
     if (options.attributes !== undefined) span.setAttributes(options.attributes);
     return span;

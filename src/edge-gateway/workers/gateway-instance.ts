@@ -69,7 +69,7 @@ function create(env: GatewayEnv): Instance {
   const control = env.CONTROL_IDENTITY;
   return {
     problems: settings.problems,
-    gateway: new EdgeGateway({ state, telemetry, trustDomain: env.TRUST_DOMAIN ?? "strait.local", ...(env.ROOT_NAMESPACE === undefined ? {} : { namespace: env.ROOT_NAMESPACE }) }),
+    gateway: new EdgeGateway({ state, telemetry, trustDomain: env.TRUST_DOMAIN ?? "strait.local", responseRequestId: settings.responseRequestId, ...(env.ROOT_NAMESPACE === undefined ? {} : { namespace: env.ROOT_NAMESPACE }) }),
     rateLimiter: env.RATE_LIMITER === undefined ? new InMemoryRateLimiter(() => clock.now()) : new DurableObjectRateLimiter(env.RATE_LIMITER),
     svids: control === undefined ? undefined : new CachedGatewaySvids((aud) => control.mintGatewaySvid(aud), clock),
   };

@@ -10,8 +10,9 @@
  *   STRAIT_TRUST_BUNDLE_FILE                    pinned SPIFFE bundle (JSON); default: the control
  *                                               API's /.well-known/spiffe-bundle
  *   TRUST_DOMAIN (strait.local), ROOT_NAMESPACE, SNAPSHOT_CHECK_SECONDS (2),
- *   OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_HEADERS, OTEL_METRIC_EXPORT_INTERVAL, ACCESS_LOG
- * An invalid SNAPSHOT_CHECK_SECONDS or ACCESS_LOG is logged once and every request (/healthz too)
+ *   OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_HEADERS, OTEL_METRIC_EXPORT_INTERVAL, ACCESS_LOG,
+ *   RESPONSE_REQUEST_ID (off)
+ * An invalid SNAPSHOT_CHECK_SECONDS, ACCESS_LOG or RESPONSE_REQUEST_ID is logged once and every request (/healthz too)
  * gets a 503 naming it; an invalid OTEL_* var is a warning and its default (gateway-settings.ts).
  * Upstream and mirror requests use Deno's node:http client, not fetch (upstream-fetch.ts: Host as
  * planned, nothing added, the upstream's bytes passed on).
@@ -85,7 +86,7 @@ const state = new SnapshotState<CompiledGateway>({
   log: (m) => console.error(m),
 });
 const telemetry = new GatewayTelemetry(settings.telemetry, () => clock.now(), (r) => fetch(r));
-const gateway = new EdgeGateway({ state, telemetry, trustDomain, ...(env.ROOT_NAMESPACE === undefined ? {} : { namespace: env.ROOT_NAMESPACE }) });
+const gateway = new EdgeGateway({ state, telemetry, trustDomain, responseRequestId: settings.responseRequestId, ...(env.ROOT_NAMESPACE === undefined ? {} : { namespace: env.ROOT_NAMESPACE }) });
 // Upstreams and mirrors: the planned Host, nothing added, the upstream's bytes back (upstream-fetch.ts).
 const platform: GatewayPlatform = {
   clock,
