@@ -28,7 +28,7 @@ export type {
 } from "./authorization/types.ts";
 export { compileAuthorization } from "./authorization/compile.ts";
 export { RBAC_DENIED_BODY } from "./authorization/constants.ts";
-export { normalizePolicyPath, normalizeRequestPath, rejectedPathReason } from "./authorization/path-match.ts";
+export { normalizePolicyPath, normalizeRequestPath, rejectedPathReason, requestPath, type RequestPath } from "./authorization/path-match.ts";
 
 export type { AuthnHeaderOp, AuthnRequest, AuthnResult, RequestAuthenticator } from "./request-authentication/types.ts";
 export { compileRequestAuthentication, type RequestAuthenticationOptions } from "./request-authentication/compile.ts";

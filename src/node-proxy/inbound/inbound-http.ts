@@ -14,8 +14,7 @@ import {
   compileAuthorization,
   compileRequestAuthentication,
   createJwksResolver,
-  normalizeRequestPath,
-  rejectedPathReason,
+  requestPath,
   RBAC_DENIED_BODY,
   type AuthorizationEngine,
   type AuthzRequestAuth,
@@ -83,14 +82,13 @@ export class InboundHttp {
     ensureRequestId(req.headers);
     // The path the policies match is the path the workload gets (Envoy's normalize_path, Istio's
     // default BASE normalization); an encoded NUL is refused before any policy runs.
-    const rawPath = req.url ?? "/";
-    const badPath = rejectedPathReason(rawPath);
-    if (badPath !== undefined) {
+    const normalized = requestPath(req.url ?? "/");
+    if (!normalized.ok) {
       req.resume();
-      local(res, 400, badPath);
+      local(res, 400, normalized.reason);
       return;
     }
-    const path = normalizeRequestPath(rawPath);
+    const path = normalized.path;
     const host = req.headers.host ?? `${target.address}:${target.port}`;
     let code: number;
     let flags = "-";
@@ -177,11 +175,10 @@ export class InboundHttp {
     const started = performance.now();
     const startMs = this.ctx.clock.now();
     ensureRequestId(req.headers);
-    const rawPath = req.url ?? "/";
-    const badPath = rejectedPathReason(rawPath);
-    if (badPath !== undefined) return socketReply(socket, 400, badPath);
+    const normalized = requestPath(req.url ?? "/");
+    if (!normalized.ok) return socketReply(socket, 400, normalized.reason);
     if (!isWebSocketUpgrade(req.headers)) return socketReply(socket, 403, `upgrade to ${String(req.headers.upgrade)} is not proxied (websocket only)`);
-    const path = normalizeRequestPath(rawPath);
+    const path = normalized.path;
     const host = req.headers.host ?? `${target.address}:${target.port}`;
     const admission = await this.admit(req, target, caller, view, path, host);
     const audit = admission.auditPolicy === undefined ? {} : { auditPolicy: admission.auditPolicy };

@@ -23,7 +23,7 @@ import {
   type RequestPlan,
   type UpstreamEndpoint,
 } from "../../core/routing/index.ts";
-import { normalizeRequestPath, rejectedPathReason } from "../../core/policy/index.ts";
+import { requestPath } from "../../core/policy/index.ts";
 import type { NodeWorkload } from "../../core/snapshot/snapshot-model.ts";
 import type { ConfigView, DataPlaneContext } from "../context.ts";
 import type { ClusterRuntime, ClusterStates } from "../resilience/cluster-state.ts";
@@ -159,9 +159,9 @@ export class OutboundHttp {
     if (view === undefined) return socketReply(socket, 503, "no configuration yet");
     const target = requestTarget(req);
     if ("error" in target) return socketReply(socket, 400, target.error);
-    const badPath = rejectedPathReason(target.path);
-    if (badPath !== undefined) return socketReply(socket, 400, badPath);
-    target.path = normalizeRequestPath(target.path);
+    const path = requestPath(target.path);
+    if (!path.ok) return socketReply(socket, 400, path.reason);
+    target.path = path.path;
     const src = sourceWorkload(view, req.socket.remoteAddress, headerValue(req.headers["proxy-authorization"]));
     if (src.kind === "unknown") return socketReply(socket, 403, `unknown source workload: ${src.message}`);
     const w = src.workload;
@@ -244,13 +244,13 @@ export class OutboundHttp {
     }
     // Istio's default path normalization (BASE) is Envoy's normalize_path on every connection
     // manager: routes match, and upstreams get, the normalized path; an encoded NUL is refused.
-    const badPath = rejectedPathReason(target.path);
-    if (badPath !== undefined) {
+    const path = requestPath(target.path);
+    if (!path.ok) {
       req.resume();
-      local(res, 400, badPath);
+      local(res, 400, path.reason);
       return;
     }
-    target.path = normalizeRequestPath(target.path);
+    target.path = path.path;
     const src = sourceWorkload(view, req.socket.remoteAddress, headerValue(req.headers["proxy-authorization"]));
     if (src.kind === "unknown") {
       local(res, 403, `unknown source workload: ${src.message}`);

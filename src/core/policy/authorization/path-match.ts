@@ -171,6 +171,19 @@ export function normalizeRequestPath(raw: string): string {
   return (joined.startsWith("/") ? joined : "/" + joined) + rest;
 }
 
+/** A request path as the data plane takes it: normalized, or refused with the reason (a 400). */
+export type RequestPath = { ok: true; path: string } | { ok: false; reason: string };
+
+/**
+ * The request path routes match, policies see and the upstream gets (Istio's BASE normalization,
+ * `normalizeRequestPath`), or why it is refused before any of them runs (`rejectedPathReason`):
+ * the one call each listener makes.
+ */
+export function requestPath(raw: string): RequestPath {
+  const reason = rejectedPathReason(raw);
+  return reason === undefined ? { ok: true, path: normalizeRequestPath(raw) } : { ok: false, reason };
+}
+
 /** The path policies match: `normalizeRequestPath` without the query string and fragment. */
 export function normalizePolicyPath(raw: string): string {
   const normalized = normalizeRequestPath(raw);
