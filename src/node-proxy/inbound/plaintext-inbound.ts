@@ -30,6 +30,8 @@ export function targetForHost(view: ConfigView, host: string | undefined, pinned
   return list[Math.floor(Math.random() * list.length)];
 }
 
+type PlaintextAdmission = { kind: "serve"; view: ConfigView; target: LocalTarget } | { kind: "reply"; status: 503 | 404; message: string } | { kind: "strict" };
+
 export class PlaintextInbound {
   constructor(
     private readonly ctx: DataPlaneContext,
@@ -38,29 +40,40 @@ export class PlaintextInbound {
 
   /** WebSocket handshakes on the plaintext listener, under the same PeerAuthentication check. */
   upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    const view = this.ctx.config.current();
-    const target = view === undefined ? undefined : targetForHost(view, req.headers.host);
-    if (view === undefined || target === undefined) return socketReply(socket, view === undefined ? 503 : 404, `no workload of this node serves ${req.headers.host ?? "(no Host)"}`);
-    if (resolvePeerAuthentication(view.snapshot.peerAuthentications, target.workloadKey, target.port) === "STRICT") {
-      this.ctx.metrics.count("plaintext_refused", { workload: target.workloadKey });
+    const a = this.admit(req);
+    if (a.kind === "reply") return socketReply(socket, a.status, a.message);
+    if (a.kind === "strict") {
       socket.destroy();
       return;
     }
-    this.http.serveUpgrade(req, socket, head, target, { remoteAddress: req.socket.remoteAddress, security: "none", listener: "plaintext" }, view);
+    this.http.serveUpgrade(req, socket, head, a.target, { remoteAddress: req.socket.remoteAddress, security: "none", listener: "plaintext" }, a.view);
   };
 
   handle = (req: IncomingMessage, res: ServerResponse): void => {
-    const view = this.ctx.config.current();
-    if (view === undefined) return local(res, 503, "no configuration yet");
-    const target = targetForHost(view, req.headers.host);
-    if (target === undefined) return local(res, 404, `no workload of this node serves ${req.headers.host ?? "(no Host)"}`, "NR");
-    const mode = resolvePeerAuthentication(view.snapshot.peerAuthentications, target.workloadKey, target.port);
-    if (mode === "STRICT") {
-      this.ctx.metrics.count("plaintext_refused", { workload: target.workloadKey });
-      this.ctx.logger.info("plaintext refused (PeerAuthentication STRICT)", { workload: target.workloadKey, port: target.port });
+    const a = this.admit(req);
+    if (a.kind === "reply") return local(res, a.status, a.message, a.status === 404 ? "NR" : undefined);
+    if (a.kind === "strict") {
       req.socket.destroy();
       return;
     }
-    this.http.serve(req, res, target, { remoteAddress: req.socket.remoteAddress, security: "none", listener: "plaintext" }, view);
+    this.http.serve(req, res, a.target, { remoteAddress: req.socket.remoteAddress, security: "none", listener: "plaintext" }, a.view);
   };
+
+  /**
+   * The local target a plaintext request (or handshake) names and whether it may be served: no
+   * configuration yet (503), no workload of this node behind its Host (404), or a port whose
+   * effective PeerAuthentication mode is STRICT (counted, logged, and the connection closed).
+   */
+  private admit(req: IncomingMessage): PlaintextAdmission {
+    const view = this.ctx.config.current();
+    if (view === undefined) return { kind: "reply", status: 503, message: "no configuration yet" };
+    const target = targetForHost(view, req.headers.host);
+    if (target === undefined) return { kind: "reply", status: 404, message: `no workload of this node serves ${req.headers.host ?? "(no Host)"}` };
+    if (resolvePeerAuthentication(view.snapshot.peerAuthentications, target.workloadKey, target.port) === "STRICT") {
+      this.ctx.metrics.count("plaintext_refused", { workload: target.workloadKey });
+      this.ctx.logger.info("plaintext refused (PeerAuthentication STRICT)", { workload: target.workloadKey, port: target.port });
+      return { kind: "strict" };
+    }
+    return { kind: "serve", view, target };
+  }
 }
