@@ -562,6 +562,32 @@ test("WebSocket upgrades are proxied through both proxies (Istio sets upgrade_co
   assert.equal(seenFor((x) => x.path === "/admin/ws").length, 0);
 });
 
+test("a WebSocket handshake on a route the router answers itself gets the same local answer as a plain request: redirect, direct response (route response headers, exact body), 204 without body, no route", async () => {
+  const handshake = ["connection: Upgrade", "upgrade: websocket", "sec-websocket-version: 13", "sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ=="];
+  // rawCall's own `connection: close` line joins these (Node reads "close, Upgrade": still an upgrade).
+  const moved = await rawCall("kit", "/old/ws", handshake);
+  assert.match(moved.head, /^HTTP\/1\.1 301 /);
+  const location = (head: string) => /\r\nlocation: ([^\r]*)/i.exec(head)?.[1];
+  assert.equal(location(moved.head), `http://${host("kit")}/new`);
+  assert.equal(moved.body, "");
+  const plainMoved = await rawCall("kit", "/old/ws", []);
+  assert.equal(location(plainMoved.head), location(moved.head));
+  assert.equal(plainMoved.body, moved.body);
+  const direct = await rawCall("kit", "/direct", handshake);
+  assert.match(direct.head, /^HTTP\/1\.1 200 /);
+  assert.match(direct.head, /\r\nx-route-h: direct\r\n/i);
+  assert.match(direct.head, /\r\ncontent-length: 11\r\n/i);
+  assert.equal(direct.body, "direct body");
+  const empty = await rawCall("kit", "/direct-204", handshake);
+  assert.match(empty.head, /^HTTP\/1\.1 204 /);
+  assert.doesNotMatch(empty.head, /content-length/i);
+  assert.equal(empty.body, "");
+  const nowhere = await rawCall("nosuch", "/ws", handshake);
+  assert.match(nowhere.head, /^HTTP\/1\.1 404 /);
+  assert.match(nowhere.head, /\r\nx-envoy-response-flags: NR\r\n/i);
+  assert.equal(kit.seen.filter((x) => x.path === "/old/ws" || x.path === "/direct" || x.path === "/direct-204").length, 0);
+});
+
 // ---------------------------------------------------------------------------------------------
 // Behaviour checked and found right.
 // ---------------------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ import { connPolicyOf, type UpstreamConnPolicy } from "./pooled-agent.ts";
 import { plainIp, sourceWorkload } from "./source-workload.ts";
 import { readBody, type RequestBody } from "./request-body.ts";
 import { isWebSocketUpgrade, relayUpgrade, socketReply, withUpgradeHeaders } from "./upgrade-relay.ts";
+import { responseAnswer, socketAnswer, textAnswer, type LocalAnswer } from "./local-answer.ts";
 
 export interface OutboundHttpDeps {
   ctx: DataPlaneContext;
@@ -178,24 +179,7 @@ export class OutboundHttp {
       return { code: 403, flags: "-", responseBytes: 0, destinationService: "unknown" };
     }
     const plan = planRequest(meshRoutesFor(view, w), facts, this.rng);
-    switch (plan.kind) {
-      case "no-route":
-        socketReply(socket, 404, `no route for ${target.authority}: ${plan.reason}`, { "x-envoy-response-flags": "NR" });
-        return { code: 404, flags: "NR", responseBytes: 0, destinationService: "unknown" };
-      case "no-cluster":
-        socketReply(socket, 503, `no cluster: ${plan.reason}`, { "x-envoy-response-flags": "NC" });
-        return { code: 503, flags: "NC", responseBytes: 0, destinationService: "unknown", route: routeName(plan.route) };
-      case "redirect":
-      case "direct-response": {
-        const h: OutgoingHttpHeaders = plan.kind === "redirect" ? { location: plan.location } : {};
-        applyHeaderOps(headerSink(h), plan.responseHeaderOps);
-        const body = plan.kind === "direct-response" && plan.body !== undefined ? Buffer.from(plan.body).toString("utf8") : "";
-        socketReply(socket, plan.status, body, h);
-        return { code: plan.status, flags: "-", responseBytes: 0, destinationService: "unknown", ...(plan.route ? { route: routeName(plan.route) } : {}) };
-      }
-      case "forward":
-        break;
-    }
+    if (plan.kind !== "forward") return routerAnswer(plan, facts, socketAnswer(socket));
     const base = { cluster: plan.cluster.name, route: routeName(plan.route), destinationService: plan.cluster.host };
     const opsOnReply = (h: OutgoingHttpHeaders) => applyHeaderOps(headerSink(h), plan.responseHeaderOps);
     if (plan.fault?.delayMs !== undefined) await sleep(plan.fault.delayMs);
@@ -265,49 +249,12 @@ export class OutboundHttp {
     const facts: RequestFacts = { method: req.method ?? "GET", scheme: "http", authority: target.authority, path: target.path, port: portOf(target.authority), headers, sourceIp: plainIp(req.socket.remoteAddress) };
     const plan: RequestPlan = planRequest(meshRoutesFor(view, w), facts, this.rng);
     let outcome: Outcome;
-    switch (plan.kind) {
-      case "no-route":
-        local(res, 404, `no route for ${target.authority}: ${plan.reason}`, "NR");
-        outcome = { code: 404, flags: "NR", responseBytes: 0, destinationService: "unknown" };
-        break;
-      case "no-cluster":
-        local(res, 503, `no cluster: ${plan.reason}`, "NC");
-        outcome = { code: 503, flags: "NC", responseBytes: 0, destinationService: "unknown", route: routeName(plan.route) };
-        break;
-      case "redirect": {
-        // The CORS filter runs before the router answers a redirect or a direct response.
-        if (plan.cors !== undefined && answerPreflight(res, plan.cors, facts)) {
-          outcome = { code: 200, flags: "-", responseBytes: 0, destinationService: "unknown", ...(plan.route ? { route: routeName(plan.route) } : {}) };
-          break;
-        }
-        const h: OutgoingHttpHeaders = { location: plan.location, "content-length": "0" };
-        applyHeaderOps(headerSink(h), plan.responseHeaderOps);
-        if (plan.cors !== undefined) setAll(h, corsResponseHeaders(plan.cors, facts));
-        res.writeHead(plan.status, h).end();
-        outcome = { code: plan.status, flags: "-", responseBytes: 0, destinationService: "unknown", ...(plan.route ? { route: routeName(plan.route) } : {}) };
-        break;
-      }
-      case "direct-response": {
-        if (plan.cors !== undefined && answerPreflight(res, plan.cors, facts)) {
-          outcome = { code: 200, flags: "-", responseBytes: 0, destinationService: "unknown", route: routeName(plan.route) };
-          break;
-        }
-        // 204 and 304 never carry a body, nor (204) a Content-Length (RFC 9110 §6.4.1, §8.6): Envoy's codec drops both.
-        const nullBody = plan.status === 204 || plan.status === 304;
-        const body = plan.body === undefined || nullBody ? Buffer.alloc(0) : Buffer.from(plan.body);
-        const h: OutgoingHttpHeaders = nullBody ? {} : { "content-length": String(body.length) };
-        if (body.length > 0) h["content-type"] = "text/plain";
-        applyHeaderOps(headerSink(h), plan.responseHeaderOps);
-        if (plan.cors !== undefined) setAll(h, corsResponseHeaders(plan.cors, facts));
-        res.writeHead(plan.status, h).end(body);
-        outcome = { code: plan.status, flags: "-", responseBytes: body.length, destinationService: "unknown", route: routeName(plan.route) };
-        break;
-      }
-      case "forward":
-        outcome = await this.forward(req, res, plan, w, facts);
-        // Envoy's DI: the fault filter delayed the request.
-        if (plan.fault?.delayMs !== undefined) outcome.flags = outcome.flags === "-" ? "DI" : `DI,${outcome.flags}`;
-        break;
+    if (plan.kind === "forward") {
+      outcome = await this.forward(req, res, plan, w, facts);
+      // Envoy's DI: the fault filter delayed the request.
+      if (plan.fault?.delayMs !== undefined) outcome.flags = outcome.flags === "-" ? "DI" : `DI,${outcome.flags}`;
+    } else {
+      outcome = routerAnswer(plan, facts, responseAnswer(res));
     }
     this.record(req, target, w, outcome, started, startMs);
   }
@@ -377,9 +324,10 @@ export class OutboundHttp {
     // answers (upstream or local) get the CORS headers for an allowed origin.
     let replyOps = plan.responseHeaderOps;
     if (plan.cors !== undefined) {
-      if (answerPreflight(res, plan.cors, facts)) {
+      const preflight = answerPreflight(responseAnswer(res), plan.cors, facts);
+      if (preflight !== undefined) {
         req.resume();
-        return { ...base, code: 200, flags: "-", responseBytes: 0 };
+        return { ...base, code: preflight, flags: "-", responseBytes: 0 };
       }
       const cors = corsResponseHeaders(plan.cors, facts);
       if (cors.length > 0) replyOps = [...replyOps, ...cors.map(([name, value]): HeaderOp => ({ op: "set", name, value }))];
@@ -647,14 +595,14 @@ export class OutboundHttp {
   }
 }
 
-/** Answers a CORS preflight the policy decides locally (Envoy's CORS filter); false when the request goes on. */
-function answerPreflight(res: ServerResponse, cors: CorsPolicyPlan, facts: RequestFacts): boolean {
+/** Answers a CORS preflight the policy decides locally (Envoy's CORS filter) and returns its status; undefined when the request goes on. */
+function answerPreflight(answer: LocalAnswer, cors: CorsPolicyPlan, facts: RequestFacts): number | undefined {
   const pre = corsPreflight(cors, facts);
-  if (pre.kind !== "respond") return false;
-  const h: OutgoingHttpHeaders = { "content-length": "0" };
+  if (pre.kind !== "respond") return undefined;
+  const h: OutgoingHttpHeaders = {};
   setAll(h, pre.headers);
-  res.writeHead(pre.status, h).end();
-  return true;
+  answer.send(pre.status, h);
+  return pre.status;
 }
 
 function setAll(h: OutgoingHttpHeaders, entries: readonly [string, string][]): void {
@@ -686,13 +634,35 @@ function headerValue(v: string | string[] | undefined): string | undefined {
  * response headers to every local reply (`sendLocalReplyViaFilterChain`).
  */
 export function local(res: ServerResponse, status: number, message: string, flag?: string, routeOps?: readonly HeaderOp[]): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
+  textAnswer(responseAnswer(res), status, message, flag, routeOps);
+}
+
+/**
+ * The router's own answer to a plan that goes nowhere upstream — no route (404 NR), no cluster
+ * (503 NC), a redirect, a direct response, the CORS filter's answer to a preflight before either —
+ * written to `answer` (a request's response or an upgrade handshake's socket).
+ */
+function routerAnswer(plan: Exclude<RequestPlan, { kind: "forward" }>, facts: RequestFacts, answer: LocalAnswer): Outcome {
+  switch (plan.kind) {
+    case "no-route":
+      textAnswer(answer, 404, `no route for ${facts.authority}: ${plan.reason}`, "NR");
+      return { code: 404, flags: "NR", responseBytes: 0, destinationService: "unknown" };
+    case "no-cluster":
+      textAnswer(answer, 503, `no cluster: ${plan.reason}`, "NC");
+      return { code: 503, flags: "NC", responseBytes: 0, destinationService: "unknown", route: routeName(plan.route) };
+    case "redirect":
+    case "direct-response": {
+      const route = plan.route ? { route: routeName(plan.route) } : {};
+      // The CORS filter runs before the router answers a redirect or a direct response.
+      const preflight = plan.cors === undefined ? undefined : answerPreflight(answer, plan.cors, facts);
+      if (preflight !== undefined) return { code: preflight, flags: "-", responseBytes: 0, destinationService: "unknown", ...route };
+      const h: OutgoingHttpHeaders = plan.kind === "redirect" ? { location: plan.location } : {};
+      const body = plan.kind === "direct-response" && plan.body !== undefined && plan.status !== 204 && plan.status !== 304 ? Buffer.from(plan.body) : Buffer.alloc(0);
+      if (body.length > 0) h["content-type"] = "text/plain";
+      applyHeaderOps(headerSink(h), plan.responseHeaderOps);
+      if (plan.cors !== undefined) setAll(h, corsResponseHeaders(plan.cors, facts));
+      answer.send(plan.status, h, body);
+      return { code: plan.status, flags: "-", responseBytes: body.length, destinationService: "unknown", ...route };
+    }
   }
-  const body = `${message}\n`;
-  const h: OutgoingHttpHeaders = { "content-type": "text/plain", "content-length": String(Buffer.byteLength(body)) };
-  if (flag !== undefined) h["x-envoy-response-flags"] = flag;
-  if (routeOps !== undefined && routeOps.length > 0) applyHeaderOps(headerSink(h), routeOps);
-  res.writeHead(status, h).end(body);
 }

@@ -31,15 +31,24 @@ function head(status: number, message: string, headers: OutgoingHttpHeaders): Bu
   return Buffer.from(`${lines.join("\r\n")}\r\n\r\n`, "latin1");
 }
 
-/** A local answer on a socket whose request asked for an upgrade; the connection is closed after it. */
+/** A local text answer on a socket whose request asked for an upgrade; the connection is closed after it. */
 export function socketReply(socket: Duplex, status: number, message: string, headers: OutgoingHttpHeaders = {}): void {
+  socketSend(socket, status, { ...headers, "content-type": "text/plain" }, Buffer.from(`${message}\n`));
+}
+
+/**
+ * A local answer (these headers and exactly this body) on a socket whose request asked for an
+ * upgrade, with its Content-Length; the connection is closed after it.
+ */
+export function socketSend(socket: Duplex, status: number, headers: OutgoingHttpHeaders, body: Buffer): void {
   if (!socket.writable) {
     socket.destroy();
     return;
   }
-  const body = Buffer.from(`${message}\n`);
   const reason = status === 101 ? "Switching Protocols" : "";
-  socket.end(Buffer.concat([head(status, reason, { ...headers, "content-type": "text/plain", "content-length": String(body.length), connection: "close" }), body]));
+  // 204 and 304 carry neither a body nor (204) a Content-Length.
+  const length = status === 204 || status === 304 ? {} : { "content-length": String(body.length) };
+  socket.end(Buffer.concat([head(status, reason, { ...headers, ...length, connection: "close" }), status === 204 || status === 304 ? Buffer.alloc(0) : body]));
 }
 
 export interface UpgradeResult {
