@@ -29,6 +29,7 @@ before(async () => {
     get url() {
       return deno.url;
     },
+    accessLog: () => deno.output().split("\n"),
     async apply(yaml) {
       const r = await mesh.control("/v1/apply", { method: "POST", headers: { authorization: `Bearer ${ca.adminToken}`, "content-type": "application/yaml" }, body: yaml });
       const text = await r.text();
@@ -36,7 +37,7 @@ before(async () => {
     },
   };
   await target.apply(fixture.yaml);
-  deno = await startDenoGateway({ STRAIT_CONTROL_URL: mesh.controlUrl.href, STRAIT_CONTROL_TOKEN: ca.adminToken, ACCESS_LOG: "off", TRUST_DOMAIN: ca.trustDomain });
+  deno = await startDenoGateway({ STRAIT_CONTROL_URL: mesh.controlUrl.href, STRAIT_CONTROL_TOKEN: ca.adminToken, ACCESS_LOG: "on", TRUST_DOMAIN: ca.trustDomain });
   context = reviewContext(target, fixture);
 });
 

@@ -47,6 +47,8 @@ export interface ReviewTarget {
   apply(yaml: string): Promise<void>;
   /** The gateway's base URL (for requests that read the body as bytes). */
   url: URL;
+  /** The lines the gateway printed so far (its JSON access log among them), when the runner captures them. */
+  accessLog?: () => readonly string[];
 }
 
 /** The real upstreams and the JWKS server every runner starts once, plus the YAML that wires them up. */
@@ -82,6 +84,8 @@ export interface ReviewContext extends Pick<ReviewFixture, "up" | "up2" | "mirro
   hostAt(upstream: EchoServer, authority: string): string;
   /** Applies `yaml` and waits (bounded) until `host` answers the marker route of `tag`. */
   applyAndWait(yaml: string, host: string, tag: string): Promise<void>;
+  /** The access-log entry of the request with this `x-request-id` (waits, bounded); undefined when the runner captures no log. */
+  accessLogEntry(requestId: string): Promise<Record<string, unknown> | undefined>;
 }
 
 export interface ByteAnswer {
@@ -239,6 +243,25 @@ export function reviewContext(target: ReviewTarget, f: ReviewFixture): ReviewCon
         const r = await target.send(host, "/__ready");
         assert.equal(r.body, `ready ${tag}`);
       }, 30_000);
+    },
+    async accessLogEntry(requestId) {
+      const lines = target.accessLog;
+      if (lines === undefined) return undefined;
+      let found: Record<string, unknown> | undefined;
+      await eventually(async () => {
+        for (const l of lines()) {
+          const i = l.indexOf("{");
+          if (i < 0) continue;
+          try {
+            const e = JSON.parse(l.slice(i)) as Record<string, unknown>;
+            if (e.request_id === requestId) found = e;
+          } catch {
+            // not a log line
+          }
+        }
+        assert.ok(found !== undefined, `no access-log line for ${requestId}`);
+      }, 10_000);
+      return found;
     },
   };
 }
@@ -1088,7 +1111,7 @@ review("repeated request headers reach the upstream with every value in order, a
   assert.equal(seen.headers["x-multi"], "one, two");
 });
 
-review("without a tracing collector the gateway takes no part in traces, as Envoy without a tracing provider: the client's traceparent and tracestate reach the upstream exactly as sent, none is added when the client sent none", async ({ send, applyAndWait }) => {
+review("without a tracing collector the gateway takes no part in traces, as Envoy without a tracing provider: the client's traceparent and tracestate reach the upstream exactly as sent, none is added when the client sent none; the access log names the client's trace", async ({ send, applyAndWait, accessLogEntry }) => {
   // A span id that nothing records would name a parent no backend knows and cut the upstream's
   // spans off from the client's trace; the review runners configure no OTLP endpoint.
   const host = "trace.review.test";
@@ -1103,16 +1126,22 @@ review("without a tracing collector the gateway takes no part in traces, as Envo
     "trace",
   );
   const traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
-  const withTrace = await send(host, "/t", { headers: { traceparent, tracestate: "congo=t61rcWkgMzE" } });
+  const withTrace = await send(host, "/t", { headers: { traceparent, tracestate: "congo=t61rcWkgMzE", "x-request-id": "trace-case-1" } });
   assert.equal(withTrace.status, 200);
   const seen = withTrace.json<{ headers: Record<string, string | undefined> }>().headers;
   assert.equal(seen.traceparent, traceparent);
   assert.equal(seen.tracestate, "congo=t61rcWkgMzE");
-  const without = await send(host, "/t");
+  const without = await send(host, "/t", { headers: { "x-request-id": "trace-case-2" } });
   assert.equal(without.status, 200);
   const seen2 = without.json<{ headers: Record<string, string | undefined> }>().headers;
   assert.equal(seen2.traceparent, undefined);
   assert.equal(seen2.tracestate, undefined);
+  // The access log names the client's trace, or none (runners that capture the log).
+  const logged = await accessLogEntry("trace-case-1");
+  if (logged !== undefined) {
+    assert.equal(logged.trace_id, "0af7651916cd43dd8448eb211c80319c");
+    assert.equal((await accessLogEntry("trace-case-2"))?.trace_id, null);
+  }
 });
 
 review("x-request-id: a sane client id travels upstream as sent, otherwise a generated UUID; neither is returned to the client (Envoy's default always_set_request_id_in_response: false; RESPONSE_REQUEST_ID=on returns it)", async ({ send }) => {

@@ -14,16 +14,18 @@ import { ISTIO_SEMANTICS_CASES, reviewContext, startReviewFixture, type ReviewCo
 let mesh: EdgeMesh;
 let fixture: ReviewFixture;
 let context: ReviewContext;
+const lines: string[] = [];
 
 before(async () => {
   const ca = await createThrowawayCa();
   fixture = await startReviewFixture();
-  mesh = await startEdgeMesh({ controlVars: ca.vars, gatewayVars: { ACCESS_LOG: "off", SNAPSHOT_CHECK_SECONDS: "0" } });
+  mesh = await startEdgeMesh({ controlVars: ca.vars, gatewayVars: { ACCESS_LOG: "on", SNAPSHOT_CHECK_SECONDS: "0" }, onLine: (l) => lines.push(l) });
   const target: ReviewTarget = {
     runtime: "workerd",
     upstreamHost: "url",
     send: (host, path, o = {}) => httpRequest(mesh.gatewayUrl, path, { ...o, host }),
     url: mesh.gatewayUrl,
+    accessLog: () => lines,
     async apply(yaml) {
       const r = await mesh.control("/v1/apply", { method: "POST", headers: { authorization: `Bearer ${ca.adminToken}`, "content-type": "application/yaml" }, body: yaml });
       const text = await r.text();

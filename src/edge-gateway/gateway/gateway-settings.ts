@@ -7,7 +7,7 @@
  * see `telemetrySettingsFrom`.
  */
 import { parseEnumVar, parseNumberVar, type EnumVarSpec, type NumberVarSpec } from "../../core/env-vars.ts";
-import { accessLogWord, telemetrySettingsFrom, type TelemetrySettings } from "./gateway-telemetry.ts";
+import { switchWord, telemetrySettingsFrom, type TelemetrySettings } from "./gateway-telemetry.ts";
 import { localReplyResponse } from "./local-reply.ts";
 
 export const GATEWAY_VARS = {
@@ -43,9 +43,9 @@ export function gatewaySettingsFrom(env: Record<string, unknown>, warn: (message
   const problems: SettingProblem[] = [];
   const check = parseNumberVar(str("SNAPSHOT_CHECK_SECONDS"), GATEWAY_VARS.SNAPSHOT_CHECK_SECONDS);
   if (!check.ok) problems.push({ var: "SNAPSHOT_CHECK_SECONDS", message: `SNAPSHOT_CHECK_SECONDS: ${check.why}` });
-  const accessLog = parseEnumVar(accessLogWord(str("ACCESS_LOG")), GATEWAY_VARS.ACCESS_LOG);
+  const accessLog = parseEnumVar(switchWord(str("ACCESS_LOG")), GATEWAY_VARS.ACCESS_LOG);
   if (!accessLog.ok) problems.push({ var: "ACCESS_LOG", message: `ACCESS_LOG: ${accessLog.why}` });
-  const requestId = parseEnumVar(accessLogWord(str("RESPONSE_REQUEST_ID")), GATEWAY_VARS.RESPONSE_REQUEST_ID);
+  const requestId = parseEnumVar(switchWord(str("RESPONSE_REQUEST_ID")), GATEWAY_VARS.RESPONSE_REQUEST_ID);
   if (!requestId.ok) problems.push({ var: "RESPONSE_REQUEST_ID", message: `RESPONSE_REQUEST_ID: ${requestId.why}` });
   return {
     snapshotCheckMs: (check.ok ? check.value : GATEWAY_VARS.SNAPSHOT_CHECK_SECONDS.fallback) * 1000,

@@ -114,7 +114,7 @@ export function telemetrySettingsFrom(env: Record<string, unknown>, warn: (messa
     ...(headers === undefined ? {} : { otlpHeaders: headers }),
     ...(interval === undefined ? {} : { metricExportIntervalMs: interval }),
     ...(s("OTEL_SERVICE_NAME") === undefined ? {} : { serviceName: s("OTEL_SERVICE_NAME")! }),
-    accessLog: accessLogWord(s("ACCESS_LOG")) !== "off",
+    accessLog: switchWord(s("ACCESS_LOG")) !== "off",
     ...(delay === undefined ? {} : { spanExportDelayMs: delay }),
     ...(batch === undefined ? {} : { spanBatchSize: batch }),
     ...(queue === undefined ? {} : { spanQueueSize: queue }),
@@ -126,7 +126,7 @@ export function telemetrySettingsFrom(env: Record<string, unknown>, warn: (messa
  * so a value that used to mean "on" does not stop the gateway; anything else stays as written
  * (gateway-settings.ts refuses it).
  */
-export function accessLogWord(raw: string | undefined): string | undefined {
+export function switchWord(raw: string | undefined): string | undefined {
   const word = raw?.trim().toLowerCase();
   if (word === "on" || word === "true" || word === "1") return "on";
   if (word === "off" || word === "false" || word === "0") return "off";
