@@ -3,6 +3,7 @@
  * the benchmark's upstream as a STATIC endpoint, one VirtualService routing everything to it.
  */
 import { request } from "node:http";
+import { loopbackServiceEntry } from "../../test/support/edge-gateway-upstreams.ts";
 
 export const BENCH_HOST = "bench.example.com";
 
@@ -13,17 +14,7 @@ metadata: { name: edge, namespace: bench }
 spec:
   servers: [{ port: { number: 80, name: http, protocol: HTTP }, hosts: ["${BENCH_HOST}"] }]
 ---
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: upstream, namespace: bench }
-spec:
-  hosts: ["upstream.bench.internal"]
-  location: MESH_EXTERNAL
-  resolution: STATIC
-  ports: [{ number: 80, name: http, protocol: HTTP }]
-  endpoints: [{ address: 127.0.0.1, ports: { http: ${upstreamPort} } }]
----
-apiVersion: networking.istio.io/v1
+${loopbackServiceEntry("upstream", "bench", upstreamPort)}apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: { name: bench, namespace: bench }
 spec:

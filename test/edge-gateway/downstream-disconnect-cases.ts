@@ -14,6 +14,7 @@ import assert from "node:assert/strict";
 import { createServer, request as httpRequestRaw, type ClientRequest, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { eventually } from "../support/eventually.ts";
+import { loopbackServiceEntry } from "../support/edge-gateway-upstreams.ts";
 
 /** Longest wait for any one event of a case. */
 const WAIT_MS = 15_000;
@@ -122,17 +123,7 @@ export const READY_PATH = "/__ready";
 
 export async function startDisconnectFixture(): Promise<DisconnectFixture> {
   const [up, mirror] = await Promise.all([startHoldingUpstream("up"), startHoldingUpstream("mirror")]);
-  const se = (name: string, port: number) => `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: ${name}, namespace: dc }
-spec:
-  hosts: ["${name}.dc.internal"]
-  location: MESH_EXTERNAL
-  resolution: STATIC
-  ports: [{ number: 80, name: http, protocol: HTTP }]
-  endpoints: [{ address: 127.0.0.1, ports: { http: ${port} } }]
----
-`;
+  const se = (name: string, port: number) => loopbackServiceEntry(name, "dc", port);
   const yaml = `apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: { name: edge, namespace: dc }

@@ -16,7 +16,7 @@ import { createServer, request as httpRequestRaw, type IncomingHttpHeaders, type
 import type { AddressInfo } from "node:net";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey } from "jose";
-import { closedPort, startEchoServer, type EchoServer, type HttpAnswer } from "../support/edge-gateway-upstreams.ts";
+import { closedPort, loopbackServiceEntry, startEchoServer, type EchoServer, type HttpAnswer } from "../support/edge-gateway-upstreams.ts";
 import { eventually } from "../support/eventually.ts";
 
 const ISSUER = "https://issuer.review.test";
@@ -184,17 +184,7 @@ export async function startReviewFixture(): Promise<ReviewFixture> {
   });
   await new Promise<void>((r) => jwks.listen(0, "127.0.0.1", r));
   const jwksPort = (jwks.address() as AddressInfo).port;
-  const se = (name: string, port: number) => `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: ${name}, namespace: rv }
-spec:
-  hosts: ["${name}.rv.internal"]
-  location: MESH_EXTERNAL
-  resolution: STATIC
-  ports: [{ number: 80, name: http, protocol: HTTP }]
-  endpoints: [{ address: 127.0.0.1, ports: { http: ${port} } }]
----
-`;
+  const se = (name: string, port: number) => loopbackServiceEntry(name, "rv", port);
   const yaml = `apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: { name: review, namespace: rv }

@@ -128,3 +128,21 @@ export function httpRequest(base: URL, path: string, o: { method?: string; host?
     req.end();
   });
 }
+
+/**
+ * Istio YAML (with its `---`) of a ServiceEntry `<name>.<namespace>.internal` whose one STATIC
+ * endpoint is a local server on 127.0.0.1:`port` (plain HTTP on port 80).
+ */
+export function loopbackServiceEntry(name: string, namespace: string, port: number): string {
+  return `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: ${name}, namespace: ${namespace} }
+spec:
+  hosts: ["${name}.${namespace}.internal"]
+  location: MESH_EXTERNAL
+  resolution: STATIC
+  ports: [{ number: 80, name: http, protocol: HTTP }]
+  endpoints: [{ address: 127.0.0.1, ports: { http: ${port} } }]
+---
+`;
+}

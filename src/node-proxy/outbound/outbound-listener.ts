@@ -5,6 +5,7 @@
  * the connection is closed — a bad client never reaches the routing code.
  */
 import http from "node:http";
+import type { Duplex } from "node:stream";
 import type { Socket } from "node:net";
 import type { AddressInfo } from "node:net";
 import type { ListenAddress } from "../context.ts";
@@ -14,13 +15,13 @@ export const MAX_HEADER_BYTES = 16 * 1024;
 
 export interface HttpListenerHandlers {
   request: (req: http.IncomingMessage, res: http.ServerResponse) => void;
-  connect?: (req: http.IncomingMessage, socket: import("node:stream").Duplex, head: Buffer) => void;
+  connect?: (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
   /** `Connection: Upgrade` requests; without a handler Node closes such connections. */
-  upgrade?: (req: http.IncomingMessage, socket: import("node:stream").Duplex, head: Buffer) => void;
+  upgrade?: (req: http.IncomingMessage, socket: Duplex, head: Buffer) => void;
 }
 
 /** Answers a parse error the way Envoy does (400, or 431 for a header block over the limit) and closes. */
-export function answerClientError(err: Error & { code?: string }, socket: import("node:stream").Duplex): void {
+export function answerClientError(err: Error & { code?: string }, socket: Duplex): void {
   if (!socket.writable) {
     socket.destroy();
     return;
@@ -32,7 +33,7 @@ export function answerClientError(err: Error & { code?: string }, socket: import
 }
 
 /** Upgraded (WebSocket) connections per server: `closeAllConnections` no longer sees them. */
-const upgradedSockets = new WeakMap<http.Server, Set<import("node:stream").Duplex>>();
+const upgradedSockets = new WeakMap<http.Server, Set<Duplex>>();
 
 /** An HTTP/1.1 server with the proxy's limits, not yet listening. */
 export function createProxyHttpServer(h: HttpListenerHandlers): http.Server {
@@ -40,9 +41,9 @@ export function createProxyHttpServer(h: HttpListenerHandlers): http.Server {
   if (h.connect !== undefined) server.on("connect", h.connect);
   if (h.upgrade !== undefined) {
     const upgrade = h.upgrade;
-    const open = new Set<import("node:stream").Duplex>();
+    const open = new Set<Duplex>();
     upgradedSockets.set(server, open);
-    server.on("upgrade", (req: http.IncomingMessage, socket: import("node:stream").Duplex, head: Buffer) => {
+    server.on("upgrade", (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
       open.add(socket);
       socket.once("close", () => open.delete(socket));
       upgrade(req, socket, head);
