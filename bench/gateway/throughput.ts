@@ -11,6 +11,16 @@
  * process's user + system time during a round divided by the requests of that round: on a shared
  * machine it is the steadier measure of what a request costs.
  *
+ * A third side in the saturated phase, the "Istio-minimum forwarder", is the bare worker plus only
+ * the per-request work Istio's behaviour requires of any gateway on this route (MINIMUM_FORWARDER):
+ * it bounds what a gateway that sends Envoy's headers can reach in this runtime, and the gateway /
+ * minimum ratio is what routing, policy and the rest of the gateway's own code cost.
+ *
+ * Subrequests: by default both workers' fetches pass through Miniflare's outbound worker (its
+ * `stripCfConnectingIp`, on by default: a small JS worker that copies every subrequest to drop
+ * `CF-Connecting-IP` and set `CF-Worker`, emulating Cloudflare's edge); `--outbound direct` turns it
+ * off for every side, so each worker's own cost is all that is measured.
+ *
  * At saturation the latencies only mirror throughput (Little's law: p50 ≈ connections / rate). So a
  * second phase follows, as Istio's benchmarks measure proxy latency (fortio -qps): both sides at the
  * same fixed offered rate below capacity (by default a quarter of the slower side's saturated req/s),
@@ -20,6 +30,7 @@
  *
  *   node --import tsx bench/gateway/throughput.ts [--rounds 6] [--duration 5] [--connections 16]
  *     [--fixed-rate-fraction 0.25 | --fixed-rate <rps>] [--fixed-rate-rounds 6] [--fixed-rate-duration 2.5] [--fixed-rate-connections 16]
+ *     [--outbound miniflare | direct]
  *     (--fixed-rate-fraction 0 skips the fixed-rate phase)
  */
 import os from "node:os";
@@ -49,8 +60,12 @@ export interface ThroughputReport {
   /** Medians over the rounds. */
   gateway: ThroughputResult;
   bare: ThroughputResult;
-  /** Each round's pair, measured back to back. */
-  rounds: { gateway: ThroughputResult; bare: ThroughputResult }[];
+  /** The Istio-minimum forwarder (MINIMUM_FORWARDER). */
+  minimum: ThroughputResult;
+  /** Each round's three sides, measured back to back. */
+  rounds: { gateway: ThroughputResult; bare: ThroughputResult; minimum: ThroughputResult }[];
+  /** How the workers' subrequests left workerd (see `ThroughputOptions.outbound`). */
+  outbound: Outbound;
   connections: number;
   durationSeconds: number;
   /** The fixed-rate phase; undefined when it was skipped (`fixedRateFraction: 0`). */
@@ -108,6 +123,39 @@ function gatewayCompatibility(): { compatibilityDate: string; compatibilityFlags
   if (w.compatibilityDate === undefined) throw new Error("wrangler.toml sets no compatibility_date");
   return { compatibilityDate: w.compatibilityDate, compatibilityFlags: [...(w.compatibilityFlags ?? [])] };
 }
+
+/**
+ * The bare forwarder plus the per-request work Istio's behaviour requires of any gateway on the
+ * benchmark's route, done in the cheapest way measured in workerd, and nothing else (no routing, no
+ * policy, no retries): read the request headers once (routing and the header-size limit need
+ * them), forward them without Host and hop-by-hop headers plus the four Envoy adds (Istio:
+ * `x-request-id`, `x-forwarded-proto`, `x-envoy-attempt-count` with include_request_attempt_count;
+ * and `x-forwarded-host`, the planned authority workerd cannot send as Host), read the status and
+ * `grpc-status` Istio's default retry policy decides on, and copy the response (fetched headers are
+ * immutable) to add `x-envoy-upstream-service-time`.
+ */
+export const MINIMUM_FORWARDER = (upstream: string) => `
+const HOP = new Set(["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "proxy-authorization", "proxy-authenticate", "host"]);
+export default {
+  async fetch(request) {
+    const url = new URL(request.url);
+    const headers = new Map();
+    request.headers.forEach((v, k) => { headers.set(k, v); });
+    const out = Object.create(null);
+    for (const [k, v] of headers) if (!HOP.has(k)) out[k] = v;
+    out["x-request-id"] = crypto.randomUUID();
+    out["x-forwarded-proto"] = url.protocol === "https:" ? "https" : "http";
+    out["x-forwarded-host"] = headers.get("host") ?? url.host;
+    out["x-envoy-attempt-count"] = "1";
+    const started = Date.now();
+    const fetched = await fetch("${upstream}" + url.pathname + url.search, { method: request.method, headers: out, body: request.body, redirect: "manual" });
+    const res = new Response(fetched.body, fetched);
+    // What Istio's default retry policy (retriable-status-codes 503, unavailable, cancelled) reads; this forwarder never retries.
+    if (res.status === 503 || res.headers.get("grpc-status") !== null) res.headers.set("x-minimum-would-retry", "1");
+    res.headers.set("x-envoy-upstream-service-time", String(Date.now() - started));
+    return res;
+  },
+};`;
 
 export const BARE_FORWARDER = (upstream: string) => `
 export default {
@@ -196,7 +244,15 @@ async function newWorkerd<T>(start: () => Promise<T>): Promise<{ value: T; pid: 
   return { value, pid: added.length === 1 ? added[0] : undefined };
 }
 
+/** How the workers' subrequests leave workerd: through Miniflare's outbound worker (its default) or directly. */
+export type Outbound = "miniflare" | "direct";
+
 export interface ThroughputOptions {
+  /**
+   * "miniflare" (default, Miniflare's own default): every side's subrequests pass through
+   * Miniflare's `stripCfConnectingIp` worker; "direct": no side's do.
+   */
+  outbound?: Outbound;
   /** Saturated phase: seconds per round (5), autocannon connections (16), rounds (6). */
   durationSeconds?: number;
   connections?: number;
@@ -225,6 +281,9 @@ export async function benchGatewayThroughput(o: ThroughputOptions = {}): Promise
   const fixedRateRounds = o.fixedRateRounds ?? 6;
   const fixedRateDurationSeconds = o.fixedRateDurationSeconds ?? 2.5;
   const fixedRateConnections = o.fixedRateConnections ?? 16;
+  const outbound = o.outbound ?? "miniflare";
+  if (outbound !== "miniflare" && outbound !== "direct") throw new TypeError(`outbound must be "miniflare" or "direct" (got ${String(outbound)})`);
+  const strip = outbound === "miniflare";
   if (!(fixedRateFraction >= 0 && fixedRateFraction <= 1)) throw new TypeError(`fixedRateFraction must be in [0, 1] (got ${fixedRateFraction})`);
   if (o.fixedRate !== undefined && !(o.fixedRate > 0)) throw new TypeError(`fixedRate must be a positive number of requests per second (got ${o.fixedRate})`);
   if (!(fixedRateRounds >= 1) || !(fixedRateDurationSeconds > 0) || !(fixedRateConnections >= 1)) {
@@ -233,20 +292,24 @@ export async function benchGatewayThroughput(o: ThroughputOptions = {}): Promise
   const upstream = await startUpstreamProcess();
   const upstreamUrl = `http://127.0.0.1:${upstream.port}`;
   const ca = await createThrowawayCa();
-  const meshStart = await newWorkerd(() => startEdgeMesh({ controlVars: ca.vars, gatewayVars: { ACCESS_LOG: "off" } }));
+  const meshStart = await newWorkerd(() => startEdgeMesh({ controlVars: ca.vars, gatewayVars: { ACCESS_LOG: "off" }, stripCfConnectingIp: strip }));
   const mesh = meshStart.value;
-  let bare: Miniflare | undefined;
-  try {
-    const bareStart = await newWorkerd(async () => {
+  const plain: Miniflare[] = [];
+  /** A one-worker workerd of its own, reached on a direct socket. */
+  const startPlain = (script: string) =>
+    newWorkerd(async () => {
       const mf = new Miniflare({
         host: "127.0.0.1",
         port: 0,
-        workers: [{ name: "bare", modules: true, script: BARE_FORWARDER(upstreamUrl), ...COMPATIBILITY, unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }] }],
+        workers: [{ name: "w", modules: true, script, ...COMPATIBILITY, stripCfConnectingIp: strip, unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }] }],
       });
+      plain.push(mf);
       await mf.ready;
-      return mf;
+      return { mf, url: new URL("/bench", await mf.unsafeGetDirectURL("w")).href };
     });
-    bare = bareStart.value;
+  try {
+    const bareStart = await startPlain(BARE_FORWARDER(upstreamUrl));
+    const minimumStart = await startPlain(MINIMUM_FORWARDER(upstreamUrl));
     const res = await mesh.control("/v1/apply", {
       method: "POST",
       headers: { authorization: `Bearer ${ca.adminToken}`, "content-type": "application/yaml" },
@@ -254,7 +317,6 @@ export async function benchGatewayThroughput(o: ThroughputOptions = {}): Promise
     });
     if (res.status !== 200) throw new Error(`apply failed: ${res.status} ${await res.text()}`);
     const gatewayUrl = new URL("/bench", mesh.gatewayUrl).href;
-    const bareUrl = new URL("/bench", await bare.unsafeGetDirectURL("bare")).href;
     // Wait for the route (the snapshot is published asynchronously), then warm both paths.
     for (let i = 0; ; i++) {
       const status = await getStatus(gatewayUrl, BENCH_HOST);
@@ -264,20 +326,23 @@ export async function benchGatewayThroughput(o: ThroughputOptions = {}): Promise
     }
     const sides = {
       gateway: { name: "gateway (Strait edge gateway in workerd)", url: gatewayUrl, pid: meshStart.pid },
-      bare: { name: "bare forwarding worker (workerd)", url: bareUrl, pid: bareStart.pid },
+      bare: { name: "bare forwarding worker (workerd)", url: bareStart.value.url, pid: bareStart.pid },
+      minimum: { name: "Istio-minimum forwarder (workerd)", url: minimumStart.value.url, pid: minimumStart.pid },
     };
-    for (const s of [sides.gateway, sides.bare]) await drive("warm-up", s.url, undefined, { durationSeconds: 2, connections });
+    const keys = ["gateway", "bare", "minimum"] as const;
+    for (const k of keys) await drive("warm-up", sides[k].url, undefined, { durationSeconds: 2, connections });
     const pairs: ThroughputReport["rounds"] = [];
     for (let round = 0; round < rounds; round++) {
-      // Alternate which side goes first, so neither profits from when it runs.
-      const order = round % 2 === 0 ? (["gateway", "bare"] as const) : (["bare", "gateway"] as const);
+      // Rotate which side goes first (each takes every place equally often over 3n rounds), so none profits from when it runs.
+      const order = keys.map((_, i) => keys[(i + round) % keys.length]!);
       const pair: Partial<ThroughputReport["rounds"][number]> = {};
       for (const k of order) pair[k] = await drive(sides[k].name, sides[k].url, sides[k].pid, { durationSeconds, connections });
       pairs.push(pair as ThroughputReport["rounds"][number]);
     }
     const gateway = medianOf(sides.gateway.name, pairs.map((p) => p.gateway));
     const bareMedian = medianOf(sides.bare.name, pairs.map((p) => p.bare));
-    const report: ThroughputReport = { gateway, bare: bareMedian, rounds: pairs, connections, durationSeconds };
+    const minimum = medianOf(sides.minimum.name, pairs.map((p) => p.minimum));
+    const report: ThroughputReport = { gateway, bare: bareMedian, minimum, rounds: pairs, outbound, connections, durationSeconds };
     const offeredRps = o.fixedRate ?? Math.round(fixedRateFraction * Math.min(gateway.requestsPerSecond, bareMedian.requestsPerSecond));
     if (o.fixedRate === undefined && fixedRateFraction === 0) return report;
     if (!(offeredRps >= 1)) throw new Error(`no fixed rate to offer: the saturated phase measured ${gateway.requestsPerSecond} / ${bareMedian.requestsPerSecond} req/s`);
@@ -309,7 +374,7 @@ export async function benchGatewayThroughput(o: ThroughputOptions = {}): Promise
     };
     return report;
   } finally {
-    await bare?.dispose();
+    for (const mf of plain) await mf.dispose();
     await mesh.dispose();
     await upstream.stop();
   }
@@ -318,16 +383,24 @@ export async function benchGatewayThroughput(o: ThroughputOptions = {}): Promise
 const f1 = (x: number) => (Number.isNaN(x) ? "n/a" : x.toFixed(1));
 const f2 = (x: number) => (Number.isNaN(x) ? "n/a" : x.toFixed(2));
 
+/** CPU ms per request as microseconds. */
+const us = (ms: number) => (Number.isNaN(ms) ? "n/a" : Math.round(ms * 1000).toString());
+
 export function printThroughput(r: ThroughputReport): void {
+  const via = r.outbound === "miniflare" ? "subrequests through Miniflare's outbound worker (its default)" : "subrequests sent directly (--outbound direct)";
   console.log(
-    `\nthroughput through Miniflare's direct sockets (autocannon ${r.connections} connections, ${r.rounds.length} interleaved rounds of ${r.durationSeconds} s, medians; load average ${os.loadavg().map((l) => l.toFixed(1)).join(" ")})`,
+    `\nthroughput through Miniflare's direct sockets, ${via} (autocannon ${r.connections} connections, ${r.rounds.length} interleaved rounds of ${r.durationSeconds} s, medians; load average ${os.loadavg().map((l) => l.toFixed(1)).join(" ")})`,
   );
-  console.log("path                                        req/s    p50 ms   p99 ms  CPU ms/req  errors  non-2xx");
-  for (const x of [r.gateway, r.bare]) {
+  console.log("path                                        req/s    p50 ms   p99 ms  CPU µs/req  errors  non-2xx");
+  for (const x of [r.gateway, r.bare, r.minimum]) {
     console.log(
-      `${x.name.padEnd(42)} ${Math.round(x.requestsPerSecond).toString().padStart(6)}  ${f1(x.p50Ms).padStart(7)}  ${f1(x.p99Ms).padStart(7)}  ${f2(x.cpuMsPerRequest).padStart(10)}  ${String(x.errors).padStart(6)}  ${String(x.non2xx).padStart(7)}`,
+      `${x.name.padEnd(42)} ${Math.round(x.requestsPerSecond).toString().padStart(6)}  ${f1(x.p50Ms).padStart(7)}  ${f1(x.p99Ms).padStart(7)}  ${us(x.cpuMsPerRequest).padStart(10)}  ${String(x.errors).padStart(6)}  ${String(x.non2xx).padStart(7)}`,
     );
   }
+  const minRatios = r.rounds.map((p) => p.minimum.requestsPerSecond / p.bare.requestsPerSecond);
+  const gwMinRatios = r.rounds.map((p) => p.gateway.requestsPerSecond / p.minimum.requestsPerSecond);
+  const gwMinCpu = r.rounds.map((p) => (p.gateway.cpuMsPerRequest - p.minimum.cpuMsPerRequest) * 1000);
+  const minCpu = r.rounds.map((p) => (p.minimum.cpuMsPerRequest - p.bare.cpuMsPerRequest) * 1000);
   const ratios = r.rounds.map((p) => p.gateway.requestsPerSecond / p.bare.requestsPerSecond);
   const cpuRatios = r.rounds.map((p) => p.gateway.cpuMsPerRequest / p.bare.cpuMsPerRequest);
   console.log(`per round gateway/bare req/s: ${ratios.map((x) => x.toFixed(2)).join(" ")}`);
@@ -335,6 +408,10 @@ export function printThroughput(r: ThroughputReport): void {
     `gateway / bare: ${f2(median(ratios))}x req/s (median of rounds, range ${f2(Math.min(...ratios))}-${f2(Math.max(...ratios))}; goal >= 0.80x), ` +
       `p50 ${f2(r.gateway.p50Ms / Math.max(r.bare.p50Ms, 0.001))}x, p99 ${f2(r.gateway.p99Ms / Math.max(r.bare.p99Ms, 0.001))}x latency, ` +
       `CPU/request ${f2(median(cpuRatios))}x`,
+  );
+  console.log(
+    `Istio-minimum / bare: ${f2(median(minRatios))}x req/s (range ${f2(Math.min(...minRatios))}-${f2(Math.max(...minRatios))}), its required work +${f1(median(minCpu))} µs CPU/request; ` +
+      `gateway / Istio-minimum: ${f2(median(gwMinRatios))}x req/s (range ${f2(Math.min(...gwMinRatios))}-${f2(Math.max(...gwMinRatios))}), the gateway's own work +${f1(median(gwMinCpu))} µs CPU/request (medians of per-round figures)`,
   );
   if (r.fixedRate !== undefined) printFixedRate(r.fixedRate);
 }
@@ -349,10 +426,10 @@ export function printFixedRate(f: FixedRateReport): void {
     `\nfixed rate: ${f.offeredRps} req/s offered to each side (${chosen}), evenly paced open loop over a pool of ${f.connections} keep-alive connections per side, ` +
       `${f.rounds.length} interleaved rounds of ${f.durationSeconds} s, medians; latency from send to end of body, microsecond resolution; load average ${f.loadAverage.start.map((l) => l.toFixed(1)).join(" ")} at the start, ${f.loadAverage.end.map((l) => l.toFixed(1)).join(" ")} at the end`,
   );
-  console.log("path                                       offered  achieved    p50 ms    p90 ms    p99 ms  CPU ms/req  send lag p99 ms  errors  non-2xx");
+  console.log("path                                       offered  achieved    p50 ms    p90 ms    p99 ms  CPU µs/req  send lag p99 ms  errors  non-2xx");
   for (const x of [f.gateway, f.bare]) {
     console.log(
-      `${x.name.padEnd(42)} ${String(x.offeredRps).padStart(6)}  ${f1(x.achievedRps).padStart(8)}  ${f3(x.p50Ms).padStart(8)}  ${f3(x.p90Ms).padStart(8)}  ${f3(x.p99Ms).padStart(8)}  ${f2(x.cpuMsPerRequest).padStart(10)}  ${f2(x.sendLagP99Ms).padStart(15)}  ${String(x.errors).padStart(6)}  ${String(x.non2xx).padStart(7)}`,
+      `${x.name.padEnd(42)} ${String(x.offeredRps).padStart(6)}  ${f1(x.achievedRps).padStart(8)}  ${f3(x.p50Ms).padStart(8)}  ${f3(x.p90Ms).padStart(8)}  ${f3(x.p99Ms).padStart(8)}  ${us(x.cpuMsPerRequest).padStart(10)}  ${f2(x.sendLagP99Ms).padStart(15)}  ${String(x.errors).padStart(6)}  ${String(x.non2xx).padStart(7)}`,
     );
   }
   for (const k of ["gateway", "bare"] as const) {
@@ -399,6 +476,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const fixedRounds = arg("fixed-rate-rounds");
   const fixedDuration = arg("fixed-rate-duration");
   const fixedConnections = arg("fixed-rate-connections");
+  const oi = process.argv.indexOf("--outbound");
+  if (oi > 0) options.outbound = process.argv[oi + 1] as Outbound;
   if (fraction !== undefined) options.fixedRateFraction = fraction;
   if (rate !== undefined) options.fixedRate = rate;
   if (fixedRounds !== undefined) options.fixedRateRounds = fixedRounds;

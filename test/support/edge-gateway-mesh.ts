@@ -75,6 +75,13 @@ export interface EdgeMeshOptions {
   gatewayVars?: Record<string, string>;
   /** Receives every line the workers print (console.log), e.g. the gateway's access log. */
   onLine?: (line: string) => void;
+  /**
+   * Miniflare's `stripCfConnectingIp` for the gateway (default true, Miniflare's default): every
+   * subrequest the gateway makes passes through a small worker of Miniflare's that drops
+   * `CF-Connecting-IP` and sets `CF-Worker`, as Cloudflare's edge does. False sends subrequests
+   * straight to the network (the gateway benchmark's `--outbound direct`).
+   */
+  stripCfConnectingIp?: boolean;
   /** Opens workerd's inspector (Chrome DevTools protocol) on this port (0 = any), e.g. to CPU-profile the gateway in a benchmark. */
   inspectorPort?: number;
 }
@@ -108,6 +115,7 @@ export async function startEdgeMesh(o: EdgeMeshOptions): Promise<EdgeMesh> {
         modulesRoot: dirname(gatewayJs),
         bindings: { ...(g.bindings ?? {}), ...(o.gatewayVars ?? {}) },
         unsafeDirectSockets: socket,
+        ...(o.stripCfConnectingIp === undefined ? {} : { stripCfConnectingIp: o.stripCfConnectingIp }),
       } as WorkerOptions,
       {
         ...c,
