@@ -241,6 +241,10 @@ spec:
     match: [{uri: {prefix: /mirrored}}]
     mirror: {host: ${host("mirror")}}
     route: [{destination: {host: ${host("kit")}}}]
+  - name: delayed
+    match: [{uri: {prefix: /delayed}}]
+    fault: {delay: {fixedDelay: 0.05s, percentage: {value: 100}}}
+    route: [{destination: {host: ${host("kit")}}}]
   - name: default
     route: [{destination: {host: ${host("kit")}}}]
 ---
@@ -586,6 +590,25 @@ test("a WebSocket handshake on a route the router answers itself gets the same l
   assert.match(nowhere.head, /^HTTP\/1\.1 404 /);
   assert.match(nowhere.head, /\r\nx-envoy-response-flags: NR\r\n/i);
   assert.equal(kit.seen.filter((x) => x.path === "/old/ws" || x.path === "/direct" || x.path === "/direct-204").length, 0);
+});
+
+test("a WebSocket handshake meets the fault filter as a plain request does: an abort is the same answer (route response headers, `fault filter abort` with its Content-Length, FI) and a delay is logged DI", async () => {
+  const handshake = ["connection: Upgrade", "upgrade: websocket", "sec-websocket-version: 13", "sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ=="];
+  const aborted = await rawCall("kit", "/abort/ws", handshake);
+  const plain = await rawCall("kit", "/abort/plain", []);
+  for (const r of [aborted, plain]) {
+    assert.match(r.head, /^HTTP\/1\.1 503 /);
+    assert.match(r.head, /\r\nx-route-h: abort\r\n/i);
+    assert.match(r.head, /\r\nx-envoy-response-flags: FI\r\n/i);
+    assert.match(r.head, /\r\ncontent-length: 18\r\n/i);
+    assert.equal(r.body, "fault filter abort");
+  }
+  assert.equal((await logEntry("a", "/abort/ws")).response_flags, "FI");
+  const delayed = await upgradeExchange(a.port("outbound"), host("kit"), "/delayed/ws?id=ws-di", "hi", "kit:hi", [`proxy-authorization: ${proxyAuthorization("sleep.rv")}`]);
+  assert.match(delayed.head, /^HTTP\/1\.1 101 /);
+  assert.equal((await call("kit", "/delayed/plain?id=plain-di")).status, 200);
+  assert.equal((await logEntry("a", "/delayed/plain?id=plain-di")).response_flags, "DI");
+  assert.equal((await logEntry("a", "/delayed/ws?id=ws-di")).response_flags, "DI");
 });
 
 // ---------------------------------------------------------------------------------------------

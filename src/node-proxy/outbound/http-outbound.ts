@@ -180,22 +180,21 @@ export class OutboundHttp {
     }
     const plan = planRequest(meshRoutesFor(view, w), facts, this.rng);
     if (plan.kind !== "forward") return routerAnswer(plan, facts, socketAnswer(socket));
+    return withDelayFlag(plan, await this.upgradeForward(req, socket, head, plan, w, facts));
+  }
+
+  /** A WebSocket handshake the router forwards: the fault filter, then one try (Envoy does not retry an upgrade), then the relay. */
+  private async upgradeForward(req: IncomingMessage, socket: Duplex, head: Buffer, plan: ForwardPlan, w: NodeWorkload, facts: RequestFacts): Promise<Outcome> {
     const base = { cluster: plan.cluster.name, route: routeName(plan.route), destinationService: plan.cluster.host };
-    const opsOnReply = (h: OutgoingHttpHeaders) => applyHeaderOps(headerSink(h), plan.responseHeaderOps);
     if (plan.fault?.delayMs !== undefined) await sleep(plan.fault.delayMs);
-    if (plan.fault?.abort !== undefined) {
-      const status = "status" in plan.fault.abort ? plan.fault.abort.status : 200;
-      const h: OutgoingHttpHeaders = { "x-envoy-response-flags": "FI" };
-      opsOnReply(h);
-      socketReply(socket, status, "fault filter abort", h);
-      return { ...base, code: status, flags: "FI", responseBytes: 0 };
-    }
+    if (plan.fault?.abort !== undefined) return { ...base, ...faultAbort(socketAnswer(socket), plan.fault.abort, plan.responseHeaderOps) };
+    // A handshake is never a CORS preflight (that is an OPTIONS request): the CORS filter only adds its headers.
+    const replyOps = routeReplyOps(plan, facts);
+    const opsOnReply = (h: OutgoingHttpHeaders) => applyHeaderOps(headerSink(h), replyOps);
     const rt = this.d.clusters.of(plan.cluster);
     const ep = this.pick(rt, plan, new Set());
     if (ep === undefined) {
-      const h: OutgoingHttpHeaders = { "x-envoy-response-flags": "UH" };
-      opsOnReply(h);
-      socketReply(socket, 503, "no healthy upstream", h);
+      textAnswer(socketAnswer(socket), 503, "no healthy upstream", "UH", replyOps);
       return { ...base, code: 503, flags: "UH", responseBytes: 0 };
     }
     const headers = withUpgradeHeaders(forwardableHeaders(req.headers), req.headers);
@@ -250,9 +249,7 @@ export class OutboundHttp {
     const plan: RequestPlan = planRequest(meshRoutesFor(view, w), facts, this.rng);
     let outcome: Outcome;
     if (plan.kind === "forward") {
-      outcome = await this.forward(req, res, plan, w, facts);
-      // Envoy's DI: the fault filter delayed the request.
-      if (plan.fault?.delayMs !== undefined) outcome.flags = outcome.flags === "-" ? "DI" : `DI,${outcome.flags}`;
+      outcome = withDelayFlag(plan, await this.forward(req, res, plan, w, facts));
     } else {
       outcome = routerAnswer(plan, facts, responseAnswer(res));
     }
@@ -309,14 +306,9 @@ export class OutboundHttp {
     const base = { cluster: plan.cluster.name, route: routeName(plan.route), destinationService: plan.cluster.host };
     if (plan.fault?.delayMs !== undefined) await sleep(plan.fault.delayMs);
     if (plan.fault?.abort !== undefined) {
-      const status = "status" in plan.fault.abort ? plan.fault.abort.status : 200;
-      const h: OutgoingHttpHeaders = { "content-type": "text/plain", "content-length": "18", "x-envoy-response-flags": "FI" };
-      if ("grpcStatus" in plan.fault.abort) h["grpc-status"] = plan.fault.abort.grpcStatus;
-      // Envoy finalizes every local reply with the selected route's response headers.
-      if (plan.responseHeaderOps.length > 0) applyHeaderOps(headerSink(h), plan.responseHeaderOps);
-      res.writeHead(status, h).end("fault filter abort");
+      const aborted = faultAbort(responseAnswer(res), plan.fault.abort, plan.responseHeaderOps);
       req.resume();
-      return { ...base, code: status, flags: "FI", responseBytes: 18 };
+      return { ...base, ...aborted };
     }
 
     // Istio's sidecar filter chain runs fault, then CORS, then the router: a preflight is answered
@@ -329,8 +321,7 @@ export class OutboundHttp {
         req.resume();
         return { ...base, code: preflight, flags: "-", responseBytes: 0 };
       }
-      const cors = corsResponseHeaders(plan.cors, facts);
-      if (cors.length > 0) replyOps = [...replyOps, ...cors.map(([name, value]): HeaderOp => ({ op: "set", name, value }))];
+      replyOps = routeReplyOps(plan, facts);
     }
 
     let release: () => void;
@@ -633,6 +624,39 @@ function headerValue(v: string | string[] | undefined): string | undefined {
  * route is selected, pass its `responseHeaderOps`: Envoy's filter manager applies the route's
  * response headers to every local reply (`sendLocalReplyViaFilterChain`).
  */
+const FAULT_ABORT_BODY = Buffer.from("fault filter abort");
+
+/**
+ * The fault filter's abort, as Envoy sends it: the status (200 for a gRPC abort, whose status goes in
+ * `grpc-status`), `fault filter abort` with its Content-Length, flag FI, and the route's response
+ * headers (Envoy finalizes every local reply with them).
+ */
+function faultAbort(answer: LocalAnswer, abort: NonNullable<NonNullable<ForwardPlan["fault"]>["abort"]>, routeOps: readonly HeaderOp[]): Pick<Outcome, "code" | "flags" | "responseBytes"> {
+  const status = "status" in abort ? abort.status : 200;
+  const h: OutgoingHttpHeaders = { "content-type": "text/plain", "x-envoy-response-flags": "FI" };
+  if ("grpcStatus" in abort) h["grpc-status"] = abort.grpcStatus;
+  if (routeOps.length > 0) applyHeaderOps(headerSink(h), routeOps);
+  answer.send(status, h, FAULT_ABORT_BODY);
+  return { code: status, flags: "FI", responseBytes: status === 204 || status === 304 ? 0 : FAULT_ABORT_BODY.length };
+}
+
+/**
+ * The headers the router's answers on a forwarded route get (upstream responses and its local
+ * replies): the route's response header operations, then the CORS filter's headers for an allowed
+ * origin.
+ */
+function routeReplyOps(plan: ForwardPlan, facts: RequestFacts): readonly HeaderOp[] {
+  if (plan.cors === undefined) return plan.responseHeaderOps;
+  const cors = corsResponseHeaders(plan.cors, facts);
+  return cors.length === 0 ? plan.responseHeaderOps : [...plan.responseHeaderOps, ...cors.map(([name, value]): HeaderOp => ({ op: "set", name, value }))];
+}
+
+/** Envoy's DI: the fault filter delayed the request (its other flags follow). */
+function withDelayFlag(plan: ForwardPlan, outcome: Outcome): Outcome {
+  if (plan.fault?.delayMs !== undefined) outcome.flags = outcome.flags === "-" ? "DI" : `DI,${outcome.flags}`;
+  return outcome;
+}
+
 export function local(res: ServerResponse, status: number, message: string, flag?: string, routeOps?: readonly HeaderOp[]): void {
   textAnswer(responseAnswer(res), status, message, flag, routeOps);
 }
