@@ -619,11 +619,6 @@ function headerValue(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-/**
- * A locally generated answer (no upstream involved), with Envoy's response flag header. Once a
- * route is selected, pass its `responseHeaderOps`: Envoy's filter manager applies the route's
- * response headers to every local reply (`sendLocalReplyViaFilterChain`).
- */
 const FAULT_ABORT_BODY = Buffer.from("fault filter abort");
 
 /**
@@ -657,6 +652,11 @@ function withDelayFlag(plan: ForwardPlan, outcome: Outcome): Outcome {
   return outcome;
 }
 
+/**
+ * A locally generated answer (no upstream involved), with Envoy's response flag header. Once a
+ * route is selected, pass its `responseHeaderOps`: Envoy's filter manager applies the route's
+ * response headers to every local reply (`sendLocalReplyViaFilterChain`).
+ */
 export function local(res: ServerResponse, status: number, message: string, flag?: string, routeOps?: readonly HeaderOp[]): void {
   textAnswer(responseAnswer(res), status, message, flag, routeOps);
 }
