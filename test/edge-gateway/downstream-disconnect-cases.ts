@@ -28,6 +28,10 @@ export interface HeldExchange {
   /** Settles when the exchange ends: `"aborted"` when the connection closed before an answer was sent. */
   closed: Promise<"aborted" | "answered">;
   answer(status: number, body?: string): void;
+  /** Starts a chunked answer (no Content-Length) with its first chunk and keeps it open. */
+  stream(status: number, firstChunk: string): void;
+  /** Closes the upstream's connection in the middle of a started answer. */
+  breakOff(): void;
 }
 
 /**
@@ -69,6 +73,14 @@ async function startHoldingUpstream(name: string): Promise<HoldingUpstream> {
         if (res.destroyed || res.writableEnded) return;
         res.writeHead(status, { "content-type": "text/plain", "content-length": String(Buffer.byteLength(body)) });
         res.end(body);
+      },
+      stream(status, firstChunk) {
+        if (res.destroyed || res.writableEnded) return;
+        res.writeHead(status, { "content-type": "text/plain" });
+        res.write(firstChunk);
+      },
+      breakOff() {
+        res.socket?.destroy();
       },
     };
     exchanges.push(ex);
@@ -314,6 +326,20 @@ async function disconnectDuring(t: DisconnectTarget, f: DisconnectFixture, path:
   return { requestId, held };
 }
 
+/** Resolves when the response's head and its first body chunk reached the client (bounded). */
+function firstChunk(req: ClientRequest, what: string): Promise<{ status: number; chunk: string }> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what}: no response body chunk reached the client`)), WAIT_MS);
+    req.once("response", (res) => {
+      res.on("error", () => undefined);
+      res.once("data", (c: Buffer) => {
+        clearTimeout(timer);
+        resolve({ status: res.statusCode ?? 0, chunk: c.toString("utf8") });
+      });
+    });
+  });
+}
+
 export const DOWNSTREAM_DISCONNECT_CASES: readonly DisconnectCase[] = [
   {
     name: "client goes away while the upstream holds the request (no route timeout): the upstream request is reset, logged 0 DC, counted response_code 0 / DC",
@@ -366,6 +392,49 @@ export const DOWNSTREAM_DISCONNECT_CASES: readonly DisconnectCase[] = [
       // The shadow is still waiting for its answer: the mirror answers now and its exchange completes.
       shadow.answer(200, "shadow");
       assert.equal(await ended(shadow, "/mirrored shadow"), "answered");
+    },
+  },
+  {
+    name: "client goes away while the response body streams: logged with the upstream's code and DC (as Envoy), the bytes sent so far; the upstream's answer is cut off",
+    async run(t, f) {
+      const requestId = nextId(t.runtime, "streaming");
+      const client = openRequest(t.url, "/hold/streaming", requestId);
+      const held = await f.up.waitFor(requestId, 1);
+      const first = firstChunk(client, "/hold/streaming");
+      held.stream(200, "first-chunk");
+      const got = await first;
+      assert.equal(got.status, 200);
+      assert.equal(got.chunk, "first-chunk");
+      goAway(client);
+      assert.equal(await ended(held, "/hold/streaming"), "aborted", `${t.runtime}: the upstream's answer was not cut off after the client went away`);
+      const line = await logLine(t, requestId);
+      assert.equal(line.response_code, 200, JSON.stringify(line));
+      assert.equal(line.response_flags, "DC", JSON.stringify(line));
+      assert.equal(line.bytes_sent, "first-chunk".length, JSON.stringify(line));
+      await eventually(async () => {
+        assert.ok(
+          t.requestsTotal().some((p) => p.labels.response_flags === "DC" && p.labels.response_code === "200"),
+          "no istio_requests_total point with response_code 200 and response_flags DC",
+        );
+      }, WAIT_MS);
+    },
+  },
+  {
+    name: "the upstream's connection closes in the middle of its body: logged with its code, UC and upstream_reset_after_response_started (as Envoy), the bytes sent so far",
+    async run(t, f) {
+      const requestId = nextId(t.runtime, "cut-off");
+      const client = openRequest(t.url, "/hold/cut-off", requestId);
+      const held = await f.up.waitFor(requestId, 1);
+      const first = firstChunk(client, "/hold/cut-off");
+      held.stream(200, "partial");
+      assert.equal((await first).chunk, "partial");
+      held.breakOff();
+      const line = await logLine(t, requestId);
+      assert.equal(line.response_code, 200, JSON.stringify(line));
+      assert.equal(line.response_flags, "UC", JSON.stringify(line));
+      assert.equal(line.response_code_details, "upstream_reset_after_response_started{connection_termination}");
+      assert.equal(line.bytes_sent, "partial".length, JSON.stringify(line));
+      goAway(client);
     },
   },
 ];

@@ -20,6 +20,7 @@ import { RecordingTracer } from "../telemetry/recording-tracer.ts";
 import { parseTraceparent, formatTraceparent, validTracestate } from "../telemetry/trace-context.ts";
 import { randomUuid } from "../../core/random-ids.ts";
 import { formatAccessLog } from "../telemetry/access-log.ts";
+import { countedBody } from "../telemetry/counted-body.ts";
 import type { IstioRequestLabels } from "../telemetry/request-metrics.ts";
 
 /** Largest request body the gateway buffers (bodies are buffered so retries and mirrors can resend them). */
@@ -259,7 +260,13 @@ export class EdgeGateway {
     if (flush !== undefined) platform.waitUntil(flush);
   }
 
-  /** Counts response bytes (content-length when known, else as the body streams) and finishes the request once. */
+  /**
+   * Counts response bytes (content-length when known, else as the body streams) and finishes the
+   * request once. A streamed body is finished when it ends: a client that goes away while it streams
+   * is logged as Envoy logs it, the upstream's code with `DC`; an upstream body that fails midway
+   * with `UC` and `upstream_reset_after_response_started{connection_termination}`. (A body of known
+   * length is finished when its response starts: counting it would put a stream on every response.)
+   */
   private countBody(res: Response, rec: RequestRecord): Response {
     if (!this.o.telemetry.observing) return res;
     const cl = res.headers.get("content-length");
@@ -267,20 +274,19 @@ export class EdgeGateway {
       this.finish(rec, res.body === null ? 0 : Number(cl));
       return res;
     }
-    let bytes = 0;
-    let resolve!: () => void;
-    const finished = new Promise<void>((r) => (resolve = r));
-    const counter = new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, c) {
-        bytes += chunk.byteLength;
-        c.enqueue(chunk);
-      },
-      flush() {
-        resolve();
-      },
+    let finished!: () => void;
+    rec.platform.waitUntil(new Promise<void>((r) => (finished = r)));
+    const body = countedBody(res.body, (how, bytes) => {
+      // workerd aborts the client's signal first, and with it the upstream fetch (and so its body) it was given.
+      if (how === "downstream-gone" || rec.info.downstream?.aborted === true) rec.out.flags.push("DC");
+      else if (how === "upstream-failed") {
+        rec.out.flags.push("UC");
+        rec.out.details = "upstream_reset_after_response_started{connection_termination}";
+      }
+      this.finish(rec, bytes);
+      finished();
     });
-    rec.platform.waitUntil(finished.then(() => this.finish(rec, bytes)));
-    return new Response(res.body.pipeThrough(counter), { status: res.status, statusText: res.statusText, headers: res.headers });
+    return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
   }
 
   private labels(out: Outcome): IstioRequestLabels {

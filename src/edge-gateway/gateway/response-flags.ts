@@ -26,7 +26,9 @@ export type ResponseFlag =
   /** No cluster for the route's destination (503). */
   | "NC"
   /** Downstream connection termination (the client went away). */
-  | "DC";
+  | "DC"
+  /** Upstream connection termination (its response body ended early, after the response started). */
+  | "UC";
 
 /** Response header carrying the flags (comma separated, Envoy order of occurrence). */
 export const RESPONSE_FLAGS_HEADER = "x-strait-response-flags";
