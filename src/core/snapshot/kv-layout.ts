@@ -31,11 +31,26 @@ export function kvSnapshotSource(kv: KeyValueReader): SnapshotSource {
     async head(target) {
       const text = await kv.get(manifestKey(target), "text");
       if (text === null) return null;
-      return JSON.parse(text) as SignedHead;
+      return signedHead(manifestKey(target), text);
     },
     async blob(hash) {
       const buf = await kv.get(blobKey(hash), "arrayBuffer");
       return buf === null ? null : new Uint8Array(buf);
     },
   };
+}
+
+/** A stored head, checked for the fields a reader needs (the signature is checked by the reader). */
+function signedHead(key: string, text: string): SignedHead {
+  let stored: { version?: unknown; jws?: unknown; hash?: unknown; revision?: unknown } | null;
+  try {
+    stored = JSON.parse(text) as typeof stored;
+  } catch {
+    stored = null;
+  }
+  if (stored === null || typeof stored !== "object" || typeof stored.version !== "number" || typeof stored.jws !== "string") throw new Error(`KV ${key}: not a published snapshot head`);
+  const head: SignedHead = { version: stored.version, jws: stored.jws };
+  if (typeof stored.hash === "string") head.hash = stored.hash;
+  if (typeof stored.revision === "number") head.revision = stored.revision;
+  return head;
 }
