@@ -326,11 +326,17 @@ async function disconnectDuring(t: DisconnectTarget, f: DisconnectFixture, path:
   return { requestId, held };
 }
 
-/** Resolves when the response's head and its first body chunk reached the client (bounded). */
-function firstChunk(req: ClientRequest, what: string): Promise<{ status: number; chunk: string }> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what}: no response body chunk reached the client`)), WAIT_MS);
-    req.once("response", (res) => {
+/**
+ * A request whose upstream starts a chunked answer with `chunk` and holds the rest; resolves once
+ * the response's head and that chunk reached the client (bounded), with the status it got.
+ */
+async function streamingExchange(t: DisconnectTarget, f: DisconnectFixture, path: string, chunk: string): Promise<{ requestId: string; client: ClientRequest; held: HeldExchange; status: number }> {
+  const requestId = nextId(t.runtime, path.slice(1).replace(/\W/g, "-"));
+  const client = openRequest(t.url, path, requestId);
+  const held = await f.up.waitFor(requestId, 1);
+  const got = new Promise<{ status: number; chunk: string }>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${path}: no response body chunk reached the client`)), WAIT_MS);
+    client.once("response", (res) => {
       res.on("error", () => undefined);
       res.once("data", (c: Buffer) => {
         clearTimeout(timer);
@@ -338,6 +344,10 @@ function firstChunk(req: ClientRequest, what: string): Promise<{ status: number;
       });
     });
   });
+  held.stream(200, chunk);
+  const first = await got;
+  assert.equal(first.chunk, chunk);
+  return { requestId, client, held, status: first.status };
 }
 
 export const DOWNSTREAM_DISCONNECT_CASES: readonly DisconnectCase[] = [
@@ -397,14 +407,8 @@ export const DOWNSTREAM_DISCONNECT_CASES: readonly DisconnectCase[] = [
   {
     name: "client goes away while the response body streams: logged with the upstream's code and DC (as Envoy), the bytes sent so far; the upstream's answer is cut off",
     async run(t, f) {
-      const requestId = nextId(t.runtime, "streaming");
-      const client = openRequest(t.url, "/hold/streaming", requestId);
-      const held = await f.up.waitFor(requestId, 1);
-      const first = firstChunk(client, "/hold/streaming");
-      held.stream(200, "first-chunk");
-      const got = await first;
-      assert.equal(got.status, 200);
-      assert.equal(got.chunk, "first-chunk");
+      const { requestId, client, held, status } = await streamingExchange(t, f, "/hold/streaming", "first-chunk");
+      assert.equal(status, 200);
       goAway(client);
       assert.equal(await ended(held, "/hold/streaming"), "aborted", `${t.runtime}: the upstream's answer was not cut off after the client went away`);
       const line = await logLine(t, requestId);
@@ -422,12 +426,7 @@ export const DOWNSTREAM_DISCONNECT_CASES: readonly DisconnectCase[] = [
   {
     name: "the upstream's connection closes in the middle of its body: logged with its code, UC and upstream_reset_after_response_started (as Envoy), the bytes sent so far",
     async run(t, f) {
-      const requestId = nextId(t.runtime, "cut-off");
-      const client = openRequest(t.url, "/hold/cut-off", requestId);
-      const held = await f.up.waitFor(requestId, 1);
-      const first = firstChunk(client, "/hold/cut-off");
-      held.stream(200, "partial");
-      assert.equal((await first).chunk, "partial");
+      const { requestId, client, held } = await streamingExchange(t, f, "/hold/cut-off", "partial");
       held.breakOff();
       const line = await logLine(t, requestId);
       assert.equal(line.response_code, 200, JSON.stringify(line));
