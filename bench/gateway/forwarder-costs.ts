@@ -45,7 +45,7 @@ export const STEPS: readonly Step[] = [
   { name: "bare", adds: "fetch(upstream + path) with the request's own Headers, its response returned", script: BARE_FORWARDER },
   { name: "await", adds: "awaits the response and reads its status (a retry policy must)", script: (u) => forwarder(u, "", "request.headers", `${STATUS} return fetched;`) },
   { name: "headers", adds: "reads the request headers into a Map once and forwards them as a record without Host", script: (u) => forwarder(u, WALK, "out", `${STATUS} return fetched;`) },
-  { name: "envoy-headers", adds: "the four request headers Envoy adds (x-request-id, x-forwarded-proto, x-forwarded-host, x-envoy-attempt-count)", script: (u) => forwarder(u, `${WALK} ${ENVOY}`, "out", `${STATUS} return fetched;`) },
+  { name: "envoy-headers", adds: "the request headers Envoy adds (x-request-id, x-forwarded-proto, x-envoy-attempt-count) and x-forwarded-host", script: (u) => forwarder(u, `${WALK} ${ENVOY}`, "out", `${STATUS} return fetched;`) },
   { name: "response-copy", adds: "copies the response (fetched headers are immutable)", script: (u) => forwarder(u, `${WALK} ${ENVOY}`, "out", `const res = new Response(fetched.body, fetched); if (res.status === 503) return new Response("retry", { status: 503 }); return res;`) },
   { name: "istio-minimum", adds: "a random x-request-id, grpc-status read, x-envoy-upstream-service-time set (MINIMUM_FORWARDER)", script: MINIMUM_FORWARDER },
   { name: "20-more-headers", adds: "20 more request headers on the response-copy step (cost of one header x 20)", script: (u) => forwarder(u, `${WALK} ${ENVOY} ${MORE}`, "out", `const res = new Response(fetched.body, fetched); if (res.status === 503) return new Response("retry", { status: 503 }); return res;`) },

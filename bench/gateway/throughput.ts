@@ -128,7 +128,7 @@ function gatewayCompatibility(): { compatibilityDate: string; compatibilityFlags
  * The bare forwarder plus the per-request work Istio's behaviour requires of any gateway on the
  * benchmark's route, done in the cheapest way measured in workerd, and nothing else (no routing, no
  * policy, no retries): read the request headers once (routing and the header-size limit need
- * them), forward them without Host and hop-by-hop headers plus the four Envoy adds (Istio:
+ * them), forward them without Host and hop-by-hop headers plus the three Envoy adds (Istio:
  * `x-request-id`, `x-forwarded-proto`, `x-envoy-attempt-count` with include_request_attempt_count;
  * and `x-forwarded-host`, the planned authority workerd cannot send as Host), read the status and
  * `grpc-status` Istio's default retry policy decides on, and copy the response (fetched headers are
