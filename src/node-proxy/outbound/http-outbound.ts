@@ -35,7 +35,7 @@ import { hboneAddressOf } from "./node-address.ts";
 import { connPolicyOf, type UpstreamConnPolicy } from "./pooled-agent.ts";
 import { plainIp, sourceWorkload } from "./source-workload.ts";
 import { readBody, type RequestBody } from "./request-body.ts";
-import { isWebSocketUpgrade, relayUpgrade, socketReply, withUpgradeHeaders } from "./upgrade-relay.ts";
+import { bodylessStatus, isWebSocketUpgrade, relayUpgrade, socketReply, withUpgradeHeaders } from "./upgrade-relay.ts";
 import { responseAnswer, socketAnswer, textAnswer, type LocalAnswer } from "./local-answer.ts";
 
 export interface OutboundHttpDeps {
@@ -632,15 +632,15 @@ function faultAbort(answer: LocalAnswer, abort: NonNullable<NonNullable<ForwardP
   if ("grpcStatus" in abort) h["grpc-status"] = abort.grpcStatus;
   if (routeOps.length > 0) applyHeaderOps(headerSink(h), routeOps);
   answer.send(status, h, FAULT_ABORT_BODY);
-  return { code: status, flags: "FI", responseBytes: status === 204 || status === 304 ? 0 : FAULT_ABORT_BODY.length };
+  return { code: status, flags: "FI", responseBytes: bodylessStatus(status) ? 0 : FAULT_ABORT_BODY.length };
 }
 
 /**
- * The headers the router's answers on a forwarded route get (upstream responses and its local
- * replies): the route's response header operations, then the CORS filter's headers for an allowed
- * origin.
+ * The headers the router's answers on a route get (upstream responses, its local replies, its
+ * redirects and direct responses): the route's response header operations, then the CORS
+ * filter's headers for an allowed origin.
  */
-function routeReplyOps(plan: ForwardPlan, facts: RequestFacts): readonly HeaderOp[] {
+function routeReplyOps(plan: { responseHeaderOps: readonly HeaderOp[]; cors?: CorsPolicyPlan }, facts: RequestFacts): readonly HeaderOp[] {
   if (plan.cors === undefined) return plan.responseHeaderOps;
   const cors = corsResponseHeaders(plan.cors, facts);
   return cors.length === 0 ? plan.responseHeaderOps : [...plan.responseHeaderOps, ...cors.map(([name, value]): HeaderOp => ({ op: "set", name, value }))];
@@ -681,10 +681,9 @@ function routerAnswer(plan: Exclude<RequestPlan, { kind: "forward" }>, facts: Re
       const preflight = plan.cors === undefined ? undefined : answerPreflight(answer, plan.cors, facts);
       if (preflight !== undefined) return { code: preflight, flags: "-", responseBytes: 0, destinationService: "unknown", ...route };
       const h: OutgoingHttpHeaders = plan.kind === "redirect" ? { location: plan.location } : {};
-      const body = plan.kind === "direct-response" && plan.body !== undefined && plan.status !== 204 && plan.status !== 304 ? Buffer.from(plan.body) : Buffer.alloc(0);
+      const body = plan.kind === "direct-response" && plan.body !== undefined && !bodylessStatus(plan.status) ? Buffer.from(plan.body) : Buffer.alloc(0);
       if (body.length > 0) h["content-type"] = "text/plain";
-      applyHeaderOps(headerSink(h), plan.responseHeaderOps);
-      if (plan.cors !== undefined) setAll(h, corsResponseHeaders(plan.cors, facts));
+      applyHeaderOps(headerSink(h), routeReplyOps(plan, facts));
       answer.send(plan.status, h, body);
       return { code: plan.status, flags: "-", responseBytes: body.length, destinationService: "unknown", ...route };
     }

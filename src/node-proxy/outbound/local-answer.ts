@@ -8,7 +8,7 @@ import type { OutgoingHttpHeaders, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import { applyHeaderOps, type HeaderOp } from "../../core/routing/index.ts";
 import { headerSink } from "./http-headers.ts";
-import { socketSend } from "./upgrade-relay.ts";
+import { bodylessStatus, socketSend } from "./upgrade-relay.ts";
 
 export interface LocalAnswer {
   /**
@@ -20,10 +20,6 @@ export interface LocalAnswer {
 
 const EMPTY = Buffer.alloc(0);
 
-function bodyless(status: number): boolean {
-  return status === 204 || status === 304;
-}
-
 export function responseAnswer(res: ServerResponse): LocalAnswer {
   return {
     send(status, headers, body = EMPTY) {
@@ -31,7 +27,7 @@ export function responseAnswer(res: ServerResponse): LocalAnswer {
         res.destroy();
         return;
       }
-      if (bodyless(status)) {
+      if (bodylessStatus(status)) {
         res.writeHead(status, headers).end();
         return;
       }

@@ -31,6 +31,11 @@ function head(status: number, message: string, headers: OutgoingHttpHeaders): Bu
   return Buffer.from(`${lines.join("\r\n")}\r\n\r\n`, "latin1");
 }
 
+/** 204 and 304 carry neither a body nor (204) a Content-Length (RFC 9110 §6.4.1, §8.6; Envoy's codec drops both). */
+export function bodylessStatus(status: number): boolean {
+  return status === 204 || status === 304;
+}
+
 /** A local text answer on a socket whose request asked for an upgrade; the connection is closed after it. */
 export function socketReply(socket: Duplex, status: number, message: string, headers: OutgoingHttpHeaders = {}): void {
   socketSend(socket, status, { ...headers, "content-type": "text/plain" }, Buffer.from(`${message}\n`));
@@ -46,9 +51,9 @@ export function socketSend(socket: Duplex, status: number, headers: OutgoingHttp
     return;
   }
   const reason = status === 101 ? "Switching Protocols" : "";
-  // 204 and 304 carry neither a body nor (204) a Content-Length.
-  const length = status === 204 || status === 304 ? {} : { "content-length": String(body.length) };
-  socket.end(Buffer.concat([head(status, reason, { ...headers, ...length, connection: "close" }), status === 204 || status === 304 ? Buffer.alloc(0) : body]));
+  const bodyless = bodylessStatus(status);
+  const length = bodyless ? {} : { "content-length": String(body.length) };
+  socket.end(Buffer.concat([head(status, reason, { ...headers, ...length, connection: "close" }), bodyless ? Buffer.alloc(0) : body]));
 }
 
 export interface UpgradeResult {
