@@ -227,22 +227,6 @@ export async function startCollector(): Promise<MetricsCollector> {
   };
 }
 
-/** Access-log lines (JSON objects) among what a gateway printed. */
-export function accessLogLines(output: Iterable<string>): Record<string, unknown>[] {
-  const out: Record<string, unknown>[] = [];
-  for (const l of output) {
-    // stdout and stderr chunks may share a line of the captured output: the log line starts at its first key.
-    const i = l.indexOf('{"start_time"');
-    if (i < 0) continue;
-    try {
-      const e = JSON.parse(l.slice(i)) as unknown;
-      if (e !== null && typeof e === "object" && "request_id" in e) out.push(e as Record<string, unknown>);
-    } catch {
-      // not a log line
-    }
-  }
-  return out;
-}
 
 /** How a runner reaches its gateway and reads what it logged. */
 export interface DisconnectTarget {

@@ -10,7 +10,8 @@ import { createThrowawayCa } from "../support/throwaway-ca.ts";
 import { startEdgeMesh, type EdgeMesh } from "../support/edge-gateway-mesh.ts";
 import { httpRequest } from "../support/edge-gateway-upstreams.ts";
 import { eventually } from "../support/eventually.ts";
-import { DOWNSTREAM_DISCONNECT_CASES, HOST, READY_PATH, accessLogLines, startCollector, startDisconnectFixture, type DisconnectFixture, type DisconnectTarget, type MetricsCollector } from "./downstream-disconnect-cases.ts";
+import { accessLogLines } from "../support/gateway-access-log.ts";
+import { DOWNSTREAM_DISCONNECT_CASES, HOST, READY_PATH, startCollector, startDisconnectFixture, type DisconnectFixture, type DisconnectTarget, type MetricsCollector } from "./downstream-disconnect-cases.ts";
 
 let mesh: EdgeMesh;
 let fixture: DisconnectFixture;

@@ -18,6 +18,7 @@ import { gunzipSync, gzipSync } from "node:zlib";
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey } from "jose";
 import { closedPort, loopbackServiceEntry, startEchoServer, type EchoServer, type HttpAnswer } from "../support/edge-gateway-upstreams.ts";
 import { eventually } from "../support/eventually.ts";
+import { accessLogLines } from "../support/gateway-access-log.ts";
 
 const ISSUER = "https://issuer.review.test";
 /** Size of the wire upstream's streamed `/big` answer. */
@@ -239,16 +240,7 @@ export function reviewContext(target: ReviewTarget, f: ReviewFixture): ReviewCon
       if (lines === undefined) return undefined;
       let found: Record<string, unknown> | undefined;
       await eventually(async () => {
-        for (const l of lines()) {
-          const i = l.indexOf("{");
-          if (i < 0) continue;
-          try {
-            const e = JSON.parse(l.slice(i)) as Record<string, unknown>;
-            if (e.request_id === requestId) found = e;
-          } catch {
-            // not a log line
-          }
-        }
+        found = accessLogLines(lines()).find((e) => e.request_id === requestId);
         assert.ok(found !== undefined, `no access-log line for ${requestId}`);
       }, 10_000);
       return found;

@@ -10,6 +10,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createThrowawayCa } from "../support/throwaway-ca.ts";
 import { startEdgeMesh, type EdgeMesh } from "../support/edge-gateway-mesh.ts";
+import { accessLogLines } from "../support/gateway-access-log.ts";
 import { httpRequest, startEchoServer, type EchoServer } from "../support/edge-gateway-upstreams.ts";
 
 interface KeyValue {
@@ -160,19 +161,7 @@ test("Istio request metrics with Istio's labels reach the collector", async () =
 
 test("one JSON access-log line per request with Istio's default fields", async () => {
   await httpRequest(mesh.gatewayUrl, "/logged?q=1", { host: "shop.example.com", headers: { "user-agent": "strait-test", "x-request-id": "req-123" } });
-  const entry = await until("the access-log line", () => {
-    for (const l of lines) {
-      const i = l.indexOf("{");
-      if (i < 0) continue;
-      try {
-        const e = JSON.parse(l.slice(i)) as Record<string, unknown>;
-        if (e.request_id === "req-123") return e;
-      } catch {
-        // not a log line
-      }
-    }
-    return undefined;
-  });
+  const entry = await until("the access-log line", () => accessLogLines(lines).find((e) => e.request_id === "req-123"));
   for (const k of ["start_time", "method", "path", "protocol", "response_code", "response_flags", "bytes_received", "bytes_sent", "duration", "upstream_host", "request_id", "user_agent", "authority", "upstream_cluster", "route_name"]) {
     assert.ok(k in entry, `access log has ${k}`);
   }
