@@ -16,6 +16,7 @@ import os from "node:os";
 import autocannon from "autocannon";
 import { Miniflare } from "miniflare";
 import { BENCH_HOST } from "./bench-config.ts";
+import { median } from "./median.ts";
 import { processCpuMs, workerdChildren } from "./process-cpu.ts";
 import { BARE_FORWARDER, COMPATIBILITY, MINIMUM_FORWARDER, type Outbound } from "./throughput.ts";
 import { startUpstreamProcess } from "./upstream-process.ts";
@@ -63,13 +64,6 @@ export interface StepResult {
   addedUs: number;
   against: string | undefined;
   perRoundUs: number[];
-}
-
-function median(xs: number[]): number {
-  const s = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
-  if (s.length === 0) return Number.NaN;
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 export async function benchForwarderCosts(o: { rounds?: number; durationSeconds?: number; connections?: number; outbound?: Outbound } = {}): Promise<StepResult[]> {

@@ -11,6 +11,7 @@
  */
 import os from "node:os";
 import { performance } from "node:perf_hooks";
+import { median } from "./median.ts";
 import { RegExpRouter } from "hono/router/reg-exp-router";
 import { TrieRouter } from "hono/router/trie-router";
 import type { AnyResource } from "../../src/core/config/resource.ts";
@@ -124,12 +125,6 @@ export function race(passes: readonly (() => number)[], count: number, rounds = 
 
 const ROUNDS = 25;
 const ROUND_MS = 40;
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 /**
  * A flat copy of `s`. Template literals build rope (cons) strings; a request

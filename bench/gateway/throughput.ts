@@ -44,6 +44,7 @@ import { BENCH_HOST, benchConfigYaml, getStatus } from "./bench-config.ts";
 import { processCpuMs, workerdChildren } from "./process-cpu.ts";
 import { startUpstreamProcess } from "./upstream-process.ts";
 import { percentile, runPacedLoad } from "./paced-load.ts";
+import { median } from "./median.ts";
 
 export interface ThroughputResult {
   name: string;
@@ -200,13 +201,6 @@ async function drivePaced(name: string, url: string, pid: number | undefined, o:
     errors: r.errors,
     non2xx: r.non2xx,
   };
-}
-
-function median(xs: number[]): number {
-  const s = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
-  if (s.length === 0) return Number.NaN;
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 function medianOf(name: string, rs: ThroughputResult[]): ThroughputResult {
