@@ -170,15 +170,53 @@ async function urlOf(w: Worker): Promise<string> {
   return (await w.url).href.replace(/\/$/, "");
 }
 
-/** `w` if it answers; else it is started once more, and `npm start` exits naming it if it still does not. */
-async function answering(what: string, w: Worker, start: () => Promise<Worker>): Promise<Worker> {
-  if (await answers(await urlOf(w), 30_000)) return w;
-  step(`${what} started but does not answer on ${await urlOf(w)}; starting it again`);
+/** True once 127.0.0.1:port can be bound again (port 0: at once), polling for up to `budgetMs`. */
+async function portReleased(port: number, budgetMs: number): Promise<boolean> {
+  if (port === 0) return true;
+  const deadline = Date.now() + budgetMs;
+  for (;;) {
+    const free = await new Promise<boolean>((done) => {
+      const probe = createServer();
+      probe.once("error", () => done(false));
+      probe.listen({ host: "127.0.0.1", port, exclusive: true }, () => probe.close(() => done(true)));
+    });
+    if (free || Date.now() >= deadline) return free;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** The worker's URL, or `npm start` exits naming the worker (wrangler rejects it when workerd failed to start). */
+async function urlOrFail(what: string, w: Worker): Promise<string> {
+  try {
+    return await urlOf(w);
+  } catch (err) {
+    process.stderr.write(`strait: ${what} failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+    await stop("startup failure");
+    process.exit(1);
+  }
+}
+
+/**
+ * `w` if it answers; else it is started once more, and `npm start` exits naming it if it still does
+ * not. The first budget is generous (a loaded machine was seen taking over 30 s) and costs nothing
+ * when the worker answers; the restart waits for the old workerd to let go of the port, since a
+ * second workerd that cannot bind it fails to start.
+ */
+async function answering(what: string, w: Worker, port: number, start: () => Promise<Worker>): Promise<Worker> {
+  const url = await urlOrFail(what, w);
+  if (await answers(url, 90_000)) return w;
+  step(`${what} started but does not answer on ${url}; starting it again`);
   started.splice(started.indexOf(w), 1);
   await Promise.race([w.dispose(), new Promise((r) => setTimeout(r, 10_000).unref())]);
+  if (!(await portReleased(port, 30_000))) {
+    process.stderr.write(`strait: ${what} was stopped to start it again, but port ${port} is still held 30 s later\n`);
+    await stop("startup failure");
+    process.exit(1);
+  }
   const again = await startOrFail(what, start);
-  if (await answers(await urlOf(again), 60_000)) return again;
-  process.stderr.write(`strait: ${what} started but does not answer requests on ${await urlOf(again)}\n`);
+  const againUrl = await urlOrFail(what, again);
+  if (await answers(againUrl, 60_000)) return again;
+  process.stderr.write(`strait: ${what} started but does not answer requests on ${againUrl}\n`);
   await stop("startup failure");
   process.exit(1);
 }
@@ -197,9 +235,9 @@ const startControl = () =>
 const startedControl = await startOrFail("the control API", startControl);
 step("edge gateway (workerd)");
 const startGateway = () => unstable_startWorker({ config: join(root, "wrangler.toml"), dev: dev(gatewayPort) });
-const gateway = await answering("the edge gateway", await startOrFail("the edge gateway", startGateway), startGateway);
+const gateway = await answering("the edge gateway", await startOrFail("the edge gateway", startGateway), gatewayPort, startGateway);
 // Checked after the gateway started: its registration in the shared dev registry reloads the control worker.
-const control = await answering("the control API", startedControl, startControl);
+const control = await answering("the control API", startedControl, controlPort, startControl);
 ownSignals();
 const controlUrl = await urlOf(control);
 const gatewayUrl = await urlOf(gateway);
