@@ -11,7 +11,7 @@
  * bounded; nothing asserts how fast anything happened.
  */
 import assert from "node:assert/strict";
-import { createServer, request as httpRequestRaw, type ClientRequest, type Server, type ServerResponse } from "node:http";
+import { createServer, request as httpRequestRaw, type ClientRequest, type IncomingHttpHeaders, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { eventually } from "../support/eventually.ts";
 import { loopbackServiceEntry } from "../support/edge-gateway-upstreams.ts";
@@ -28,8 +28,8 @@ export interface HeldExchange {
   /** Settles when the exchange ends: `"aborted"` when the connection closed before an answer was sent. */
   closed: Promise<"aborted" | "answered">;
   answer(status: number, body?: string): void;
-  /** Starts a chunked answer (no Content-Length) with its first chunk and keeps it open. */
-  stream(status: number, firstChunk: string): void;
+  /** Starts an answer with its first chunk and keeps it open: chunked, or of `length` bytes (Content-Length) when given. */
+  stream(status: number, firstChunk: string, length?: number): void;
   /** Closes the upstream's connection in the middle of a started answer. */
   breakOff(): void;
 }
@@ -74,9 +74,9 @@ async function startHoldingUpstream(name: string): Promise<HoldingUpstream> {
         res.writeHead(status, { "content-type": "text/plain", "content-length": String(Buffer.byteLength(body)) });
         res.end(body);
       },
-      stream(status, firstChunk) {
+      stream(status, firstChunk, length) {
         if (res.destroyed || res.writableEnded) return;
-        res.writeHead(status, { "content-type": "text/plain" });
+        res.writeHead(status, { "content-type": "text/plain", ...(length === undefined ? {} : { "content-length": String(length) }) });
         res.write(firstChunk);
       },
       breakOff() {
@@ -311,28 +311,38 @@ async function disconnectDuring(t: DisconnectTarget, f: DisconnectFixture, path:
 }
 
 /**
- * A request whose upstream starts a chunked answer with `chunk` and holds the rest; resolves once
- * the response's head and that chunk reached the client (bounded), with the status it got.
+ * A request whose upstream starts an answer with `chunk` and holds the rest (chunked, or announcing
+ * `length` bytes); resolves once the response's head and that chunk reached the client (bounded),
+ * with the status and headers it got.
  */
-async function streamingExchange(t: DisconnectTarget, f: DisconnectFixture, path: string, chunk: string): Promise<{ requestId: string; client: ClientRequest; held: HeldExchange; status: number }> {
+async function streamingExchange(
+  t: DisconnectTarget,
+  f: DisconnectFixture,
+  path: string,
+  chunk: string,
+  length?: number,
+): Promise<{ requestId: string; client: ClientRequest; held: HeldExchange; status: number; headers: IncomingHttpHeaders }> {
   const requestId = nextId(t.runtime, path.slice(1).replace(/\W/g, "-"));
   const client = openRequest(t.url, path, requestId);
   const held = await f.up.waitFor(requestId, 1);
-  const got = new Promise<{ status: number; chunk: string }>((resolve, reject) => {
+  const got = new Promise<{ status: number; headers: IncomingHttpHeaders; chunk: string }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${path}: no response body chunk reached the client`)), WAIT_MS);
     client.once("response", (res) => {
       res.on("error", () => undefined);
       res.once("data", (c: Buffer) => {
         clearTimeout(timer);
-        resolve({ status: res.statusCode ?? 0, chunk: c.toString("utf8") });
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, chunk: c.toString("utf8") });
       });
     });
   });
-  held.stream(200, chunk);
+  held.stream(200, chunk, length);
   const first = await got;
   assert.equal(first.chunk, chunk);
-  return { requestId, client, held, status: first.status };
+  return { requestId, client, held, status: first.status, headers: first.headers };
 }
+
+/** Bigger than the gateway's COUNTED_LENGTH_MIN: a body of this known length is counted as it streams. */
+const LARGE_BODY_BYTES = 256 * 1024;
 
 export const DOWNSTREAM_DISCONNECT_CASES: readonly DisconnectCase[] = [
   {
@@ -418,6 +428,68 @@ export const DOWNSTREAM_DISCONNECT_CASES: readonly DisconnectCase[] = [
       assert.equal(line.response_code_details, "upstream_reset_after_response_started{connection_termination}");
       assert.equal(line.bytes_sent, "partial".length, JSON.stringify(line));
       goAway(client);
+    },
+  },
+  {
+    name: "client goes away in the middle of a large body of known length: its Content-Length reached the client (not chunked); logged with the upstream's code and DC, the bytes sent so far",
+    async run(t, f) {
+      const { requestId, client, held, status, headers } = await streamingExchange(t, f, "/hold/large-known", "first-chunk", LARGE_BODY_BYTES);
+      assert.equal(status, 200);
+      assert.equal(headers["content-length"], String(LARGE_BODY_BYTES), JSON.stringify(headers));
+      assert.equal(headers["transfer-encoding"], undefined, JSON.stringify(headers));
+      goAway(client);
+      assert.equal(await ended(held, "/hold/large-known"), "aborted", `${t.runtime}: the upstream's answer was not cut off after the client went away`);
+      const line = await logLine(t, requestId);
+      assert.equal(line.response_code, 200, JSON.stringify(line));
+      assert.equal(line.response_flags, "DC", JSON.stringify(line));
+      assert.equal(line.bytes_sent, "first-chunk".length, JSON.stringify(line));
+    },
+  },
+  {
+    name: "the upstream's connection closes in the middle of a large body of known length: logged with its code, UC and upstream_reset_after_response_started, the bytes sent so far; the client's response ends short",
+    async run(t, f) {
+      const { requestId, client, held } = await streamingExchange(t, f, "/hold/large-cut-off", "partial", LARGE_BODY_BYTES);
+      const clientEnd = new Promise<"short">((resolve) => {
+        // A body that ends before its Content-Length: Node's client reports it as an aborted response or a socket error.
+        client.once("close", () => resolve("short"));
+      });
+      held.breakOff();
+      const line = await logLine(t, requestId);
+      assert.equal(line.response_code, 200, JSON.stringify(line));
+      assert.equal(line.response_flags, "UC", JSON.stringify(line));
+      assert.equal(line.response_code_details, "upstream_reset_after_response_started{connection_termination}");
+      assert.equal(line.bytes_sent, "partial".length, JSON.stringify(line));
+      assert.equal(await Promise.race([clientEnd, new Promise<"open">((r) => setTimeout(() => r("open"), WAIT_MS))]), "short", `${t.runtime}: the client's connection stayed open after the body broke off`);
+    },
+  },
+  {
+    name: "control: a large body of known length arrives whole with its Content-Length; its log line counts every byte, no flag",
+    async run(t, f) {
+      const requestId = nextId(t.runtime, "large-whole");
+      const client = openRequest(t.url, "/hold/large-whole", requestId);
+      const held = await f.up.waitFor(requestId, 1);
+      const got = new Promise<{ status: number; headers: IncomingHttpHeaders; bytes: number }>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error("/hold/large-whole: the response did not end")), WAIT_MS);
+        client.once("response", (res) => {
+          let bytes = 0;
+          res.on("data", (c: Buffer) => (bytes += c.byteLength));
+          res.on("error", reject);
+          res.on("end", () => {
+            clearTimeout(timer);
+            resolve({ status: res.statusCode ?? 0, headers: res.headers, bytes });
+          });
+        });
+      });
+      held.answer(200, "x".repeat(LARGE_BODY_BYTES));
+      const whole = await got;
+      assert.equal(whole.status, 200);
+      assert.equal(whole.headers["content-length"], String(LARGE_BODY_BYTES), JSON.stringify(whole.headers));
+      assert.equal(whole.headers["transfer-encoding"], undefined, JSON.stringify(whole.headers));
+      assert.equal(whole.bytes, LARGE_BODY_BYTES);
+      const line = await logLine(t, requestId);
+      assert.equal(line.response_code, 200, JSON.stringify(line));
+      assert.equal(line.response_flags, "-", JSON.stringify(line));
+      assert.equal(line.bytes_sent, LARGE_BODY_BYTES, JSON.stringify(line));
     },
   },
 ];

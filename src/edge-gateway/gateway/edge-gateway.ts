@@ -93,6 +93,29 @@ interface Outcome {
   audit?: string;
 }
 
+/**
+ * Bodies of known length from this size on are counted as they stream (a client leaving in the
+ * middle is logged `DC`, as Envoy does); smaller ones are written at once and finished when their
+ * response starts, so small responses pay no stream.
+ */
+export const COUNTED_LENGTH_MIN = 64 * 1024;
+
+/**
+ * The bytes a response's log line counts when it is finished as its response starts, or null when
+ * its body is counted as it streams: no Content-Length, or a large one (COUNTED_LENGTH_MIN) whose
+ * body is not encoded (a runtime may decode and re-encode a gzip body, so its bytes are not the
+ * length).
+ */
+function bytesAtStart(res: Response, headers: Headers): number | null {
+  if (res.body === null) return 0;
+  const cl = headers.get("content-length");
+  if (cl === null) return null;
+  const length = Number(cl);
+  if (length < COUNTED_LENGTH_MIN || !Number.isSafeInteger(length)) return length;
+  const ce = headers.get("content-encoding");
+  return ce === null || ce.trim() === "" || ce.trim().toLowerCase() === "identity" ? null : length;
+}
+
 /** One request in flight: what its telemetry needs when it finishes. */
 interface RequestRecord {
   req: Request;
@@ -261,22 +284,27 @@ export class EdgeGateway {
   }
 
   /**
-   * Counts response bytes (content-length when known, else as the body streams) and finishes the
-   * request once. A streamed body is finished when it ends: a client that goes away while it streams
-   * is logged as Envoy logs it, the upstream's code with `DC`; an upstream body that fails midway
-   * with `UC` and `upstream_reset_after_response_started{connection_termination}`. (A body of known
-   * length is finished when its response starts: counting it would put a stream on every response.)
+   * Counts response bytes and finishes the request once. A body that streams (no Content-Length,
+   * or one of at least COUNTED_LENGTH_MIN bytes) is finished when it ends: a client that goes away
+   * while it streams is logged as Envoy logs it, the upstream's code with `DC` and the bytes sent so
+   * far; an upstream body that fails midway with `UC` and
+   * `upstream_reset_after_response_started{connection_termination}`. A smaller body of known length
+   * is finished when its response starts (counting it would put a stream on every response; it is
+   * written at once), as is an encoded one (the runtime may decode and re-encode it, so its bytes
+   * are not the Content-Length's).
    */
   private countBody(res: Response, rec: RequestRecord): Response {
     if (!this.o.telemetry.observing) return res;
-    const cl = res.headers.get("content-length");
-    if (res.body === null || cl !== null) {
-      this.finish(rec, res.body === null ? 0 : Number(cl));
+    const atStart = bytesAtStart(res, res.headers);
+    const source = res.body;
+    if (atStart !== null || source === null) {
+      this.finish(rec, atStart ?? 0);
       return res;
     }
+    const cl = res.headers.get("content-length");
     let finished!: () => void;
     rec.platform.waitUntil(new Promise<void>((r) => (finished = r)));
-    const body = countedBody(res.body, (how, bytes) => {
+    const counted = countedBody(source, (how, bytes) => {
       // workerd aborts the client's signal first, and with it the upstream fetch (and so its body) it was given.
       if (how === "downstream-gone" || rec.info.downstream?.aborted === true) rec.out.flags.push("DC");
       else if (how === "upstream-failed") {
@@ -286,6 +314,7 @@ export class EdgeGateway {
       this.finish(rec, bytes);
       finished();
     });
+    const body = cl === null ? counted : rec.platform.sizedBody(counted, Number(cl));
     return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
   }
 
@@ -518,8 +547,7 @@ export class EdgeGateway {
       rec.knownBytes = 0;
       return res;
     }
-    const cl = res.body === null ? "0" : h.get("content-length");
-    rec.knownBytes = cl === null ? null : Number(cl);
+    rec.knownBytes = bytesAtStart(res, h);
     return res;
   }
 }

@@ -25,6 +25,12 @@ export interface GatewayPlatform {
    * discarded). The planned authority travels in `x-forwarded-host` either way.
    */
   readonly hostFromUrl?: boolean;
+  /**
+   * `body` as a response body the runtime sends with `Content-Length: length` (not chunked). The
+   * gateway counts large bodies of known length as they stream; a JavaScript stream of unknown
+   * length would lose the length on the wire in workerd (which sends it chunked) but not in Deno.
+   */
+  sizedBody(body: ReadableStream<Uint8Array>, length: number): ReadableStream<Uint8Array>;
 }
 
 /** Sleeps with `setTimeout`, rejecting with the signal's reason on abort. */

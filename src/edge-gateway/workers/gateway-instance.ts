@@ -112,6 +112,10 @@ export class WorkersPlatform implements GatewayPlatform {
   accessLog(line: string): void {
     console.log(line);
   }
+  /** workerd sends a JavaScript stream chunked unless it flows through a FixedLengthStream. */
+  sizedBody(body: ReadableStream<Uint8Array>, length: number): ReadableStream<Uint8Array> {
+    return body.pipeThrough(new FixedLengthStream(length));
+  }
 }
 
 /**

@@ -95,6 +95,8 @@ const platform: GatewayPlatform = {
   rateLimiter: new InMemoryRateLimiter(() => clock.now()),
   accessLog: (line) => console.log(line),
   sleep,
+  // Deno.serve sends a stream with the response's own Content-Length header.
+  sizedBody: (body) => body,
 };
 
 if (fromControl && !misconfigured) {
