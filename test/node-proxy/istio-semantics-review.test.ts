@@ -33,7 +33,8 @@ interface Seen {
  * hop-by-hop response headers and two `set-cookie`; `/status?code=N` answers N; `/grpc?status=N`
  * answers 200 with `grpc-status: N`; `/flaky?id=X&fail=N` answers 503 to the first N requests of
  * id X; `/slow?id=X` delays the first request of id X by 5 s; `/head` answers a body of 11 bytes
- * (none on HEAD); anything else echoes the request as JSON.
+ * (none on HEAD); `/cut-off` closes its connection 10 bytes into a 1000-byte body; `/bad-chunk`
+ * sends a malformed chunk after a good head; anything else echoes the request as JSON.
  */
 interface Kit {
   port: number;
@@ -86,6 +87,15 @@ async function startKit(name: string): Promise<Kit> {
             return;
           }
           return json(200);
+        case "/cut-off":
+          // A head announcing 1000 bytes, 10 of them, then the connection closes.
+          res.writeHead(200, { "content-type": "text/plain", "content-length": "1000" });
+          res.write("0123456789", () => res.socket?.destroy());
+          return;
+        case "/bad-chunk":
+          // A chunked body whose second chunk size is not hex: malformed HTTP after a good head.
+          res.socket?.write("HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\nZZ\r\n", () => res.socket?.destroy());
+          return;
         case "/head":
           res.writeHead(200, { "content-type": "text/plain", "content-length": "11" }).end(req.method === "HEAD" ? undefined : "hello world");
           return;
@@ -189,6 +199,18 @@ spec: {address: 127.0.0.1, serviceAccount: sleep}
       se("mirror"),
       se("flaky"),
       se("gone"),
+      // The kit outside the mesh: a's proxy reaches it directly (no HBONE, no peer proxy).
+      `---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: kit-ext, namespace: ${NS}}
+spec:
+  hosts: [${host("kit-ext")}]
+  location: MESH_EXTERNAL
+  resolution: STATIC
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  endpoints: [{address: 127.0.0.1, ports: {http: ${kit.port}}}]
+`,
       `---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -469,6 +491,28 @@ test("a JWT refused by RequestAuthentication is 401 with no response flag in the
   const e = await logEntry("b", "/plain?id=jwt-bad");
   assert.equal(e.response_code, 401);
   assert.equal(e.response_flags, "-");
+});
+
+test("an upstream body that breaks off after its head is UC (Envoy: upstream_reset_after_response_started{connection_termination}), a malformed one UPE ({protocol_error}) at the proxy that read it; the caller's proxy then sees its peer's stream end early: UC", async () => {
+  // The client's own view is a response cut short; only the proxies' logs are asserted.
+  await rawCall("kit", "/cut-off?id=cut", []).catch(() => undefined);
+  const cutB = await logEntry("b", "/cut-off?id=cut");
+  assert.equal(cutB.response_code, 200, JSON.stringify(cutB));
+  assert.equal(cutB.response_flags, "UC", JSON.stringify(cutB));
+  const cutA = await logEntry("a", "/cut-off?id=cut");
+  assert.equal(cutA.response_code, 200, JSON.stringify(cutA));
+  assert.equal(cutA.response_flags, "UC", JSON.stringify(cutA));
+  await rawCall("kit", "/bad-chunk?id=bad", []).catch(() => undefined);
+  const badB = await logEntry("b", "/bad-chunk?id=bad");
+  assert.equal(badB.response_code, 200, JSON.stringify(badB));
+  assert.equal(badB.response_flags, "UPE", JSON.stringify(badB));
+  const badA = await logEntry("a", "/bad-chunk?id=bad");
+  assert.equal(badA.response_flags, "UC", JSON.stringify(badA));
+  // Reached directly, the caller's proxy reads the upstream's bytes itself.
+  await rawCall("kit-ext", "/cut-off?id=cut-ext", []).catch(() => undefined);
+  assert.equal((await logEntry("a", "/cut-off?id=cut-ext")).response_flags, "UC");
+  await rawCall("kit-ext", "/bad-chunk?id=bad-ext", []).catch(() => undefined);
+  assert.equal((await logEntry("a", "/bad-chunk?id=bad-ext")).response_flags, "UPE");
 });
 
 test("the access log's request_id is the x-request-id sent upstream, also when the proxy generated it (Envoy logs %REQ(X-REQUEST-ID)% after generation)", async () => {

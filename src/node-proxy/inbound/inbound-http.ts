@@ -26,6 +26,7 @@ import { ensureRequestId, forwardableHeaders, headerMap, responseHeaders } from 
 import { local } from "../outbound/http-outbound.ts";
 import { isWebSocketUpgrade, relayUpgrade, socketReply, withUpgradeHeaders } from "../outbound/upgrade-relay.ts";
 import { plainIp } from "../outbound/source-workload.ts";
+import { bodyFailureFlag } from "../outbound/body-failure.ts";
 import type { LocalTarget } from "./local-targets.ts";
 
 /** What RequestAuthentication and AuthorizationPolicy decided for one request. */
@@ -254,18 +255,19 @@ export class InboundHttp {
         });
         r.pipe(res);
         r.once("end", () => finish({ code, flags: "-", bytes }));
+        // The body broke off (a malformed one was already reported on the request, below).
         r.once("error", () => {
           res.destroy();
-          finish({ code, flags: "UPE", bytes });
+          finish({ code, flags: "UC", bytes });
         });
       });
-      up.on("error", () => {
+      up.on("error", (err) => {
         if (!res.headersSent) {
           local(res, 503, "upstream connect error or disconnect/reset before headers. reset reason: connection failure", "UF");
           finish({ code: 503, flags: "UF", bytes: 0 });
         } else {
           res.destroy();
-          finish({ code: res.statusCode, flags: "UC", bytes });
+          finish({ code: res.statusCode, flags: bodyFailureFlag(err), bytes });
         }
       });
       res.once("close", () => {

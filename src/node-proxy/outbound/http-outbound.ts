@@ -37,6 +37,7 @@ import { plainIp, sourceWorkload } from "./source-workload.ts";
 import { readBody, type RequestBody } from "./request-body.ts";
 import { bodylessStatus, isWebSocketUpgrade, relayUpgrade, socketReply, withUpgradeHeaders } from "./upgrade-relay.ts";
 import { responseAnswer, socketAnswer, textAnswer, type LocalAnswer } from "./local-answer.ts";
+import { bodyFailureFlag, type BodyFailureFlag } from "./body-failure.ts";
 
 export interface OutboundHttpDeps {
   ctx: DataPlaneContext;
@@ -92,6 +93,14 @@ const NO_PICK_CONTEXT = Object.freeze({});
  * agents never speak TLS themselves (HBONE streams or plain TCP), so an empty one skips that work.
  */
 const NO_SERVERNAME = { servername: "" } as const;
+
+/** One try's upstream response, with the flag its body gets if it fails after the head was relayed. */
+interface TryResponse {
+  kind: "response";
+  res: IncomingMessage;
+  bodyFailure(): BodyFailureFlag;
+}
+type TryResult = TryResponse | { kind: "connect-failure" | "reset" | "per-try-timeout" };
 
 /** Origin-form or absolute-form target -> authority + path; undefined when unusable. */
 export function requestTarget(req: IncomingMessage): { authority: string; path: string } | { error: string } {
@@ -428,7 +437,7 @@ export class OutboundHttp {
         }
         if (result.kind === "response") {
           try {
-            const relayed = await this.relay(result.res, res, plan, replyOps, performance.now() - requestDone);
+            const relayed = await this.relay(result, res, plan, replyOps, performance.now() - requestDone);
             if (stopFlag !== undefined) relayed.flags = relayed.flags === "-" ? stopFlag : `${stopFlag},${relayed.flags}`;
             return { ...base, ...relayed, upstream: ep };
           } finally {
@@ -474,11 +483,13 @@ export class OutboundHttp {
     body: RequestBody,
     timeoutMs: number | undefined,
     downstream: ServerResponse,
-  ): Promise<{ kind: "response"; res: IncomingMessage } | { kind: "connect-failure" | "reset" | "per-try-timeout" }> {
+  ): Promise<TryResult> {
     return new Promise((resolve) => {
       let settled = false;
       let timer: NodeJS.Timeout | undefined;
-      function settle(v: { kind: "response"; res: IncomingMessage } | { kind: "connect-failure" | "reset" | "per-try-timeout" }): void {
+      // An error after the response arrived is its body failing; a malformed one is reported here first.
+      let requestError: unknown;
+      function settle(v: TryResult): void {
         if (settled) return;
         settled = true;
         if (timer !== undefined) clearTimeout(timer);
@@ -486,8 +497,11 @@ export class OutboundHttp {
       }
       const agent = this.agentFor(ep, w, cluster);
       const up = http.request({ agent, method, path, headers, setHost: false, ...NO_SERVERNAME });
-      up.on("response", (res) => settle({ kind: "response", res }));
-      up.on("error", (err) => settle({ kind: err instanceof UpstreamConnectError ? "connect-failure" : "reset" }));
+      up.on("response", (res) => settle({ kind: "response", res, bodyFailure: () => bodyFailureFlag(requestError) }));
+      up.on("error", (err) => {
+        requestError = err;
+        settle({ kind: err instanceof UpstreamConnectError ? "connect-failure" : "reset" });
+      });
       if (timeoutMs !== undefined) {
         timer = setTimeout(() => {
           settle({ kind: "per-try-timeout" });
@@ -535,7 +549,8 @@ export class OutboundHttp {
     );
   }
 
-  private relay(up: IncomingMessage, res: ServerResponse, plan: ForwardPlan, replyOps: readonly HeaderOp[], serviceTimeMs: number): Promise<{ code: number; flags: string; responseBytes: number }> {
+  private relay(tried: TryResponse, res: ServerResponse, plan: ForwardPlan, replyOps: readonly HeaderOp[], serviceTimeMs: number): Promise<{ code: number; flags: string; responseBytes: number }> {
+    const up = tried.res;
     const code = up.statusCode ?? 502;
     const h = responseHeaders(up.headers);
     // Envoy's router sets it on every upstream response (Istio leaves Envoy's headers on), before the route's response ops.
@@ -558,7 +573,7 @@ export class OutboundHttp {
       up.once("end", () => resolve({ code, flags: "-", responseBytes: bytes }));
       up.once("error", () => {
         res.destroy();
-        resolve({ code, flags: "UPE", responseBytes: bytes });
+        resolve({ code, flags: tried.bodyFailure(), responseBytes: bytes });
       });
       res.once("close", () => {
         if (!up.complete) {

@@ -7,6 +7,7 @@
  */
 import type { ClientRequest, IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
 import type { Duplex } from "node:stream";
+import { bodyFailureFlag } from "./body-failure.ts";
 import { responseHeaders } from "./http-headers.ts";
 
 /** True for the upgrade protocols the mesh proxies (Istio configures `websocket` only). */
@@ -114,8 +115,12 @@ export function relayUpgrade(client: Duplex, clientHead: Buffer, up: ClientReque
       upSocket.once("end", close);
       client.once("end", close);
     });
+    // Set once a head went back to the client: a later failure ends the relay, it is not answered.
+    let answered = false;
+    let requestError: unknown;
     up.on("response", (res) => {
       // The upstream declined the upgrade: its answer goes back as is, then the connection closes.
+      answered = true;
       const h = responseHeaders(res.headers);
       responseOps?.(h);
       h.connection = "close";
@@ -128,10 +133,12 @@ export function relayUpgrade(client: Duplex, clientHead: Buffer, up: ClientReque
       res.once("end", () => finish(code, "-"));
       res.once("error", () => {
         client.destroy();
-        finish(code, "UPE");
+        finish(code, bodyFailureFlag(requestError));
       });
     });
-    up.on("error", () => {
+    up.on("error", (err) => {
+      requestError = err;
+      if (answered) return; // the answer's body failed: its own error (above) ends the relay
       if (!settled) socketReply(client, 503, "upstream connect error or disconnect/reset before headers. reset reason: connection failure", { "x-envoy-response-flags": "UF" });
       finish(503, "UF");
     });
