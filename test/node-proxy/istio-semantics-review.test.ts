@@ -104,9 +104,14 @@ async function startKit(name: string): Promise<Kit> {
       }
     });
   });
-  // WebSocket-style upgrades: 101, then every chunk is echoed back prefixed with `kit:`.
+  // WebSocket-style upgrades: 101, then every chunk is echoed back prefixed with `kit:` (`/bad-chunk`: declined, malformed).
   server.on("upgrade", (req: http.IncomingMessage, socket: net.Socket) => {
     seen.push({ method: req.method ?? "", path: req.url ?? "", headers: req.headers, rawHeaders: req.rawHeaders, body: "" });
+    if (req.url?.startsWith("/bad-chunk")) {
+      // Declined, with a malformed chunk after a good head.
+      socket.write("HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\nZZ\r\n", () => socket.destroy());
+      return;
+    }
     socket.write("HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\nx-kit-upgrade: yes\r\n\r\n");
     socket.on("data", (d: Buffer) => socket.write(`kit:${d.toString("utf8")}`));
     socket.on("error", () => socket.destroy());
@@ -513,6 +518,18 @@ test("an upstream body that breaks off after its head is UC (Envoy: upstream_res
   assert.equal((await logEntry("a", "/cut-off?id=cut-ext")).response_flags, "UC");
   await rawCall("kit-ext", "/bad-chunk?id=bad-ext", []).catch(() => undefined);
   assert.equal((await logEntry("a", "/bad-chunk?id=bad-ext")).response_flags, "UPE");
+  // A declined WebSocket handshake whose answer's body is malformed: UPE at the proxy that read it,
+  // and nothing is written to the client after the head it already got (it once got a 503 appended
+  // and the answer was logged 503 UF). A declined handshake's answer goes back close-delimited, so
+  // the caller's proxy behind an HBONE hop reads its end as a whole answer (not asserted).
+  const handshake = ["connection: Upgrade", "upgrade: websocket", "sec-websocket-version: 13", "sec-websocket-key: dGhlIHNhbXBsZSBub25jZQ=="];
+  for (const [svc, id, reader] of [["kit", "ws-bad", "b"], ["kit-ext", "ws-bad-ext", "a"]] as const) {
+    const got = await rawCall(svc, `/bad-chunk?id=${id}`, handshake).catch(() => undefined);
+    if (got !== undefined) assert.doesNotMatch(got.body, /HTTP\/1\.1 503/, got.body);
+    const e = await logEntry(reader, `/bad-chunk?id=${id}`);
+    assert.equal(e.response_code, 200, JSON.stringify(e));
+    assert.equal(e.response_flags, "UPE", JSON.stringify(e));
+  }
 });
 
 test("the access log's request_id is the x-request-id sent upstream, also when the proxy generated it (Envoy logs %REQ(X-REQUEST-ID)% after generation)", async () => {
