@@ -341,6 +341,40 @@ async function streamingExchange(
   return { requestId, client, held, status: first.status, headers: first.headers };
 }
 
+/**
+ * The client leaves after the first chunk of a body (chunked, or announcing `length` bytes): the
+ * upstream's answer must be cut off and the line say the upstream's 200 with `DC` and the bytes
+ * sent so far. Returns the response headers the client got.
+ */
+async function clientLeavesMidBody(t: DisconnectTarget, f: DisconnectFixture, path: string, length?: number): Promise<IncomingHttpHeaders> {
+  const { requestId, client, held, status, headers } = await streamingExchange(t, f, path, "first-chunk", length);
+  assert.equal(status, 200);
+  goAway(client);
+  assert.equal(await ended(held, path), "aborted", `${t.runtime}: the upstream's answer was not cut off after the client went away`);
+  const line = await logLine(t, requestId);
+  assert.equal(line.response_code, 200, JSON.stringify(line));
+  assert.equal(line.response_flags, "DC", JSON.stringify(line));
+  assert.equal(line.bytes_sent, "first-chunk".length, JSON.stringify(line));
+  return headers;
+}
+
+/**
+ * The upstream's connection closes after the first chunk of a body (chunked, or announcing
+ * `length` bytes): the line must say its 200 with `UC`, Envoy's details, and the bytes sent so far.
+ * Returns the client's request and when its connection closed (the gateway's reset, or never).
+ */
+async function upstreamBreaksOffMidBody(t: DisconnectTarget, f: DisconnectFixture, path: string, length?: number): Promise<{ client: ClientRequest; closed: Promise<void> }> {
+  const { requestId, client, held } = await streamingExchange(t, f, path, "partial", length);
+  const closed = new Promise<void>((resolve) => client.once("close", () => resolve()));
+  held.breakOff();
+  const line = await logLine(t, requestId);
+  assert.equal(line.response_code, 200, JSON.stringify(line));
+  assert.equal(line.response_flags, "UC", JSON.stringify(line));
+  assert.equal(line.response_code_details, "upstream_reset_after_response_started{connection_termination}");
+  assert.equal(line.bytes_sent, "partial".length, JSON.stringify(line));
+  return { client, closed };
+}
+
 /** Bigger than the gateway's COUNTED_LENGTH_MIN: a body of this known length is counted as it streams. */
 const LARGE_BODY_BYTES = 256 * 1024;
 
@@ -401,14 +435,7 @@ export const DOWNSTREAM_DISCONNECT_CASES: readonly DisconnectCase[] = [
   {
     name: "client goes away while the response body streams: logged with the upstream's code and DC (as Envoy), the bytes sent so far; the upstream's answer is cut off",
     async run(t, f) {
-      const { requestId, client, held, status } = await streamingExchange(t, f, "/hold/streaming", "first-chunk");
-      assert.equal(status, 200);
-      goAway(client);
-      assert.equal(await ended(held, "/hold/streaming"), "aborted", `${t.runtime}: the upstream's answer was not cut off after the client went away`);
-      const line = await logLine(t, requestId);
-      assert.equal(line.response_code, 200, JSON.stringify(line));
-      assert.equal(line.response_flags, "DC", JSON.stringify(line));
-      assert.equal(line.bytes_sent, "first-chunk".length, JSON.stringify(line));
+      await clientLeavesMidBody(t, f, "/hold/streaming");
       await eventually(async () => {
         assert.ok(
           t.requestsTotal().some((p) => p.labels.response_flags === "DC" && p.labels.response_code === "200"),
@@ -420,46 +447,26 @@ export const DOWNSTREAM_DISCONNECT_CASES: readonly DisconnectCase[] = [
   {
     name: "the upstream's connection closes in the middle of its body: logged with its code, UC and upstream_reset_after_response_started (as Envoy), the bytes sent so far",
     async run(t, f) {
-      const { requestId, client, held } = await streamingExchange(t, f, "/hold/cut-off", "partial");
-      held.breakOff();
-      const line = await logLine(t, requestId);
-      assert.equal(line.response_code, 200, JSON.stringify(line));
-      assert.equal(line.response_flags, "UC", JSON.stringify(line));
-      assert.equal(line.response_code_details, "upstream_reset_after_response_started{connection_termination}");
-      assert.equal(line.bytes_sent, "partial".length, JSON.stringify(line));
-      goAway(client);
+      goAway((await upstreamBreaksOffMidBody(t, f, "/hold/cut-off")).client);
     },
   },
   {
     name: "client goes away in the middle of a large body of known length: its Content-Length reached the client (not chunked); logged with the upstream's code and DC, the bytes sent so far",
     async run(t, f) {
-      const { requestId, client, held, status, headers } = await streamingExchange(t, f, "/hold/large-known", "first-chunk", LARGE_BODY_BYTES);
-      assert.equal(status, 200);
+      const headers = await clientLeavesMidBody(t, f, "/hold/large-known", LARGE_BODY_BYTES);
       assert.equal(headers["content-length"], String(LARGE_BODY_BYTES), JSON.stringify(headers));
       assert.equal(headers["transfer-encoding"], undefined, JSON.stringify(headers));
-      goAway(client);
-      assert.equal(await ended(held, "/hold/large-known"), "aborted", `${t.runtime}: the upstream's answer was not cut off after the client went away`);
-      const line = await logLine(t, requestId);
-      assert.equal(line.response_code, 200, JSON.stringify(line));
-      assert.equal(line.response_flags, "DC", JSON.stringify(line));
-      assert.equal(line.bytes_sent, "first-chunk".length, JSON.stringify(line));
     },
   },
   {
     name: "the upstream's connection closes in the middle of a large body of known length: logged with its code, UC and upstream_reset_after_response_started, the bytes sent so far; the client's response ends short",
     async run(t, f) {
-      const { requestId, client, held } = await streamingExchange(t, f, "/hold/large-cut-off", "partial", LARGE_BODY_BYTES);
-      const clientEnd = new Promise<"short">((resolve) => {
-        // A body that ends before its Content-Length: Node's client reports it as an aborted response or a socket error.
-        client.once("close", () => resolve("short"));
-      });
-      held.breakOff();
-      const line = await logLine(t, requestId);
-      assert.equal(line.response_code, 200, JSON.stringify(line));
-      assert.equal(line.response_flags, "UC", JSON.stringify(line));
-      assert.equal(line.response_code_details, "upstream_reset_after_response_started{connection_termination}");
-      assert.equal(line.bytes_sent, "partial".length, JSON.stringify(line));
-      assert.equal(await Promise.race([clientEnd, new Promise<"open">((r) => setTimeout(() => r("open"), WAIT_MS))]), "short", `${t.runtime}: the client's connection stayed open after the body broke off`);
+      const { closed } = await upstreamBreaksOffMidBody(t, f, "/hold/large-cut-off", LARGE_BODY_BYTES);
+      // A body that ends before its Content-Length: the gateway resets the client's connection.
+      let timer: NodeJS.Timeout | undefined;
+      const short = await Promise.race([closed.then(() => "short" as const), new Promise<"open">((r) => (timer = setTimeout(() => r("open"), WAIT_MS)))]);
+      clearTimeout(timer);
+      assert.equal(short, "short", `${t.runtime}: the client's connection stayed open after the body broke off`);
     },
   },
   {
