@@ -47,17 +47,22 @@ function portFrom(s: PortSetting): number {
   return n;
 }
 
-/** Resolves when 127.0.0.1:port can be bound (then releases it); otherwise says who to blame and how to pick another. */
-function ensureFree(port: number, s: PortSetting): Promise<void> {
-  if (port === 0) return Promise.resolve();
+/** Null when 127.0.0.1:port can be bound (it is released at once), else the error code that refused it. */
+function bindError(port: number): Promise<string | null> {
   return new Promise((done) => {
     const probe = createServer();
-    probe.once("error", (err: NodeJS.ErrnoException) => {
-      const why = err.code === "EADDRINUSE" ? "is already in use" : `cannot be bound (${err.code ?? err.message})`;
-      fail(`port ${port} for the ${s.what} ${why} on 127.0.0.1.\n  Stop whatever holds it (e.g. an earlier \`npm start\`: \`lsof -i :${port}\` or \`ss -ltnp | grep :${port}\`),\n  or pick another port: ${s.name}=<port> npm start`);
-    });
-    probe.listen({ host: "127.0.0.1", port, exclusive: true }, () => probe.close(() => done()));
+    probe.once("error", (err: NodeJS.ErrnoException) => done(err.code ?? err.message));
+    probe.listen({ host: "127.0.0.1", port, exclusive: true }, () => probe.close(() => done(null)));
   });
+}
+
+/** Resolves when 127.0.0.1:port can be bound; otherwise says who to blame and how to pick another. */
+async function ensureFree(port: number, s: PortSetting): Promise<void> {
+  if (port === 0) return;
+  const code = await bindError(port);
+  if (code === null) return;
+  const why = code === "EADDRINUSE" ? "is already in use" : `cannot be bound (${code})`;
+  fail(`port ${port} for the ${s.what} ${why} on 127.0.0.1.\n  Stop whatever holds it (e.g. an earlier \`npm start\`: \`lsof -i :${port}\` or \`ss -ltnp | grep :${port}\`),\n  or pick another port: ${s.name}=<port> npm start`);
 }
 
 function step(msg: string): void {
@@ -175,11 +180,7 @@ async function portReleased(port: number, budgetMs: number): Promise<boolean> {
   if (port === 0) return true;
   const deadline = Date.now() + budgetMs;
   for (;;) {
-    const free = await new Promise<boolean>((done) => {
-      const probe = createServer();
-      probe.once("error", () => done(false));
-      probe.listen({ host: "127.0.0.1", port, exclusive: true }, () => probe.close(() => done(true)));
-    });
+    const free = (await bindError(port)) === null;
     if (free || Date.now() >= deadline) return free;
     await new Promise((r) => setTimeout(r, 250));
   }

@@ -112,8 +112,8 @@ function bytesAtStart(res: Response, headers: Headers): number | null {
   if (cl === null) return null;
   const length = Number(cl);
   if (length < COUNTED_LENGTH_MIN || !Number.isSafeInteger(length)) return length;
-  const ce = headers.get("content-encoding");
-  return ce === null || ce.trim() === "" || ce.trim().toLowerCase() === "identity" ? null : length;
+  const coding = headers.get("content-encoding")?.trim().toLowerCase();
+  return coding === undefined || coding === "" || coding === "identity" ? null : length;
 }
 
 /** One request in flight: what its telemetry needs when it finishes. */
@@ -230,7 +230,7 @@ export class EdgeGateway {
       if (out.routeName !== null) span.setAttribute("http.route", out.routeName);
       if (out.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
     }
-    if (known === undefined || known === null) return this.countBody(response, rec);
+    if (known === undefined || known === null) return this.countBody(response, rec, known);
     this.finish(rec, known);
     return response;
   }
@@ -293,9 +293,10 @@ export class EdgeGateway {
    * written at once), as is an encoded one (the runtime may decode and re-encode it, so its bytes
    * are not the Content-Length's).
    */
-  private countBody(res: Response, rec: RequestRecord): Response {
+  private countBody(res: Response, rec: RequestRecord, known: null | undefined): Response {
     if (!this.o.telemetry.observing) return res;
-    const atStart = bytesAtStart(res, res.headers);
+    // null: `respond` already found that this body is counted as it streams.
+    const atStart = known === null ? null : bytesAtStart(res, res.headers);
     const source = res.body;
     if (atStart !== null || source === null) {
       this.finish(rec, atStart ?? 0);
